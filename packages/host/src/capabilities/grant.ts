@@ -1,0 +1,47 @@
+/**
+ * Grants: what the user consented to. The host enforces manifest ∩ grant and
+ * refuses to load a plugin whose manifest asks for anything not granted.
+ */
+import { AirlockError } from '../errors.js';
+import type { Capabilities, Manifest } from '../manifest.js';
+
+/** What a user allowed a plugin to do. Same shape as the manifest's capabilities. */
+export type Grant = Capabilities;
+
+/**
+ * Check that `grant` covers everything `manifest` asks for. Returns the
+ * effective capabilities (what the manifest asks, as granted).
+ */
+export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manifest'): Capabilities {
+  const asked = manifest.capabilities;
+  if (grant === 'manifest') return asked;
+  const missing: string[] = [];
+  if (asked.storage && !grant.storage) missing.push('storage');
+  for (const origin of asked.http ?? []) if (!grant.http?.includes(origin)) missing.push(`http ${origin}`);
+  for (const name of asked.env ?? []) if (!grant.env?.includes(name)) missing.push(`env ${name}`);
+  for (const dir of asked.filesystem ?? []) {
+    const ok = grant.filesystem?.some((g) => g.path === dir.path && (g.access === 'read-write' || dir.access === 'read-only'));
+    if (!ok) missing.push(`filesystem ${dir.path} (${dir.access})`);
+  }
+  for (const id of asked.credentials ?? []) if (!grant.credentials?.includes(id)) missing.push(`credentials ${id}`);
+  if (missing.length > 0) {
+    throw new AirlockError('CAPABILITY_NOT_GRANTED', `plugin \`${manifest.id}\` asks for ${missing.join(', ')}, which ${missing.length > 1 ? 'were' : 'was'} not granted`, {
+      plugin: manifest.id,
+      hint: `Grant it when loading (e.g. \`host.load(dir, { grant: { ${missing[0]!.split(' ')[0]}: … } })\`, or \`grant: 'manifest'\` to accept everything the manifest asks for).`,
+    });
+  }
+  const storage = asked.storage && grant.storage ? { ...asked.storage } : undefined;
+  if (storage && grant.storage?.quotaBytes !== undefined) storage.quotaBytes = Math.min(storage.quotaBytes ?? Infinity, grant.storage.quotaBytes);
+  return { ...asked, ...(storage ? { storage } : {}) };
+}
+
+/** Environment variables visible to a plugin: granted names (`NAME`) and prefixes (`PREFIX_*`). */
+export function grantedEnv(patterns: readonly string[] | undefined, source: NodeJS.ProcessEnv): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!patterns?.length) return env;
+  for (const [name, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    if (patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p))) env[name] = value;
+  }
+  return env;
+}

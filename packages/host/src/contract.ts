@@ -1,0 +1,52 @@
+/**
+ * Which contract a component was built against, and whether this host can
+ * serve it. The version is read from the interface names the component imports
+ * and exports (`airlock:plugin/tool@0.1.0`), not from anything the plugin claims.
+ */
+import semver from 'semver';
+import { CONTRACT_VERSION, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
+import { AirlockError } from './errors.js';
+import type { PluginKind } from './manifest.js';
+import type { PreparedComponent } from './component.js';
+
+const HOST_INTERFACES = new Set(['log', 'storage', 'config', 'credentials']);
+/** WASI packages the host provides (each gated by capabilities). */
+const WASI_PACKAGES = new Set(['wasi:cli', 'wasi:clocks', 'wasi:filesystem', 'wasi:http', 'wasi:io', 'wasi:random']);
+
+/** Contract versions this host serves: the same minor, up to its own patch. */
+export function isSupportedContract(version: string): boolean {
+  const ours = semver.parse(CONTRACT_VERSION)!;
+  const theirs = semver.parse(version);
+  return !!theirs && theirs.major === ours.major && theirs.minor === ours.minor && theirs.patch <= ours.patch && theirs.prerelease.length === 0;
+}
+
+/** Check the component exports `kind` at a supported version and imports nothing the host lacks. Returns the contract version. */
+export function checkContract(component: PreparedComponent, kind: PluginKind, pluginId: string): string {
+  const exported = component.exports.map(parseInterfaceId).filter((p) => p?.package === WIT_PACKAGE);
+  const own = exported.find((p) => p!.name === kind);
+  if (!own) {
+    const found = exported.map((p) => p!.name).join(', ') || 'no Airlock interface';
+    throw new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` is a ${kind} plugin by its manifest, but its component exports ${found}`, {
+      plugin: pluginId,
+      hint: `Set "kind" in the manifest to match the code, or build the code as a ${kind} plugin.`,
+    });
+  }
+  if (!own.version || !isSupportedContract(own.version)) {
+    throw new AirlockError('CONTRACT_UNSUPPORTED', `plugin \`${pluginId}\` was built against contract ${WIT_PACKAGE}@${own.version ?? '(unversioned)'}, but this host serves ${CONTRACT_VERSION}`, {
+      plugin: pluginId,
+      hint: `Rebuild the plugin with an @airlock/sdk for contract ${CONTRACT_VERSION}, or use a host that serves ${own.version}.`,
+    });
+  }
+  for (const name of component.imports) {
+    const parsed = parseInterfaceId(name);
+    const pkg = parsed?.package ?? name.split('/')[0]!;
+    const ok = pkg === WIT_PACKAGE ? HOST_INTERFACES.has(parsed?.name ?? '') && parsed?.version === own.version : WASI_PACKAGES.has(pkg);
+    if (!ok) {
+      throw new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` imports ${name}, which this host does not provide`, {
+        plugin: pluginId,
+        hint: 'A plugin may import only the Airlock host interfaces and the WASI interfaces the host gates.',
+      });
+    }
+  }
+  return own.version;
+}

@@ -1,0 +1,123 @@
+/**
+ * Typed errors. Every error the host throws is an `AirlockError` with a stable
+ * string `code`; callers switch on the code, people read `message` and `hint`.
+ */
+
+const BRAND = Symbol.for('airlock.error');
+
+/** Stable codes of every error the host throws. */
+export type ErrorCode =
+  | 'MANIFEST_INVALID'
+  | 'PLUGIN_NOT_FOUND'
+  | 'PLUGIN_ALREADY_LOADED'
+  | 'COMPONENT_INVALID'
+  | 'CONTRACT_UNSUPPORTED'
+  | 'CAPABILITY_NOT_GRANTED'
+  | 'TOOL_NOT_FOUND'
+  | 'TOOL_AMBIGUOUS'
+  | 'TOOL_ARGUMENTS_INVALID'
+  | 'TOOL_FAILED'
+  | 'TOOL_RESULT_INVALID'
+  | 'PLUGIN_ERROR'
+  | 'PLUGIN_TRAPPED'
+  | 'PLUGIN_TIMEOUT'
+  | 'PLUGIN_CRASHED'
+  | 'PLUGIN_START_FAILED'
+  | 'STORAGE_FAILED'
+  | 'HOST_CLOSED';
+
+export interface AirlockErrorOptions {
+  /** What the caller can do about it. */
+  hint?: string;
+  /** The underlying error. */
+  cause?: unknown;
+  /** The plugin involved, if any. */
+  plugin?: string;
+}
+
+/**
+ * Base class of every error thrown by `@airlock/host`.
+ *
+ * @example
+ * try { await host.callTool('add_note', {}) }
+ * catch (e) { if (AirlockError.isInstance(e) && e.code === 'TOOL_ARGUMENTS_INVALID') … }
+ */
+export class AirlockError extends Error {
+  readonly [BRAND] = true;
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly plugin: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AirlockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AirlockError';
+    this.code = code;
+    this.hint = options.hint;
+    this.plugin = options.plugin;
+  }
+
+  /** `instanceof` that also holds across duplicate copies of this package. */
+  static isInstance(value: unknown): value is AirlockError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, hint: this.hint, plugin: this.plugin };
+  }
+}
+
+/** One problem found in a manifest, located by a JSON path such as `airlock.capabilities.http[2]`. */
+export interface ManifestIssue {
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+/** A plugin's manifest (the `"airlock"` field of its package.json) is invalid. */
+export class ManifestError extends AirlockError {
+  readonly file: string;
+  readonly issues: readonly ManifestIssue[];
+
+  constructor(file: string, issues: ManifestIssue[]) {
+    const first = issues[0]!;
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+    super('MANIFEST_INVALID', `${file}: ${first.path}: ${first.message}${more}`, {
+      hint: first.hint ?? 'Fix the field in the plugin\'s package.json; see docs/MANIFEST.md for the format.',
+    });
+    this.name = 'ManifestError';
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+/** A tool's arguments do not match its JSON Schema; the plugin was not called. */
+export class ToolArgumentsError extends AirlockError {
+  readonly tool: string;
+  readonly errors: readonly { path: string; message: string }[];
+
+  constructor(tool: string, plugin: string, errors: { path: string; message: string }[]) {
+    const list = errors.map((e) => `${e.path || '(root)'} ${e.message}`).join('; ');
+    super('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool \`${tool}\`: ${list}`, {
+      plugin,
+      hint: 'Call the tool with arguments that match its `parameters` schema (see host.tools()).',
+    });
+    this.name = 'ToolArgumentsError';
+    this.tool = tool;
+    this.errors = errors;
+  }
+}
+
+/** The plugin's own code reported an error (a WIT `err`), with the plugin's message. */
+export class PluginError extends AirlockError {
+  /** The plugin's machine-readable error code or variant case, e.g. `not-found`. */
+  readonly pluginCode: string;
+  /** Extra detail from the plugin (e.g. its stack), for logs. */
+  readonly details: string | undefined;
+
+  constructor(code: 'TOOL_FAILED' | 'PLUGIN_ERROR', plugin: string, pluginCode: string, message: string, details?: string) {
+    super(code, `plugin \`${plugin}\` failed: ${message}`, { plugin });
+    this.name = 'PluginError';
+    this.pluginCode = pluginCode;
+    this.details = details;
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The host: loads plugins, runs each in its own sandboxed worker, and routes
+ * calls to them. Create one with `createHost()` and close it with `host.close()`.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import AjvModule from 'ajv';
+import { AirlockError } from './errors.js';
+import { readManifest, type Manifest, type PluginKind } from './manifest.js';
+import { prepareComponent, sha256 } from './component.js';
+import { checkContract } from './contract.js';
+import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
+import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
+import { PluginInstance } from './sandbox/instance.js';
+import type { HostCall, HostReply } from './sandbox/protocol.js';
+import { openSqliteStorage } from './storage/sqlite.js';
+import type { StorageAdapter } from './storage/adapter.js';
+import { invokeTool, readTools, type LoadedTool, type ToolInfo } from './kinds/tool.js';
+import { stderrLogger, type Logger } from './logger.js';
+import type { Capabilities } from './manifest.js';
+
+const Ajv = AjvModule.default ?? AjvModule;
+
+export interface HostLimits {
+  /** Deadline of a call when the manifest sets none. Default 30 s. */
+  defaultTimeoutMs?: number;
+  /** Upper bound on any manifest's `timeoutMs`. Default 5 min. */
+  maxTimeoutMs?: number;
+  /** Largest arguments or result of one call, in bytes. Default 16 MiB. */
+  maxMessageBytes?: number;
+}
+
+export interface HostOptions {
+  /** Directory for the host's state: plugin storage, transpile cache. Created if missing. */
+  home: string;
+  /** Where plugin key-value data lives. Default: SQLite at `<home>/storage.db`. */
+  storage?: StorageAdapter;
+  /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
+  logger?: Logger;
+  limits?: HostLimits;
+  /** Environment that granted variables are read from. Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadOptions {
+  /**
+   * What the user consented to. Loading fails if the manifest asks for more.
+   * `'manifest'` accepts everything the manifest asks for (like `--yes`).
+   * Default: nothing is granted.
+   */
+  grant?: Grant | 'manifest';
+  /** The plugin's configuration, validated against its manifest's `configSchema`. */
+  config?: Record<string, unknown>;
+}
+
+/** A loaded plugin, as the host reports it. */
+export interface PluginInfo {
+  id: string;
+  name: string;
+  version: string;
+  kind: PluginKind;
+  dir: string;
+  /** sha256 of the component file. */
+  sha256: string;
+  /** The contract version the component was built against. */
+  contract: string;
+  capabilities: Capabilities;
+}
+
+export interface CallOptions {
+  /** Deadline for this call, capped by the host maximum. */
+  timeoutMs?: number;
+}
+
+/** Events a host emits. */
+export interface HostEvents {
+  'plugin-loaded': [PluginInfo];
+  'plugin-unloaded': [PluginInfo];
+}
+
+interface Loaded {
+  info: PluginInfo;
+  manifest: Manifest;
+  instance: PluginInstance;
+  tools: LoadedTool[];
+}
+
+/**
+ * Create a host.
+ *
+ * @example
+ * const host = await createHost({ home: '.airlock' });
+ * await host.load('plugins/notes', { grant: 'manifest' });
+ * console.log(await host.callTool('count_words', { text: 'hello world' }));
+ * await host.close();
+ */
+export async function createHost(options: HostOptions): Promise<Host> {
+  const home = resolve(options.home);
+  await mkdir(join(home, 'cache', 'components'), { recursive: true });
+  const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
+  return new Host(home, storage, options);
+}
+
+export class Host extends EventEmitter<HostEvents> {
+  readonly home: string;
+  readonly #storage: StorageAdapter;
+  readonly #ownsStorage: boolean;
+  readonly #logger: Logger;
+  readonly #limits: Required<HostLimits>;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #plugins = new Map<string, Loaded>();
+  /** Compiled core modules by component hash, shared by all instances. */
+  readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
+  #closed = false;
+
+  /** @internal Use `createHost()`. */
+  constructor(home: string, storage: StorageAdapter, options: HostOptions) {
+    super();
+    this.home = home;
+    this.#storage = storage;
+    this.#ownsStorage = options.storage === undefined;
+    this.#logger = options.logger ?? stderrLogger();
+    this.#limits = {
+      defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
+      maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
+      maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
+    };
+    this.#env = options.env ?? process.env;
+  }
+
+  /**
+   * Load the plugin in `dir` (a directory with a package.json holding an
+   * `"airlock"` manifest and a built component), start it, and return its info.
+   */
+  async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
+    this.#assertOpen();
+    const pluginDir = resolve(dir);
+    const manifest = await readManifest(pluginDir);
+    if (this.#plugins.has(manifest.id)) {
+      throw new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${manifest.id}\` is already loaded`, { plugin: manifest.id, hint: 'Unload it first with host.unload().' });
+    }
+    const capabilities = effectiveCapabilities(manifest, options.grant ?? {});
+    const config = this.#checkConfig(manifest, options.config ?? {});
+
+    const file = join(pluginDir, manifest.component);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (cause) {
+      throw new AirlockError('COMPONENT_INVALID', `plugin \`${manifest.id}\` has no component at ${manifest.component}`, {
+        plugin: manifest.id,
+        cause,
+        hint: 'Build it with `airlock-plugin build` in the plugin directory.',
+      });
+    }
+    const hash = sha256(bytes);
+    const component = await prepareComponent(bytes, join(this.home, 'cache', 'components'), hash);
+    const contract = checkContract(component, manifest.kind, manifest.id);
+    let modules = this.#modules.get(hash);
+    if (!modules) {
+      modules = compileModules(component.dir, component.coreFiles);
+      this.#modules.set(hash, modules);
+      modules.catch(() => this.#modules.delete(hash));
+    }
+
+    const id = manifest.id;
+    const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
+    const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
+    const instance = new PluginInstance({
+      pluginId: id,
+      component,
+      modules: () => modules,
+      config,
+      env: grantedEnv(capabilities.env, this.#env),
+      timeoutMs,
+      maxMessageBytes: this.#limits.maxMessageBytes,
+      onLog: (level, message) => this.#logger({ level, message, plugin: id }),
+      onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
+        if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
+        if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
+        return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
+      },
+    });
+
+    try {
+      await instance.start();
+      const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
+      const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: hash, contract, capabilities };
+      if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host was closed while the plugin loaded');
+      this.#plugins.set(id, { info, manifest, instance, tools });
+      this.emit('plugin-loaded', info);
+      return info;
+    } catch (err) {
+      await instance.close();
+      throw err;
+    }
+  }
+
+  /** Stop a loaded plugin's worker and forget it. Its stored data stays. */
+  async unload(id: string): Promise<void> {
+    const loaded = this.#get(id);
+    this.#plugins.delete(id);
+    await loaded.instance.close();
+    this.emit('plugin-unloaded', loaded.info);
+  }
+
+  /** The loaded plugins. */
+  plugins(): PluginInfo[] {
+    return [...this.#plugins.values()].map((p) => p.info);
+  }
+
+  /** Every tool of every loaded tool plugin. */
+  tools(): ToolInfo[] {
+    return [...this.#plugins.values()].flatMap((p) => p.tools.map(({ validate: _, ...info }) => info));
+  }
+
+  /**
+   * Call a tool by name (`count_words`) or qualified name (`notes.count_words`).
+   * Arguments are validated against the tool's schema before the plugin runs.
+   * Resolves with the tool's JSON result; rejects with an AirlockError.
+   */
+  async callTool(name: string, args: unknown = {}, options: CallOptions = {}): Promise<unknown> {
+    this.#assertOpen();
+    const tool = this.#findTool(name);
+    const loaded = this.#plugins.get(tool.plugin)!;
+    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.min(options.timeoutMs, this.#limits.maxTimeoutMs);
+    return invokeTool(loaded.instance, tool, args, timeoutMs);
+  }
+
+  /** Stop every plugin and release the store. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const loaded = [...this.#plugins.values()];
+    this.#plugins.clear();
+    await Promise.all(loaded.map((p) => p.instance.close()));
+    if (this.#ownsStorage) await this.#storage.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host is closed', { hint: 'Create a new host with createHost().' });
+  }
+
+  #get(id: string): Loaded {
+    const loaded = this.#plugins.get(id);
+    if (!loaded) {
+      const known = [...this.#plugins.keys()];
+      throw new AirlockError('PLUGIN_NOT_FOUND', `no plugin \`${id}\` is loaded`, { hint: known.length ? `Loaded plugins: ${known.join(', ')}.` : 'No plugin is loaded; load one with host.load(dir).' });
+    }
+    return loaded;
+  }
+
+  #findTool(name: string): LoadedTool {
+    const all = [...this.#plugins.values()].flatMap((p) => p.tools);
+    const dot = name.indexOf('.');
+    const matches = dot > 0 ? all.filter((t) => t.qualifiedName === name) : all.filter((t) => t.name === name);
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new AirlockError('TOOL_AMBIGUOUS', `several plugins offer a tool \`${name}\`: ${matches.map((t) => t.qualifiedName).join(', ')}`, {
+        hint: 'Call it by its qualified name `<plugin>.<tool>`.',
+      });
+    }
+    throw new AirlockError('TOOL_NOT_FOUND', `no loaded plugin offers a tool \`${name}\``, {
+      hint: all.length ? `Available tools: ${all.map((t) => t.qualifiedName).join(', ')}.` : 'No tool plugin is loaded.',
+    });
+  }
+
+  #checkConfig(manifest: Manifest, config: Record<string, unknown>): Record<string, string> {
+    if (manifest.configSchema) {
+      const validate = new Ajv({ allErrors: true, strict: false, logger: false, useDefaults: true }).compile(manifest.configSchema);
+      if (!validate(config)) {
+        const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ');
+        throw new AirlockError('MANIFEST_INVALID', `configuration for plugin \`${manifest.id}\` does not match its configSchema: ${problems}`, { plugin: manifest.id });
+      }
+    }
+    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)]));
+  }
+
+  async #serveCredentials(pluginId: string, capabilities: Capabilities, authPlugin: unknown): Promise<HostReply> {
+    if (typeof authPlugin !== 'string' || !capabilities.credentials?.includes(authPlugin)) {
+      return { err: { tag: 'denied', val: `plugin \`${pluginId}\` holds no credentials grant for \`${String(authPlugin)}\`` } };
+    }
+    const auth = this.#plugins.get(authPlugin);
+    if (!auth || auth.info.kind !== 'auth') return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\` is not loaded` } };
+    const outcome = await auth.instance.call('auth.getToken', []);
+    if (outcome.ok) return { ok: outcome.value };
+    const e = outcome.error as { tag?: string; val?: string };
+    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
+  }
+}
+
+async function compileModules(dir: string, files: string[]): Promise<Record<string, WebAssembly.Module>> {
+  const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(await readFile(join(dir, f)))] as const));
+  return Object.fromEntries(entries);
+}

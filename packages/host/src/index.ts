@@ -1,0 +1,17 @@
+/**
+ * @airlock/host — the public API. Everything importable from the package is
+ * exported here by name; other modules are internal.
+ */
+export { createHost, Host } from './host.js';
+export type { HostOptions, HostLimits, LoadOptions, PluginInfo, CallOptions, HostEvents } from './host.js';
+export { AirlockError, ManifestError, ToolArgumentsError, PluginError } from './errors.js';
+export type { ErrorCode, ManifestIssue, AirlockErrorOptions } from './errors.js';
+export { parseManifest, readManifest, PLUGIN_KINDS } from './manifest.js';
+export type { Manifest, PluginKind, Capabilities, Limits, FsAccess } from './manifest.js';
+export type { Grant } from './capabilities/grant.js';
+export type { ToolInfo, RiskLevel } from './kinds/tool.js';
+export type { StorageAdapter } from './storage/adapter.js';
+export { openSqliteStorage } from './storage/sqlite.js';
+export { stderrLogger } from './logger.js';
+export type { Logger, LogEntry, LogLevel } from './logger.js';
+export { isSupportedContract } from './contract.js';

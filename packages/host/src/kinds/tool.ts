@@ -1,0 +1,105 @@
+/**
+ * Tool plugins: the host reads each plugin's tool definitions once at load,
+ * compiles their JSON Schemas, and validates arguments before a plugin sees them.
+ */
+import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
+import type { PluginInstance } from '../sandbox/instance.js';
+
+const Ajv = AjvModule.default ?? AjvModule;
+
+export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
+const RISKS: readonly RiskLevel[] = ['read-only', 'write', 'risky', 'dangerous'];
+const TOOL_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/** A tool as the host shows it to an agent. */
+export interface ToolInfo {
+  /** The tool's name, unique within its plugin. */
+  name: string;
+  /** `<plugin>.<name>`, unique within the host. */
+  qualifiedName: string;
+  plugin: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+  risk: RiskLevel;
+}
+
+export interface LoadedTool extends ToolInfo {
+  validate: ValidateFunction;
+}
+
+interface WitToolDefinition {
+  name: string;
+  description: string;
+  parameters: string;
+  risk: string;
+}
+
+interface WitToolError {
+  code?: string;
+  message?: string;
+  details?: string;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false, logger: false });
+
+/** Ask a freshly loaded plugin for its tools and check every definition. */
+export async function readTools(instance: PluginInstance, pluginId: string): Promise<LoadedTool[]> {
+  const outcome = await instance.call('tool.listTools', []);
+  if (!outcome.ok) {
+    const e = outcome.error as WitToolError;
+    throw new PluginError('PLUGIN_ERROR', pluginId, e?.code ?? 'error', `list-tools failed: ${e?.message ?? String(e)}`, e?.details);
+  }
+  const defs = outcome.value as WitToolDefinition[];
+  const bad = (what: string) =>
+    new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` declares an invalid tool: ${what}`, { plugin: pluginId, hint: 'Fix the tool definition in the plugin source and rebuild.' });
+  const seen = new Set<string>();
+  return defs.map((def) => {
+    if (!TOOL_NAME.test(def.name)) throw bad(`name ${JSON.stringify(def.name)} must match ${TOOL_NAME}`);
+    if (seen.has(def.name)) throw bad(`name \`${def.name}\` is used twice`);
+    seen.add(def.name);
+    if (!RISKS.includes(def.risk as RiskLevel)) throw bad(`\`${def.name}\` has unknown risk level ${def.risk}`);
+    let parameters: Record<string, unknown>;
+    try {
+      parameters = JSON.parse(def.parameters);
+    } catch (e) {
+      throw bad(`\`${def.name}\` parameters are not JSON: ${(e as Error).message}`);
+    }
+    if (typeof parameters !== 'object' || parameters === null || parameters.type !== 'object') {
+      throw bad(`\`${def.name}\` parameters must be a JSON Schema with "type": "object"`);
+    }
+    let validate: ValidateFunction;
+    try {
+      validate = ajv.compile(parameters);
+    } catch (e) {
+      throw bad(`\`${def.name}\` parameters are not a valid JSON Schema: ${(e as Error).message}`);
+    }
+    return { name: def.name, qualifiedName: `${pluginId}.${def.name}`, plugin: pluginId, description: def.description, parameters, risk: def.risk as RiskLevel, validate };
+  });
+}
+
+function schemaErrors(errors: ErrorObject[] | null | undefined): { path: string; message: string }[] {
+  return (errors ?? []).map((e) => ({
+    path: e.instancePath,
+    message: e.keyword === 'additionalProperties' ? `has unknown property \`${(e.params as { additionalProperty: string }).additionalProperty}\`` : e.message ?? 'is invalid',
+  }));
+}
+
+/** Validate `args`, call the tool, and parse its JSON result. */
+export async function invokeTool(instance: PluginInstance, tool: LoadedTool, args: unknown, timeoutMs?: number): Promise<unknown> {
+  if (!tool.validate(args)) throw new ToolArgumentsError(tool.name, tool.plugin, schemaErrors(tool.validate.errors));
+  const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args)], timeoutMs);
+  if (!outcome.ok) {
+    const e = outcome.error as WitToolError;
+    throw new PluginError('TOOL_FAILED', tool.plugin, e?.code ?? 'error', e?.message ?? String(e), e?.details);
+  }
+  if (typeof outcome.value !== 'string') {
+    throw new AirlockError('TOOL_RESULT_INVALID', `tool \`${tool.qualifiedName}\` returned a ${typeof outcome.value}, not JSON text`, { plugin: tool.plugin });
+  }
+  try {
+    return JSON.parse(outcome.value);
+  } catch (cause) {
+    throw new AirlockError('TOOL_RESULT_INVALID', `tool \`${tool.qualifiedName}\` returned malformed JSON: ${(cause as Error).message}`, { plugin: tool.plugin, cause });
+  }
+}

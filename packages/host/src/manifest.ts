@@ -1,0 +1,312 @@
+/**
+ * The plugin manifest: the `"airlock"` field of a plugin's package.json.
+ * Parsing is total: any input yields either a manifest or one ManifestError
+ * whose issues name the field (as a JSON path), what is wrong and how to fix it.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import semver from 'semver';
+import { AirlockError, ManifestError, type ManifestIssue } from './errors.js';
+
+export type PluginKind = 'tool' | 'auth' | 'provider';
+export const PLUGIN_KINDS: readonly PluginKind[] = ['tool', 'auth', 'provider'];
+
+/** Access to a granted directory. */
+export type FsAccess = 'read-only' | 'read-write';
+
+/** What a plugin asks to be allowed to do. Everything absent is denied. */
+export interface Capabilities {
+  /** A private key-value store, with its byte quota. */
+  storage?: { quotaBytes?: number };
+  /** Origins `fetch` may reach: `https://api.example.com`, `https://*.example.com`, `http://127.0.0.1:8080`. */
+  http?: string[];
+  /** Environment variables the plugin may read: `NAME` or `PREFIX_*`. */
+  env?: string[];
+  /** Host directories the plugin may open. */
+  filesystem?: { path: string; access: FsAccess }[];
+  /** Auth plugins whose tokens the plugin may ask the host for. */
+  credentials?: string[];
+}
+
+export interface Limits {
+  /** Cap on the plugin's linear memory, in MiB. */
+  memoryMb?: number;
+  /** Deadline of one call into the plugin, in milliseconds. */
+  timeoutMs?: number;
+}
+
+/** A validated manifest, with defaults applied. */
+export interface Manifest {
+  /** Plugin id: the manifest's `id`, or the package name without its scope. */
+  id: string;
+  /** The package name. */
+  name: string;
+  /** The package version (the only place a plugin's version lives). */
+  version: string;
+  description: string | undefined;
+  kind: PluginKind;
+  /** Component path relative to the plugin directory. */
+  component: string;
+  /** TypeScript entry used by `airlock-plugin build`, relative to the plugin directory. */
+  entry: string;
+  /** Contract versions the plugin supports, a semver range. */
+  contract: string | undefined;
+  capabilities: Capabilities;
+  limits: Limits;
+  /** JSON Schema of the plugin's configuration. */
+  configSchema: Record<string, unknown> | undefined;
+  /** Other plugins this one needs, by id, with a semver range. */
+  requires: Record<string, string>;
+}
+
+const ID_RE = /^[a-z][a-z0-9-]{0,63}$/;
+const TOP_KEYS = ['id', 'kind', 'component', 'entry', 'contract', 'capabilities', 'limits', 'configSchema', 'requires'];
+const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials'];
+const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*(\*)?$/;
+
+type Json = unknown;
+const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const describe = (v: Json): string =>
+  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `the string ${JSON.stringify(v).slice(0, 60)}` : `${typeof v} ${String(v).slice(0, 40)}`;
+
+/** Suggest the closest known key, for "did you mean" hints. */
+function closest(key: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestScore) [best, bestScore] = [k, d];
+  }
+  return bestScore <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Validate an origin pattern: `scheme://host[:port]`, host may start with `*.`. */
+export function checkOrigin(origin: string): string | undefined {
+  const m = /^(https?):\/\/(\*\.)?([a-z0-9.-]+|\[[0-9a-f:]+\])(:\d{1,5})?$/i.exec(origin);
+  if (!m) return 'must be an origin `scheme://host[:port]` (http or https, no path), e.g. `https://api.example.com` or `https://*.example.com`';
+  if (m[4] && Number(m[4].slice(1)) > 65535) return 'has a port above 65535';
+  return undefined;
+}
+
+/**
+ * Validate a parsed package.json. Returns the manifest or throws a ManifestError.
+ * `file` is only used in messages.
+ */
+export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
+  const issues: ManifestIssue[] = [];
+  const issue = (path: string, message: string, hint?: string) => issues.push(hint ? { path, message, hint } : { path, message });
+
+  if (!isObject(pkg)) throw new ManifestError(file, [{ path: '(root)', message: `must be a JSON object, found ${describe(pkg)}` }]);
+
+  const name = pkg.name;
+  if (typeof name !== 'string' || name.length === 0) issue('name', 'is missing; a plugin package needs a name', 'Add `"name": "my-plugin"` to package.json.');
+  const version = pkg.version;
+  if (typeof version !== 'string' || !semver.valid(version)) {
+    issue('version', version === undefined ? 'is missing' : `must be a semver version, found ${describe(version)}`, 'Add `"version": "0.1.0"` to package.json.');
+  }
+  const a = pkg.airlock;
+  if (!isObject(a)) {
+    issues.push({
+      path: 'airlock',
+      message: a === undefined ? 'is missing: this package.json has no plugin manifest' : `must be an object, found ${describe(a)}`,
+      hint: 'Add an `"airlock": { "kind": "tool" }` field to package.json (kind: tool, auth or provider).',
+    });
+    throw new ManifestError(file, issues);
+  }
+
+  for (const key of Object.keys(a)) {
+    if (!TOP_KEYS.includes(key)) {
+      const near = closest(key, TOP_KEYS);
+      issue(`airlock.${key}`, 'is not a manifest field', near ? `Did you mean \`${near}\`?` : `Known fields: ${TOP_KEYS.join(', ')}.`);
+    }
+  }
+
+  const unscoped = typeof name === 'string' ? name.replace(/^@[^/]+\//, '') : '';
+  let id = unscoped;
+  if (a.id !== undefined) {
+    if (typeof a.id !== 'string' || !ID_RE.test(a.id)) issue('airlock.id', `must match ${ID_RE} (lowercase letters, digits, dashes), found ${describe(a.id)}`);
+    else id = a.id;
+  } else if (unscoped && !ID_RE.test(unscoped)) {
+    issue('airlock.id', `is needed because the package name \`${unscoped}\` is not a valid plugin id`, 'Add `"id": "my-plugin"` (lowercase letters, digits, dashes).');
+  }
+
+  const kind = a.kind;
+  if (!PLUGIN_KINDS.includes(kind as PluginKind)) {
+    issue('airlock.kind', kind === undefined ? 'is missing' : `must be one of tool, auth, provider; found ${describe(kind)}`, 'Set `"kind"` to "tool", "auth" or "provider".');
+  }
+
+  const relPath = (field: string, v: Json, dflt: string): string => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'string' || v.length === 0) issue(`airlock.${field}`, `must be a relative path, found ${describe(v)}`);
+    else if (v.startsWith('/') || /^[a-zA-Z]:/.test(v) || v.split(/[\\/]/).includes('..')) issue(`airlock.${field}`, `must stay inside the plugin directory, found ${JSON.stringify(v)}`, 'Use a path relative to package.json, without `..`.');
+    else return v;
+    return dflt;
+  };
+  const component = relPath('component', a.component, 'dist/plugin.wasm');
+  const entry = relPath('entry', a.entry, 'src/index.ts');
+
+  let contract: string | undefined;
+  if (a.contract !== undefined) {
+    if (typeof a.contract !== 'string' || !semver.validRange(a.contract)) issue('airlock.contract', `must be a semver range such as "^0.1.0", found ${describe(a.contract)}`);
+    else contract = a.contract;
+  }
+
+  const capabilities = parseCapabilities(a.capabilities, issue);
+  const limits = parseLimits(a.limits, issue);
+
+  let configSchema: Record<string, unknown> | undefined;
+  if (a.configSchema !== undefined) {
+    if (!isObject(a.configSchema)) issue('airlock.configSchema', `must be a JSON Schema object, found ${describe(a.configSchema)}`);
+    else configSchema = a.configSchema;
+  }
+
+  const requires: Record<string, string> = {};
+  if (a.requires !== undefined) {
+    if (!isObject(a.requires)) issue('airlock.requires', `must map plugin ids to version ranges, found ${describe(a.requires)}`, 'Example: `"requires": { "auth-device-flow": "^1.0.0" }`.');
+    else
+      for (const [dep, range] of Object.entries(a.requires)) {
+        if (!ID_RE.test(dep)) issue(`airlock.requires.${dep}`, 'is not a valid plugin id');
+        else if (typeof range !== 'string' || !semver.validRange(range)) issue(`airlock.requires.${dep}`, `must be a semver range, found ${describe(range)}`);
+        else requires[dep] = range;
+      }
+  }
+
+  if (issues.length > 0) throw new ManifestError(file, issues);
+  return {
+    id,
+    name: name as string,
+    version: version as string,
+    description: typeof pkg.description === 'string' ? pkg.description : undefined,
+    kind: kind as PluginKind,
+    component,
+    entry,
+    contract,
+    capabilities,
+    limits,
+    configSchema,
+    requires,
+  };
+}
+
+type Issue = (path: string, message: string, hint?: string) => void;
+
+function stringList(v: Json, path: string, issue: Issue, check: (s: string) => string | undefined): string[] | undefined {
+  if (!Array.isArray(v)) {
+    issue(path, `must be an array of strings, found ${describe(v)}`);
+    return undefined;
+  }
+  const out: string[] = [];
+  v.forEach((item, i) => {
+    if (typeof item !== 'string') return issue(`${path}[${i}]`, `must be a string, found ${describe(item)}`);
+    const problem = check(item);
+    if (problem) issue(`${path}[${i}]`, `${JSON.stringify(item)} ${problem}`);
+    else out.push(item);
+  });
+  return out;
+}
+
+function parseCapabilities(v: Json, issue: Issue): Capabilities {
+  const caps: Capabilities = {};
+  if (v === undefined) return caps;
+  const base = 'airlock.capabilities';
+  if (!isObject(v)) {
+    issue(base, `must be an object, found ${describe(v)}`);
+    return caps;
+  }
+  for (const key of Object.keys(v)) {
+    if (!CAP_KEYS.includes(key)) {
+      const near = closest(key, CAP_KEYS);
+      issue(`${base}.${key}`, 'is not a known capability', near ? `Did you mean \`${near}\`?` : `Known capabilities: ${CAP_KEYS.join(', ')}.`);
+    }
+  }
+  if (v.storage !== undefined && v.storage !== false) {
+    if (v.storage === true) caps.storage = {};
+    else if (isObject(v.storage)) {
+      const q = v.storage.quotaBytes;
+      if (q !== undefined && (typeof q !== 'number' || !Number.isInteger(q) || q <= 0)) issue(`${base}.storage.quotaBytes`, `must be a positive integer, found ${describe(q)}`);
+      else caps.storage = q === undefined ? {} : { quotaBytes: q };
+      for (const k of Object.keys(v.storage)) if (k !== 'quotaBytes') issue(`${base}.storage.${k}`, 'is not a storage option', 'The only option is `quotaBytes`.');
+    } else issue(`${base}.storage`, `must be true or { "quotaBytes": n }, found ${describe(v.storage)}`);
+  }
+  if (v.http !== undefined) {
+    const list = stringList(v.http, `${base}.http`, issue, checkOrigin);
+    if (list) caps.http = list;
+  }
+  if (v.env !== undefined) {
+    const list = stringList(v.env, `${base}.env`, issue, (s) => (ENV_RE.test(s) ? undefined : 'must be a variable name `NAME` or a prefix `PREFIX_*`'));
+    if (list) caps.env = list;
+  }
+  if (v.credentials !== undefined) {
+    const list = stringList(v.credentials, `${base}.credentials`, issue, (s) => (ID_RE.test(s) ? undefined : 'must be the id of an auth plugin'));
+    if (list) caps.credentials = list;
+  }
+  if (v.filesystem !== undefined) {
+    if (!Array.isArray(v.filesystem)) issue(`${base}.filesystem`, `must be an array of { "path", "access" }, found ${describe(v.filesystem)}`);
+    else {
+      caps.filesystem = [];
+      v.filesystem.forEach((entry, i) => {
+        const p = `${base}.filesystem[${i}]`;
+        if (!isObject(entry) || typeof entry.path !== 'string' || entry.path.length === 0) {
+          return issue(p, `must be { "path": "<dir>", "access": "read-only" | "read-write" }, found ${describe(entry)}`);
+        }
+        const access = entry.access ?? 'read-only';
+        if (access !== 'read-only' && access !== 'read-write') return issue(`${p}.access`, `must be "read-only" or "read-write", found ${describe(access)}`);
+        caps.filesystem!.push({ path: entry.path, access });
+      });
+    }
+  }
+  return caps;
+}
+
+function parseLimits(v: Json, issue: Issue): Limits {
+  const limits: Limits = {};
+  if (v === undefined) return limits;
+  if (!isObject(v)) {
+    issue('airlock.limits', `must be an object, found ${describe(v)}`);
+    return limits;
+  }
+  for (const [key, value] of Object.entries(v)) {
+    if (key !== 'memoryMb' && key !== 'timeoutMs') {
+      issue(`airlock.limits.${key}`, 'is not a known limit', 'Known limits: memoryMb, timeoutMs.');
+      continue;
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) issue(`airlock.limits.${key}`, `must be a positive integer, found ${describe(value)}`);
+    else limits[key] = value;
+  }
+  return limits;
+}
+
+/** Read and validate `<dir>/package.json`. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const file = join(dir, 'package.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new AirlockError('PLUGIN_NOT_FOUND', `no plugin at ${dir}: cannot read package.json`, {
+      cause,
+      hint: 'Pass the directory that holds the plugin\'s package.json.',
+    });
+  }
+  let json: Json;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ManifestError(file, [{ path: '(root)', message: `is not valid JSON: ${(cause as Error).message}` }]);
+  }
+  return parseManifest(json, file);
+}

@@ -1,0 +1,232 @@
+/**
+ * Host-thread side of a plugin instance: owns the worker thread, sends calls
+ * through the shared-memory channel, serves the plugin's host calls, enforces
+ * the call deadline, and replaces the worker after a timeout or crash.
+ */
+import { Worker } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { AirlockError } from '../errors.js';
+import type { PreparedComponent } from '../component.js';
+import { workerUrl } from '../paths.js';
+import {
+  CTRL_STATE,
+  State,
+  createChannel,
+  openChannel,
+  readMessage,
+  writeMessage,
+  type Channel,
+  type HostCall,
+  type HostReply,
+  type Response,
+  type WorkerEvent,
+} from './protocol.js';
+import type { WorkerInit } from './worker.js';
+
+import type { LogLevel } from '../logger.js';
+
+export interface InstanceOptions {
+  pluginId: string;
+  component: PreparedComponent;
+  /** Compiled core modules, shared by every instance of the same component. */
+  modules: () => Promise<Record<string, WebAssembly.Module>>;
+  config: Record<string, string>;
+  env: Record<string, string>;
+  /** Deadline of one call, in milliseconds. */
+  timeoutMs: number;
+  /** Largest message (arguments or result) in bytes. */
+  maxMessageBytes: number;
+  onLog: (level: LogLevel, message: string) => void;
+  /** Serve a call the plugin makes to a host interface. */
+  onHostCall: (call: HostCall) => HostReply | Promise<HostReply>;
+}
+
+/** The outcome of a call: the export's value, or the plugin's WIT error payload. */
+export type CallOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+interface Live {
+  worker: Worker;
+  ch: Channel;
+  /** Log lines received so far, to order them before the call's result. */
+  logsReceived: number;
+  logWaiter: { until: number; resolve: () => void } | undefined;
+  exited: boolean;
+}
+
+export class PluginInstance {
+  readonly #opts: InstanceOptions;
+  #live: Live | undefined;
+  #starting: Promise<Live> | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  /** Times the worker was started (1 + restarts). */
+  starts = 0;
+
+  constructor(opts: InstanceOptions) {
+    this.#opts = opts;
+  }
+
+  /** Start the worker now rather than on first call. */
+  async start(): Promise<void> {
+    await this.#ensureLive();
+  }
+
+  /**
+   * Call an export (`tool.callTool`) with `args`. Calls are served one at a
+   * time, in order. Resolves with the value or the plugin's WIT error payload;
+   * rejects with an AirlockError on timeout, trap or crash.
+   */
+  call(fn: string, args: unknown[], timeoutMs = this.#opts.timeoutMs): Promise<CallOutcome> {
+    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const live = this.#live ?? (await this.#starting?.catch(() => undefined));
+    this.#live = undefined;
+    if (live && !live.exited) await live.worker.terminate();
+  }
+
+  async #ensureLive(): Promise<Live> {
+    if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host is closed', { plugin: this.#opts.pluginId });
+    if (this.#live && !this.#live.exited) return this.#live;
+    this.#starting ??= this.#spawn().finally(() => (this.#starting = undefined));
+    return this.#starting;
+  }
+
+  async #spawn(): Promise<Live> {
+    const o = this.#opts;
+    const { ctrlBuffer, dataBuffer } = createChannel(o.maxMessageBytes);
+    const init: WorkerInit = {
+      pluginId: o.pluginId,
+      glueUrl: pathToFileURL(join(o.component.dir, o.component.glue)).href,
+      ctrlBuffer,
+      dataBuffer,
+      config: o.config,
+      env: o.env,
+    };
+    // The worker loads the transpiled module while the host compiles (or reuses) the core modules.
+    const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
+    this.starts++;
+    const live: Live = { worker, ch: openChannel(ctrlBuffer, dataBuffer), logsReceived: 0, logWaiter: undefined, exited: false };
+
+    const ready = new Promise<void>((resolve, reject) => {
+      const fail = (message: string, cause?: unknown) =>
+        reject(new AirlockError('PLUGIN_START_FAILED', `plugin \`${o.pluginId}\` failed to start: ${message}`, { plugin: o.pluginId, cause }));
+      worker.on('message', (event: WorkerEvent) => {
+        switch (event.type) {
+          case 'ready':
+            return resolve();
+          case 'start-failed':
+            return fail(event.message + (event.stderr ? `\n${event.stderr}` : ''));
+          case 'log': {
+            live.logsReceived = event.seq;
+            o.onLog(event.level as LogLevel, event.message);
+            if (live.logWaiter && live.logsReceived >= live.logWaiter.until) live.logWaiter.resolve();
+          }
+        }
+      });
+      worker.once('error', (err) => fail(err.message, err));
+      worker.once('exit', (code) => {
+        live.exited = true;
+        live.logWaiter?.resolve();
+        // Wake a call waiting on the channel: the worker will never answer.
+        Atomics.store(live.ch.ctrl, CTRL_STATE, State.DEAD);
+        Atomics.notify(live.ch.ctrl, CTRL_STATE);
+        if (this.#live === live) this.#live = undefined;
+        fail(`worker exited with code ${code}`);
+      });
+    });
+    try {
+      worker.postMessage({ modules: await o.modules() });
+      await ready;
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    if (this.#closed) {
+      await worker.terminate();
+      throw new AirlockError('HOST_CLOSED', 'the host is closed', { plugin: o.pluginId });
+    }
+    this.#live = live;
+    return live;
+  }
+
+  async #run(fn: string, args: unknown[], timeoutMs: number): Promise<CallOutcome> {
+    const o = this.#opts;
+    const live = await this.#ensureLive();
+    const { ch } = live;
+    const deadline = performance.now() + timeoutMs;
+    try {
+      writeMessage(ch, { fn, args });
+    } catch (err) {
+      throw new AirlockError('TOOL_ARGUMENTS_INVALID', `arguments for ${fn} are too large: ${(err as Error).message}`, { plugin: o.pluginId });
+    }
+    Atomics.store(ch.ctrl, CTRL_STATE, State.CALL);
+    Atomics.notify(ch.ctrl, CTRL_STATE);
+
+    for (;;) {
+      const state = Atomics.load(ch.ctrl, CTRL_STATE);
+      if (state === State.RESULT) break;
+      if (state === State.DEAD) {
+        throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` crashed during ${fn}; it will be restarted on the next call`, { plugin: o.pluginId });
+      }
+      if (state === State.HOST_CALL) {
+        await this.#serveHostCall(ch);
+        continue;
+      }
+      const remaining = deadline - performance.now();
+      const waited = remaining > 0 ? Atomics.waitAsync(ch.ctrl, CTRL_STATE, state, remaining) : { async: false, value: 'timed-out' as const };
+      const outcome = waited.async ? await waited.value : waited.value;
+      if (outcome === 'timed-out' && Atomics.load(ch.ctrl, CTRL_STATE) === state) {
+        await this.#discard(live);
+        throw new AirlockError('PLUGIN_TIMEOUT', `plugin \`${o.pluginId}\` did not answer ${fn} within ${timeoutMs} ms; it was stopped and will restart on the next call`, {
+          plugin: o.pluginId,
+          hint: 'Raise `limits.timeoutMs` in the plugin manifest if the work is legitimately slow.',
+        });
+      }
+    }
+
+    const response = readMessage<Response>(ch);
+    Atomics.store(ch.ctrl, CTRL_STATE, State.IDLE);
+    if (response.logs > live.logsReceived && !live.exited) {
+      // Log lines travel by postMessage; deliver them before the result they precede.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        live.logWaiter = { until: response.logs, resolve: () => (clearTimeout(timer), (live.logWaiter = undefined), resolve()) };
+      });
+    }
+    if ('ok' in response) return { ok: true, value: response.ok };
+    if ('err' in response) return { ok: false, error: response.err };
+    if ('trap' in response) {
+      const stack = response.stderr.trim();
+      throw new AirlockError('PLUGIN_TRAPPED', `plugin \`${o.pluginId}\` trapped in ${fn}: ${response.trap}${stack ? `\n${stack}` : ''}`, {
+        plugin: o.pluginId,
+        hint: 'The instance was discarded and a fresh one serves the next call.',
+      });
+    }
+    throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` failed in ${fn}: ${response.fail}`, { plugin: o.pluginId });
+  }
+
+  async #serveHostCall(ch: Channel): Promise<void> {
+    let reply: HostReply;
+    try {
+      reply = await this.#opts.onHostCall(readMessage<HostCall>(ch));
+    } catch (err) {
+      reply = { err: { tag: 'internal', val: (err as Error).message } };
+    }
+    // The worker may have been stopped meanwhile (deadline); then nobody listens.
+    if (Atomics.load(ch.ctrl, CTRL_STATE) !== State.HOST_CALL) return;
+    writeMessage(ch, reply, true);
+    Atomics.store(ch.ctrl, CTRL_STATE, State.HOST_REPLY);
+    Atomics.notify(ch.ctrl, CTRL_STATE);
+  }
+
+  async #discard(live: Live): Promise<void> {
+    if (this.#live === live) this.#live = undefined;
+    await live.worker.terminate();
+  }
+}

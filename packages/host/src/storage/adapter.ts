@@ -1,0 +1,21 @@
+/**
+ * The storage adapter: where plugin key-value data lives. The embedded default
+ * is SQLite; an integrator who runs several host processes can back it with a
+ * shared server by implementing this interface. Methods may return promises.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface StorageAdapter {
+  get(namespace: string, key: string): MaybePromise<Uint8Array | undefined>;
+  /**
+   * Store a value. Must refuse (return `'quota-exceeded'`, storing nothing) when the
+   * namespace's bytes (keys + values) would exceed `quotaBytes`.
+   */
+  set(namespace: string, key: string, value: Uint8Array, quotaBytes: number): MaybePromise<'ok' | 'quota-exceeded'>;
+  delete(namespace: string, key: string): MaybePromise<boolean>;
+  /** Keys starting with `prefix`, in byte order. */
+  list(namespace: string, prefix: string): MaybePromise<string[]>;
+  /** Bytes (keys + values) used by a namespace. */
+  usage(namespace: string): MaybePromise<number>;
+  close(): MaybePromise<void>;
+}

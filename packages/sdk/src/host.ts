@@ -1,0 +1,89 @@
+/**
+ * Typed access to the host interfaces from plugin code. Each call crosses into
+ * the host; failures arrive as a HostError with the WIT error case as `code`.
+ */
+/// <reference types="@airlock/wit/guest" />
+import * as logImport from 'airlock:plugin/log@0.1.0';
+import * as storageImport from 'airlock:plugin/storage@0.1.0';
+import * as configImport from 'airlock:plugin/config@0.1.0';
+import * as credentialsImport from 'airlock:plugin/credentials@0.1.0';
+import { hostError } from './errors.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function guard<T>(iface: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw hostError(iface, e);
+  }
+}
+
+const write = (level: logImport.Level, parts: unknown[]) =>
+  logImport.write(level, parts.map((p) => (typeof p === 'string' ? p : p instanceof Error ? p.stack ?? p.message : JSON.stringify(p))).join(' '));
+
+/** Log lines, tagged with the plugin by the host. */
+export const log = {
+  trace: (...parts: unknown[]) => write('trace', parts),
+  debug: (...parts: unknown[]) => write('debug', parts),
+  info: (...parts: unknown[]) => write('info', parts),
+  warn: (...parts: unknown[]) => write('warn', parts),
+  error: (...parts: unknown[]) => write('error', parts),
+};
+
+/** The plugin's private key-value store (needs the `storage` capability). */
+export const storage = {
+  /** The raw bytes under `key`, or undefined. */
+  get: (key: string): Uint8Array | undefined => guard('storage', () => storageImport.get(key)),
+  /** The text under `key`, or undefined. */
+  getText(key: string): string | undefined {
+    const bytes = storage.get(key);
+    return bytes === undefined ? undefined : decoder.decode(bytes);
+  },
+  /** The JSON value under `key`, or undefined. */
+  getJson<T = unknown>(key: string): T | undefined {
+    const text = storage.getText(key);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  },
+  /** Store bytes or text under `key`. */
+  set: (key: string, value: Uint8Array | string): void =>
+    guard('storage', () => storageImport.set(key, typeof value === 'string' ? encoder.encode(value) : value)),
+  /** Store `value` as JSON under `key`. */
+  setJson: (key: string, value: unknown): void => storage.set(key, JSON.stringify(value)),
+  /** Remove `key`; returns whether it existed. */
+  delete: (key: string): boolean => guard('storage', () => storageImport.delete(key)),
+  /** Keys starting with `prefix`, sorted. */
+  list: (prefix = ''): string[] => guard('storage', () => storageImport.list(prefix)),
+};
+
+/** The configuration the user set (validated by the host against the manifest's configSchema). */
+export const config = {
+  /** The value of `key`, or undefined. */
+  get<T = unknown>(key: string): T | undefined {
+    const text = configImport.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  },
+  /** All values. */
+  all: (): Record<string, unknown> => JSON.parse(configImport.getAll()) as Record<string, unknown>,
+};
+
+/** An access token brokered by the host. Mirrors the contract's `credentials.token` record. */
+export interface Token {
+  accessToken: string;
+  tokenType: string;
+  /** Milliseconds since the Unix epoch. */
+  expiresAt?: bigint;
+  scopes: string[];
+}
+
+// Compile-time proof that Token and the generated contract type agree both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _tokenMatchesContract: Same<Token, credentialsImport.Token> = true;
+void _tokenMatchesContract;
+
+/** Tokens brokered by the host (needs the `credentials` capability naming the auth plugin). */
+export const credentials = {
+  /** A fresh token from the auth plugin `authPlugin`. */
+  getToken: (authPlugin: string): Token => guard('credentials', () => credentialsImport.getToken(authPlugin)),
+};

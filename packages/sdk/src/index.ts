@@ -1,0 +1,11 @@
+/**
+ * @airlock/sdk — write Airlock plugins in TypeScript. This entry is for plugin
+ * code (it runs inside the component); the build API is `@airlock/sdk/build`.
+ * Everything public is exported here by name.
+ */
+export { defineTool, defineToolPlugin } from './tool.js';
+export type { ToolDefinition, ToolPlugin, AnyTool, RiskLevel } from './tool.js';
+export { log, storage, config, credentials } from './host.js';
+export type { Token } from './host.js';
+export { ToolError, HostError } from './errors.js';
+export type { JsonSchema, ObjectSchema, FromSchema } from './schema.js';

@@ -1,0 +1,91 @@
+// The explicit public API of @airlock/wit. Named exports only: everything a
+// consumer may rely on is listed here, and nothing else is public.
+import { fileURLToPath } from 'node:url';
+
+import { CONTRACT_VERSION, EXPORT_INTERFACES, WIT_PACKAGE, WORLDS } from './generated/contract.js';
+import type { PluginKind } from './generated/contract.js';
+
+export {
+  CONTRACT_VERSION,
+  EXPORT_INTERFACES,
+  HOST_INTERFACES,
+  WIT_PACKAGE,
+  WORLDS,
+} from './generated/contract.js';
+export type { HostInterface, PluginKind } from './generated/contract.js';
+
+/** `foo-bar` -> `fooBar`, the way jco and componentize-js name WIT items in JS. */
+type LowerCamel<S extends string> = S extends `${infer Head}-${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<LowerCamel<Lowercase<Tail>>>}`
+  : Lowercase<S>;
+
+/** An interface id split into its parts, as returned by {@link parseInterfaceId}. */
+export interface InterfaceId {
+  /** The package, `namespace:name`, e.g. `airlock:plugin`. */
+  package: string;
+  /** The interface name, e.g. `log`. */
+  name: string;
+  /** The package version, e.g. `0.1.0`; `undefined` for an unversioned id. */
+  version: string | undefined;
+}
+
+/**
+ * Absolute path of the `wit/` folder shipped with this package, to hand to
+ * componentize-js or jco. Resolved from this module's own location, which is
+ * one level below the package root both in `src/` and in `dist/`.
+ */
+export function witDir(): string {
+  return fileURLToPath(new URL('../wit', import.meta.url));
+}
+
+/**
+ * The WIT world a plugin of `kind` is built against.
+ *
+ * @example worldFor('tool') // 'tool-plugin'
+ */
+export function worldFor<K extends PluginKind>(kind: K): (typeof WORLDS)[K] {
+  return WORLDS[kind];
+}
+
+/**
+ * The name under which a plugin's JS entry module must export the object that
+ * implements its world's interface, as componentize-js expects it (the WIT
+ * name in lower camel case).
+ *
+ * @example exportNameFor('tool') // 'tool', so the plugin has `export const tool = { ... }`
+ */
+export function exportNameFor<K extends PluginKind>(kind: K): LowerCamel<(typeof EXPORT_INTERFACES)[K]> {
+  const [head = '', ...rest] = EXPORT_INTERFACES[kind].split('-');
+  const camel = head.toLowerCase() + rest.map((w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()).join('');
+  return camel as LowerCamel<(typeof EXPORT_INTERFACES)[K]>;
+}
+
+/**
+ * The fully qualified id of an interface of this contract, as it appears in a
+ * component's imports and exports.
+ *
+ * @example interfaceId('tool') // 'airlock:plugin/tool@0.1.0'
+ */
+export function interfaceId(name: string, version: string = CONTRACT_VERSION): string {
+  return `${WIT_PACKAGE}/${name}@${version}`;
+}
+
+// A WIT identifier: words of lowercase or uppercase letters and digits, each
+// starting with a letter, joined by single hyphens.
+const WORD = '(?:[a-z][a-z0-9]*|[A-Z][A-Z0-9]*)';
+const IDENT = `${WORD}(?:-${WORD})*`;
+const SEMVER = String.raw`\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?`;
+const INTERFACE_ID = new RegExp(`^(${IDENT}:${IDENT})/(${IDENT})(?:@(${SEMVER}))?$`);
+
+/**
+ * Split an interface id such as `airlock:plugin/log@0.1.0` (or an unversioned
+ * `wasi:cli/environment`) into package, name and version. Works for any
+ * package, so hosts can sort a component's imports into ours and WASI's.
+ *
+ * @returns the parts, or `undefined` when `id` is not an interface id
+ */
+export function parseInterfaceId(id: string): InterfaceId | undefined {
+  const m = INTERFACE_ID.exec(id);
+  if (!m) return undefined;
+  return { package: m[1]!, name: m[2]!, version: m[3] };
+}

@@ -1,0 +1,93 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import {
+  CONTRACT_VERSION,
+  WORLDS,
+  exportNameFor,
+  interfaceId,
+  parseInterfaceId,
+  witDir,
+  worldFor,
+} from '../src/index.js';
+
+describe('witDir', () => {
+  it('is the shipped copy of the repository WIT', () => {
+    const dir = witDir();
+    expect(isAbsolute(dir)).toBe(true);
+    const source = join(import.meta.dirname, '../../../wit');
+    const files = readdirSync(source).filter((f) => f.endsWith('.wit')).sort();
+    expect(readdirSync(dir).sort()).toEqual(files);
+    for (const f of files) expect(readFileSync(join(dir, f), 'utf8')).toBe(readFileSync(join(source, f), 'utf8'));
+  });
+
+  it('resolves to the package root wit/, not src/wit', () => {
+    expect(witDir()).toBe(join(import.meta.dirname, '..', 'wit'));
+    expect(existsSync(join(witDir(), 'worlds.wit'))).toBe(true);
+  });
+});
+
+describe('worldFor / exportNameFor', () => {
+  it('maps every kind to its world and JS export name', () => {
+    expect(worldFor('auth')).toBe('auth-plugin');
+    expect(worldFor('tool')).toBe('tool-plugin');
+    expect(worldFor('provider')).toBe('provider-plugin');
+    expect(exportNameFor('auth')).toBe('auth');
+    expect(exportNameFor('tool')).toBe('tool');
+    expect(exportNameFor('provider')).toBe('provider');
+  });
+
+  it('matches the export names jco gives each world', () => {
+    // The generated host world declares `export * as <js-name> from './interfaces/...'`.
+    for (const kind of Object.keys(WORLDS) as (keyof typeof WORLDS)[]) {
+      const world = readFileSync(join(import.meta.dirname, `../types/host/${worldFor(kind)}.d.ts`), 'utf8');
+      expect(world).toMatch(new RegExp(`^export \\* as ${exportNameFor(kind)} from `, 'm'));
+    }
+  });
+});
+
+describe('interfaceId', () => {
+  it('qualifies a name with the package and contract version', () => {
+    expect(interfaceId('tool')).toBe('airlock:plugin/tool@0.1.0');
+    expect(interfaceId('log', '0.2.0')).toBe('airlock:plugin/log@0.2.0');
+    expect(interfaceId('storage')).toBe(`airlock:plugin/storage@${CONTRACT_VERSION}`);
+  });
+});
+
+describe('parseInterfaceId', () => {
+  it('splits ids into package, name and version', () => {
+    expect(parseInterfaceId('airlock:plugin/log@0.1.0')).toEqual({ package: 'airlock:plugin', name: 'log', version: '0.1.0' });
+    expect(parseInterfaceId('wasi:http/outgoing-handler@0.2.6')).toEqual({
+      package: 'wasi:http',
+      name: 'outgoing-handler',
+      version: '0.2.6',
+    });
+    expect(parseInterfaceId('wasi:cli/environment')).toEqual({ package: 'wasi:cli', name: 'environment', version: undefined });
+    expect(parseInterfaceId('a:b/c@1.0.0-rc.1+build.5')?.version).toBe('1.0.0-rc.1+build.5');
+  });
+
+  it('round-trips interfaceId', () => {
+    expect(parseInterfaceId(interfaceId('credentials'))).toEqual({
+      package: 'airlock:plugin',
+      name: 'credentials',
+      version: CONTRACT_VERSION,
+    });
+  });
+
+  it.each([
+    '',
+    'log',
+    'airlock:plugin',
+    'airlock/log@0.1.0',
+    'airlock:plugin/log@',
+    'airlock:plugin/log@1.0',
+    'airlock:plugin/log@0.1.0 ',
+    'airlock:plugin/Log-x@0.1.0',
+    'airlock:plugin/-log@0.1.0',
+    'airlock:plugin/log--x@0.1.0',
+    'airlock:plugin/tool-plugin/x@0.1.0',
+  ])('rejects %j', (id) => {
+    expect(parseInterfaceId(id)).toBeUndefined();
+  });
+});
