@@ -1,0 +1,293 @@
+/**
+ * Airlock benchmarks: component build, load to first call (cold and warm
+ * transpile cache), call latency, and resident memory per loaded plugin.
+ * Prints a table and writes results/latest.json. Measures only; it judges nothing.
+ *
+ *   pnpm bench            (from the repository root: builds first, then runs this)
+ *   node src/bench.mjs    (from tools/bench, once the workspace is built)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHost } from '@airlock/host';
+import { buildPlugin } from '@airlock/sdk/build';
+
+const benchDir = fileURLToPath(new URL('..', import.meta.url));
+const echoDir = join(benchDir, 'fixtures', 'echo');
+const notesDir = join(benchDir, '..', '..', 'plugins', 'notes');
+const loadOnce = join(benchDir, 'src', 'load-once.mjs');
+const rssOnce = join(benchDir, 'src', 'rss-once.mjs');
+const resultsFile = join(benchDir, 'results', 'latest.json');
+
+const COLD_RUNS = 3;
+const WARM_RUNS = 7;
+const WARMUP_CALLS = 500;
+const ECHO_CALLS = 5_000;
+const NOTES_CALLS = 2_000;
+const RSS_PLUGINS = 4;
+
+const discard = () => {};
+
+// ---------------------------------------------------------------- statistics
+
+const sortNum = (xs) => [...xs].sort((a, b) => a - b);
+/** Nearest-rank percentile of an ascending array. */
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+const median = (xs) => {
+  const s = sortNum(xs);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+// ---------------------------------------------------------------- formatting
+
+const fmtMs = (ms) => (ms >= 100 ? `${Math.round(ms).toLocaleString('en-US')} ms` : `${ms.toFixed(1)} ms`);
+const fmtUs = (us) => (us >= 1000 ? `${Math.round(us).toLocaleString('en-US')} µs` : `${us.toFixed(1)} µs`);
+const fmtMB = (bytes) => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+
+const rows = [];
+const section = (title) => rows.push({ section: title });
+const row = (label, value, detail = '') => rows.push({ label, value, detail });
+
+function printTable() {
+  const data = rows.filter((r) => !r.section);
+  const w1 = Math.max('Measurement'.length, ...data.map((r) => r.label.length));
+  const w2 = Math.max('Value'.length, ...data.map((r) => r.value.length));
+  const w3 = Math.max('Detail'.length, ...data.map((r) => r.detail.length));
+  const line = (a, b, c) => `  ${a.padEnd(w1)}  ${b.padStart(w2)}  ${c}`.trimEnd();
+  const out = [line('Measurement', 'Value', 'Detail'), line('-'.repeat(w1), '-'.repeat(w2), '-'.repeat(w3))];
+  for (const r of rows) {
+    if (r.section) out.push('', `  ${r.section}`);
+    else out.push(line(r.label, r.value, r.detail));
+  }
+  console.log(out.join('\n'));
+}
+
+/** Progress goes to stderr so stdout holds only the report. */
+const progress = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+// ---------------------------------------------------------------- helpers
+
+/** Run a node script in a fresh process; resolve with its last stdout line parsed as JSON. */
+function runChild(args) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      let report;
+      try {
+        report = JSON.parse(last);
+      } catch {
+        report = undefined;
+      }
+      if (code === 0 && report?.ok) return resolvePromise(report);
+      reject(new Error(`child \`node ${args.map((a) => relative(benchDir, a) || a).join(' ')}\` failed (exit ${code}):\n${err || out}`));
+    });
+  });
+}
+
+/** Time `calls` sequential tool calls after `warmup` untimed ones; per-call samples in µs. */
+async function measureCalls(host, tool, args, warmup, calls) {
+  const expected = JSON.stringify(await host.callTool(tool, args));
+  for (let i = 0; i < warmup; i++) await host.callTool(tool, args);
+  const samples = new Float64Array(calls);
+  const start = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    await host.callTool(tool, args);
+    samples[i] = (performance.now() - t) * 1000;
+  }
+  const wallMs = performance.now() - start;
+  const sorted = sortNum(samples);
+  return {
+    tool,
+    args,
+    result: JSON.parse(expected),
+    warmupCalls: warmup,
+    calls,
+    wallMs: round(wallMs, 3),
+    callsPerSec: round(calls / (wallMs / 1000), 1),
+    meanUs: round(sorted.reduce((a, b) => a + b, 0) / calls, 3),
+    minUs: round(sorted[0], 3),
+    medianUs: round(median(sorted), 3),
+    p90Us: round(pct(sorted, 90), 3),
+    p99Us: round(pct(sorted, 99), 3),
+    maxUs: round(sorted[sorted.length - 1], 3),
+    samplesUs: Array.from(samples, (x) => round(x, 3)),
+  };
+}
+
+function callRows(label, r) {
+  row(`${label}: median`, fmtUs(r.medianUs), `${fmtInt(r.calls)} sequential calls after ${fmtInt(r.warmupCalls)} warm-up`);
+  row(`${label}: p90`, fmtUs(r.p90Us));
+  row(`${label}: p99`, fmtUs(r.p99Us));
+  row(`${label}: max`, fmtUs(r.maxUs));
+  row(`${label}: throughput`, `${fmtInt(r.callsPerSec)} /s`, `mean ${fmtUs(r.meanUs)} per call`);
+}
+
+// ---------------------------------------------------------------- the bench
+
+async function main() {
+  const cpus = os.cpus();
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
+    cores: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
+    totalMemBytes: os.totalmem(),
+  };
+  const base = await mkdtemp(join(os.tmpdir(), 'airlock-bench-'));
+  const results = { meta };
+
+  try {
+    // 1. Component build
+    progress('building the echo fixture component');
+    const build = await buildPlugin({ dir: echoDir, onProgress: discard });
+    results.build = {
+      plugin: build.id,
+      bytes: build.bytes,
+      totalMs: round(build.ms.total),
+      typecheckMs: round(build.ms.typecheck),
+      bundleMs: round(build.ms.bundle),
+      componentizeMs: round(build.ms.componentize),
+    };
+    const notesWasm = join(notesDir, 'dist', 'plugin.wasm');
+    if (!existsSync(notesWasm)) throw new Error(`${relative(benchDir, notesWasm)} is missing: build the workspace first (pnpm bench does)`);
+    results.build.notesComponentBytes = (await readFile(notesWasm)).byteLength;
+
+    section('Component build (bench-echo, once)');
+    row('Build time', fmtMs(build.ms.total), `typecheck ${fmtMs(build.ms.typecheck)} · bundle ${fmtMs(build.ms.bundle)} · componentize ${fmtMs(build.ms.componentize)}`);
+    row('Component size', fmtMB(build.bytes), `${fmtInt(build.bytes)} bytes (notes: ${fmtInt(results.build.notesComponentBytes)} bytes)`);
+
+    // 2. Load to first call, cold transpile cache
+    const cold = [];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      progress(`load to first call, cold cache (${i + 1}/${COLD_RUNS})`);
+      const home = join(base, `cold-${i}`);
+      cold.push(await runChild([loadOnce, home, echoDir]));
+    }
+    const warmHome = join(base, 'cold-0');
+
+    // 3. Load to first call, warm cache
+    const warm = [];
+    for (let i = 0; i < WARM_RUNS; i++) {
+      progress(`load to first call, warm cache (${i + 1}/${WARM_RUNS})`);
+      warm.push(await runChild([loadOnce, warmHome, echoDir]));
+    }
+
+    const summarize = (runs) => {
+      const pick = (k) => runs.map((r) => round(r[k], 3));
+      return {
+        runs: runs.length,
+        medianMs: round(median(pick('totalMs'))),
+        minMs: round(Math.min(...pick('totalMs'))),
+        maxMs: round(Math.max(...pick('totalMs'))),
+        medianCreateHostMs: round(median(pick('createHostMs'))),
+        medianLoadMs: round(median(pick('loadMs'))),
+        medianFirstCallMs: round(median(pick('firstCallMs'))),
+        medianImportHostMs: round(median(pick('importHostMs'))),
+        medianSinceProcessStartMs: round(median(pick('sinceProcessStartMs'))),
+        samples: runs.map(({ ok: _ok, result: _result, ...r }) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 3)]))),
+      };
+    };
+    results.loadCold = { plugin: build.id, ...summarize(cold) };
+    results.loadWarm = { plugin: build.id, ...summarize(warm) };
+
+    const breakdown = (s) => `createHost ${fmtMs(s.medianCreateHostMs)} · load ${fmtMs(s.medianLoadMs)} · first call ${fmtMs(s.medianFirstCallMs)}`;
+    section('Load to first call (bench-echo, fresh process: createHost → load → first callTool)');
+    row('Cold transpile cache: median', fmtMs(results.loadCold.medianMs), `${COLD_RUNS} runs, each with a new empty home; ${breakdown(results.loadCold)}`);
+    row('Warm transpile cache: median', fmtMs(results.loadWarm.medianMs), `${WARM_RUNS} runs, reusing a cold run's home; ${breakdown(results.loadWarm)}`);
+    row('Warm transpile cache: min', fmtMs(results.loadWarm.minMs));
+    row('Warm: process start → first call', fmtMs(results.loadWarm.medianSinceProcessStartMs), `median; adds Node startup and importing @airlock/host (${fmtMs(results.loadWarm.medianImportHostMs)})`);
+
+    // 4. Call latency, in this process
+    progress(`call latency: echo (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(ECHO_CALLS)} calls)`);
+    {
+      const host = await createHost({ home: warmHome, logger: discard });
+      try {
+        await host.load(echoDir);
+        results.callEcho = await measureCalls(host, 'echo', { value: 1 }, WARMUP_CALLS, ECHO_CALLS);
+      } finally {
+        await host.close();
+      }
+    }
+    progress(`call latency: notes count_words (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(NOTES_CALLS)} calls)`);
+    {
+      const host = await createHost({ home: join(base, 'notes'), logger: discard });
+      try {
+        await host.load(notesDir, { grant: 'manifest' });
+        results.callNotes = await measureCalls(host, 'count_words', { text: 'the quick brown fox' }, WARMUP_CALLS, NOTES_CALLS);
+      } finally {
+        await host.close();
+      }
+    }
+    section('Call latency (in process, sequential await host.callTool)');
+    callRows('Trivial tool (echo)', results.callEcho);
+    callRows('Small tool (notes.count_words)', results.callNotes);
+
+    // 5. RSS per loaded plugin
+    progress(`memory: ${RSS_PLUGINS} copies of the echo plugin in a fresh process`);
+    const manifest = JSON.parse(await readFile(join(echoDir, 'package.json'), 'utf8'));
+    const copies = [];
+    for (let i = 1; i <= RSS_PLUGINS; i++) {
+      const dir = join(base, 'rss', `echo-${i}`);
+      await mkdir(join(dir, 'dist'), { recursive: true });
+      const pkg = { ...manifest, name: `bench-echo-${i}`, airlock: { ...manifest.airlock, id: `bench-echo-${i}` } };
+      await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+      await copyFile(join(echoDir, 'dist', 'plugin.wasm'), join(dir, 'dist', 'plugin.wasm'));
+      copies.push(dir);
+    }
+    const rss = await runChild(['--expose-gc', rssOnce, warmHome, ...copies]);
+    const perPlugin = (rss.rssAfterBytes - rss.rssBeforeBytes) / rss.plugins;
+    const firstPlugin = rss.rssAfterFirstBytes - rss.rssBeforeBytes;
+    const furtherPlugin = rss.plugins > 1 ? (rss.rssAfterBytes - rss.rssAfterFirstBytes) / (rss.plugins - 1) : NaN;
+    results.memory = {
+      plugin: build.id,
+      plugins: rss.plugins,
+      rssBeforeBytes: rss.rssBeforeBytes,
+      rssAfterFirstBytes: rss.rssAfterFirstBytes,
+      rssAfterBytes: rss.rssAfterBytes,
+      rssPerPluginBytes: Math.round(perPlugin),
+      rssPerPluginMB: round(perPlugin / (1024 * 1024)),
+      rssFirstPluginBytes: firstPlugin,
+      rssPerFurtherPluginBytes: Math.round(furtherPlugin),
+      heapUsedBeforeBytes: rss.heapUsedBeforeBytes,
+      heapUsedAfterBytes: rss.heapUsedAfterBytes,
+      externalBeforeBytes: rss.externalBeforeBytes,
+      externalAfterBytes: rss.externalAfterBytes,
+    };
+    section(`Memory (fresh process, ${RSS_PLUGINS} copies of bench-echo, warm cache, one call each)`);
+    row('RSS per loaded plugin', fmtMB(perPlugin), `(${fmtMB(rss.rssAfterBytes)} after − ${fmtMB(rss.rssBeforeBytes)} before) / ${rss.plugins}`);
+    row('RSS: first plugin', fmtMB(firstPlugin), 'includes what copies of one component share (compiled core modules)');
+    row('RSS: each further copy', fmtMB(furtherPlugin), `mean of the other ${rss.plugins - 1}: worker thread, instance memory`);
+
+    await mkdir(dirname(resultsFile), { recursive: true });
+    await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
+
+    console.log(`Airlock bench — ${meta.date}`);
+    console.log(`Node ${meta.node} · ${meta.platform} · ${meta.cpuModel} · ${meta.cores} cores · ${(meta.totalMemBytes / 1024 ** 3).toFixed(1)} GB RAM`);
+    console.log('');
+    printTable();
+    console.log('');
+    console.log(`Raw numbers: ${relative(process.cwd(), resultsFile) || resultsFile}`);
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err?.stack ?? err);
+  if (err?.details) console.error(err.details);
+  process.exitCode = 1;
+});
