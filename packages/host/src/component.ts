@@ -47,7 +47,7 @@ export function sha256(bytes: Uint8Array): string {
 export async function prepareComponent(bytes: Uint8Array, cacheDir: string, hash = sha256(bytes)): Promise<PreparedComponent> {
   const dir = join(cacheDir, `${hash}.v${CACHE_FORMAT}`);
   const cached = await readMeta(dir);
-  if (cached) return { sha256: hash, dir, ...cached, transpiled: false };
+  if (cached) return { sha256: hash, dir, glue: cached.glue, coreFiles: cached.coreFiles, imports: cached.imports, exports: cached.exports, transpiled: false };
 
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   let out: Awaited<ReturnType<typeof transpileBytes>>;
@@ -73,7 +73,8 @@ export async function prepareComponent(bytes: Uint8Array, cacheDir: string, hash
     glue: 'plugin.mjs',
     coreFiles: [],
     imports: versioned(out.imports),
-    exports: versioned(out.exports.filter(([n]) => n.includes(':')).map(([n]) => n.replace(/@.*$/, ''))),
+    // Exports already carry their version (`airlock:plugin/tool@0.1.0`).
+    exports: out.exports.filter(([n]) => n.includes(':')).map(([n]) => n),
   };
 
   const tmp = join(cacheDir, `.tmp-${hash}-${randomBytes(4).toString('hex')}`);

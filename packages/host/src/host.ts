@@ -41,6 +41,14 @@ export interface HostOptions {
   limits?: HostLimits;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * How long each side polls before blocking, in microseconds. Blocking and
+   * waking a thread costs tens of microseconds, more than a small call; polling
+   * trades a little CPU for latency. `hostMicros` briefly holds the host's event
+   * loop while a call is in flight; set both to 0 to never poll.
+   * Default `{ hostMicros: 300, workerMicros: 300 }`.
+   */
+  spin?: { hostMicros?: number; workerMicros?: number };
 }
 
 export interface LoadOptions {
@@ -109,6 +117,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #logger: Logger;
   readonly #limits: Required<HostLimits>;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #spin: { hostMicros: number; workerMicros: number };
   readonly #plugins = new Map<string, Loaded>();
   /** Compiled core modules by component hash, shared by all instances. */
   readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
@@ -127,6 +136,7 @@ export class Host extends EventEmitter<HostEvents> {
       maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
     };
     this.#env = options.env ?? process.env;
+    this.#spin = { hostMicros: options.spin?.hostMicros ?? 300, workerMicros: options.spin?.workerMicros ?? 300 };
   }
 
   /**
@@ -175,6 +185,7 @@ export class Host extends EventEmitter<HostEvents> {
       env: grantedEnv(capabilities.env, this.#env),
       timeoutMs,
       maxMessageBytes: this.#limits.maxMessageBytes,
+      spin: this.#spin,
       onLog: (level, message) => this.#logger({ level, message, plugin: id }),
       onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
         if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
@@ -189,6 +200,7 @@ export class Host extends EventEmitter<HostEvents> {
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: hash, contract, capabilities };
       if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host was closed while the plugin loaded');
       this.#plugins.set(id, { info, manifest, instance, tools });
+      this.#toolIndex = undefined;
       this.emit('plugin-loaded', info);
       return info;
     } catch (err) {
@@ -201,6 +213,7 @@ export class Host extends EventEmitter<HostEvents> {
   async unload(id: string): Promise<void> {
     const loaded = this.#get(id);
     this.#plugins.delete(id);
+    this.#toolIndex = undefined;
     await loaded.instance.close();
     this.emit('plugin-unloaded', loaded.info);
   }
@@ -255,16 +268,24 @@ export class Host extends EventEmitter<HostEvents> {
     return loaded;
   }
 
+  /** Tools by bare and by qualified name; rebuilt when plugins come and go. */
+  #toolIndex: Map<string, LoadedTool[]> | undefined;
+
   #findTool(name: string): LoadedTool {
-    const all = [...this.#plugins.values()].flatMap((p) => p.tools);
-    const dot = name.indexOf('.');
-    const matches = dot > 0 ? all.filter((t) => t.qualifiedName === name) : all.filter((t) => t.name === name);
+    if (!this.#toolIndex) {
+      this.#toolIndex = new Map();
+      for (const tool of [...this.#plugins.values()].flatMap((p) => p.tools)) {
+        for (const key of [tool.name, tool.qualifiedName]) this.#toolIndex.set(key, [...(this.#toolIndex.get(key) ?? []), tool]);
+      }
+    }
+    const matches = this.#toolIndex.get(name) ?? [];
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
       throw new AirlockError('TOOL_AMBIGUOUS', `several plugins offer a tool \`${name}\`: ${matches.map((t) => t.qualifiedName).join(', ')}`, {
         hint: 'Call it by its qualified name `<plugin>.<tool>`.',
       });
     }
+    const all = [...this.#plugins.values()].flatMap((p) => p.tools);
     throw new AirlockError('TOOL_NOT_FOUND', `no loaded plugin offers a tool \`${name}\``, {
       hint: all.length ? `Available tools: ${all.map((t) => t.qualifiedName).join(', ')}.` : 'No tool plugin is loaded.',
     });

@@ -66,8 +66,15 @@ const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*(\*)?$/;
 
 type Json = unknown;
 const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: Json): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `the string ${JSON.stringify(v).slice(0, 60)}` : `${typeof v} ${String(v).slice(0, 40)}`;
+/** Name a JSON value in a message. Never calls the value's own methods: input may be hostile. */
+function describe(v: Json): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 60))}`;
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${v}`;
+  return typeof v;
+}
 
 /** Suggest the closest known key, for "did you mean" hints. */
 function closest(key: string, known: string[]): string | undefined {
@@ -115,7 +122,7 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
   const name = pkg.name;
   if (typeof name !== 'string' || name.length === 0) issue('name', 'is missing; a plugin package needs a name', 'Add `"name": "my-plugin"` to package.json.');
   const version = pkg.version;
-  if (typeof version !== 'string' || !semver.valid(version)) {
+  if (typeof version !== 'string' || semver.valid(version) !== version) {
     issue('version', version === undefined ? 'is missing' : `must be a semver version, found ${describe(version)}`, 'Add `"version": "0.1.0"` to package.json.');
   }
   const a = pkg.airlock;
@@ -161,7 +168,7 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
 
   let contract: string | undefined;
   if (a.contract !== undefined) {
-    if (typeof a.contract !== 'string' || !semver.validRange(a.contract)) issue('airlock.contract', `must be a semver range such as "^0.1.0", found ${describe(a.contract)}`);
+    if (typeof a.contract !== 'string' || a.contract.trim() === '' || !semver.validRange(a.contract)) issue('airlock.contract', `must be a semver range such as "^0.1.0", found ${describe(a.contract)}`);
     else contract = a.contract;
   }
 
@@ -180,7 +187,7 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
     else
       for (const [dep, range] of Object.entries(a.requires)) {
         if (!ID_RE.test(dep)) issue(`airlock.requires.${dep}`, 'is not a valid plugin id');
-        else if (typeof range !== 'string' || !semver.validRange(range)) issue(`airlock.requires.${dep}`, `must be a semver range, found ${describe(range)}`);
+        else if (typeof range !== 'string' || range.trim() === '' || !semver.validRange(range)) issue(`airlock.requires.${dep}`, `must be a semver range, found ${describe(range)}`);
         else requires[dep] = range;
       }
   }

@@ -20,8 +20,27 @@ function guard<T>(iface: string, f: () => T): T {
   }
 }
 
-const write = (level: logImport.Level, parts: unknown[]) =>
-  logImport.write(level, parts.map((p) => (typeof p === 'string' ? p : p instanceof Error ? p.stack ?? p.message : JSON.stringify(p))).join(' '));
+/** Format one log argument. Never throws: logging must not fail a tool. */
+function format(part: unknown): string {
+  if (typeof part === 'string') return part;
+  if (part instanceof Error) return part.stack ?? `${part.name}: ${part.message}`;
+  if (part === undefined || typeof part === 'function' || typeof part === 'symbol' || typeof part === 'bigint') return String(part);
+  const seen = new WeakSet<object>();
+  try {
+    return JSON.stringify(part, (_key, value: unknown) => {
+      if (typeof value === 'bigint') return `${value}n`;
+      if (typeof value === 'object' && value !== null) {
+        if (seen.has(value)) return '[Circular]';
+        seen.add(value);
+      }
+      return value;
+    });
+  } catch {
+    return Object.prototype.toString.call(part);
+  }
+}
+
+const write = (level: logImport.Level, parts: unknown[]) => logImport.write(level, parts.map(format).join(' '));
 
 /** Log lines, tagged with the plugin by the host. */
 export const log = {

@@ -17,8 +17,8 @@ export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manife
   if (grant === 'manifest') return asked;
   const missing: string[] = [];
   if (asked.storage && !grant.storage) missing.push('storage');
-  for (const origin of asked.http ?? []) if (!grant.http?.includes(origin)) missing.push(`http ${origin}`);
-  for (const name of asked.env ?? []) if (!grant.env?.includes(name)) missing.push(`env ${name}`);
+  for (const origin of asked.http ?? []) if (!grant.http?.some((g) => originCovers(g, origin))) missing.push(`http ${origin}`);
+  for (const name of asked.env ?? []) if (!grant.env?.some((g) => envCovers(g, name))) missing.push(`env ${name}`);
   for (const dir of asked.filesystem ?? []) {
     const ok = grant.filesystem?.some((g) => g.path === dir.path && (g.access === 'read-write' || dir.access === 'read-only'));
     if (!ok) missing.push(`filesystem ${dir.path} (${dir.access})`);
@@ -33,6 +33,21 @@ export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manife
   const storage = asked.storage && grant.storage ? { ...asked.storage } : undefined;
   if (storage && grant.storage?.quotaBytes !== undefined) storage.quotaBytes = Math.min(storage.quotaBytes ?? Infinity, grant.storage.quotaBytes);
   return { ...asked, ...(storage ? { storage } : {}) };
+}
+
+/** Whether a granted env pattern (`NAME` or `PREFIX_*`) covers a requested one. */
+export function envCovers(granted: string, asked: string): boolean {
+  if (granted === asked) return true;
+  return granted.endsWith('*') && asked.startsWith(granted.slice(0, -1));
+}
+
+/** Whether a granted origin (`https://*.example.com` allowed) covers a requested origin or origin pattern. */
+export function originCovers(granted: string, asked: string): boolean {
+  if (granted === asked) return true;
+  const g = /^(https?:\/\/)\*\.([^:]+)(:\d+)?$/.exec(granted);
+  const a = /^(https?:\/\/)(?:\*\.)?([^:]+)(:\d+)?$/.exec(asked);
+  if (!g || !a) return false;
+  return g[1] === a[1] && (g[3] ?? '') === (a[3] ?? '') && a[2]!.endsWith(`.${g[2]}`);
 }
 
 /** Environment variables visible to a plugin: granted names (`NAME`) and prefixes (`PREFIX_*`). */

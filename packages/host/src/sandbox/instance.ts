@@ -23,6 +23,9 @@ import {
   type WorkerEvent,
 } from './protocol.js';
 import type { WorkerInit } from './worker.js';
+import { spinFor } from './spin.js';
+
+const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
 
 import type { LogLevel } from '../logger.js';
 
@@ -37,6 +40,8 @@ export interface InstanceOptions {
   timeoutMs: number;
   /** Largest message (arguments or result) in bytes. */
   maxMessageBytes: number;
+  /** Poll budgets (µs) before blocking: the host thread awaiting a result, the worker awaiting a call. */
+  spin: { hostMicros: number; workerMicros: number };
   onLog: (level: LogLevel, message: string) => void;
   /** Serve a call the plugin makes to a host interface. */
   onHostCall: (call: HostCall) => HostReply | Promise<HostReply>;
@@ -107,6 +112,7 @@ export class PluginInstance {
       dataBuffer,
       config: o.config,
       env: o.env,
+      spinMicros: o.spin.workerMicros,
     };
     // The worker loads the transpiled module while the host compiles (or reuses) the core modules.
     const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
@@ -167,6 +173,9 @@ export class PluginInstance {
     }
     Atomics.store(ch.ctrl, CTRL_STATE, State.CALL);
     Atomics.notify(ch.ctrl, CTRL_STATE);
+    // Most calls finish within tens of microseconds: poll briefly before paying
+    // for an Atomics.waitAsync wake-up through the event loop.
+    spinFor(ch.ctrl, isSettled, o.spin.hostMicros);
 
     for (;;) {
       const state = Atomics.load(ch.ctrl, CTRL_STATE);

@@ -33,22 +33,39 @@ const FORMAT_V8 = 1;
 
 export interface Channel {
   ctrl: Int32Array;
-  data: Uint8Array;
   dataBuffer: SharedArrayBuffer;
+  /** A Buffer over the data buffer, re-created when either side grows it. */
+  buf: Buffer;
 }
 
 export function createChannel(maxMessageBytes: number): { ctrlBuffer: SharedArrayBuffer; dataBuffer: SharedArrayBuffer } {
   return {
     ctrlBuffer: new SharedArrayBuffer(CTRL_BYTES),
-    dataBuffer: new (SharedArrayBuffer as unknown as GrowableSab)(64 * 1024, { maxByteLength: maxMessageBytes + 1 }),
+    dataBuffer: new (SharedArrayBuffer as unknown as GrowableSab)(Math.min(64 * 1024, maxMessageBytes + 1), { maxByteLength: maxMessageBytes + 1 }),
   };
 }
 
 type GrowableSab = new (length: number, options: { maxByteLength: number }) => SharedArrayBuffer;
 
 export function openChannel(ctrlBuffer: SharedArrayBuffer, dataBuffer: SharedArrayBuffer): Channel {
-  // A view without a length tracks the buffer as it grows.
-  return { ctrl: new Int32Array(ctrlBuffer), data: new Uint8Array(dataBuffer), dataBuffer };
+  return { ctrl: new Int32Array(ctrlBuffer), dataBuffer, buf: Buffer.from(dataBuffer) };
+}
+
+type GrowableBuffer = SharedArrayBuffer & { maxByteLength: number; grow(n: number): void };
+
+/** The current Buffer view, after the other side may have grown the data buffer. */
+function view(ch: Channel): Buffer {
+  if (ch.buf.length !== ch.dataBuffer.byteLength) ch.buf = Buffer.from(ch.dataBuffer);
+  return ch.buf;
+}
+
+function ensureCapacity(ch: Channel, bytes: number): Buffer {
+  const sab = ch.dataBuffer as GrowableBuffer;
+  if (bytes + 1 > sab.byteLength) {
+    if (bytes + 1 > sab.maxByteLength) throw new MessageTooLargeError(bytes, sab.maxByteLength - 1);
+    sab.grow(Math.min(sab.maxByteLength, Math.max(bytes + 1, sab.byteLength * 2)));
+  }
+  return view(ch);
 }
 
 /** Thrown when a message does not fit the channel's maximum size. */
@@ -58,48 +75,40 @@ export class MessageTooLargeError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /**
- * Write `value` into the data buffer and return its length. JSON is twice as
+ * Write `value` into the data buffer and record its length. JSON is twice as
  * fast as v8 serialization for the common case (strings and plain records);
  * values JSON cannot carry (bigint, byte arrays) go through v8.
  */
-export function writeMessage(ch: Channel, value: unknown, binary = false): number {
-  let bytes: Uint8Array;
-  let format: number = FORMAT_JSON;
+export function writeMessage(ch: Channel, value: unknown, binary = false): void {
   let json: string | undefined;
   if (!binary) {
     try {
       json = JSON.stringify(value);
     } catch {
-      json = undefined; // bigint
+      json = undefined; // a bigint
     }
   }
-  if (json !== undefined) bytes = encoder.encode(json);
-  else {
-    format = FORMAT_V8;
-    bytes = serialize(value);
+  if (json === undefined) {
+    const bytes = serialize(value);
+    const buf = ensureCapacity(ch, bytes.length);
+    buf[0] = FORMAT_V8;
+    buf.set(bytes, 1);
+    ch.ctrl[CTRL_LENGTH] = bytes.length + 1;
+    return;
   }
-  const needed = bytes.length + 1;
-  const sab = ch.dataBuffer as SharedArrayBuffer & { growable: boolean; maxByteLength: number; grow(n: number): void };
-  if (needed > sab.byteLength) {
-    if (needed > sab.maxByteLength) throw new MessageTooLargeError(needed - 1, sab.maxByteLength - 1);
-    sab.grow(Math.min(sab.maxByteLength, Math.max(needed, sab.byteLength * 2)));
-  }
-  ch.data[0] = format;
-  ch.data.set(bytes, 1);
-  ch.ctrl[CTRL_LENGTH] = needed;
-  return needed;
+  // A UTF-16 code unit never takes more than 3 UTF-8 bytes: skip measuring small messages.
+  let buf = view(ch);
+  if (json.length * 3 + 1 > buf.length) buf = ensureCapacity(ch, Buffer.byteLength(json));
+  buf[0] = FORMAT_JSON;
+  ch.ctrl[CTRL_LENGTH] = buf.write(json, 1, 'utf8') + 1;
 }
 
 export function readMessage<T = unknown>(ch: Channel): T {
   const len = ch.ctrl[CTRL_LENGTH]!;
-  const format = ch.data[0];
-  // TextDecoder refuses views over shared memory: copy out first.
-  const body = ch.data.slice(1, len);
-  return (format === FORMAT_V8 ? deserialize(body) : JSON.parse(decoder.decode(body))) as T;
+  const buf = view(ch);
+  // v8.deserialize copies what it needs; JSON is decoded straight from shared memory.
+  return (buf[0] === FORMAT_V8 ? deserialize(buf.subarray(1, len)) : JSON.parse(buf.toString('utf8', 1, len))) as T;
 }
 
 /** A request from the host to the worker. */

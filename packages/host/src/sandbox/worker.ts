@@ -20,6 +20,7 @@ import {
   type Response,
   type WorkerEvent,
 } from './protocol.js';
+import { spinFor } from './spin.js';
 
 export interface WorkerInit {
   pluginId: string;
@@ -30,6 +31,8 @@ export interface WorkerInit {
   config: Record<string, string>;
   /** Environment variables the plugin was granted. */
   env: Record<string, string>;
+  /** How long to poll for the next call before blocking, in microseconds. */
+  spinMicros: number;
 }
 
 type Instance = Record<string, Record<string, (...args: unknown[]) => unknown>>;
@@ -188,9 +191,12 @@ function handle(req: Request): Response {
   }
 }
 
+const isCall = (s: number) => s === State.CALL;
+
 function serve(): never {
   for (;;) {
     let s: number;
+    spinFor(ch.ctrl, isCall, init.spinMicros);
     while ((s = Atomics.load(ch.ctrl, CTRL_STATE)) !== State.CALL) Atomics.wait(ch.ctrl, CTRL_STATE, s);
     let response: Response;
     try {

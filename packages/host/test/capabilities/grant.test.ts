@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { effectiveCapabilities, envCovers, grantedEnv, originCovers } from '../../src/capabilities/grant.js';
+import { AirlockError } from '../../src/errors.js';
+import { parseManifest, type Capabilities, type Manifest } from '../../src/manifest.js';
+
+const manifest = (capabilities: Record<string, unknown>): Manifest =>
+  parseManifest({ name: 'asker', version: '1.0.0', airlock: { kind: 'tool', capabilities } });
+
+const everything = {
+  storage: { quotaBytes: 2048 },
+  http: ['https://api.example.com', 'https://*.cdn.example.com'],
+  env: ['HOME', 'APP_*'],
+  filesystem: [
+    { path: '/data', access: 'read-write' },
+    { path: '/docs', access: 'read-only' },
+  ],
+  credentials: ['github-auth'],
+};
+
+function refusal(m: Manifest, grant: Capabilities): AirlockError {
+  try {
+    effectiveCapabilities(m, grant);
+  } catch (e) {
+    expect(AirlockError.isInstance(e)).toBe(true);
+    expect((e as AirlockError).code).toBe('CAPABILITY_NOT_GRANTED');
+    expect((e as AirlockError).plugin).toBe('asker');
+    return e as AirlockError;
+  }
+  throw new Error('expected effectiveCapabilities to throw');
+}
+
+describe('effectiveCapabilities', () => {
+  it("grants everything the manifest asks for with 'manifest'", () => {
+    const m = manifest(everything);
+    expect(effectiveCapabilities(m, 'manifest')).toEqual(everything);
+  });
+
+  it('grants nothing-asked with an empty grant', () => {
+    expect(effectiveCapabilities(manifest({}), {})).toEqual({});
+  });
+
+  it('returns what was asked when the grant covers it exactly', () => {
+    const m = manifest(everything);
+    expect(effectiveCapabilities(m, structuredClone(everything) as Capabilities)).toEqual(everything);
+  });
+
+  it.each([
+    ['storage', { storage: true }, 'storage'],
+    ['an http origin', { http: ['https://api.example.com'] }, 'http https://api.example.com'],
+    ['an env variable', { env: ['HOME'] }, 'env HOME'],
+    ['an env prefix', { env: ['APP_*'] }, 'env APP_*'],
+    ['a directory', { filesystem: [{ path: '/data', access: 'read-only' }] }, 'filesystem /data (read-only)'],
+    ['credentials', { credentials: ['github-auth'] }, 'credentials github-auth'],
+  ])('refuses %s that was not granted, naming it', (_, caps, item) => {
+    const e = refusal(manifest(caps), {});
+    expect(e.message).toContain(item);
+    expect(e.message).toMatch(/was not granted$/);
+  });
+
+  it('names every missing item at once', () => {
+    const e = refusal(manifest(everything), { http: ['https://api.example.com'] });
+    expect(e.message).toContain('storage');
+    expect(e.message).toContain('http https://*.cdn.example.com');
+    expect(e.message).not.toContain('http https://api.example.com');
+    expect(e.message).toContain('env HOME');
+    expect(e.message).toContain('credentials github-auth');
+    expect(e.message).toMatch(/were not granted$/);
+    expect(e.hint).toContain('storage');
+  });
+
+  it('refuses a grant for other items than the ones asked', () => {
+    const e = refusal(manifest({ http: ['https://api.example.com'], credentials: ['github-auth'] }), {
+      http: ['https://other.example.com'],
+      credentials: ['gitlab-auth'],
+    });
+    expect(e.message).toContain('http https://api.example.com');
+    expect(e.message).toContain('credentials github-auth');
+  });
+
+  it('refuses a read-write request against a read-only grant', () => {
+    const e = refusal(manifest({ filesystem: [{ path: '/data', access: 'read-write' }] }), {
+      filesystem: [{ path: '/data', access: 'read-only' }],
+    });
+    expect(e.message).toContain('filesystem /data (read-write)');
+  });
+
+  it('refuses a directory granted under another path', () => {
+    refusal(manifest({ filesystem: [{ path: '/data', access: 'read-only' }] }), { filesystem: [{ path: '/data/sub', access: 'read-write' }] });
+  });
+
+  it('covers a read-only request with a read-write grant', () => {
+    const m = manifest({ filesystem: [{ path: '/data', access: 'read-only' }] });
+    expect(effectiveCapabilities(m, { filesystem: [{ path: '/data', access: 'read-write' }] }).filesystem).toEqual([
+      { path: '/data', access: 'read-only' },
+    ]);
+  });
+
+  it('takes the smaller of the manifest and grant quotas', () => {
+    const m = manifest({ storage: { quotaBytes: 2048 } });
+    expect(effectiveCapabilities(m, { storage: { quotaBytes: 1024 } }).storage).toEqual({ quotaBytes: 1024 });
+    expect(effectiveCapabilities(m, { storage: { quotaBytes: 4096 } }).storage).toEqual({ quotaBytes: 2048 });
+    expect(effectiveCapabilities(m, { storage: {} }).storage).toEqual({ quotaBytes: 2048 });
+    expect(effectiveCapabilities(manifest({ storage: true }), { storage: { quotaBytes: 512 } }).storage).toEqual({ quotaBytes: 512 });
+    expect(effectiveCapabilities(manifest({ storage: true }), { storage: {} }).storage).toEqual({});
+  });
+
+  it('grants no more than the manifest asks for', () => {
+    const m = manifest({ http: ['https://api.example.com'] });
+    const caps = effectiveCapabilities(m, everything as Capabilities);
+    expect(caps).toEqual({ http: ['https://api.example.com'] });
+  });
+
+  it('does not change the manifest when clamping the quota', () => {
+    const m = manifest({ storage: { quotaBytes: 2048 } });
+    effectiveCapabilities(m, { storage: { quotaBytes: 1 } });
+    expect(m.capabilities.storage).toEqual({ quotaBytes: 2048 });
+  });
+});
+
+describe('grantedEnv', () => {
+  const source = { HOME: '/home/u', APP_TOKEN: 't', APP_URL: 'u', APPLE: 'no', PATH: '/bin', UNSET: undefined };
+
+  it('passes nothing without patterns', () => {
+    expect(grantedEnv(undefined, source)).toEqual({});
+    expect(grantedEnv([], source)).toEqual({});
+  });
+
+  it('passes exact names only', () => {
+    expect(grantedEnv(['HOME', 'MISSING'], source)).toEqual({ HOME: '/home/u' });
+    expect(grantedEnv(['HOM'], source)).toEqual({});
+  });
+
+  it('passes every variable with a granted PREFIX_*', () => {
+    expect(grantedEnv(['APP_*'], source)).toEqual({ APP_TOKEN: 't', APP_URL: 'u' });
+  });
+
+  it('combines names and prefixes and skips undefined values', () => {
+    expect(grantedEnv(['PATH', 'APP_*', 'UNSET'], source)).toEqual({ PATH: '/bin', APP_TOKEN: 't', APP_URL: 'u' });
+  });
+});
+
+describe('grant patterns cover narrower requests', () => {
+  it('a granted prefix covers a variable and a narrower prefix under it', () => {
+    expect(envCovers('APP_*', 'APP_TOKEN')).toBe(true);
+    expect(envCovers('APP_*', 'APP_DB_*')).toBe(true);
+    expect(envCovers('APP_*', 'APPLE')).toBe(false);
+    expect(envCovers('APP_TOKEN', 'APP_*')).toBe(false);
+    expect(effectiveCapabilities(manifest({ env: ['APP_TOKEN'] }), { env: ['APP_*'] })).toMatchObject({ env: ['APP_TOKEN'] });
+  });
+
+  it('a granted wildcard origin covers its subdomains with the same scheme and port only', () => {
+    expect(originCovers('https://*.example.com', 'https://api.example.com')).toBe(true);
+    expect(originCovers('https://*.example.com', 'https://*.eu.example.com')).toBe(true);
+    expect(originCovers('https://*.example.com', 'https://example.com')).toBe(false);
+    expect(originCovers('https://*.example.com', 'https://evilexample.com')).toBe(false);
+    expect(originCovers('https://*.example.com', 'https://example.com.evil.io')).toBe(false);
+    expect(originCovers('https://*.example.com', 'http://api.example.com')).toBe(false);
+    expect(originCovers('https://*.example.com', 'https://api.example.com:8443')).toBe(false);
+    expect(originCovers('https://api.example.com', 'https://*.example.com')).toBe(false);
+    expect(refusal(manifest({ http: ['https://example.com'] }), { http: ['https://*.example.com'] }).message).toContain('http https://example.com');
+  });
+});

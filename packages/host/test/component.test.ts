@@ -1,0 +1,138 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { patchGlue, prepareComponent, sha256 } from '../src/component.js';
+import { AirlockError } from '../src/errors.js';
+
+const DEBUG_LINE = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
+
+/** A stand-in for jco's generated module, holding the lines patchGlue edits. */
+const GLUE = [
+  '"use components";',
+  'const logged = [];',
+  `function _debugLog(...args) { ${DEBUG_LINE} logged.push(args.join(' ')); }`,
+  'const first = WebAssembly.promising(core.first);',
+  'const second = WebAssembly.promising(core.second);',
+  "const unrelated = 'promising( stays, as does WebAssembly.validate';",
+].join('\n');
+
+type Loaded = { logged: string[]; _debugLog: (...a: unknown[]) => void; first: (x: number) => number; second: (x: number) => number; unrelated: string };
+
+/** Evaluate patched glue with a fake WebAssembly and process environment. */
+function load(src: string, env: Record<string, string>, promising: (f: (x: number) => number) => (x: number) => number): Loaded {
+  const factory = new Function('WebAssembly', 'globalThis', 'core', `${src}\nreturn { logged, _debugLog, first, second, unrelated };`);
+  const core = { first: (x: number) => x + 1, second: (x: number) => x * 2 };
+  return factory({ promising }, { process: { env } }, core) as Loaded;
+}
+
+describe('patchGlue', () => {
+  it('makes the exact edits it is meant to make', () => {
+    const out = patchGlue(GLUE);
+    expect(out).not.toContain(DEBUG_LINE);
+    expect(out).toContain('if (!_AIRLOCK_JCO_DEBUG) { return; }');
+    expect(out).toContain('const first = _airlockLazyPromising(core.first);');
+    expect(out).toContain('const second = _airlockLazyPromising(core.second);');
+    expect(out.startsWith('"use components";\nconst _AIRLOCK_JCO_DEBUG = !!globalThis?.process?.env?.JCO_DEBUG;\nconst _airlockLazyPromising = ')).toBe(true);
+    // The only WebAssembly.promising left is the one inside the lazy wrapper.
+    expect(out.match(/WebAssembly\.promising\(/g)).toHaveLength(1);
+  });
+
+  it('leaves unrelated text untouched', () => {
+    const out = patchGlue(GLUE);
+    expect(out).toContain('const logged = [];');
+    expect(out).toContain("const unrelated = 'promising( stays, as does WebAssembly.validate';");
+    const plain = 'export function instantiate() { return WebAssembly.instantiate(x); }\n// "use strict";';
+    expect(patchGlue(plain)).toBe(plain);
+  });
+
+  it('wraps exports with WebAssembly.promising only on first use, once', () => {
+    const wrapped: unknown[] = [];
+    const m = load(patchGlue(GLUE), {}, (f) => {
+      wrapped.push(f);
+      return (x) => f(x) * 100;
+    });
+    expect(wrapped).toHaveLength(0);
+    expect(m.first(1)).toBe(200);
+    expect(m.first(2)).toBe(300);
+    expect(wrapped).toHaveLength(1);
+    expect(m.second(3)).toBe(600);
+    expect(wrapped).toHaveLength(2);
+  });
+
+  it('reads JCO_DEBUG once, when the module loads', () => {
+    const env: Record<string, string> = { JCO_DEBUG: '1' };
+    const on = load(patchGlue(GLUE), env, (f) => f);
+    on._debugLog('a', 'b');
+    expect(on.logged).toEqual(['a b']);
+    delete env.JCO_DEBUG;
+    on._debugLog('c');
+    expect(on.logged).toEqual(['a b', 'c']);
+
+    const off = load(patchGlue(GLUE), {}, (f) => f);
+    off._debugLog('x');
+    expect(off.logged).toEqual([]);
+  });
+});
+
+describe('prepareComponent', () => {
+  let cacheDir: string;
+  beforeEach(async () => {
+    cacheDir = await mkdtemp(join(tmpdir(), 'airlock-component-'));
+  });
+  afterEach(async () => {
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  it('hashes bytes with sha256', () => {
+    const bytes = new TextEncoder().encode('abc');
+    expect(sha256(bytes)).toBe(createHash('sha256').update('abc').digest('hex'));
+  });
+
+  it.each([
+    ['random bytes', () => new Uint8Array(randomBytes(512))],
+    ['a core module, not a component', () => Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])],
+    ['nothing', () => new Uint8Array(0)],
+  ])('rejects %s with COMPONENT_INVALID and leaves nothing behind', async (_, make) => {
+    await writeFile(join(cacheDir, 'unrelated.txt'), 'keep me');
+    const err = await prepareComponent(make(), cacheDir).catch((e: unknown) => e);
+    expect(AirlockError.isInstance(err)).toBe(true);
+    expect(err).toMatchObject({ code: 'COMPONENT_INVALID', message: expect.stringMatching(/^not a valid WebAssembly component: ./) });
+    expect(await readdir(cacheDir)).toEqual(['unrelated.txt']);
+  });
+
+  it('serves a complete cache entry without transpiling', async () => {
+    const bytes = new Uint8Array(randomBytes(64));
+    const hash = sha256(bytes);
+    const dir = join(cacheDir, `${hash}.v1`);
+    await mkdir(dir);
+    const meta = { format: 1, glue: 'plugin.mjs', coreFiles: ['plugin.core.wasm'], imports: ['airlock:plugin/log@0.1.0'], exports: ['airlock:plugin/tool@0.1.0'] };
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await writeFile(join(dir, 'plugin.mjs'), '');
+    await writeFile(join(dir, 'plugin.core.wasm'), '');
+    expect(await prepareComponent(bytes, cacheDir)).toMatchObject({
+      sha256: hash,
+      dir,
+      glue: 'plugin.mjs',
+      coreFiles: ['plugin.core.wasm'],
+      imports: ['airlock:plugin/log@0.1.0'],
+      exports: ['airlock:plugin/tool@0.1.0'],
+      transpiled: false,
+    });
+  });
+
+  it.each([
+    ['a file is missing', { format: 1, coreFiles: ['plugin.core.wasm', 'plugin.core2.wasm'] }],
+    ['the format is old', { format: 0, coreFiles: ['plugin.core.wasm'] }],
+  ])('does not trust a cache entry when %s', async (_, partial) => {
+    // Random bytes, so a transpile (which the broken entry forces) fails.
+    const bytes = new Uint8Array(randomBytes(64));
+    const dir = join(cacheDir, `${sha256(bytes)}.v1`);
+    await mkdir(dir);
+    await writeFile(join(dir, 'meta.json'), JSON.stringify({ glue: 'plugin.mjs', imports: [], exports: [], ...partial }));
+    await writeFile(join(dir, 'plugin.mjs'), '');
+    await writeFile(join(dir, 'plugin.core.wasm'), '');
+    await expect(prepareComponent(bytes, cacheDir)).rejects.toMatchObject({ code: 'COMPONENT_INVALID' });
+  });
+});

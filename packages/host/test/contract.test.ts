@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { checkContract, isSupportedContract } from '../src/contract.js';
+import type { PreparedComponent } from '../src/component.js';
+import { AirlockError } from '../src/errors.js';
+
+function component(exports: string[], imports: string[] = []): PreparedComponent {
+  return { sha256: '0'.repeat(64), dir: 'unused', glue: 'plugin.mjs', coreFiles: [], imports, exports, transpiled: false };
+}
+
+function failure(c: PreparedComponent, kind: 'tool' | 'auth' | 'provider' = 'tool'): AirlockError {
+  try {
+    checkContract(c, kind, 'demo');
+  } catch (e) {
+    expect(AirlockError.isInstance(e)).toBe(true);
+    expect((e as AirlockError).plugin).toBe('demo');
+    return e as AirlockError;
+  }
+  throw new Error('expected checkContract to throw');
+}
+
+const HOST_IMPORTS = [
+  'airlock:plugin/log@0.1.0',
+  'airlock:plugin/storage@0.1.0',
+  'airlock:plugin/config@0.1.0',
+  'airlock:plugin/credentials@0.1.0',
+  'wasi:cli/environment@0.2.3',
+  'wasi:cli/stderr@0.2.3',
+  'wasi:clocks/wall-clock@0.2.3',
+  'wasi:io/streams@0.2.3',
+  'wasi:random/random@0.2.3',
+  'wasi:filesystem/types@0.2.3',
+  'wasi:http/outgoing-handler@0.2.3',
+];
+
+describe('checkContract', () => {
+  it('accepts a tool component with the host interfaces and gated WASI imports, returning its contract version', () => {
+    expect(checkContract(component(['airlock:plugin/tool@0.1.0'], HOST_IMPORTS), 'tool', 'demo')).toBe('0.1.0');
+  });
+
+  it('accepts other kinds by their own export', () => {
+    expect(checkContract(component(['airlock:plugin/auth@0.1.0']), 'auth', 'demo')).toBe('0.1.0');
+    expect(checkContract(component(['airlock:plugin/provider@0.1.0']), 'provider', 'demo')).toBe('0.1.0');
+  });
+
+  it('ignores exports of other packages', () => {
+    expect(checkContract(component(['wasi:cli/run@0.2.3', 'airlock:plugin/tool@0.1.0']), 'tool', 'demo')).toBe('0.1.0');
+  });
+
+  it('refuses a component of another kind, naming both kinds', () => {
+    const e = failure(component(['airlock:plugin/auth@0.1.0']), 'tool');
+    expect(e.code).toBe('COMPONENT_INVALID');
+    expect(e.message).toContain('is a tool plugin');
+    expect(e.message).toContain('exports auth');
+  });
+
+  it('refuses a component that exports no Airlock interface', () => {
+    const e = failure(component(['wasi:cli/run@0.2.3']), 'tool');
+    expect(e.code).toBe('COMPONENT_INVALID');
+    expect(e.message).toContain('no Airlock interface');
+  });
+
+  it.each(['0.2.0', '1.0.0', '0.1.1', '0.0.9', '0.1.0-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
+    const e = failure(component([`airlock:plugin/tool@${version}`]));
+    expect(e.code).toBe('CONTRACT_UNSUPPORTED');
+    expect(e.message).toContain(`airlock:plugin@${version}`);
+    expect(e.message).toContain('0.1.0');
+  });
+
+  it('refuses an unversioned export as CONTRACT_UNSUPPORTED', () => {
+    const e = failure(component(['airlock:plugin/tool']));
+    expect(e.code).toBe('CONTRACT_UNSUPPORTED');
+    expect(e.message).toContain('(unversioned)');
+  });
+
+  it.each([
+    'evil:net/socket@1.0.0',
+    'wasi:sockets/tcp@0.2.0',
+    'airlock:plugin/tool@0.1.0',
+    'airlock:plugin/secrets@0.1.0',
+    'airlock:plugin/log@0.2.0',
+    'airlock:plugin/storage',
+    'env',
+  ])('refuses the import %s, naming it', (name) => {
+    const e = failure(component(['airlock:plugin/tool@0.1.0'], ['airlock:plugin/log@0.1.0', name]));
+    expect(e.code).toBe('COMPONENT_INVALID');
+    expect(e.message).toContain(`imports ${name},`);
+  });
+});
+
+describe('isSupportedContract', () => {
+  it.each([
+    ['0.1.0', true],
+    ['0.1.1', false],
+    ['0.2.0', false],
+    ['1.1.0', false],
+    ['0.0.1', false],
+    ['0.1.0-beta', false],
+    ['not a version', false],
+    ['', false],
+  ])('%j → %s', (version, expected) => {
+    expect(isSupportedContract(version)).toBe(expected);
+  });
+});

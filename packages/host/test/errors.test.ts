@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { AirlockError, ManifestError, PluginError, ToolArgumentsError } from '../src/errors.js';
+
+describe('AirlockError', () => {
+  it('carries code, message, hint, plugin and cause', () => {
+    const cause = new Error('root');
+    const e = new AirlockError('PLUGIN_TIMEOUT', 'too slow', { hint: 'raise it', plugin: 'notes', cause });
+    expect(e).toBeInstanceOf(Error);
+    expect(e.name).toBe('AirlockError');
+    expect(e.code).toBe('PLUGIN_TIMEOUT');
+    expect(e.message).toBe('too slow');
+    expect(e.hint).toBe('raise it');
+    expect(e.plugin).toBe('notes');
+    expect(e.cause).toBe(cause);
+  });
+
+  it('has no cause property when none is given', () => {
+    expect('cause' in new AirlockError('HOST_CLOSED', 'closed')).toBe(false);
+  });
+
+  it('isInstance recognises its own errors and subclasses', () => {
+    expect(AirlockError.isInstance(new AirlockError('HOST_CLOSED', 'closed'))).toBe(true);
+    expect(AirlockError.isInstance(new ManifestError('package.json', [{ path: 'name', message: 'is missing' }]))).toBe(true);
+  });
+
+  it('isInstance recognises an error from another copy of the package by its brand', () => {
+    // What a duplicate copy of this module would produce: a different class with the same registered symbol.
+    const foreign = Object.assign(new Error('elsewhere'), { [Symbol.for('airlock.error')]: true, code: 'HOST_CLOSED' });
+    expect(foreign).not.toBeInstanceOf(AirlockError);
+    expect(AirlockError.isInstance(foreign)).toBe(true);
+    expect(AirlockError.isInstance({ [Symbol.for('airlock.error')]: true })).toBe(true);
+  });
+
+  it.each([
+    ['a plain Error', new Error('x')],
+    ['an object with a code', { code: 'HOST_CLOSED' }],
+    ['a brand that is not true', { [Symbol.for('airlock.error')]: 'yes' }],
+    ['a brand under a different symbol', { [Symbol('airlock.error')]: true }],
+    ['null', null],
+    ['undefined', undefined],
+    ['a string', 'AirlockError'],
+  ])('isInstance rejects %s', (_, value) => {
+    expect(AirlockError.isInstance(value)).toBe(false);
+  });
+
+  it('serialises to JSON with its public fields', () => {
+    const e = new AirlockError('TOOL_NOT_FOUND', 'no tool', { hint: 'list them', plugin: 'notes', cause: new Error('c') });
+    expect(e.toJSON()).toEqual({ name: 'AirlockError', code: 'TOOL_NOT_FOUND', message: 'no tool', hint: 'list them', plugin: 'notes' });
+    expect(JSON.parse(JSON.stringify(e))).toEqual({ name: 'AirlockError', code: 'TOOL_NOT_FOUND', message: 'no tool', hint: 'list them', plugin: 'notes' });
+  });
+});
+
+describe('ManifestError', () => {
+  it('names the file and the first issue', () => {
+    const e = new ManifestError('plugins/x/package.json', [{ path: 'airlock.kind', message: 'is missing', hint: 'Set it.' }]);
+    expect(e.code).toBe('MANIFEST_INVALID');
+    expect(e.name).toBe('ManifestError');
+    expect(e.message).toBe('plugins/x/package.json: airlock.kind: is missing');
+    expect(e.hint).toBe('Set it.');
+    expect(e.file).toBe('plugins/x/package.json');
+  });
+
+  it('counts the other problems', () => {
+    const issue = (path: string) => ({ path, message: 'is wrong' });
+    expect(new ManifestError('p.json', [issue('a'), issue('b')]).message).toBe('p.json: a: is wrong (and 1 more problem)');
+    expect(new ManifestError('p.json', [issue('a'), issue('b'), issue('c')]).message).toBe('p.json: a: is wrong (and 2 more problems)');
+  });
+
+  it('falls back to a general hint when the first issue has none', () => {
+    expect(new ManifestError('p.json', [{ path: 'a', message: 'x' }, { path: 'b', message: 'y', hint: 'not this one' }]).hint).toMatch(/MANIFEST\.md/);
+  });
+
+  it('keeps every issue', () => {
+    const issues = [
+      { path: 'a', message: 'x' },
+      { path: 'b', message: 'y' },
+    ];
+    expect(new ManifestError('p.json', issues).issues).toEqual(issues);
+  });
+});
+
+describe('ToolArgumentsError and PluginError', () => {
+  it('ToolArgumentsError lists each schema error', () => {
+    const e = new ToolArgumentsError('add_note', 'notes', [
+      { path: '', message: "must have required property 'title'" },
+      { path: '/tags/0', message: 'must be string' },
+    ]);
+    expect(e.code).toBe('TOOL_ARGUMENTS_INVALID');
+    expect(e.plugin).toBe('notes');
+    expect(e.tool).toBe('add_note');
+    expect(e.message).toBe("invalid arguments for tool `add_note`: (root) must have required property 'title'; /tags/0 must be string");
+  });
+
+  it('PluginError keeps the plugin code and details', () => {
+    const e = new PluginError('TOOL_FAILED', 'notes', 'not-found', 'no note 3', 'stack');
+    expect(AirlockError.isInstance(e)).toBe(true);
+    expect(e).toMatchObject({ code: 'TOOL_FAILED', plugin: 'notes', pluginCode: 'not-found', details: 'stack', name: 'PluginError' });
+    expect(e.message).toBe('plugin `notes` failed: no note 3');
+  });
+});

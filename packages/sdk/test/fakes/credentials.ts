@@ -1,0 +1,18 @@
+// Stands in for `airlock:plugin/credentials@0.1.0`.
+import type { Token } from 'airlock:plugin/credentials@0.1.0';
+
+export type { Token };
+
+export const state = {
+  token: undefined as Token | undefined,
+  requested: [] as string[],
+  /** When set, getToken throws this value. */
+  failWith: undefined as unknown,
+};
+
+export function getToken(authPlugin: string): Token {
+  state.requested.push(authPlugin);
+  if (state.failWith !== undefined) throw state.failWith;
+  if (!state.token) throw new Error('no token configured in the fake');
+  return state.token;
+}
