@@ -5,10 +5,10 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import AjvModule from 'ajv';
 import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
-import { prepareComponent, sha256 } from './component.js';
+import { cachedComponent, prepareComponent, sha256, type PreparedComponent } from './component.js';
+import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
@@ -16,11 +16,10 @@ import { PluginInstance } from './sandbox/instance.js';
 import type { HostCall, HostReply } from './sandbox/protocol.js';
 import { openSqliteStorage } from './storage/sqlite.js';
 import type { StorageAdapter } from './storage/adapter.js';
+import { checkSchema, compileSchema } from './schema.js';
 import { invokeTool, readTools, type LoadedTool, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import type { Capabilities } from './manifest.js';
-
-const Ajv = AjvModule.default ?? AjvModule;
 
 export interface HostLimits {
   /** Deadline of a call when the manifest sets none. Default 30 s. */
@@ -46,7 +45,8 @@ export interface HostOptions {
    * waking a thread costs tens of microseconds, more than a small call; polling
    * trades a little CPU for latency. `hostMicros` briefly holds the host's event
    * loop while a call is in flight; set both to 0 to never poll.
-   * Default `{ hostMicros: 300, workerMicros: 300 }`.
+   * Polling adapts: a side that mostly times out (a busy machine, slow calls)
+   * stops polling. Default `{ hostMicros: 500, workerMicros: 500 }`.
    */
   spin?: { hostMicros?: number; workerMicros?: number };
 }
@@ -121,6 +121,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #plugins = new Map<string, Loaded>();
   /** Compiled core modules by component hash, shared by all instances. */
   readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
+  readonly #componentIndex: ComponentIndex;
   #closed = false;
 
   /** @internal Use `createHost()`. */
@@ -136,7 +137,8 @@ export class Host extends EventEmitter<HostEvents> {
       maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
     };
     this.#env = options.env ?? process.env;
-    this.#spin = { hostMicros: options.spin?.hostMicros ?? 300, workerMicros: options.spin?.workerMicros ?? 300 };
+    this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
+    this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
   }
 
   /**
@@ -153,34 +155,15 @@ export class Host extends EventEmitter<HostEvents> {
     const capabilities = effectiveCapabilities(manifest, options.grant ?? {});
     const config = this.#checkConfig(manifest, options.config ?? {});
 
-    const file = join(pluginDir, manifest.component);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(file);
-    } catch (cause) {
-      throw new AirlockError('COMPONENT_INVALID', `plugin \`${manifest.id}\` has no component at ${manifest.component}`, {
-        plugin: manifest.id,
-        cause,
-        hint: 'Build it with `airlock-plugin build` in the plugin directory.',
-      });
-    }
-    const hash = sha256(bytes);
-    const component = await prepareComponent(bytes, join(this.home, 'cache', 'components'), hash);
-    const contract = checkContract(component, manifest.kind, manifest.id);
-    let modules = this.#modules.get(hash);
-    if (!modules) {
-      modules = compileModules(component.dir, component.coreFiles);
-      this.#modules.set(hash, modules);
-      modules.catch(() => this.#modules.delete(hash));
-    }
-
     const id = manifest.id;
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
     const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
+    const prepared = this.#prepare(pluginDir, manifest);
+    prepared.catch(() => {}); // observed below; the worker may not ask for it
     const instance = new PluginInstance({
       pluginId: id,
-      component,
-      modules: () => modules,
+      component: async () => (await prepared).component,
+      modules: async () => (await prepared).modules,
       config,
       env: grantedEnv(capabilities.env, this.#env),
       timeoutMs,
@@ -195,9 +178,13 @@ export class Host extends EventEmitter<HostEvents> {
     });
 
     try {
-      await instance.start();
+      // The worker thread boots while the component is read, verified and compiled.
+      const started = instance.start();
+      started.catch(() => {});
+      const { component, contract } = await prepared;
+      await started;
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
-      const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: hash, contract, capabilities };
+      const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
       if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host was closed while the plugin loaded');
       this.#plugins.set(id, { info, manifest, instance, tools });
       this.#toolIndex = undefined;
@@ -207,6 +194,56 @@ export class Host extends EventEmitter<HostEvents> {
       await instance.close();
       throw err;
     }
+  }
+
+  /**
+   * Read and hash the component, check its contract, and compile its core
+   * modules. When the file is unchanged since a previous load (same path,
+   * inode, size and mtime), compiling starts from the cached transpiled
+   * component right away and the hash is confirmed in parallel; nothing is
+   * instantiated before it is.
+   */
+  async #prepare(pluginDir: string, manifest: Manifest) {
+    const file = join(pluginDir, manifest.component);
+    const cacheDir = join(this.home, 'cache', 'components');
+    const identity = await ComponentIndex.identity(file);
+    const read = readFile(file).then(
+      (bytes) => ({ bytes, hash: sha256(bytes) }),
+      (cause: unknown) => {
+        throw new AirlockError('COMPONENT_INVALID', `plugin \`${manifest.id}\` has no component at ${manifest.component}`, {
+          plugin: manifest.id,
+          cause,
+          hint: 'Build it with `airlock-plugin build` in the plugin directory.',
+        });
+      },
+    );
+    const expected = this.#componentIndex.lookup(file, identity);
+    const speculative = expected ? await cachedComponent(cacheDir, expected) : undefined;
+    if (speculative) {
+      const compiled = this.#compile(speculative);
+      const { hash } = await read;
+      if (hash === speculative.sha256) {
+        const contract = checkContract(speculative, manifest.kind, manifest.id);
+        return { component: speculative, contract, modules: compiled };
+      }
+      // The file changed without changing size or mtime: take the slow path with its real hash.
+    }
+    const { bytes, hash } = await read;
+    const component = await prepareComponent(bytes, cacheDir, hash);
+    const contract = checkContract(component, manifest.kind, manifest.id);
+    this.#componentIndex.record(file, identity, hash);
+    return { component, contract, modules: this.#compile(component) };
+  }
+
+  /** Compiled core modules, shared by every instance of a component. */
+  #compile(component: PreparedComponent): Promise<Record<string, WebAssembly.Module>> {
+    let modules = this.#modules.get(component.sha256);
+    if (!modules) {
+      modules = compileModules(component.dir, component.coreFiles);
+      this.#modules.set(component.sha256, modules);
+      modules.catch(() => this.#modules.delete(component.sha256));
+    }
+    return modules;
   }
 
   /** Stop a loaded plugin's worker and forget it. Its stored data stays. */
@@ -225,7 +262,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Every tool of every loaded tool plugin. */
   tools(): ToolInfo[] {
-    return [...this.#plugins.values()].flatMap((p) => p.tools.map(({ validate: _, ...info }) => info));
+    return [...this.#plugins.values()].flatMap((p) => p.tools.map(({ schema: _, ...info }) => info));
   }
 
   /**
@@ -247,7 +284,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#closed = true;
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
-    await Promise.all(loaded.map((p) => p.instance.close()));
+    await Promise.all([...loaded.map((p) => p.instance.close()), this.#componentIndex.flush()]);
     if (this.#ownsStorage) await this.#storage.close();
   }
 
@@ -293,10 +330,16 @@ export class Host extends EventEmitter<HostEvents> {
 
   #checkConfig(manifest: Manifest, config: Record<string, unknown>): Record<string, string> {
     if (manifest.configSchema) {
-      const validate = new Ajv({ allErrors: true, strict: false, logger: false, useDefaults: true }).compile(manifest.configSchema);
-      if (!validate(config)) {
-        const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ');
-        throw new AirlockError('MANIFEST_INVALID', `configuration for plugin \`${manifest.id}\` does not match its configSchema: ${problems}`, { plugin: manifest.id });
+      const invalid = checkSchema(manifest.configSchema);
+      if (invalid.length > 0) {
+        throw new AirlockError('MANIFEST_INVALID', `plugin \`${manifest.id}\`: airlock.configSchema is not a valid JSON Schema: ${describeProblems(invalid)}`, { plugin: manifest.id });
+      }
+      const problems = compileSchema(manifest.configSchema).validate(config);
+      if (problems.length > 0) {
+        throw new AirlockError('CONFIG_INVALID', `configuration for plugin \`${manifest.id}\` does not match its configSchema: ${describeProblems(problems)}`, {
+          plugin: manifest.id,
+          hint: 'Pass a `config` to host.load() that matches the plugin\'s configSchema.',
+        });
       }
     }
     return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)]));
@@ -314,6 +357,8 @@ export class Host extends EventEmitter<HostEvents> {
     return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
   }
 }
+
+const describeProblems = (problems: { path: string; message: string }[]) => problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ');
 
 async function compileModules(dir: string, files: string[]): Promise<Record<string, WebAssembly.Module>> {
   const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(await readFile(join(dir, f)))] as const));

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { patchGlue, prepareComponent, sha256 } from '../src/component.js';
+import { CACHE_FORMAT, patchGlue, prepareComponent, sha256, toScript } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
 
 const DEBUG_LINE = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
@@ -105,9 +105,9 @@ describe('prepareComponent', () => {
   it('serves a complete cache entry without transpiling', async () => {
     const bytes = new Uint8Array(randomBytes(64));
     const hash = sha256(bytes);
-    const dir = join(cacheDir, `${hash}.v1`);
+    const dir = join(cacheDir, `${hash}.v${CACHE_FORMAT}`);
     await mkdir(dir);
-    const meta = { format: 1, glue: 'plugin.mjs', coreFiles: ['plugin.core.wasm'], imports: ['airlock:plugin/log@0.1.0'], exports: ['airlock:plugin/tool@0.1.0'] };
+    const meta = { format: CACHE_FORMAT, glue: 'plugin.mjs', glueKind: 'module', coreFiles: ['plugin.core.wasm'], imports: ['airlock:plugin/log@0.1.0'], exports: ['airlock:plugin/tool@0.1.0'] };
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
     await writeFile(join(dir, 'plugin.mjs'), '');
     await writeFile(join(dir, 'plugin.core.wasm'), '');
@@ -115,6 +115,7 @@ describe('prepareComponent', () => {
       sha256: hash,
       dir,
       glue: 'plugin.mjs',
+      glueKind: 'module',
       coreFiles: ['plugin.core.wasm'],
       imports: ['airlock:plugin/log@0.1.0'],
       exports: ['airlock:plugin/tool@0.1.0'],
@@ -123,16 +124,40 @@ describe('prepareComponent', () => {
   });
 
   it.each([
-    ['a file is missing', { format: 1, coreFiles: ['plugin.core.wasm', 'plugin.core2.wasm'] }],
-    ['the format is old', { format: 0, coreFiles: ['plugin.core.wasm'] }],
+    ['a file is missing', { format: CACHE_FORMAT, coreFiles: ['plugin.core.wasm', 'plugin.core2.wasm'] }],
+    ['the format is old', { format: CACHE_FORMAT - 1, coreFiles: ['plugin.core.wasm'] }],
   ])('does not trust a cache entry when %s', async (_, partial) => {
     // Random bytes, so a transpile (which the broken entry forces) fails.
     const bytes = new Uint8Array(randomBytes(64));
-    const dir = join(cacheDir, `${sha256(bytes)}.v1`);
+    const dir = join(cacheDir, `${sha256(bytes)}.v${CACHE_FORMAT}`);
     await mkdir(dir);
     await writeFile(join(dir, 'meta.json'), JSON.stringify({ glue: 'plugin.mjs', imports: [], exports: [], ...partial }));
     await writeFile(join(dir, 'plugin.mjs'), '');
     await writeFile(join(dir, 'plugin.core.wasm'), '');
     await expect(prepareComponent(bytes, cacheDir)).rejects.toMatchObject({ code: 'COMPONENT_INVALID' });
+  });
+});
+
+describe('toScript', () => {
+  it('turns the instantiation-mode module into a function expression taking the module URL', () => {
+    const src = [
+      '"use components";',
+      'export function instantiate(getCoreModule, imports) {',
+      '  return { url: import.meta.url, imports };',
+      '}',
+      'export const _util = {',
+      '  ',
+      '}',
+    ].join('\n');
+    const script = toScript(src)!;
+    expect(script).not.toMatch(/^\s*export\b/m);
+    // eslint-disable-next-line no-eval
+    const factory = (0, eval)(script) as (url: string) => { instantiate: (g: unknown, i: unknown) => { url: string; imports: unknown } };
+    expect(factory('file:///glue.js').instantiate(null, 7)).toEqual({ url: 'file:///glue.js', imports: 7 });
+  });
+
+  it('refuses a module of another shape, which is then used as a module', () => {
+    expect(toScript('import x from "y";\nexport function instantiate() {}')).toBeUndefined();
+    expect(toScript('export default 1;')).toBeUndefined();
   });
 });

@@ -67,7 +67,7 @@ describe('notes plugin in a real host', () => {
     const err = await failure(host.callTool('add_note', { title: '', body: 42, extra: true }));
     expect(err.code).toBe('TOOL_ARGUMENTS_INVALID');
     expect(err.message).toContain('/title');
-    expect(err.message).toContain('/body must be string');
+    expect(err.message).toContain('/body must be string, not number');
     expect(err.message).toContain('unknown property `extra`');
     // Nothing reached the plugin: no note was stored and it logged nothing.
     expect(await host.callTool('list_notes', {})).toEqual([]);

@@ -2,11 +2,9 @@
  * Tool plugins: the host reads each plugin's tool definitions once at load,
  * compiles their JSON Schemas, and validates arguments before a plugin sees them.
  */
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
 import type { PluginInstance } from '../sandbox/instance.js';
-
-const Ajv = AjvModule.default ?? AjvModule;
+import { checkSchema, compileSchema, type CompiledSchema } from '../schema.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
 const RISKS: readonly RiskLevel[] = ['read-only', 'write', 'risky', 'dangerous'];
@@ -26,7 +24,7 @@ export interface ToolInfo {
 }
 
 export interface LoadedTool extends ToolInfo {
-  validate: ValidateFunction;
+  schema: CompiledSchema;
 }
 
 interface WitToolDefinition {
@@ -41,8 +39,6 @@ interface WitToolError {
   message?: string;
   details?: string;
 }
-
-const ajv = new Ajv({ allErrors: true, strict: false, logger: false });
 
 /** Ask a freshly loaded plugin for its tools and check every definition. */
 export async function readTools(instance: PluginInstance, pluginId: string): Promise<LoadedTool[]> {
@@ -69,26 +65,19 @@ export async function readTools(instance: PluginInstance, pluginId: string): Pro
     if (typeof parameters !== 'object' || parameters === null || parameters.type !== 'object') {
       throw bad(`\`${def.name}\` parameters must be a JSON Schema with "type": "object"`);
     }
-    let validate: ValidateFunction;
-    try {
-      validate = ajv.compile(parameters);
-    } catch (e) {
-      throw bad(`\`${def.name}\` parameters are not a valid JSON Schema: ${(e as Error).message}`);
+    const problems = checkSchema(parameters);
+    if (problems.length > 0) {
+      throw bad(`\`${def.name}\` parameters are not a valid JSON Schema: ${problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ')}`);
     }
-    return { name: def.name, qualifiedName: `${pluginId}.${def.name}`, plugin: pluginId, description: def.description, parameters, risk: def.risk as RiskLevel, validate };
+    const schema = compileSchema(parameters);
+    return { name: def.name, qualifiedName: `${pluginId}.${def.name}`, plugin: pluginId, description: def.description, parameters, risk: def.risk as RiskLevel, schema };
   });
-}
-
-function schemaErrors(errors: ErrorObject[] | null | undefined): { path: string; message: string }[] {
-  return (errors ?? []).map((e) => ({
-    path: e.instancePath,
-    message: e.keyword === 'additionalProperties' ? `has unknown property \`${(e.params as { additionalProperty: string }).additionalProperty}\`` : e.message ?? 'is invalid',
-  }));
 }
 
 /** Validate `args`, call the tool, and parse its JSON result. */
 export async function invokeTool(instance: PluginInstance, tool: LoadedTool, args: unknown, timeoutMs?: number): Promise<unknown> {
-  if (!tool.validate(args)) throw new ToolArgumentsError(tool.name, tool.plugin, schemaErrors(tool.validate.errors));
+  const problems = tool.schema.validate(args);
+  if (problems.length > 0) throw new ToolArgumentsError(tool.name, tool.plugin, problems);
   const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args)], timeoutMs);
   if (!outcome.ok) {
     const e = outcome.error as WitToolError;

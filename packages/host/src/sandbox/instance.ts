@@ -4,7 +4,6 @@
  * the call deadline, and replaces the worker after a timeout or crash.
  */
 import { Worker } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { PreparedComponent } from '../component.js';
@@ -22,8 +21,8 @@ import {
   type Response,
   type WorkerEvent,
 } from './protocol.js';
-import type { WorkerInit } from './worker.js';
-import { spinFor } from './spin.js';
+import type { WorkerInit, WorkerSetup } from './worker.js';
+import { AdaptiveSpin } from './spin.js';
 
 const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
 
@@ -31,7 +30,8 @@ import type { LogLevel } from '../logger.js';
 
 export interface InstanceOptions {
   pluginId: string;
-  component: PreparedComponent;
+  /** The transpiled component; may still be in preparation when the worker starts. */
+  component: () => Promise<PreparedComponent>;
   /** Compiled core modules, shared by every instance of the same component. */
   modules: () => Promise<Record<string, WebAssembly.Module>>;
   config: Record<string, string>;
@@ -61,6 +61,7 @@ interface Live {
 
 export class PluginInstance {
   readonly #opts: InstanceOptions;
+  readonly #resultSpin: AdaptiveSpin;
   #live: Live | undefined;
   #starting: Promise<Live> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -70,6 +71,7 @@ export class PluginInstance {
 
   constructor(opts: InstanceOptions) {
     this.#opts = opts;
+    this.#resultSpin = new AdaptiveSpin(opts.spin.hostMicros);
   }
 
   /** Start the worker now rather than on first call. */
@@ -107,14 +109,13 @@ export class PluginInstance {
     const { ctrlBuffer, dataBuffer } = createChannel(o.maxMessageBytes);
     const init: WorkerInit = {
       pluginId: o.pluginId,
-      glueUrl: pathToFileURL(join(o.component.dir, o.component.glue)).href,
       ctrlBuffer,
       dataBuffer,
       config: o.config,
       env: o.env,
       spinMicros: o.spin.workerMicros,
     };
-    // The worker loads the transpiled module while the host compiles (or reuses) the core modules.
+    // The worker boots while the host prepares the component, and loads the transpiled module while the host compiles the core modules.
     const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
     this.starts++;
     const live: Live = { worker, ch: openChannel(ctrlBuffer, dataBuffer), logsReceived: 0, logWaiter: undefined, exited: false };
@@ -147,7 +148,9 @@ export class PluginInstance {
       });
     });
     try {
-      worker.postMessage({ modules: await o.modules() });
+      const component = await o.component();
+      worker.postMessage({ type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind } satisfies WorkerSetup);
+      worker.postMessage({ type: 'modules', modules: await o.modules() } satisfies WorkerSetup);
       await ready;
     } catch (err) {
       await worker.terminate();
@@ -175,7 +178,7 @@ export class PluginInstance {
     Atomics.notify(ch.ctrl, CTRL_STATE);
     // Most calls finish within tens of microseconds: poll briefly before paying
     // for an Atomics.waitAsync wake-up through the event loop.
-    spinFor(ch.ctrl, isSettled, o.spin.hostMicros);
+    this.#resultSpin.spin(ch.ctrl, isSettled);
 
     for (;;) {
       const state = Atomics.load(ch.ctrl, CTRL_STATE);

@@ -5,9 +5,11 @@
  * interfaces that need the host thread (storage, credentials) are bridged back
  * through the same channel; the plugin sees them as ordinary synchronous calls.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { clocks } from '@bytecodealliance/preview2-shim';
-import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import vm from 'node:vm';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { createWasi } from './wasi.js';
 import {
   CTRL_STATE,
   State,
@@ -20,11 +22,10 @@ import {
   type Response,
   type WorkerEvent,
 } from './protocol.js';
-import { spinFor } from './spin.js';
+import { AdaptiveSpin } from './spin.js';
 
 export interface WorkerInit {
   pluginId: string;
-  glueUrl: string;
   ctrlBuffer: SharedArrayBuffer;
   dataBuffer: SharedArrayBuffer;
   /** The plugin's configuration, as JSON-encoded values. */
@@ -56,10 +57,11 @@ const STDERR_TAIL_MAX = 8 * 1024;
 function emitLog(level: string, message: string) {
   post({ type: 'log', level, message, seq: ++logSeq });
 }
-function captureStream(stream: NodeJS.WriteStream, level: string, keepTail: boolean) {
+function lineSink(level: string, keepTail: boolean): (bytes: Uint8Array) => void {
+  const decoder = new TextDecoder();
   let pending = '';
-  stream.write = ((chunk: string | Uint8Array) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+  return (bytes) => {
+    const text = decoder.decode(bytes, { stream: true });
     if (keepTail) stderrTail = (stderrTail + text).slice(-STDERR_TAIL_MAX);
     pending += text;
     let nl: number;
@@ -68,11 +70,15 @@ function captureStream(stream: NodeJS.WriteStream, level: string, keepTail: bool
       pending = pending.slice(nl + 1);
       if (line.trim()) emitLog(level, line);
     }
-    return true;
-  }) as typeof stream.write;
+    // Do not let a plugin grow the buffer without bound by never ending a line.
+    if (pending.length > STDERR_TAIL_MAX) {
+      emitLog(level, pending);
+      pending = '';
+    }
+  };
 }
-captureStream(process.stdout, 'info', false);
-captureStream(process.stderr, 'warn', true);
+const stdoutSink = lineSink('info', false);
+const stderrSink = lineSink('warn', true);
 
 // ── Host interfaces ────────────────────────────────────────────────────────
 
@@ -93,14 +99,15 @@ function hostCall(iface: string, fn: string, args: unknown[], binary = false): u
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
 
 function hostImports(): Record<string, unknown> {
-  const wasi = new WASIShim({
-    sandbox: { preopens: {}, env: init.env, args: [init.pluginId], enableNetwork: false },
-  }).getImportObject();
+  const wasi = createWasi({
+    args: [init.pluginId],
+    env: init.env,
+    stdout: stdoutSink,
+    stderr: stderrSink,
+    onHttpDenied: (method, origin) => emitLog('warn', `denied ${method} ${origin}: the plugin holds no http grant for it`),
+  });
   return {
     ...wasi,
-    // preview2-shim's optimized wall-clock lowering corrupts guest memory with
-    // hybrid bindings; plain functions avoid that path.
-    'wasi:clocks/wall-clock': { now: () => clocks.wallClock.now(), resolution: () => clocks.wallClock.resolution() },
     'airlock:plugin/log': {
       write(level: string, message: string) {
         emitLog(LEVELS.has(level) ? level : 'info', String(message));
@@ -192,11 +199,12 @@ function handle(req: Request): Response {
 }
 
 const isCall = (s: number) => s === State.CALL;
+const callSpin = new AdaptiveSpin(init.spinMicros);
 
 function serve(): never {
   for (;;) {
     let s: number;
-    spinFor(ch.ctrl, isCall, init.spinMicros);
+    callSpin.spin(ch.ctrl, isCall);
     while ((s = Atomics.load(ch.ctrl, CTRL_STATE)) !== State.CALL) Atomics.wait(ch.ctrl, CTRL_STATE, s);
     let response: Response;
     try {
@@ -211,13 +219,64 @@ function serve(): never {
     }
     Atomics.store(ch.ctrl, CTRL_STATE, State.RESULT);
     Atomics.notify(ch.ctrl, CTRL_STATE);
+    if (saveCodeCache) {
+      saveCodeCache();
+      saveCodeCache = undefined;
+    }
   }
 }
 
+/** What the host sends once it knows them: the transpiled module first, then the compiled core modules. */
+export type WorkerSetup =
+  | { type: 'glue'; file: string; kind: 'script' | 'module' }
+  | { type: 'modules'; modules: Record<string, WebAssembly.Module> };
+
+function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<WorkerSetup, { type: T }>> {
+  return new Promise((resolve) => {
+    const onMessage = (m: WorkerSetup) => {
+      if (m.type !== type) return;
+      port.off('message', onMessage);
+      resolve(m as Extract<WorkerSetup, { type: T }>);
+    };
+    port.on('message', onMessage);
+  });
+}
+
+/** Set when the glue was compiled without a usable code cache: write one after the first call. */
+let saveCodeCache: (() => void) | undefined;
+
+async function loadGlue(m: Extract<WorkerSetup, { type: 'glue' }>): Promise<{ instantiate: Instantiate }> {
+  if (m.kind === 'module') return (await import(pathToFileURL(m.file).href)) as { instantiate: Instantiate };
+  const source = readFileSync(m.file, 'utf8');
+  const cacheFile = `${m.file}.v8cache`;
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(source, { filename: m.file, cachedData });
+  if (!cachedData || script.cachedDataRejected) {
+    saveCodeCache = () => {
+      // Taken after the first call, the cache also holds the functions that call compiled.
+      const tmp = `${cacheFile}.${process.pid}.${threadId}.tmp`;
+      try {
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cacheFile);
+      } catch {
+        rmSync(tmp, { force: true }); // only a lost optimisation
+      }
+    };
+  }
+  return (script.runInThisContext() as (url: string) => { instantiate: Instantiate })(pathToFileURL(m.file).href);
+}
+
 async function start(): Promise<void> {
+  // The worker boots while the host is still reading, hashing and compiling the
+  // component; each piece is loaded as soon as it arrives.
   const [glue, received] = await Promise.all([
-    import(init.glueUrl) as Promise<{ instantiate: Instantiate }>,
-    new Promise<Record<string, WebAssembly.Module>>((resolve) => port.once('message', (m: { modules: Record<string, WebAssembly.Module> }) => resolve(m.modules))),
+    nextSetup('glue').then(loadGlue),
+    nextSetup('modules').then((m) => m.modules),
   ]);
   instantiate = glue.instantiate;
   modules = received;

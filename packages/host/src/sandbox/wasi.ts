@@ -1,0 +1,382 @@
+/**
+ * The WASI interfaces a plugin imports, implemented by the host: deny by
+ * default, with every outside effect routed through host code.
+ *
+ * A JS component imports the whole WASI surface StarlingMonkey links
+ * (cli, clocks, filesystem, http, io, random) whether or not the plugin uses
+ * it. preview2-shim's Node implementation starts an extra I/O worker thread at
+ * import (≈40 ms and ≈15 MB per plugin) and performs real I/O; this module
+ * implements only what a sandboxed plugin may do: read its granted
+ * environment, write stdout/stderr (turned into log lines), read clocks and
+ * randomness, and wait on timers. Filesystem preopens are empty and outbound
+ * HTTP is refused with `HTTP-request-denied`, which makes `fetch` reject.
+ */
+import { randomFillSync } from 'node:crypto';
+
+export interface WasiOptions {
+  args: string[];
+  env: Record<string, string>;
+  stdout: (bytes: Uint8Array) => void;
+  stderr: (bytes: Uint8Array) => void;
+  /** Called with a refused outbound request, for the host's log. */
+  onHttpDenied: (method: string, origin: string) => void;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const monotonicNow = (): bigint => process.hrtime.bigint();
+
+/**
+ * With `importBindings: 'hybrid'`, jco asks an import function for a
+ * ready-made core function under this symbol and skips its generic (task-
+ * tracking) trampoline. StarlingMonkey reads the monotonic clock several times
+ * per call, so this halves the cost of a small call. Only for signatures where
+ * the JS value is the core value (`() -> u64` is a BigInt either way).
+ */
+const cabiLower = Symbol.for('cabiLower');
+const hrtimeBigint = process.hrtime.bigint;
+const resolutionNs = () => 1n;
+Object.assign(monotonicNow, { [cabiLower]: () => hrtimeBigint });
+Object.assign(resolutionNs, { [cabiLower]: () => resolutionNs });
+
+/** Block the thread until the monotonic clock reaches `instant` (ns). */
+function sleepUntil(instant: bigint): void {
+  for (;;) {
+    const left = instant - monotonicNow();
+    if (left <= 0n) return;
+    Atomics.wait(sleeper, 0, 0, Number(left) / 1e6);
+  }
+}
+
+// ── wasi:io ────────────────────────────────────────────────────────────────
+
+/** A pollable that is ready at a monotonic instant (`0n`: always ready). */
+export class Pollable {
+  constructor(readonly readyAt: bigint = 0n) {}
+  ready(): boolean {
+    return monotonicNow() >= this.readyAt;
+  }
+  block(): void {
+    sleepUntil(this.readyAt);
+  }
+}
+
+function poll(list: Pollable[]): Uint32Array {
+  if (list.length === 0) throw new Error('poll on an empty list');
+  sleepUntil(list.reduce((min, p) => (p.readyAt < min ? p.readyAt : min), list[0]!.readyAt));
+  const ready: number[] = [];
+  list.forEach((p, i) => p.ready() && ready.push(i));
+  return Uint32Array.from(ready);
+}
+
+class IoError {
+  constructor(readonly message: string) {}
+  toDebugString(): string {
+    return this.message;
+  }
+}
+
+const closed = { tag: 'closed' } as const;
+
+export class InputStream {
+  read(_len: bigint): Uint8Array {
+    throw closed;
+  }
+  blockingRead(_len: bigint): Uint8Array {
+    throw closed;
+  }
+  skip(_len: bigint): bigint {
+    throw closed;
+  }
+  blockingSkip(_len: bigint): bigint {
+    throw closed;
+  }
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+}
+
+/** An output stream that hands every write to a sink. */
+export class OutputStream {
+  readonly #sink: (bytes: Uint8Array) => void;
+  constructor(sink: (bytes: Uint8Array) => void) {
+    this.#sink = sink;
+  }
+  checkWrite(): bigint {
+    return 1n << 20n;
+  }
+  write(bytes: Uint8Array): void {
+    this.#sink(bytes);
+  }
+  blockingWriteAndFlush(bytes: Uint8Array): void {
+    this.#sink(bytes);
+  }
+  flush(): void {}
+  blockingFlush(): void {}
+  writeZeroes(len: bigint): void {
+    this.#sink(new Uint8Array(Number(len)));
+  }
+  blockingWriteZeroesAndFlush(len: bigint): void {
+    this.writeZeroes(len);
+  }
+  splice(): bigint {
+    throw closed;
+  }
+  blockingSplice(): bigint {
+    throw closed;
+  }
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+}
+
+// ── wasi:filesystem (no preopens: there is nothing to open) ─────────────────
+
+class Descriptor {
+  #deny(): never {
+    throw 'access';
+  }
+  readViaStream(): never {
+    this.#deny();
+  }
+  writeViaStream(): never {
+    this.#deny();
+  }
+  appendViaStream(): never {
+    this.#deny();
+  }
+  getType(): never {
+    this.#deny();
+  }
+  getFlags(): never {
+    this.#deny();
+  }
+  stat(): never {
+    this.#deny();
+  }
+}
+
+// ── wasi:http/types, enough for `fetch` to build a request and be refused ───
+
+type HeaderEntry = [string, Uint8Array];
+
+class Fields {
+  #entries: HeaderEntry[] = [];
+  #immutable = false;
+  static fromList(entries: HeaderEntry[]): Fields {
+    const f = new Fields();
+    for (const [name, value] of entries) f.append(name, value);
+    return f;
+  }
+  #mutate(): void {
+    if (this.#immutable) throw { tag: 'immutable' };
+  }
+  get(name: string): Uint8Array[] {
+    const n = name.toLowerCase();
+    return this.#entries.filter(([k]) => k === n).map(([, v]) => v);
+  }
+  has(name: string): boolean {
+    return this.get(name).length > 0;
+  }
+  set(name: string, values: Uint8Array[]): void {
+    this.#mutate();
+    this.delete(name);
+    for (const v of values) this.#entries.push([name.toLowerCase(), v]);
+  }
+  delete(name: string): void {
+    this.#mutate();
+    const n = name.toLowerCase();
+    this.#entries = this.#entries.filter(([k]) => k !== n);
+  }
+  append(name: string, value: Uint8Array): void {
+    this.#mutate();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw { tag: 'invalid-syntax' };
+    this.#entries.push([name.toLowerCase(), value]);
+  }
+  entries(): HeaderEntry[] {
+    return this.#entries.map(([k, v]) => [k, v]);
+  }
+  clone(): Fields {
+    return Fields.fromList(this.#entries);
+  }
+  freeze(): this {
+    this.#immutable = true;
+    return this;
+  }
+}
+
+type Method = { tag: string; val?: string };
+type Scheme = { tag: 'HTTP' | 'HTTPS' | 'other'; val?: string };
+
+class OutgoingBody {
+  readonly bytes: Uint8Array[] = [];
+  #stream: OutputStream | undefined;
+  write(): OutputStream {
+    if (this.#stream) throw undefined;
+    this.#stream = new OutputStream((b) => this.bytes.push(b.slice()));
+    return this.#stream;
+  }
+  static finish(_body: OutgoingBody, _trailers: Fields | undefined): void {}
+}
+
+class OutgoingRequest {
+  #headers: Fields;
+  #method: Method = { tag: 'get' };
+  #path: string | undefined;
+  #scheme: Scheme | undefined;
+  #authority: string | undefined;
+  #body: OutgoingBody | undefined;
+  constructor(headers: Fields) {
+    this.#headers = headers.freeze();
+  }
+  method(): Method {
+    return this.#method;
+  }
+  setMethod(m: Method): void {
+    this.#method = m;
+  }
+  pathWithQuery(): string | undefined {
+    return this.#path;
+  }
+  setPathWithQuery(p: string | undefined): void {
+    this.#path = p;
+  }
+  scheme(): Scheme | undefined {
+    return this.#scheme;
+  }
+  setScheme(s: Scheme | undefined): void {
+    this.#scheme = s;
+  }
+  authority(): string | undefined {
+    return this.#authority;
+  }
+  setAuthority(a: string | undefined): void {
+    this.#authority = a;
+  }
+  headers(): Fields {
+    return this.#headers;
+  }
+  body(): OutgoingBody {
+    if (this.#body) throw undefined;
+    this.#body = new OutgoingBody();
+    return this.#body;
+  }
+}
+
+class RequestOptions {
+  #connect: bigint | undefined;
+  #firstByte: bigint | undefined;
+  #between: bigint | undefined;
+  connectTimeout(): bigint | undefined {
+    return this.#connect;
+  }
+  setConnectTimeout(d: bigint | undefined): void {
+    this.#connect = d;
+  }
+  firstByteTimeout(): bigint | undefined {
+    return this.#firstByte;
+  }
+  setFirstByteTimeout(d: bigint | undefined): void {
+    this.#firstByte = d;
+  }
+  betweenBytesTimeout(): bigint | undefined {
+    return this.#between;
+  }
+  setBetweenBytesTimeout(d: bigint | undefined): void {
+    this.#between = d;
+  }
+}
+
+/**
+ * A resource class only reachable through a request the host let through,
+ * which it never does yet. jco's bindings look up each imported method at
+ * instantiation, so the methods must exist; calling one traps.
+ */
+function unreachable(name: string, methods: string[], statics: string[] = []): new () => object {
+  const fail = () => {
+    throw new Error(`${name} is not available to plugins`);
+  };
+  const cls = class {
+    constructor() {
+      fail();
+    }
+  };
+  Object.defineProperty(cls, 'name', { value: name });
+  for (const m of methods) Object.defineProperty(cls.prototype, m, { value: fail });
+  for (const m of statics) Object.defineProperty(cls, m, { value: fail });
+  return cls;
+}
+
+/** Build the import object for every WASI interface a component may import. */
+export function createWasi(o: WasiOptions): Record<string, unknown> {
+  const stdin = new InputStream();
+  const stdout = new OutputStream(o.stdout);
+  const stderr = new OutputStream(o.stderr);
+  const env = Object.entries(o.env);
+  return {
+    'wasi:cli/environment': { getEnvironment: () => env, getArguments: () => o.args, initialCwd: () => undefined },
+    'wasi:cli/exit': {
+      exit(status: { tag: string }) {
+        throw new Error(`plugin called exit (${status.tag})`);
+      },
+    },
+    'wasi:cli/stdin': { getStdin: () => stdin },
+    'wasi:cli/stdout': { getStdout: () => stdout },
+    'wasi:cli/stderr': { getStderr: () => stderr },
+    'wasi:cli/terminal-input': { TerminalInput: class TerminalInput {} },
+    'wasi:cli/terminal-output': { TerminalOutput: class TerminalOutput {} },
+    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
+    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
+    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    'wasi:clocks/monotonic-clock': {
+      now: monotonicNow,
+      resolution: resolutionNs,
+      subscribeInstant: (instant: bigint) => new Pollable(instant),
+      subscribeDuration: (ns: bigint) => new Pollable(monotonicNow() + ns),
+    },
+    'wasi:clocks/wall-clock': {
+      now() {
+        const ms = performance.timeOrigin + performance.now();
+        const seconds = Math.floor(ms / 1000);
+        return { seconds: BigInt(seconds), nanoseconds: Math.floor((ms - seconds * 1000) * 1e6) };
+      },
+      resolution: () => ({ seconds: 0n, nanoseconds: 1000 }),
+    },
+    'wasi:random/random': {
+      getRandomBytes: (len: bigint) => randomFillSync(new Uint8Array(Number(len))),
+      getRandomU64: () => randomFillSync(new BigUint64Array(1))[0]!,
+    },
+    'wasi:random/insecure': {
+      getInsecureRandomBytes: (len: bigint) => randomFillSync(new Uint8Array(Number(len))),
+      getInsecureRandomU64: () => randomFillSync(new BigUint64Array(1))[0]!,
+    },
+    'wasi:random/insecure-seed': { insecureSeed: () => [0n, 0n].map(() => randomFillSync(new BigUint64Array(1))[0]!) },
+    'wasi:io/error': { Error: IoError },
+    'wasi:io/poll': { Pollable, poll },
+    'wasi:io/streams': { InputStream, OutputStream },
+    'wasi:filesystem/preopens': { getDirectories: () => [] },
+    'wasi:filesystem/types': { Descriptor, DirectoryEntryStream: unreachable('DirectoryEntryStream', ['readDirectoryEntry']), filesystemErrorCode: () => undefined },
+    'wasi:http/types': {
+      Fields,
+      OutgoingRequest,
+      OutgoingBody,
+      RequestOptions,
+      FutureIncomingResponse: unreachable('FutureIncomingResponse', ['get', 'subscribe']),
+      IncomingResponse: unreachable('IncomingResponse', ['status', 'headers', 'consume']),
+      IncomingBody: unreachable('IncomingBody', ['stream'], ['finish']),
+      FutureTrailers: unreachable('FutureTrailers', ['get', 'subscribe']),
+      IncomingRequest: unreachable('IncomingRequest', ['method', 'pathWithQuery', 'scheme', 'authority', 'headers', 'consume']),
+      OutgoingResponse: unreachable('OutgoingResponse', ['statusCode', 'setStatusCode', 'headers', 'body']),
+      ResponseOutparam: unreachable('ResponseOutparam', [], ['set']),
+      httpErrorCode: () => undefined,
+    },
+    'wasi:http/outgoing-handler': {
+      handle(request: OutgoingRequest): never {
+        const scheme = request.scheme();
+        const schemeText = scheme?.tag === 'other' ? scheme.val : (scheme?.tag ?? 'HTTPS').toLowerCase();
+        o.onHttpDenied(request.method().tag.toUpperCase(), `${schemeText}://${request.authority() ?? ''}`);
+        // A WIT `error-code` makes the plugin's fetch reject instead of trapping.
+        throw { tag: 'HTTP-request-denied' };
+      },
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { Pollable, createWasi } from '../../src/sandbox/wasi.js';
+
+type Api = Record<string, Record<string, (...args: never[]) => unknown> & Record<string, unknown>>;
+
+function wasi() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const denied: string[] = [];
+  const api = createWasi({
+    args: ['demo'],
+    env: { ONLY_THIS: '1' },
+    stdout: (b) => out.push(new TextDecoder().decode(b)),
+    stderr: (b) => err.push(new TextDecoder().decode(b)),
+    onHttpDenied: (method, origin) => denied.push(`${method} ${origin}`),
+  }) as unknown as Api;
+  return { api, out, err, denied };
+}
+
+describe('createWasi', () => {
+  it('shows only the granted environment and the plugin id as argv', () => {
+    const { api } = wasi();
+    expect(api['wasi:cli/environment']!.getEnvironment!()).toEqual([['ONLY_THIS', '1']]);
+    expect(api['wasi:cli/environment']!.getArguments!()).toEqual(['demo']);
+  });
+
+  it('hands stdout and stderr writes to their sinks', () => {
+    const { api, out, err } = wasi();
+    const enc = new TextEncoder();
+    (api['wasi:cli/stdout']!.getStdout!() as { blockingWriteAndFlush(b: Uint8Array): void }).blockingWriteAndFlush(enc.encode('hello\n'));
+    (api['wasi:cli/stderr']!.getStderr!() as { write(b: Uint8Array): void }).write(enc.encode('oops\n'));
+    expect(out).toEqual(['hello\n']);
+    expect(err).toEqual(['oops\n']);
+  });
+
+  it('offers no directories and reads nothing from stdin', () => {
+    const { api } = wasi();
+    expect(api['wasi:filesystem/preopens']!.getDirectories!()).toEqual([]);
+    const stdin = api['wasi:cli/stdin']!.getStdin!() as { read(n: bigint): Uint8Array };
+    expect(() => stdin.read(10n)).toThrow();
+  });
+
+  it('refuses every outbound request with HTTP-request-denied and reports it', () => {
+    const { api, denied } = wasi();
+    const http = api['wasi:http/types'] as unknown as {
+      Fields: new () => { append(n: string, v: Uint8Array): void };
+      OutgoingRequest: new (f: unknown) => { setMethod(m: unknown): void; setScheme(s: unknown): void; setAuthority(a: string): void; setPathWithQuery(p: string): void };
+    };
+    const headers = new http.Fields();
+    headers.append('accept', new TextEncoder().encode('*/*'));
+    const request = new http.OutgoingRequest(headers);
+    request.setMethod({ tag: 'post' });
+    request.setScheme({ tag: 'HTTPS' });
+    request.setAuthority('api.example.com');
+    request.setPathWithQuery('/v1');
+    let thrown: unknown;
+    try {
+      api['wasi:http/outgoing-handler']!.handle!(request as never);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toEqual({ tag: 'HTTP-request-denied' });
+    expect(denied).toEqual(['POST https://api.example.com']);
+  });
+
+  it('makes request headers immutable once the request owns them', () => {
+    const { api } = wasi();
+    const http = api['wasi:http/types'] as unknown as { Fields: new () => { append(n: string, v: Uint8Array): void }; OutgoingRequest: new (f: unknown) => unknown };
+    const headers = new http.Fields();
+    new http.OutgoingRequest(headers);
+    expect(() => headers.append('x', new Uint8Array())).toThrow();
+    expect(() => new http.Fields().append('bad header', new Uint8Array())).toThrow();
+  });
+
+  it('polls clock pollables and reports which are ready', () => {
+    const { api } = wasi();
+    const clock = api['wasi:clocks/monotonic-clock']!;
+    const now = clock.now!() as bigint;
+    const soon = clock.subscribeDuration!(1_000_000n as never) as Pollable;
+    const later = clock.subscribeInstant!((now + 10n ** 12n) as never) as Pollable;
+    expect(later.ready()).toBe(false);
+    const ready = api['wasi:io/poll']!.poll!([later, soon] as never) as Uint32Array;
+    expect(Array.from(ready)).toEqual([1]);
+    expect(soon.ready()).toBe(true);
+  });
+
+  it('gives random bytes of the asked length', () => {
+    const { api } = wasi();
+    const bytes = api['wasi:random/random']!.getRandomBytes!(32n as never) as Uint8Array;
+    expect(bytes).toHaveLength(32);
+    expect(typeof api['wasi:random/random']!.getRandomU64!()).toBe('bigint');
+  });
+});
