@@ -1,0 +1,85 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AirlockError, createHost, type Host, type LogEntry } from '@airlock/host';
+
+const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
+const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
+
+let home: string;
+let host: Host;
+const logs: LogEntry[] = [];
+
+async function failure(promise: Promise<unknown>): Promise<AirlockError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(AirlockError.isInstance(err), `expected an AirlockError, got ${String(err)}`).toBe(true);
+  return err as AirlockError;
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'airlock-sandbox-'));
+  host = await createHost({ home, logger: (e) => logs.push(e) });
+  await host.load(fixture);
+  await host.load(notes, { grant: 'manifest' });
+});
+
+afterAll(async () => {
+  await host.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('a plugin that misbehaves', () => {
+  it('is stopped at its deadline, while other plugins keep serving, and restarts on the next call', async () => {
+    const spinning = host.callTool('spin', {});
+    // Another plugin answers while this one is stuck in its loop.
+    await expect(host.callTool('count_words', { text: 'still serving' })).resolves.toMatchObject({ words: 2 });
+    const err = await failure(spinning);
+    expect(err.code).toBe('PLUGIN_TIMEOUT');
+    expect(err.plugin).toBe('misbehaving');
+    expect(err.message).toContain('tool.callTool');
+    expect(err.message).toContain('1500 ms');
+    await expect(host.callTool('echo', { after: 'timeout' })).resolves.toEqual({ after: 'timeout' });
+  });
+
+  it('traps: the call fails with what the plugin printed to stderr, and a fresh instance serves the next call', async () => {
+    const err = await failure(host.callTool('trap', {}));
+    expect(err.code).toBe('PLUGIN_TRAPPED');
+    expect(err.message).toContain('wasm trap');
+    // componentize-js prints nothing for an Error thrown out of an export; the plugin's own stderr explains it.
+    expect(err.message).toContain('about to fail on purpose');
+    await expect(host.callTool('echo', { after: 'trap' })).resolves.toEqual({ after: 'trap' });
+  });
+
+  it('cannot reach the network: fetch rejects inside the plugin and the host logs the denial', async () => {
+    const result = (await host.callTool('fetch', { url: 'https://example.com/secret' })) as { rejected?: boolean };
+    expect(result.rejected).toBe(true);
+    expect(logs).toContainEqual(expect.objectContaining({ plugin: 'misbehaving', level: 'warn', message: expect.stringContaining('denied GET https://example.com') }));
+  });
+
+  it('can wait on timers in an async tool', async () => {
+    const result = (await host.callTool('sleep', { ms: 30 })) as { waitedMs: number };
+    expect(result.waitedMs).toBeGreaterThanOrEqual(25);
+  });
+
+  it('has its stdout and stderr turned into log lines tagged with its id', async () => {
+    await host.callTool('print', {});
+    expect(logs).toContainEqual({ level: 'info', message: 'to stdout', plugin: 'misbehaving' });
+    expect(logs).toContainEqual({ level: 'warn', message: 'to stderr', plugin: 'misbehaving' });
+  });
+
+  it('returns text that is not JSON: a typed error, not a crash', async () => {
+    const err = await failure(host.callTool('bad_json', {}));
+    expect(err.code).toBe('TOOL_RESULT_INVALID');
+    await expect(host.callTool('echo', { after: 'bad json' })).resolves.toEqual({ after: 'bad json' });
+  });
+
+  it('leaves the other plugin\'s stored data intact', async () => {
+    await host.callTool('add_note', { title: 'survivor', body: 'kept' });
+    await failure(host.callTool('trap', {}));
+    await expect(host.callTool('list_notes', {})).resolves.toEqual([{ id: 1, title: 'survivor', tags: [] }]);
+  });
+});
