@@ -12,7 +12,6 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHost } from '@airlock/host';
 import { buildPlugin } from '@airlock/sdk/build';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
@@ -20,28 +19,20 @@ const echoDir = join(benchDir, 'fixtures', 'echo');
 const notesDir = join(benchDir, '..', '..', 'plugins', 'notes');
 const loadOnce = join(benchDir, 'src', 'load-once.mjs');
 const rssOnce = join(benchDir, 'src', 'rss-once.mjs');
+const callsOnce = join(benchDir, 'src', 'calls-once.mjs');
 const resultsFile = join(benchDir, 'results', 'latest.json');
 
 const COLD_RUNS = 3;
 const WARM_RUNS = 7;
-const WARMUP_CALLS = 500;
+// Enough for V8 to finish tiering up the hot wasm functions before timing starts.
+const WARMUP_CALLS = 2_000;
 const ECHO_CALLS = 5_000;
 const NOTES_CALLS = 2_000;
 const RSS_PLUGINS = 4;
 
 const discard = () => {};
 
-// ---------------------------------------------------------------- statistics
-
-const sortNum = (xs) => [...xs].sort((a, b) => a - b);
-/** Nearest-rank percentile of an ascending array. */
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-const median = (xs) => {
-  const s = sortNum(xs);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+import { median, pct, round, sortNum } from './stats.mjs';
 
 // ---------------------------------------------------------------- formatting
 
@@ -94,37 +85,6 @@ function runChild(args) {
       reject(new Error(`child \`node ${args.map((a) => relative(benchDir, a) || a).join(' ')}\` failed (exit ${code}):\n${err || out}`));
     });
   });
-}
-
-/** Time `calls` sequential tool calls after `warmup` untimed ones; per-call samples in µs. */
-async function measureCalls(host, tool, args, warmup, calls) {
-  const expected = JSON.stringify(await host.callTool(tool, args));
-  for (let i = 0; i < warmup; i++) await host.callTool(tool, args);
-  const samples = new Float64Array(calls);
-  const start = performance.now();
-  for (let i = 0; i < calls; i++) {
-    const t = performance.now();
-    await host.callTool(tool, args);
-    samples[i] = (performance.now() - t) * 1000;
-  }
-  const wallMs = performance.now() - start;
-  const sorted = sortNum(samples);
-  return {
-    tool,
-    args,
-    result: JSON.parse(expected),
-    warmupCalls: warmup,
-    calls,
-    wallMs: round(wallMs, 3),
-    callsPerSec: round(calls / (wallMs / 1000), 1),
-    meanUs: round(sorted.reduce((a, b) => a + b, 0) / calls, 3),
-    minUs: round(sorted[0], 3),
-    medianUs: round(median(sorted), 3),
-    p90Us: round(pct(sorted, 90), 3),
-    p99Us: round(pct(sorted, 99), 3),
-    maxUs: round(sorted[sorted.length - 1], 3),
-    samplesUs: Array.from(samples, (x) => round(x, 3)),
-  };
 }
 
 function callRows(label, r) {
@@ -211,28 +171,14 @@ async function main() {
     row('Warm transpile cache: min', fmtMs(results.loadWarm.minMs));
     row('Warm: process start → first call', fmtMs(results.loadWarm.medianSinceProcessStartMs), `median; adds Node startup and importing @airlock/host (${fmtMs(results.loadWarm.medianImportHostMs)})`);
 
-    // 4. Call latency, in this process
+    // 4. Call latency, each in a fresh process (this one has loaded the build toolchain)
     progress(`call latency: echo (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(ECHO_CALLS)} calls)`);
-    {
-      const host = await createHost({ home: warmHome, logger: discard });
-      try {
-        await host.load(echoDir);
-        results.callEcho = await measureCalls(host, 'echo', { value: 1 }, WARMUP_CALLS, ECHO_CALLS);
-      } finally {
-        await host.close();
-      }
-    }
+    results.callEcho = (await runChild([callsOnce, warmHome, echoDir, '{}', 'echo', '{"value":1}', String(WARMUP_CALLS), String(ECHO_CALLS)])).measurement;
     progress(`call latency: notes count_words (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(NOTES_CALLS)} calls)`);
-    {
-      const host = await createHost({ home: join(base, 'notes'), logger: discard });
-      try {
-        await host.load(notesDir, { grant: 'manifest' });
-        results.callNotes = await measureCalls(host, 'count_words', { text: 'the quick brown fox' }, WARMUP_CALLS, NOTES_CALLS);
-      } finally {
-        await host.close();
-      }
-    }
-    section('Call latency (in process, sequential await host.callTool)');
+    results.callNotes = (
+      await runChild([callsOnce, join(base, 'notes'), notesDir, '"manifest"', 'count_words', '{"text":"the quick brown fox"}', String(WARMUP_CALLS), String(NOTES_CALLS)])
+    ).measurement;
+    section('Call latency (fresh process, sequential await host.callTool)');
     callRows('Trivial tool (echo)', results.callEcho);
     callRows('Small tool (notes.count_words)', results.callNotes);
 
