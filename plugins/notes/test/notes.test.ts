@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AirlockError, createHost, type Host, type LogEntry } from '@airlock/host';
+import { rejection } from '@airlock/test-utils';
+import { createHost, type Host, type LogEntry, type PluginError } from '@airlock/host';
 
 const pluginDir = new URL('..', import.meta.url).pathname;
 
@@ -16,14 +17,6 @@ async function start(): Promise<Host> {
   return h;
 }
 
-async function failure(promise: Promise<unknown>): Promise<AirlockError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(AirlockError.isInstance(err), `expected an AirlockError, got ${String(err)}`).toBe(true);
-  return err as AirlockError;
-}
 
 beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), 'airlock-notes-'));
@@ -64,7 +57,7 @@ describe('notes plugin in a real host', () => {
   });
 
   it('refuses invalid arguments before the plugin runs', async () => {
-    const err = await failure(host.callTool('add_note', { title: '', body: 42, extra: true }));
+    const err = await rejection(host.callTool('add_note', { title: '', body: 42, extra: true }));
     expect(err.code).toBe('TOOL_ARGUMENTS_INVALID');
     expect(err.message).toContain('/title');
     expect(err.message).toContain('/body must be string, not number');
@@ -75,17 +68,17 @@ describe('notes plugin in a real host', () => {
   });
 
   it('reports an unknown tool with the tools that exist', async () => {
-    const err = await failure(host.callTool('send_email', {}));
+    const err = await rejection(host.callTool('send_email', {}));
     expect(err.code).toBe('TOOL_NOT_FOUND');
     expect(err.hint).toContain('notes.add_note');
   });
 
   it('turns an error thrown in the plugin into a typed error with its message', async () => {
-    const err = await failure(host.callTool('get_note', { id: 404 }));
+    const err = await rejection(host.callTool('get_note', { id: 404 }));
     expect(err.code).toBe('TOOL_FAILED');
     expect(err.plugin).toBe('notes');
     expect(err.message).toBe('plugin `notes` failed: no note with id 404');
-    expect((err as AirlockError & { pluginCode: string }).pluginCode).toBe('not-found');
+    expect((err as PluginError).pluginCode).toBe('not-found');
     // The plugin keeps serving after its own error.
     await expect(host.callTool('count_words', { text: 'still here' })).resolves.toMatchObject({ words: 2 });
   });
@@ -106,7 +99,7 @@ describe('notes plugin in a real host', () => {
   it('refuses to load without the storage grant its manifest asks for', async () => {
     const other = await createHost({ home: join(home, 'other'), logger: () => {} });
     try {
-      const err = await failure(other.load(pluginDir));
+      const err = await rejection(other.load(pluginDir));
       expect(err.code).toBe('CAPABILITY_NOT_GRANTED');
       expect(err.message).toContain('storage');
       expect(other.plugins()).toEqual([]);

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AirlockError, createHost, type Host, type LogEntry } from '@airlock/host';
+import { rejection } from '@airlock/test-utils';
+import { createHost, type Host, type LogEntry } from '@airlock/host';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
@@ -11,14 +12,6 @@ let home: string;
 let host: Host;
 const logs: LogEntry[] = [];
 
-async function failure(promise: Promise<unknown>): Promise<AirlockError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(AirlockError.isInstance(err), `expected an AirlockError, got ${String(err)}`).toBe(true);
-  return err as AirlockError;
-}
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'airlock-sandbox-'));
@@ -37,7 +30,7 @@ describe('a plugin that misbehaves', () => {
     const spinning = host.callTool('spin', {});
     // Another plugin answers while this one is stuck in its loop.
     await expect(host.callTool('count_words', { text: 'still serving' })).resolves.toMatchObject({ words: 2 });
-    const err = await failure(spinning);
+    const err = await rejection(spinning);
     expect(err.code).toBe('PLUGIN_TIMEOUT');
     expect(err.plugin).toBe('misbehaving');
     expect(err.message).toContain('tool.callTool');
@@ -46,7 +39,7 @@ describe('a plugin that misbehaves', () => {
   });
 
   it('traps: the call fails with what the plugin printed to stderr, and a fresh instance serves the next call', async () => {
-    const err = await failure(host.callTool('trap', {}));
+    const err = await rejection(host.callTool('trap', {}));
     expect(err.code).toBe('PLUGIN_TRAPPED');
     expect(err.message).toContain('wasm trap');
     // componentize-js prints nothing for an Error thrown out of an export; the plugin's own stderr explains it.
@@ -72,14 +65,14 @@ describe('a plugin that misbehaves', () => {
   });
 
   it('returns text that is not JSON: a typed error, not a crash', async () => {
-    const err = await failure(host.callTool('bad_json', {}));
+    const err = await rejection(host.callTool('bad_json', {}));
     expect(err.code).toBe('TOOL_RESULT_INVALID');
     await expect(host.callTool('echo', { after: 'bad json' })).resolves.toEqual({ after: 'bad json' });
   });
 
   it('leaves the other plugin\'s stored data intact', async () => {
     await host.callTool('add_note', { title: 'survivor', body: 'kept' });
-    await failure(host.callTool('trap', {}));
+    await rejection(host.callTool('trap', {}));
     await expect(host.callTool('list_notes', {})).resolves.toEqual([{ id: 1, title: 'survivor', tags: [] }]);
   });
 });
