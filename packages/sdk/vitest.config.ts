@@ -1,17 +1,16 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
+import shared from '../../vitest.shared.js';
 
 // Plugin code imports the host interfaces as `airlock:plugin/<name>@0.1.0`,
 // which only exist inside a component. Tests get in-memory fakes instead.
 const fakes = fileURLToPath(new URL('./test/fakes/', import.meta.url));
 
-export default defineConfig({
-  resolve: {
-    alias: [{ find: /^airlock:plugin\/(.*)@0\.1\.0$/, replacement: `${fakes}$1.ts` }],
-  },
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-  },
-});
+export default mergeConfig(
+  shared,
+  defineConfig({
+    resolve: {
+      alias: [{ find: /^airlock:plugin\/(.*)@0\.1\.0$/, replacement: `${fakes}$1.ts` }],
+    },
+  }),
+);

@@ -1,9 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import shared from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    // Several tests spawn the generator or tsc as child processes.
-    testTimeout: 60_000,
-  },
-});
+// Several tests spawn the generator or tsc as child processes: the shared timeouts fit.
+export default shared;
