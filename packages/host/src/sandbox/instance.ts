@@ -66,8 +66,6 @@ export class PluginInstance {
   #starting: Promise<Live> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
-  /** Times the worker was started (1 + restarts). */
-  starts = 0;
 
   constructor(opts: InstanceOptions) {
     this.#opts = opts;
@@ -117,7 +115,6 @@ export class PluginInstance {
     };
     // The worker boots while the host prepares the component, and loads the transpiled module while the host compiles the core modules.
     const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
-    this.starts++;
     const live: Live = { worker, ch: openChannel(ctrlBuffer, dataBuffer), logsReceived: 0, logWaiter: undefined, exited: false };
 
     const ready = new Promise<void>((resolve, reject) => {

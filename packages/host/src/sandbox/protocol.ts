@@ -122,7 +122,7 @@ export interface Request {
 export type Response =
   | { ok: unknown; logs: number }
   | { err: unknown; logs: number }
-  | { trap: string; stderr: string; logs: number; memoryLimit?: boolean }
+  | { trap: string; stderr: string; logs: number }
   | { fail: string; logs: number };
 
 /** A call from the plugin to a host interface that the host thread serves. */
