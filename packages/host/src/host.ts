@@ -13,6 +13,7 @@ import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { PluginInstance } from './sandbox/instance.js';
+import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { HostCall, HostReply } from './sandbox/protocol.js';
 import { openSqliteStorage } from './storage/sqlite.js';
 import type { StorageAdapter } from './storage/adapter.js';
@@ -28,6 +29,10 @@ export interface HostLimits {
   maxTimeoutMs?: number;
   /** Largest arguments or result of one call, in bytes. Default 16 MiB. */
   maxMessageBytes?: number;
+  /** Memory cap of a plugin whose manifest sets none, in MiB. Default 256. */
+  defaultMemoryMb?: number;
+  /** Upper bound on any manifest's `memoryMb`. Default 2048. */
+  maxMemoryMb?: number;
 }
 
 export interface HostOptions {
@@ -135,6 +140,8 @@ export class Host extends EventEmitter<HostEvents> {
       defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
       maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
+      defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
+      maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
     this.#env = options.env ?? process.env;
     this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
@@ -158,7 +165,8 @@ export class Host extends EventEmitter<HostEvents> {
     const id = manifest.id;
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
     const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
-    const prepared = this.#prepare(pluginDir, manifest);
+    const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
+    const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     const instance = new PluginInstance({
       pluginId: id,
@@ -168,6 +176,7 @@ export class Host extends EventEmitter<HostEvents> {
       env: grantedEnv(capabilities.env, this.#env),
       timeoutMs,
       maxMessageBytes: this.#limits.maxMessageBytes,
+      memoryCapBytes,
       spin: this.#spin,
       onLog: (level, message) => this.#logger({ level, message, plugin: id }),
       onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
@@ -203,7 +212,7 @@ export class Host extends EventEmitter<HostEvents> {
    * component right away and the hash is confirmed in parallel; nothing is
    * instantiated before it is.
    */
-  async #prepare(pluginDir: string, manifest: Manifest) {
+  async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number) {
     const file = join(pluginDir, manifest.component);
     const cacheDir = join(this.home, 'cache', 'components');
     const identity = await ComponentIndex.identity(file);
@@ -220,7 +229,7 @@ export class Host extends EventEmitter<HostEvents> {
     const expected = this.#componentIndex.lookup(file, identity);
     const speculative = expected ? await cachedComponent(cacheDir, expected) : undefined;
     if (speculative) {
-      const compiled = this.#compile(speculative);
+      const compiled = this.#compile(speculative, memoryCapBytes, manifest.id);
       const { hash } = await read;
       if (hash === speculative.sha256) {
         const contract = checkContract(speculative, manifest.kind, manifest.id);
@@ -232,16 +241,23 @@ export class Host extends EventEmitter<HostEvents> {
     const component = await prepareComponent(bytes, cacheDir, hash);
     const contract = checkContract(component, manifest.kind, manifest.id);
     this.#componentIndex.record(file, identity, hash);
-    return { component, contract, modules: this.#compile(component) };
+    return { component, contract, modules: this.#compile(component, memoryCapBytes, manifest.id) };
   }
 
-  /** Compiled core modules, shared by every instance of a component. */
-  #compile(component: PreparedComponent): Promise<Record<string, WebAssembly.Module>> {
-    let modules = this.#modules.get(component.sha256);
+  /** Compiled core modules with memory capped, shared by every instance of a component with the same cap. */
+  #compile(component: PreparedComponent, memoryCapBytes: number, pluginId: string): Promise<Record<string, WebAssembly.Module>> {
+    const key = `${component.sha256}:${memoryCapBytes}`;
+    let modules = this.#modules.get(key);
     if (!modules) {
-      modules = compileModules(component.dir, component.coreFiles);
-      this.#modules.set(component.sha256, modules);
-      modules.catch(() => this.#modules.delete(component.sha256));
+      modules = compileModules(component.dir, component.coreFiles, Math.floor(memoryCapBytes / PAGE_BYTES)).catch((err: unknown) => {
+        if (!(err instanceof MemoryCapError)) throw err;
+        throw new AirlockError('PLUGIN_MEMORY_LIMIT', `plugin \`${pluginId}\` cannot start: ${err.message}`, {
+          plugin: pluginId,
+          hint: 'Raise `limits.memoryMb` in the plugin manifest (the host caps it at its maxMemoryMb).',
+        });
+      });
+      this.#modules.set(key, modules);
+      modules.catch(() => this.#modules.delete(key));
     }
     return modules;
   }
@@ -360,7 +376,7 @@ export class Host extends EventEmitter<HostEvents> {
 
 const describeProblems = (problems: { path: string; message: string }[]) => problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ');
 
-async function compileModules(dir: string, files: string[]): Promise<Record<string, WebAssembly.Module>> {
-  const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(await readFile(join(dir, f)))] as const));
+async function compileModules(dir: string, files: string[], maxPages: number): Promise<Record<string, WebAssembly.Module>> {
+  const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(capMemory(await readFile(join(dir, f)), maxPages))] as const));
   return Object.fromEntries(entries);
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,31 @@ describe('a plugin that misbehaves', () => {
     await host.callTool('print', {});
     expect(logs).toContainEqual({ level: 'info', message: 'to stdout', plugin: 'misbehaving' });
     expect(logs).toContainEqual({ level: 'warn', message: 'to stderr', plugin: 'misbehaving' });
+  });
+
+  it('is held to its memory cap: the call fails with a memory-limit error and a fresh instance serves the next', async () => {
+    const err = await rejection(host.callTool('hog', {}));
+    expect(err.code).toBe('PLUGIN_MEMORY_LIMIT');
+    expect(err.message).toContain('64 MiB');
+    await expect(host.callTool('echo', { after: 'hog' })).resolves.toEqual({ after: 'hog' });
+  });
+
+  it('does not start when its memory cap is below what the component needs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-tiny-'));
+    try {
+      const pkg = JSON.parse(await readFile(join(fixture, 'package.json'), 'utf8'));
+      pkg.name = 'tiny';
+      pkg.airlock.limits.memoryMb = 2;
+      await mkdir(join(dir, 'dist'));
+      await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
+      await copyFile(join(fixture, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
+      const err = await rejection(host.load(dir));
+      expect(err.code).toBe('PLUGIN_MEMORY_LIMIT');
+      expect(err.message).toMatch(/needs at least \d+ MiB of memory, more than the cap of 2 MiB/);
+      expect(host.plugins().map((p) => p.id)).not.toContain('tiny');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('returns text that is not JSON: a typed error, not a crash', async () => {

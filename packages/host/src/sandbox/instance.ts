@@ -40,6 +40,8 @@ export interface InstanceOptions {
   timeoutMs: number;
   /** Largest message (arguments or result) in bytes. */
   maxMessageBytes: number;
+  /** Cap on each linear memory, in bytes; the compiled modules enforce it. */
+  memoryCapBytes: number;
   /** Poll budgets (µs) before blocking: the host thread awaiting a result, the worker awaiting a call. */
   spin: { hostMicros: number; workerMicros: number };
   onLog: (level: LogLevel, message: string) => void;
@@ -112,6 +114,7 @@ export class PluginInstance {
       config: o.config,
       env: o.env,
       spinMicros: o.spin.workerMicros,
+      memoryCapBytes: o.memoryCapBytes,
     };
     // The worker boots while the host prepares the component, and loads the transpiled module while the host compiles the core modules.
     const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
@@ -144,6 +147,8 @@ export class PluginInstance {
         fail(`worker exited with code ${code}`);
       });
     });
+    // Observed below; until then a failed start must not count as an unhandled rejection.
+    ready.catch(() => {});
     try {
       const component = await o.component();
       worker.postMessage({ type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind } satisfies WorkerSetup);
@@ -209,6 +214,14 @@ export class PluginInstance {
       });
     }
     if ('ok' in response) return { ok: true, value: response.ok };
+    if (response.memoryLimit) {
+      const mib = Math.round(o.memoryCapBytes / (1024 * 1024));
+      const detail = 'trap' in response ? response.stderr.trim() : '';
+      throw new AirlockError('PLUGIN_MEMORY_LIMIT', `plugin \`${o.pluginId}\` reached its memory limit of ${mib} MiB in ${fn}; the instance was replaced${detail ? `\n${detail}` : ''}`, {
+        plugin: o.pluginId,
+        hint: 'Raise `limits.memoryMb` in the plugin manifest if the plugin legitimately needs more (the host caps it at its maxMemoryMb).',
+      });
+    }
     if ('err' in response) return { ok: false, error: response.err };
     if ('trap' in response) {
       const stack = response.stderr.trim();

@@ -119,11 +119,17 @@ export interface Request {
 }
 
 /** The worker's answer to a request. */
-export type Response =
-  | { ok: unknown; logs: number }
-  | { err: unknown; logs: number }
-  | { trap: string; stderr: string; logs: number }
-  | { fail: string; logs: number };
+export type Response = (
+  | { ok: unknown }
+  | { err: unknown }
+  | { trap: string; stderr: string }
+  | { fail: string }
+) & {
+  /** Log lines posted so far, to deliver before this response. */
+  logs: number;
+  /** The plugin ended the call at (or near) its memory cap; the instance was replaced. */
+  memoryLimit?: boolean;
+};
 
 /** A call from the plugin to a host interface that the host thread serves. */
 export interface HostCall {

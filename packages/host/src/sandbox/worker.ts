@@ -34,6 +34,8 @@ export interface WorkerInit {
   env: Record<string, string>;
   /** How long to poll for the next call before blocking, in microseconds. */
   spinMicros: number;
+  /** The cap on each linear memory, in bytes (the compiled modules already enforce it). */
+  memoryCapBytes: number;
 }
 
 type Instance = Record<string, Record<string, (...args: unknown[]) => unknown>>;
@@ -135,8 +137,11 @@ let instantiate: Instantiate;
 let modules: Record<string, WebAssembly.Module>;
 let instance: Instance | undefined;
 let instanceError: string | undefined;
+/** The linear memories of the current instance, to tell when it is near its cap. */
+let memories: { buffer: ArrayBuffer }[] = [];
 
 function createInstance(): void {
+  memories = [];
   // With synchronous module lookup and core instantiation, jco's instantiate
   // completes synchronously, which lets a trapped instance be replaced from
   // inside the blocking call loop.
@@ -147,7 +152,13 @@ function createInstance(): void {
       return m;
     },
     hostImports(),
-    (module, imports) => new WebAssembly.Instance(module, imports),
+    (module, imports) => {
+      const core = new WebAssembly.Instance(module, imports);
+      for (const value of Object.values(core.exports)) {
+        if (value instanceof WebAssembly.Memory) memories.push(value);
+      }
+      return core;
+    },
   );
   if (result instanceof Promise) throw new Error('component instantiation did not complete synchronously');
   instance = result;
@@ -166,7 +177,28 @@ function isTrap(err: unknown): boolean {
   return err instanceof WebAssembly.RuntimeError || (err instanceof Error && !('payload' in err));
 }
 
+/** Wasm memory never shrinks: past this share of the cap an instance is replaced after the call. */
+const RECYCLE_AT = 0.9;
+
+function nearMemoryCap(): boolean {
+  return memories.some((m) => m.buffer.byteLength >= init.memoryCapBytes * RECYCLE_AT);
+}
+
 function handle(req: Request): Response {
+  const response = call(req);
+  if (instance && nearMemoryCap()) {
+    response.memoryLimit = true;
+    instance = undefined;
+    try {
+      createInstance();
+    } catch {
+      // Retried on the next call, which then reports the failure.
+    }
+  }
+  return response;
+}
+
+function call(req: Request): Response {
   if (!instance) {
     try {
       createInstance();
@@ -188,7 +220,7 @@ function handle(req: Request): Response {
     // A trap leaves the instance unusable ("cannot enter component instance").
     instance = undefined;
     const message = (err as Error).message;
-    const response: Response = { trap: message, stderr: stderrTail, logs: logSeq };
+    const response: Response = { trap: message, stderr: stderrTail, logs: logSeq, ...(nearMemoryCap() ? { memoryLimit: true } : {}) };
     try {
       createInstance();
     } catch {
