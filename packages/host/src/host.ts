@@ -13,6 +13,7 @@ import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { PluginInstance } from './sandbox/instance.js';
+import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { HostCall, HostReply } from './sandbox/protocol.js';
 import { openSqliteStorage } from './storage/sqlite.js';
@@ -29,6 +30,8 @@ export interface HostLimits {
   maxTimeoutMs?: number;
   /** Largest arguments or result of one call, in bytes. Default 16 MiB. */
   maxMessageBytes?: number;
+  /** Calls that may wait for a busy plugin instance before new ones are refused (PLUGIN_BUSY). Default 256. */
+  maxQueuedCalls?: number;
   /** Memory cap of a plugin whose manifest sets none, in MiB. Default 256. */
   defaultMemoryMb?: number;
   /** Upper bound on any manifest's `memoryMb`. Default 2048. */
@@ -65,6 +68,12 @@ export interface LoadOptions {
   grant?: Grant | 'manifest';
   /** The plugin's configuration, validated against its manifest's `configSchema`. */
   config?: Record<string, unknown>;
+  /**
+   * Instances that may serve calls in parallel (1–16). Default 1: calls are
+   * served one at a time, in order. A plugin run with more must keep its state
+   * in storage, not in memory.
+   */
+  poolSize?: number;
 }
 
 /** A loaded plugin, as the host reports it. */
@@ -95,7 +104,7 @@ export interface HostEvents {
 interface Loaded {
   info: PluginInfo;
   manifest: Manifest;
-  instance: PluginInstance;
+  instance: InstancePool;
   tools: LoadedTool[];
 }
 
@@ -140,6 +149,7 @@ export class Host extends EventEmitter<HostEvents> {
       defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
       maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
+      maxQueuedCalls: options.limits?.maxQueuedCalls ?? 256,
       defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
       maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
@@ -161,6 +171,9 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const capabilities = effectiveCapabilities(manifest, options.grant ?? {});
     const config = this.#checkConfig(manifest, options.config ?? {});
+    if (options.poolSize !== undefined && !(Number.isInteger(options.poolSize) && options.poolSize >= 1 && options.poolSize <= 16)) {
+      throw new AirlockError('PLUGIN_START_FAILED', `poolSize for plugin \`${manifest.id}\` must be an integer from 1 to 16, got ${options.poolSize}`, { plugin: manifest.id });
+    }
 
     const id = manifest.id;
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
@@ -168,23 +181,27 @@ export class Host extends EventEmitter<HostEvents> {
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
-    const instance = new PluginInstance({
-      pluginId: id,
-      component: async () => (await prepared).component,
-      modules: async () => (await prepared).modules,
-      config,
-      env: grantedEnv(capabilities.env, this.#env),
-      timeoutMs,
-      maxMessageBytes: this.#limits.maxMessageBytes,
-      memoryCapBytes,
-      spin: this.#spin,
-      onLog: (level, message) => this.#logger({ level, message, plugin: id }),
-      onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
-        if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
-        if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
-        return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
-      },
-    });
+    const poolSize = options.poolSize ?? 1;
+    const instance = new InstancePool(poolSize, () =>
+      new PluginInstance({
+        pluginId: id,
+        component: async () => (await prepared).component,
+        modules: async () => (await prepared).modules,
+        config,
+        env: grantedEnv(capabilities.env, this.#env),
+        timeoutMs,
+        maxMessageBytes: this.#limits.maxMessageBytes,
+        memoryCapBytes,
+        maxQueuedCalls: this.#limits.maxQueuedCalls,
+        spin: this.#spin,
+        onLog: (level, message) => this.#logger({ level, message, plugin: id }),
+        onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
+          if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
+          if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
+          return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
+        },
+      }),
+    );
 
     try {
       // The worker thread boots while the component is read, verified and compiled.

@@ -101,3 +101,49 @@ describe('a plugin that misbehaves', () => {
     await expect(host.callTool('list_notes', {})).resolves.toEqual([{ id: 1, title: 'survivor', tags: [] }]);
   });
 });
+
+describe('host limits on a plugin\'s calls', () => {
+  async function withHost(options: Parameters<typeof createHost>[0]['limits'], poolSize: number | undefined, body: (h: Host) => Promise<void>) {
+    const h = await createHost({ home: join(home, `limits-${Math.random().toString(16).slice(2)}`), logger: () => {}, limits: options });
+    try {
+      await h.load(fixture, poolSize === undefined ? {} : { poolSize });
+      await body(h);
+    } finally {
+      await h.close();
+    }
+  }
+
+  it('drops a result over the size limit in the plugin\'s thread and says so', async () => {
+    await withHost({ maxMessageBytes: 256 * 1024 }, undefined, async (h) => {
+      const err = await rejection(h.callTool('big', { mb: 0.5 }));
+      expect(err.code).toBe('RESULT_TOO_LARGE');
+      expect(err.message).toContain('over the limit of 262144 bytes');
+      await expect(h.callTool('big', { mb: 0.125 })).resolves.toHaveLength(128 * 1024);
+    });
+  });
+
+  it('refuses calls beyond the queue bound instead of queueing without limit', async () => {
+    await withHost({ maxQueuedCalls: 4 }, undefined, async (h) => {
+      const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => h.callTool('sleep', { ms: 40 })));
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5); // one running, four waiting
+      expect(refused).toHaveLength(7);
+      for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'PLUGIN_BUSY' });
+      await expect(h.callTool('echo', { after: 'flood' })).resolves.toEqual({ after: 'flood' });
+    });
+  });
+
+  it('serves calls on several instances with a pool', async () => {
+    await withHost(undefined, 3, async (h) => {
+      const results = (await Promise.all([1, 2, 3].map(() => h.callTool('sleep', { ms: 200 })))) as { instance: string }[];
+      expect(new Set(results.map((r) => r.instance)).size).toBe(3);
+    });
+  });
+
+  it('runs calls one at a time on a single instance by default', async () => {
+    await withHost(undefined, undefined, async (h) => {
+      const results = (await Promise.all([1, 2, 3].map(() => h.callTool('sleep', { ms: 10 })))) as { instance: string }[];
+      expect(new Set(results.map((r) => r.instance)).size).toBe(1);
+    });
+  });
+});

@@ -3,7 +3,7 @@
  * compiles their JSON Schemas, and validates arguments before a plugin sees them.
  */
 import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
-import type { PluginInstance } from '../sandbox/instance.js';
+import type { PluginCaller } from '../sandbox/instance.js';
 import { checkSchema, compileSchema, type CompiledSchema } from '../schema.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
@@ -41,7 +41,7 @@ interface WitToolError {
 }
 
 /** Ask a freshly loaded plugin for its tools and check every definition. */
-export async function readTools(instance: PluginInstance, pluginId: string): Promise<LoadedTool[]> {
+export async function readTools(instance: PluginCaller, pluginId: string): Promise<LoadedTool[]> {
   const outcome = await instance.call('tool.listTools', []);
   if (!outcome.ok) {
     const e = outcome.error as WitToolError;
@@ -75,7 +75,7 @@ export async function readTools(instance: PluginInstance, pluginId: string): Pro
 }
 
 /** Validate `args`, call the tool, and parse its JSON result. */
-export async function invokeTool(instance: PluginInstance, tool: LoadedTool, args: unknown, timeoutMs?: number): Promise<unknown> {
+export async function invokeTool(instance: PluginCaller, tool: LoadedTool, args: unknown, timeoutMs?: number): Promise<unknown> {
   const problems = tool.schema.validate(args);
   if (problems.length > 0) throw new ToolArgumentsError(tool.name, tool.plugin, problems);
   const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args)], timeoutMs);

@@ -40,6 +40,8 @@ export interface InstanceOptions {
   timeoutMs: number;
   /** Largest message (arguments or result) in bytes. */
   maxMessageBytes: number;
+  /** Calls that may wait behind the one running; more are refused with PLUGIN_BUSY. */
+  maxQueuedCalls: number;
   /** Cap on each linear memory, in bytes; the compiled modules enforce it. */
   memoryCapBytes: number;
   /** Poll budgets (µs) before blocking: the host thread awaiting a result, the worker awaiting a call. */
@@ -51,6 +53,11 @@ export interface InstanceOptions {
 
 /** The outcome of a call: the export's value, or the plugin's WIT error payload. */
 export type CallOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Anything that runs calls into a plugin: one instance, or a pool of them. */
+export interface PluginCaller {
+  call(fn: string, args: unknown[], timeoutMs?: number): Promise<CallOutcome>;
+}
 
 interface Live {
   worker: Worker;
@@ -67,6 +74,7 @@ export class PluginInstance {
   #live: Live | undefined;
   #starting: Promise<Live> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  #pending = 0;
   #closed = false;
 
   constructor(opts: InstanceOptions) {
@@ -85,9 +93,24 @@ export class PluginInstance {
    * rejects with an AirlockError on timeout, trap or crash.
    */
   call(fn: string, args: unknown[], timeoutMs = this.#opts.timeoutMs): Promise<CallOutcome> {
-    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs));
+    if (this.#pending > this.#opts.maxQueuedCalls) {
+      // Back-pressure: refuse rather than queue without bound.
+      return Promise.reject(
+        new AirlockError('PLUGIN_BUSY', `plugin \`${this.#opts.pluginId}\` already has ${this.#pending} calls in flight; ${fn} was refused`, {
+          plugin: this.#opts.pluginId,
+          hint: 'Retry later, or load the plugin with a larger `poolSize`.',
+        }),
+      );
+    }
+    this.#pending++;
+    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs)).finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Calls running or waiting on this instance. */
+  get pending(): number {
+    return this.#pending;
   }
 
   async close(): Promise<void> {
@@ -223,6 +246,12 @@ export class PluginInstance {
       });
     }
     if ('err' in response) return { ok: false, error: response.err };
+    if ('tooLarge' in response) {
+      throw new AirlockError('RESULT_TOO_LARGE', `plugin \`${o.pluginId}\` returned ${response.tooLarge} bytes from ${fn}, over the limit of ${response.max} bytes; the result was dropped`, {
+        plugin: o.pluginId,
+        hint: 'Return less data (page it, or store it and return a reference), or raise the host\'s limits.maxMessageBytes.',
+      });
+    }
     if ('trap' in response) {
       const stack = response.stderr.trim();
       throw new AirlockError('PLUGIN_TRAPPED', `plugin \`${o.pluginId}\` trapped in ${fn}: ${response.trap}${stack ? `\n${stack}` : ''}`, {

@@ -123,6 +123,7 @@ export type Response = (
   | { ok: unknown }
   | { err: unknown }
   | { trap: string; stderr: string }
+  | { tooLarge: number; max: number }
   | { fail: string }
 ) & {
   /** Log lines posted so far, to deliver before this response. */

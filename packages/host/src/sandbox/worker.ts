@@ -12,6 +12,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createWasi } from './wasi.js';
 import {
   CTRL_STATE,
+  MessageTooLargeError,
   State,
   openChannel,
   readMessage,
@@ -247,7 +248,13 @@ function serve(): never {
     try {
       writeMessage(ch, response);
     } catch (err) {
-      writeMessage(ch, { fail: `result could not be returned: ${(err as Error).message}`, logs: logSeq } satisfies Response);
+      // The result is dropped here, in the plugin's thread: it never reaches the host's heap.
+      writeMessage(
+        ch,
+        err instanceof MessageTooLargeError
+          ? ({ tooLarge: err.bytes, max: err.max, logs: logSeq } satisfies Response)
+          : ({ fail: `result could not be returned: ${(err as Error).message}`, logs: logSeq } satisfies Response),
+      );
     }
     Atomics.store(ch.ctrl, CTRL_STATE, State.RESULT);
     Atomics.notify(ch.ctrl, CTRL_STATE);

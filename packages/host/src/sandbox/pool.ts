@@ -1,0 +1,46 @@
+/**
+ * Several instances of one plugin, for plugins that may serve calls in
+ * parallel. Each instance still serves its own calls in order; a call goes to
+ * an idle instance, starting a new one (up to the pool size) when all are busy,
+ * and otherwise to the least loaded.
+ */
+import type { CallOutcome, PluginCaller, PluginInstance } from './instance.js';
+
+export class InstancePool implements PluginCaller {
+  readonly #instances: PluginInstance[] = [];
+  readonly #create: () => PluginInstance;
+  readonly #size: number;
+
+  constructor(size: number, create: () => PluginInstance) {
+    this.#size = size;
+    this.#create = create;
+    this.#instances.push(create());
+  }
+
+  /** Start the first instance; the others start when load requires them. */
+  start(): Promise<void> {
+    return this.#instances[0]!.start();
+  }
+
+  call(fn: string, args: unknown[], timeoutMs?: number): Promise<CallOutcome> {
+    return this.#pick().call(fn, args, timeoutMs);
+  }
+
+  #pick(): PluginInstance {
+    let best = this.#instances[0]!;
+    for (const instance of this.#instances) {
+      if (instance.pending === 0) return instance;
+      if (instance.pending < best.pending) best = instance;
+    }
+    if (this.#instances.length < this.#size) {
+      const fresh = this.#create();
+      this.#instances.push(fresh);
+      return fresh;
+    }
+    return best;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.close()));
+  }
+}
