@@ -12,6 +12,7 @@ import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
+import { HttpBroker, parseRange } from './capabilities/http.js';
 import { PluginInstance } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
@@ -30,6 +31,8 @@ export interface HostLimits {
   maxTimeoutMs?: number;
   /** Largest arguments or result of one call, in bytes. Default 16 MiB. */
   maxMessageBytes?: number;
+  /** Largest response body a plugin may receive over HTTP, in bytes. Default 32 MiB. */
+  maxHttpBodyBytes?: number;
   /** Calls that may wait for a busy plugin instance before new ones are refused (PLUGIN_BUSY). Default 256. */
   maxQueuedCalls?: number;
   /** Memory cap of a plugin whose manifest sets none, in MiB. Default 256. */
@@ -106,6 +109,7 @@ interface Loaded {
   manifest: Manifest;
   instance: InstancePool;
   tools: LoadedTool[];
+  http: HttpBroker;
 }
 
 /**
@@ -150,6 +154,7 @@ export class Host extends EventEmitter<HostEvents> {
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
       maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
       maxQueuedCalls: options.limits?.maxQueuedCalls ?? 256,
+      maxHttpBodyBytes: options.limits?.maxHttpBodyBytes ?? 32 * 1024 * 1024,
       defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
       maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
@@ -177,6 +182,13 @@ export class Host extends EventEmitter<HostEvents> {
 
     const id = manifest.id;
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
+    const http = new HttpBroker({
+      pluginId: manifest.id,
+      origins: (capabilities.http ?? []).filter((entry) => !parseRange(entry)),
+      ranges: (capabilities.http ?? []).filter((entry) => parseRange(entry)),
+      maxBodyBytes: this.#limits.maxHttpBodyBytes,
+      log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
+    });
     const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
@@ -197,6 +209,7 @@ export class Host extends EventEmitter<HostEvents> {
         onLog: (level, message) => this.#logger({ level, message, plugin: id }),
         onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
           if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
+          if (call.iface === 'http') return http.serve(call.fn, call.args);
           if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
           return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
         },
@@ -212,12 +225,13 @@ export class Host extends EventEmitter<HostEvents> {
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
       if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host was closed while the plugin loaded');
-      this.#plugins.set(id, { info, manifest, instance, tools });
+      this.#plugins.set(id, { info, manifest, instance, tools, http });
       this.#toolIndex = undefined;
       this.emit('plugin-loaded', info);
       return info;
     } catch (err) {
       await instance.close();
+      http.closeAll();
       throw err;
     }
   }
@@ -285,6 +299,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#plugins.delete(id);
     this.#toolIndex = undefined;
     await loaded.instance.close();
+    loaded.http.closeAll();
     this.emit('plugin-unloaded', loaded.info);
   }
 
@@ -318,6 +333,7 @@ export class Host extends EventEmitter<HostEvents> {
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
     await Promise.all([...loaded.map((p) => p.instance.close()), this.#componentIndex.flush()]);
+    for (const p of loaded) p.http.closeAll();
     if (this.#ownsStorage) await this.#storage.close();
   }
 

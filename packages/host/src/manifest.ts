@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import { AirlockError, ManifestError, type ManifestIssue } from './errors.js';
+import { parseRange } from './capabilities/http.js';
 
 export type PluginKind = 'tool' | 'auth' | 'provider';
 export const PLUGIN_KINDS: readonly PluginKind[] = ['tool', 'auth', 'provider'];
@@ -18,7 +19,11 @@ export type FsAccess = 'read-only' | 'read-write';
 export interface Capabilities {
   /** A private key-value store, with its byte quota. */
   storage?: { quotaBytes?: number };
-  /** Origins `fetch` may reach: `https://api.example.com`, `https://*.example.com`, `http://127.0.0.1:8080`. */
+  /**
+   * Origins `fetch` may reach (`https://api.example.com`, `https://*.example.com`,
+   * `http://127.0.0.1:8080`), and address ranges a granted name may resolve into
+   * (`10.0.0.0/8`); non-public addresses are refused otherwise.
+   */
   http?: string[];
   /** Environment variables the plugin may read: `NAME` or `PREFIX_*`. */
   env?: string[];
@@ -250,7 +255,7 @@ function parseCapabilities(v: Json, issue: Issue): Capabilities {
     } else issue(`${base}.storage`, `must be true or { "quotaBytes": n }, found ${describe(v.storage)}`);
   }
   if (v.http !== undefined) {
-    const list = stringList(v.http, `${base}.http`, issue, checkOrigin);
+    const list = stringList(v.http, `${base}.http`, issue, (s) => (parseRange(s) ? undefined : checkOrigin(s)));
     if (list) caps.http = list;
   }
   if (v.env !== undefined) {

@@ -245,6 +245,11 @@ describe('parseManifest: http origins', () => {
     expect(paths(http(['https://ok.example.com', origin]))).toEqual(['airlock.capabilities.http[1]']);
   });
 
+  it('accepts address ranges beside origins, and rejects malformed ones', () => {
+    expect(parseManifest(http(['http://localhost:8080', '127.0.0.0/8', '::1/128'])).capabilities.http).toEqual(['http://localhost:8080', '127.0.0.0/8', '::1/128']);
+    expect(paths(http(['10.0.0.0/33']))).toEqual(['airlock.capabilities.http[0]']);
+  });
+
   it('says why a port is rejected', () => {
     expect(issueAt(http(['https://example.com:70000']), 'airlock.capabilities.http[0]').message).toBe(
       '"https://example.com:70000" has a port above 65535',

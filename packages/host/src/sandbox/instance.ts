@@ -212,7 +212,10 @@ export class PluginInstance {
         throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` crashed during ${fn}; it will be restarted on the next call`, { plugin: o.pluginId });
       }
       if (state === State.HOST_CALL) {
-        await this.#serveHostCall(ch);
+        if (!(await this.#serveHostCall(ch, deadline))) {
+          await this.#discard(live);
+          throw this.#timeout(fn, timeoutMs);
+        }
         continue;
       }
       const remaining = deadline - performance.now();
@@ -220,10 +223,7 @@ export class PluginInstance {
       const outcome = waited.async ? await waited.value : waited.value;
       if (outcome === 'timed-out' && Atomics.load(ch.ctrl, CTRL_STATE) === state) {
         await this.#discard(live);
-        throw new AirlockError('PLUGIN_TIMEOUT', `plugin \`${o.pluginId}\` did not answer ${fn} within ${timeoutMs} ms; it was stopped and will restart on the next call`, {
-          plugin: o.pluginId,
-          hint: 'Raise `limits.timeoutMs` in the plugin manifest if the work is legitimately slow.',
-        });
+        throw this.#timeout(fn, timeoutMs);
       }
     }
 
@@ -262,18 +262,33 @@ export class PluginInstance {
     throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` failed in ${fn}: ${response.fail}`, { plugin: o.pluginId });
   }
 
-  async #serveHostCall(ch: Channel): Promise<void> {
+  #timeout(fn: string, timeoutMs: number): AirlockError {
+    return new AirlockError('PLUGIN_TIMEOUT', `plugin \`${this.#opts.pluginId}\` did not answer ${fn} within ${timeoutMs} ms; it was stopped and will restart on the next call`, {
+      plugin: this.#opts.pluginId,
+      hint: 'Raise `limits.timeoutMs` in the plugin manifest if the work is legitimately slow.',
+    });
+  }
+
+  /** Serve one host call; false when the call's deadline passed first. */
+  async #serveHostCall(ch: Channel, deadline: number): Promise<boolean> {
     let reply: HostReply;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      reply = await this.#opts.onHostCall(readMessage<HostCall>(ch));
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()))));
+      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch))), late]);
+      if (answered === 'late') return false;
+      reply = answered;
     } catch (err) {
       reply = { err: { tag: 'internal', val: (err as Error).message } };
+    } finally {
+      clearTimeout(timer);
     }
-    // The worker may have been stopped meanwhile (deadline); then nobody listens.
-    if (Atomics.load(ch.ctrl, CTRL_STATE) !== State.HOST_CALL) return;
+    // The worker may have been stopped meanwhile; then nobody listens.
+    if (Atomics.load(ch.ctrl, CTRL_STATE) !== State.HOST_CALL) return true;
     writeMessage(ch, reply, true);
     Atomics.store(ch.ctrl, CTRL_STATE, State.HOST_REPLY);
     Atomics.notify(ch.ctrl, CTRL_STATE);
+    return true;
   }
 
   async #discard(live: Live): Promise<void> {

@@ -8,8 +8,9 @@
  * import (≈40 ms and ≈15 MB per plugin) and performs real I/O; this module
  * implements only what a sandboxed plugin may do: read its granted
  * environment, write stdout/stderr (turned into log lines), read clocks and
- * randomness, and wait on timers. Filesystem preopens are empty and outbound
- * HTTP is refused with `HTTP-request-denied`, which makes `fetch` reject.
+ * randomness, and wait on timers. Filesystem preopens are empty; outbound HTTP
+ * goes to the host thread, which sends what the grant allows and refuses the
+ * rest with `HTTP-request-denied` (the plugin's `fetch` rejects).
  */
 import { randomFillSync } from 'node:crypto';
 
@@ -18,9 +19,23 @@ export interface WasiOptions {
   env: Record<string, string>;
   stdout: (bytes: Uint8Array) => void;
   stderr: (bytes: Uint8Array) => void;
-  /** Called with a refused outbound request, for the host's log. */
-  onHttpDenied: (method: string, origin: string) => void;
+  /** Outbound HTTP, served (and gated) by the host thread. */
+  http: HttpBridge;
 }
+
+/** The host side of outbound HTTP, as synchronous calls. Each throws the WIT error it answers with. */
+export interface HttpBridge {
+  send(request: { method: string; scheme: string; authority: string; path: string; headers: [string, Uint8Array][]; body: Uint8Array }): {
+    id: number;
+    status: number;
+    headers: [string, Uint8Array][];
+  };
+  /** Up to `max` bytes of the body; throws `{ tag: 'closed' }` at its end. */
+  read(id: number, max: number): Uint8Array;
+  drop(id: number): void;
+}
+
+const symbolDispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const monotonicNow = (): bigint => process.hrtime.bigint();
@@ -68,7 +83,7 @@ function poll(list: Pollable[]): Uint32Array {
   return Uint32Array.from(ready);
 }
 
-class IoError {
+export class IoError {
   constructor(readonly message: string) {}
   toDebugString(): string {
     return this.message;
@@ -260,6 +275,9 @@ class OutgoingRequest {
     this.#body = new OutgoingBody();
     return this.#body;
   }
+  get sentBody(): OutgoingBody | undefined {
+    return this.#body;
+  }
 }
 
 class RequestOptions {
@@ -284,6 +302,136 @@ class RequestOptions {
   setBetweenBytesTimeout(d: bigint | undefined): void {
     this.#between = d;
   }
+}
+
+/** A response body, read from the host a chunk at a time. */
+class HttpInputStream extends InputStream {
+  #open = true;
+  constructor(
+    readonly http: HttpBridge,
+    readonly id: number,
+  ) {
+    super();
+  }
+  override read(len: bigint): Uint8Array {
+    if (!this.#open) throw closed;
+    try {
+      return this.http.read(this.id, Math.min(Number(len), 1 << 20));
+    } catch (e) {
+      this.#open = false;
+      const err = e as { tag?: string; val?: string };
+      if (err?.tag === 'closed') throw closed;
+      throw { tag: 'last-operation-failed', val: new IoError(String(err?.val ?? 'the response body failed')) };
+    }
+  }
+  override blockingRead(len: bigint): Uint8Array {
+    return this.read(len);
+  }
+  override skip(len: bigint): bigint {
+    return BigInt(this.read(len).length);
+  }
+  override blockingSkip(len: bigint): bigint {
+    return this.skip(len);
+  }
+  [symbolDispose](): void {
+    this.http.drop(this.id);
+  }
+}
+
+class IncomingBody {
+  #stream: HttpInputStream | undefined;
+  constructor(
+    readonly http: HttpBridge,
+    readonly id: number,
+  ) {}
+  stream(): HttpInputStream {
+    if (this.#stream) throw undefined;
+    this.#stream = new HttpInputStream(this.http, this.id);
+    return this.#stream;
+  }
+  static finish(_body: IncomingBody): FutureTrailers {
+    return new FutureTrailers();
+  }
+}
+
+class FutureTrailers {
+  #taken = false;
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+  get(): unknown {
+    if (this.#taken) return { tag: 'err', val: undefined };
+    this.#taken = true;
+    return { tag: 'ok', val: { tag: 'ok', val: undefined } };
+  }
+}
+
+class IncomingResponse {
+  #consumed = false;
+  constructor(
+    readonly http: HttpBridge,
+    readonly id: number,
+    readonly code: number,
+    readonly fields: Fields,
+  ) {}
+  status(): number {
+    return this.code;
+  }
+  headers(): Fields {
+    return this.fields;
+  }
+  consume(): IncomingBody {
+    if (this.#consumed) throw undefined;
+    this.#consumed = true;
+    return new IncomingBody(this.http, this.id);
+  }
+  [symbolDispose](): void {
+    if (!this.#consumed) this.http.drop(this.id);
+  }
+}
+
+/**
+ * A response on its way. The request is sent when the plugin first asks for
+ * the response, so a body written after `handle` is included.
+ */
+class FutureIncomingResponse {
+  #state: 'pending' | 'taken' = 'pending';
+  constructor(
+    readonly http: HttpBridge,
+    readonly request: OutgoingRequest,
+  ) {}
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+  get(): unknown {
+    if (this.#state === 'taken') return { tag: 'err', val: undefined };
+    this.#state = 'taken';
+    const r = this.request;
+    const scheme = r.scheme();
+    try {
+      const res = this.http.send({
+        method: r.method().tag === 'other' ? r.method().val! : r.method().tag,
+        scheme: scheme?.tag === 'other' ? scheme.val! : (scheme?.tag ?? 'HTTPS').toLowerCase(),
+        authority: r.authority() ?? '',
+        path: r.pathWithQuery() ?? '/',
+        headers: r.headers().entries(),
+        body: concat(r.sentBody?.bytes ?? []),
+      });
+      return { tag: 'ok', val: { tag: 'ok', val: new IncomingResponse(this.http, res.id, res.status, Fields.fromList(res.headers).freeze()) } };
+    } catch (e) {
+      return { tag: 'ok', val: { tag: 'err', val: e } };
+    }
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
@@ -360,23 +508,18 @@ export function createWasi(o: WasiOptions): Record<string, unknown> {
       OutgoingRequest,
       OutgoingBody,
       RequestOptions,
-      FutureIncomingResponse: unreachable('FutureIncomingResponse', ['get', 'subscribe']),
-      IncomingResponse: unreachable('IncomingResponse', ['status', 'headers', 'consume']),
-      IncomingBody: unreachable('IncomingBody', ['stream'], ['finish']),
-      FutureTrailers: unreachable('FutureTrailers', ['get', 'subscribe']),
+      FutureIncomingResponse,
+      IncomingResponse,
+      IncomingBody,
+      FutureTrailers,
       IncomingRequest: unreachable('IncomingRequest', ['method', 'pathWithQuery', 'scheme', 'authority', 'headers', 'consume']),
       OutgoingResponse: unreachable('OutgoingResponse', ['statusCode', 'setStatusCode', 'headers', 'body']),
       ResponseOutparam: unreachable('ResponseOutparam', [], ['set']),
       httpErrorCode: () => undefined,
     },
     'wasi:http/outgoing-handler': {
-      handle(request: OutgoingRequest): never {
-        const scheme = request.scheme();
-        const schemeText = scheme?.tag === 'other' ? scheme.val : (scheme?.tag ?? 'HTTPS').toLowerCase();
-        o.onHttpDenied(request.method().tag.toUpperCase(), `${schemeText}://${request.authority() ?? ''}`);
-        // A WIT `error-code` makes the plugin's fetch reject instead of trapping.
-        throw { tag: 'HTTP-request-denied' };
-      },
+      // Refusals come back as WIT `error-code`s from the future, which make the plugin's fetch reject.
+      handle: (request: OutgoingRequest) => new FutureIncomingResponse(o.http, request),
     },
   };
 }

@@ -9,7 +9,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { createWasi } from './wasi.js';
+import { createWasi, type HttpBridge } from './wasi.js';
 import {
   CTRL_STATE,
   MessageTooLargeError,
@@ -107,7 +107,11 @@ function hostImports(): Record<string, unknown> {
     env: init.env,
     stdout: stdoutSink,
     stderr: stderrSink,
-    onHttpDenied: (method, origin) => emitLog('warn', `denied ${method} ${origin}: the plugin holds no http grant for it`),
+    http: {
+      send: (request) => hostCall('http', 'send', [request], true) as ReturnType<HttpBridge['send']>,
+      read: (id, max) => hostCall('http', 'read', [id, max], true) as Uint8Array,
+      drop: (id) => void hostCall('http', 'drop', [id], true),
+    },
   });
   return {
     ...wasi,

@@ -6,15 +6,26 @@ type Api = Record<string, Record<string, (...args: never[]) => unknown> & Record
 function wasi() {
   const out: string[] = [];
   const err: string[] = [];
-  const denied: string[] = [];
+  const sent: unknown[] = [];
   const api = createWasi({
     args: ['demo'],
     env: { ONLY_THIS: '1' },
     stdout: (b) => out.push(new TextDecoder().decode(b)),
     stderr: (b) => err.push(new TextDecoder().decode(b)),
-    onHttpDenied: (method, origin) => denied.push(`${method} ${origin}`),
+    http: {
+      send(request) {
+        sent.push(request);
+        if (request.authority === 'denied.example.com') throw { tag: 'HTTP-request-denied' };
+        return { id: 7, status: 201, headers: [['content-type', new TextEncoder().encode('text/plain')]] };
+      },
+      read(id, max) {
+        if (id !== 7 || max < 2) throw { tag: 'closed' };
+        return new TextEncoder().encode('ok');
+      },
+      drop() {},
+    },
   }) as unknown as Api;
-  return { api, out, err, denied };
+  return { api, out, err, sent };
 }
 
 describe('createWasi', () => {
@@ -40,27 +51,37 @@ describe('createWasi', () => {
     expect(() => stdin.read(10n)).toThrow();
   });
 
-  it('refuses every outbound request with HTTP-request-denied and reports it', () => {
-    const { api, denied } = wasi();
-    const http = api['wasi:http/types'] as unknown as {
-      Fields: new () => { append(n: string, v: Uint8Array): void };
-      OutgoingRequest: new (f: unknown) => { setMethod(m: unknown): void; setScheme(s: unknown): void; setAuthority(a: string): void; setPathWithQuery(p: string): void };
-    };
-    const headers = new http.Fields();
-    headers.append('accept', new TextEncoder().encode('*/*'));
-    const request = new http.OutgoingRequest(headers);
+  it('sends a request through the host when the plugin asks for the response, and reads its body', () => {
+    const { api, sent } = wasi();
+    type Req = { setMethod(m: unknown): void; setScheme(s: unknown): void; setAuthority(a: string): void; setPathWithQuery(p: string): void; body(): { write(): { write(b: Uint8Array): void } } };
+    const http = api['wasi:http/types'] as unknown as { Fields: new () => { append(n: string, v: Uint8Array): void }; OutgoingRequest: new (f: unknown) => Req };
+    const request = new http.OutgoingRequest(new http.Fields());
     request.setMethod({ tag: 'post' });
     request.setScheme({ tag: 'HTTPS' });
     request.setAuthority('api.example.com');
-    request.setPathWithQuery('/v1');
-    let thrown: unknown;
-    try {
-      api['wasi:http/outgoing-handler']!.handle!(request as never);
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown).toEqual({ tag: 'HTTP-request-denied' });
-    expect(denied).toEqual(['POST https://api.example.com']);
+    request.setPathWithQuery('/v1?x=1');
+    const future = api['wasi:http/outgoing-handler']!.handle!(request as never) as { get(): { tag: string; val: { tag: string; val: unknown } } };
+    // Written after `handle`: still sent, because sending waits for the first `get`.
+    request.body().write().write(new TextEncoder().encode('{"a":1}'));
+    const result = future.get();
+    expect(result.tag).toBe('ok');
+    expect(result.val.tag).toBe('ok');
+    expect(sent).toMatchObject([{ method: 'post', scheme: 'https', authority: 'api.example.com', path: '/v1?x=1' }]);
+    expect(new TextDecoder().decode((sent[0] as { body: Uint8Array }).body)).toBe('{"a":1}');
+    const response = result.val.val as { status(): number; consume(): { stream(): { read(n: bigint): Uint8Array } } };
+    expect(response.status()).toBe(201);
+    const stream = response.consume().stream();
+    expect(new TextDecoder().decode(stream.read(100n))).toBe('ok');
+    expect(future.get()).toEqual({ tag: 'err', val: undefined });
+  });
+
+  it('answers a refused request with the WIT error code, so fetch rejects instead of trapping', () => {
+    const { api } = wasi();
+    const http = api['wasi:http/types'] as unknown as { Fields: new () => unknown; OutgoingRequest: new (f: unknown) => { setAuthority(a: string): void } };
+    const request = new http.OutgoingRequest(new http.Fields());
+    request.setAuthority('denied.example.com');
+    const future = api['wasi:http/outgoing-handler']!.handle!(request as never) as { get(): unknown };
+    expect(future.get()).toEqual({ tag: 'ok', val: { tag: 'err', val: { tag: 'HTTP-request-denied' } } });
   });
 
   it('makes request headers immutable once the request owns them', () => {

@@ -1,0 +1,315 @@
+/**
+ * Outbound HTTP for plugins, served on the host thread. A plugin's `fetch`
+ * becomes a wasi:http request in its worker, which asks the host through the
+ * call channel; the host checks it against the grant and only then touches the
+ * network:
+ *
+ * - the origin (scheme, host, port) must match a granted origin; `*.` in a
+ *   grant matches subdomains, never the bare domain or look-alikes;
+ * - the name is resolved once, and if any address is loopback, private,
+ *   link-local or otherwise non-public, the request is refused unless the
+ *   grant names that range (`127.0.0.0/8`) or the origin is that address
+ *   itself; the connection then goes to the vetted address (no rebinding);
+ * - redirects are followed by the host, each hop checked the same way;
+ * - response bodies are capped.
+ *
+ * Every refusal is logged with plugin, method and origin.
+ */
+import { BlockList, isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { HostReply } from '../sandbox/protocol.js';
+
+export interface HttpPolicy {
+  pluginId: string;
+  /** Granted origins (`https://api.example.com`, `https://*.example.com`, `http://127.0.0.1:8080`). */
+  origins: string[];
+  /** Granted address ranges a name may resolve into (`127.0.0.0/8`, `::1/128`). */
+  ranges: string[];
+  /** Largest response body, in bytes. */
+  maxBodyBytes: number;
+  /** Refusals and failures, for the host's log. */
+  log: (level: 'warn' | 'debug', message: string) => void;
+}
+
+/** What the worker sends for a request. */
+export interface OutgoingRequestData {
+  method: string;
+  scheme: string;
+  authority: string;
+  path: string;
+  headers: [string, Uint8Array][];
+  body: Uint8Array;
+}
+
+const MAX_REDIRECTS = 5;
+
+/** Addresses a plugin may not reach through a name unless a grant names the range. */
+const NON_PUBLIC = new BlockList();
+for (const [net, prefix, type] of [
+  ['0.0.0.0', 8, 'ipv4'],
+  ['10.0.0.0', 8, 'ipv4'],
+  ['100.64.0.0', 10, 'ipv4'],
+  ['127.0.0.0', 8, 'ipv4'],
+  ['169.254.0.0', 16, 'ipv4'],
+  ['172.16.0.0', 12, 'ipv4'],
+  ['192.0.0.0', 24, 'ipv4'],
+  ['192.168.0.0', 16, 'ipv4'],
+  ['198.18.0.0', 15, 'ipv4'],
+  ['224.0.0.0', 4, 'ipv4'],
+  ['240.0.0.0', 4, 'ipv4'],
+  ['::', 128, 'ipv6'],
+  ['::1', 128, 'ipv6'],
+  ['fc00::', 7, 'ipv6'],
+  ['fe80::', 10, 'ipv6'],
+  ['ff00::', 8, 'ipv6'],
+] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, type);
+}
+
+/** Parse `a.b.c.d/n` or `x::y/n`; undefined when it is not a range. */
+export function parseRange(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const m = /^([0-9a-f.:]+)\/(\d{1,3})$/i.exec(text);
+  if (!m) return undefined;
+  const version = isIP(m[1]!);
+  const prefix = Number(m[2]);
+  if (version === 4 && prefix <= 32) return { address: m[1]!, prefix, family: 'ipv4' };
+  if (version === 6 && prefix <= 128) return { address: m[1]!, prefix, family: 'ipv6' };
+  return undefined;
+}
+
+const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
+
+/** Split an origin or origin pattern into scheme, host and port (default port filled in). */
+function splitOrigin(origin: string): { scheme: string; host: string; port: string } | undefined {
+  const m = /^(https?):\/\/(\[[0-9a-f:]+\]|[^/:]+)(?::(\d+))?$/i.exec(origin);
+  if (!m) return undefined;
+  const scheme = m[1]!.toLowerCase();
+  return { scheme, host: m[2]!.toLowerCase().replace(/^\[|\]$/g, ''), port: m[3] ?? DEFAULT_PORT[scheme]! };
+}
+
+/** Whether `origin` (no wildcard) is matched by the granted `pattern`. */
+export function originMatches(pattern: string, origin: string): boolean {
+  const p = splitOrigin(pattern);
+  const o = splitOrigin(origin);
+  if (!p || !o || p.scheme !== o.scheme || p.port !== o.port) return false;
+  if (p.host.startsWith('*.')) return o.host.endsWith(p.host.slice(1)) && o.host.length > p.host.length - 1;
+  return p.host === o.host;
+}
+
+interface OpenResponse {
+  response: IncomingMessage;
+  received: number;
+  ended: boolean;
+  waiting: (() => void) | undefined;
+  error: string | undefined;
+  chunks: Buffer[];
+}
+
+/** The wasi:http error the plugin's fetch sees; the reason goes to the host's log. */
+const deny = (): { err: { tag: string } } => ({ err: { tag: 'HTTP-request-denied' } });
+
+/** One plugin's outbound HTTP: requests in flight and their bodies. */
+export class HttpBroker {
+  readonly #policy: HttpPolicy;
+  readonly #ranges: BlockList;
+  readonly #open = new Map<number, OpenResponse>();
+  #nextId = 1;
+
+  constructor(policy: HttpPolicy) {
+    this.#policy = policy;
+    this.#ranges = new BlockList();
+    for (const text of policy.ranges) {
+      const range = parseRange(text);
+      if (range) this.#ranges.addSubnet(range.address, range.prefix, range.family);
+    }
+  }
+
+  /** Serve a host call from the plugin's WASI layer. */
+  async serve(fn: string, args: unknown[]): Promise<HostReply> {
+    switch (fn) {
+      case 'send':
+        return this.#send(args[0] as OutgoingRequestData);
+      case 'read':
+        return this.#read(args[0] as number, args[1] as number);
+      case 'drop':
+        this.#drop(args[0] as number);
+        return { ok: undefined };
+      default:
+        return { err: { tag: 'internal-error', val: `unknown http function ${fn}` } };
+    }
+  }
+
+  /** Abort every request in flight (the plugin stopped). */
+  closeAll(): void {
+    for (const id of [...this.#open.keys()]) this.#drop(id);
+  }
+
+  async #send(req: OutgoingRequestData): Promise<HostReply> {
+    let url: URL;
+    try {
+      url = new URL(`${req.scheme}://${req.authority}${req.path || '/'}`);
+    } catch {
+      return { err: { tag: 'HTTP-request-URI-invalid' } };
+    }
+    let method = req.method.toUpperCase();
+    let body = req.body;
+    const headers = req.headers.filter(([name]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name));
+    for (let hop = 0; ; hop++) {
+      const checked = await this.#check(method, url);
+      if ('err' in checked) return checked;
+      let response: IncomingMessage;
+      try {
+        response = await this.#request(method, url, headers, body, checked.address, checked.family);
+      } catch (err) {
+        this.#policy.log('debug', `${method} ${url.origin} failed: ${(err as Error).message}`);
+        return { err: { tag: 'connection-refused' } };
+      }
+      const status = response.statusCode ?? 502;
+      const location = response.headers.location;
+      if (status >= 300 && status < 400 && status !== 304 && location) {
+        response.resume();
+        if (hop === MAX_REDIRECTS) return { err: { tag: 'loop-detected' } };
+        url = new URL(location, url);
+        // As browsers do: 303 always, and 301/302 for POST, become GET without a body.
+        if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = new Uint8Array();
+        }
+        continue;
+      }
+      const declared = Number(response.headers['content-length'] ?? 0);
+      if (declared > this.#policy.maxBodyBytes) {
+        response.destroy();
+        return { err: { tag: 'HTTP-response-body-size', val: BigInt(declared) } };
+      }
+      const id = this.#nextId++;
+      this.#track(id, response);
+      const out: [string, Uint8Array][] = [];
+      for (let i = 0; i < response.rawHeaders.length; i += 2) out.push([response.rawHeaders[i]!.toLowerCase(), Buffer.from(response.rawHeaders[i + 1]!)]);
+      return { ok: { id, status, headers: out } };
+    }
+  }
+
+  /** Check a hop against the grant; resolve and vet its address. */
+  async #check(method: string, url: URL): Promise<{ address: string; family: 4 | 6 } | { err: unknown }> {
+    const origin = url.origin;
+    const scheme = url.protocol.slice(0, -1);
+    if (scheme !== 'http' && scheme !== 'https') return deny();
+    if (!this.#policy.origins.some((p) => originMatches(p, origin))) {
+      this.#policy.log('warn', `denied ${method} ${origin}: the plugin holds no http grant for it`);
+      return deny();
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    let address: string;
+    let family: 4 | 6;
+    if (isIP(host)) {
+      // An IP literal in a granted origin names its address explicitly.
+      address = host;
+      family = isIP(host) as 4 | 6;
+    } else {
+      try {
+        // IPv4 first: loopback test servers and most services listen there.
+        const found = (await lookup(host, { all: true, verbatim: true })).sort((a, b) => a.family - b.family);
+        const blocked = found.find((a) => this.#isNonPublic(a.address, a.family));
+        if (blocked) {
+          this.#policy.log('warn', `denied ${method} ${origin}: ${host} resolves to ${blocked.address}, a non-public address no grant names`);
+          return deny();
+        }
+        address = found[0]!.address;
+        family = found[0]!.family as 4 | 6;
+      } catch {
+        return { err: { tag: 'DNS-error', val: { rcode: 'NXDOMAIN' } } };
+      }
+    }
+    return { address, family };
+  }
+
+  #isNonPublic(address: string, family: number): boolean {
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    return NON_PUBLIC.check(address, type) && !this.#ranges.check(address, type);
+  }
+
+  #request(method: string, url: URL, headers: [string, Uint8Array][], body: Uint8Array, address: string, family: 4 | 6): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, {
+        method,
+        headers: Object.fromEntries(groupHeaders(headers)),
+        // Connect to the address that was vetted, not to whatever a second lookup returns.
+        lookup: (_host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void) =>
+          opts.all ? cb(null, [{ address, family }]) : cb(null, address, family),
+        timeout: 30_000,
+      });
+      req.on('response', resolve);
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    });
+  }
+
+  #track(id: number, response: IncomingMessage): void {
+    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [] };
+    const wake = () => {
+      const w = open.waiting;
+      open.waiting = undefined;
+      w?.();
+    };
+    response.on('data', (chunk: Buffer) => {
+      open.received += chunk.length;
+      if (open.received > this.#policy.maxBodyBytes) {
+        open.error = `response body exceeds ${this.#policy.maxBodyBytes} bytes`;
+        response.destroy();
+      } else {
+        open.chunks.push(chunk);
+        // Hold back the socket while the plugin has unread data.
+        response.pause();
+      }
+      wake();
+    });
+    response.on('end', () => {
+      open.ended = true;
+      wake();
+    });
+    response.on('error', (err) => {
+      open.error ??= err.message;
+      wake();
+    });
+    response.on('close', () => {
+      open.ended = true;
+      wake();
+    });
+    this.#open.set(id, open);
+  }
+
+  async #read(id: number, max: number): Promise<HostReply> {
+    const open = this.#open.get(id);
+    if (!open) return { err: { tag: 'closed' } };
+    while (open.chunks.length === 0 && !open.ended && !open.error) {
+      open.response.resume();
+      await new Promise<void>((resolve) => (open.waiting = resolve));
+    }
+    if (open.error) return { err: { tag: 'failed', val: open.error } };
+    if (open.chunks.length === 0) return { err: { tag: 'closed' } };
+    let chunk = open.chunks.shift()!;
+    if (chunk.length > max) {
+      open.chunks.unshift(chunk.subarray(max));
+      chunk = chunk.subarray(0, max);
+    }
+    return { ok: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) };
+  }
+
+  #drop(id: number): void {
+    const open = this.#open.get(id);
+    if (!open) return;
+    this.#open.delete(id);
+    if (!open.ended) open.response.destroy();
+  }
+}
+
+function groupHeaders(headers: [string, Uint8Array][]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, value] of headers) out.set(name, [...(out.get(name) ?? []), Buffer.from(value).toString('latin1')]);
+  return out;
+}

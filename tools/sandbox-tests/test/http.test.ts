@@ -1,0 +1,122 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type HostLimits, type LogEntry } from '@airlock/host';
+
+const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
+
+let base: string;
+let granted: Server;
+let other: Server;
+let port: number;
+let otherPort: number;
+const seen: string[] = [];
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'airlock-http-'));
+  granted = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === '/hello') return res.writeHead(200, { 'content-type': 'text/plain' }).end('hello from loopback');
+    if (req.url === '/echo') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, body })));
+      return;
+    }
+    if (req.url === '/redirect-in') return res.writeHead(302, { location: '/hello' }).end();
+    if (req.url === '/redirect-out') return res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/secret` }).end();
+    if (req.url === '/big') return res.writeHead(200).end('x'.repeat(5000));
+    res.writeHead(404).end();
+  });
+  other = createServer((req, res) => {
+    seen.push(`other ${req.method} ${req.url}`);
+    res.end('you should not see this');
+  });
+  port = await listen(granted);
+  otherPort = await listen(other);
+});
+
+afterAll(async () => {
+  granted.close();
+  other.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+/** The fixture, as a plugin whose manifest asks for `http`. */
+async function fetcher(http: string[]): Promise<string> {
+  const dir = await mkdtemp(join(base, 'plugin-'));
+  const pkg = JSON.parse(await readFile(join(fixture, 'package.json'), 'utf8'));
+  pkg.airlock.capabilities = { http };
+  await mkdir(join(dir, 'dist'));
+  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
+  await copyFile(join(fixture, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
+  return dir;
+}
+
+type FetchResult = { status?: number; text?: string; type?: string; rejected?: boolean; message?: string };
+
+async function run(http: string[], url: string, init: { method?: string; body?: string } = {}, limits?: HostLimits) {
+  const logs: LogEntry[] = [];
+  const host = await createHost({ home: join(base, 'home'), logger: (e) => logs.push(e), limits });
+  try {
+    await host.load(await fetcher(http), { grant: 'manifest' });
+    const result = (await host.callTool('fetch', { url, ...init })) as FetchResult;
+    return { result, logs };
+  } finally {
+    await host.close();
+  }
+}
+
+const denials = (logs: LogEntry[]) => logs.filter((l) => l.level === 'warn' && l.message.startsWith('denied')).map((l) => l.message);
+
+describe('outbound HTTP through the gate', () => {
+  it('reaches a granted origin, with its body and headers', async () => {
+    const { result } = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/hello`);
+    expect(result).toEqual({ status: 200, text: 'hello from loopback', type: 'text/plain' });
+  });
+
+  it('sends the method and body', async () => {
+    const { result } = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/echo`, { method: 'POST', body: '{"q":1}' });
+    expect(JSON.parse(result.text!)).toEqual({ method: 'POST', body: '{"q":1}' });
+  });
+
+  it('refuses an origin that is not granted: fetch rejects and the host logs it', async () => {
+    const before = seen.length;
+    const { result, logs } = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${otherPort}/secret`);
+    expect(result.rejected).toBe(true);
+    expect(denials(logs)).toEqual([`denied GET http://127.0.0.1:${otherPort}: the plugin holds no http grant for it`]);
+    expect(seen.slice(before)).toEqual([]);
+  });
+
+  it('refuses a granted name that resolves to a loopback address unless the range is granted', async () => {
+    const refused = await run([`http://localhost:${port}`], `http://localhost:${port}/hello`);
+    expect(refused.result.rejected).toBe(true);
+    expect(denials(refused.logs)[0]).toMatch(/^denied GET http:\/\/localhost:\d+: localhost resolves to .*non-public address/);
+    const allowed = await run([`http://localhost:${port}`, '127.0.0.0/8', '::1/128'], `http://localhost:${port}/hello`);
+    expect(allowed.result).toMatchObject({ status: 200, text: 'hello from loopback' });
+  });
+
+  it('follows a redirect within the grant, and refuses one that leaves it', async () => {
+    const inside = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/redirect-in`);
+    expect(inside.result).toMatchObject({ status: 200, text: 'hello from loopback' });
+    const before = seen.length;
+    const outside = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/redirect-out`);
+    expect(outside.result.rejected).toBe(true);
+    expect(denials(outside.logs)).toEqual([`denied GET http://127.0.0.1:${otherPort}: the plugin holds no http grant for it`]);
+    expect(seen.slice(before)).toEqual(['GET /redirect-out']);
+  });
+
+  it('caps the response body', async () => {
+    const { result } = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/big`, {}, { maxHttpBodyBytes: 1000 });
+    expect(result.rejected).toBe(true);
+    const fine = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/big`, {}, { maxHttpBodyBytes: 10_000 });
+    expect(fine.result.text).toHaveLength(5000);
+  });
+});
