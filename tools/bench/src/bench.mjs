@@ -20,6 +20,9 @@ const notesDir = join(benchDir, '..', '..', 'plugins', 'notes');
 const loadOnce = join(benchDir, 'src', 'load-once.mjs');
 const rssOnce = join(benchDir, 'src', 'rss-once.mjs');
 const callsOnce = join(benchDir, 'src', 'calls-once.mjs');
+const sandboxOnce = join(benchDir, 'src', 'sandbox-once.mjs');
+const misbehavingDir = join(benchDir, '..', 'sandbox-tests', 'fixtures', 'misbehaving');
+const FETCHES = 1_000;
 const resultsFile = join(benchDir, 'results', 'latest.json');
 
 const COLD_RUNS = 3;
@@ -217,6 +220,18 @@ async function main() {
     row('RSS per loaded plugin', fmtMB(perPlugin), `(${fmtMB(rss.rssAfterBytes)} after − ${fmtMB(rss.rssBeforeBytes)} before) / ${rss.plugins}`);
     row('RSS: first plugin', fmtMB(firstPlugin), 'includes what copies of one component share (compiled core modules)');
     row('RSS: each further copy', fmtMB(furtherPlugin), `mean of the other ${rss.plugins - 1}: worker thread, instance memory`);
+
+    // 6. The sandbox's own costs: the HTTP gate and recovering from a timeout
+    progress('sandbox: gated fetch vs direct, timeout recovery');
+    if (!existsSync(join(misbehavingDir, 'dist', 'plugin.wasm'))) await buildPlugin({ dir: misbehavingDir, skipTypecheck: true, onProgress: discard });
+    await mkdir(join(base, 'sandbox'), { recursive: true });
+    const sandbox = await runChild([sandboxOnce, join(base, 'sandbox-home'), misbehavingDir, join(base, 'sandbox'), String(FETCHES)]);
+    results.sandbox = sandbox;
+    section('Sandbox (fresh process, loopback server)');
+    row('GET through plugin + gate: median', fmtUs(sandbox.gatedFetch.medianUs), `p90 ${fmtUs(sandbox.gatedFetch.p90Us)}; ${fmtInt(FETCHES)} fetches from the plugin, origin granted`);
+    row('Same GET from Node directly: median', fmtUs(sandbox.directFetch.medianUs), `p90 ${fmtUs(sandbox.directFetch.p90Us)}`);
+    row('Sandboxed fetch overhead', fmtUs(sandbox.gatedFetch.medianUs - sandbox.directFetch.medianUs), 'median difference: guest fetch, worker ↔ host channel, grant and address checks');
+    row('Timeout → next call answered', fmtMs(sandbox.timeoutRecoveryMs), `median of 3; worker terminated at the deadline, restarted on the next call`);
 
     await mkdir(dirname(resultsFile), { recursive: true });
     await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
