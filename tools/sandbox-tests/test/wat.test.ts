@@ -1,0 +1,53 @@
+// Plugins written by hand in WAT, wrapped into components with wasm-tools:
+// the contract and the sandbox do not depend on the guest being JavaScript.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type Host } from '@airlock/host';
+import { rejection } from '@airlock/test-utils';
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+let home: string;
+let host: Host;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'airlock-wat-'));
+  host = await createHost({ home, logger: () => {} });
+  await host.load(fixture('spin-wat'));
+  await host.load(fixture('grow-wat'));
+  await host.load(fixture('misbehaving'));
+});
+
+afterAll(async () => {
+  await host.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('hand-written WAT plugins', () => {
+  it('are loaded and list their tools like any other', () => {
+    const wat = host.tools().filter((t) => t.plugin.endsWith('-wat'));
+    expect(wat.map((t) => [t.qualifiedName, t.risk, t.parameters])).toEqual([
+      ['spin-wat.spin', 'read-only', { type: 'object' }],
+      ['grow-wat.grow', 'read-only', { type: 'object' }],
+    ]);
+  });
+
+  it('are stopped at the deadline while other plugins keep serving', async () => {
+    const spinning = host.callTool('spin-wat.spin', {});
+    await expect(host.callTool('echo', { during: 'spin' })).resolves.toEqual({ during: 'spin' });
+    const err = await rejection(spinning);
+    expect(err.code).toBe('PLUGIN_TIMEOUT');
+    expect(err.plugin).toBe('spin-wat');
+  });
+
+  it('are held to their memory cap, and a fresh instance serves the next call', async () => {
+    const err = await rejection(host.callTool('grow', {}));
+    expect(err.code).toBe('PLUGIN_MEMORY_LIMIT');
+    expect(err.message).toContain('16 MiB');
+    const again = await rejection(host.callTool('grow', {}));
+    expect(again.code).toBe('PLUGIN_MEMORY_LIMIT');
+    await expect(host.callTool('echo', { after: 'grow' })).resolves.toEqual({ after: 'grow' });
+  });
+});
