@@ -1,0 +1,71 @@
+// A plugin calling the host's storage and credentials interfaces with
+// whatever it likes: refusals come back as WIT errors it can catch, limits
+// hold, and no plugin reaches another's data.
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type Host } from '@airlock/host';
+
+const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
+
+let base: string;
+let host: Host;
+
+/** A copy of the fixture under another id, asking for `capabilities`. */
+async function variant(id: string, capabilities: Record<string, unknown>): Promise<string> {
+  const dir = join(base, id);
+  const pkg = JSON.parse(await readFile(join(fixture, 'package.json'), 'utf8'));
+  pkg.name = id;
+  pkg.airlock.capabilities = capabilities;
+  await mkdir(join(dir, 'dist'), { recursive: true });
+  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
+  await copyFile(join(fixture, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
+  return dir;
+}
+
+const storage = (plugin: string, args: Record<string, unknown>) => host.callTool(`${plugin}.storage`, args);
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'airlock-storage-'));
+  host = await createHost({ home: join(base, 'home'), logger: () => {} });
+  await host.load(await variant('keeper', { storage: { quotaBytes: 4096 } }), { grant: 'manifest' });
+  await host.load(await variant('snoop', { storage: true }), { grant: 'manifest' });
+  await host.load(await variant('nostore', {}));
+});
+
+afterAll(async () => {
+  await host.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+describe('storage and credentials from a hostile plugin', () => {
+  it('refuses storage to a plugin without the grant, as an error it can catch', async () => {
+    expect(await storage('nostore', { op: 'set', key: 'k', size: 1 })).toMatchObject({ error: { tag: 'denied' } });
+    await expect(host.callTool('nostore.echo', { still: 'alive' })).resolves.toEqual({ still: 'alive' });
+  });
+
+  it('keeps each plugin in its own namespace', async () => {
+    expect(await storage('keeper', { op: 'set', key: 'secret', size: 10 })).toEqual({ ok: true });
+    expect(await storage('snoop', { op: 'list', key: '' })).toEqual({ keys: [] });
+    expect(await storage('snoop', { op: 'get', key: 'secret' })).toEqual({ value: null });
+    expect(await storage('keeper', { op: 'get', key: 'secret' })).toEqual({ value: 10 });
+  });
+
+  it('enforces the quota without storing anything past it', async () => {
+    expect(await storage('keeper', { op: 'set', key: 'big', size: 5000 })).toMatchObject({ error: { tag: 'quota-exceeded' } });
+    expect(await storage('keeper', { op: 'get', key: 'big' })).toEqual({ value: null });
+    expect(await storage('keeper', { op: 'get', key: 'secret' })).toEqual({ value: 10 });
+  });
+
+  it('answers huge or invalid arguments with errors, not crashes', async () => {
+    expect(await storage('snoop', { op: 'set', key: 'k'.repeat(100_000), size: 1 })).toMatchObject({ error: { tag: 'invalid-key' } });
+    expect(await storage('snoop', { op: 'set', key: '', size: 1 })).toMatchObject({ error: { tag: 'invalid-key' } });
+    expect(await storage('snoop', { op: 'set', key: 'v', size: 2 * 1024 * 1024 })).toMatchObject({ error: { tag: 'value-too-large' } });
+    await expect(storage('snoop', { op: 'list', key: '' })).resolves.toEqual({ keys: [] });
+  });
+
+  it('refuses a token from an auth plugin the grant does not name', async () => {
+    expect(await host.callTool('snoop.token', { from: 'keeper' })).toMatchObject({ error: { tag: 'denied' } });
+  });
+});
