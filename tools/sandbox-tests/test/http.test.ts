@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type HostLimits, type LogEntry } from '@airlock/host';
+import { pluginVariant } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 
@@ -50,15 +51,10 @@ afterAll(async () => {
 });
 
 /** The fixture, as a plugin whose manifest asks for `http`. */
-async function fetcher(http: string[]): Promise<string> {
-  const dir = await mkdtemp(join(base, 'plugin-'));
-  const pkg = JSON.parse(await readFile(join(fixture, 'package.json'), 'utf8'));
-  pkg.airlock.capabilities = { http };
-  await mkdir(join(dir, 'dist'));
-  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
-  await copyFile(join(fixture, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
-  return dir;
-}
+const fetcher = async (http: string[]) =>
+  pluginVariant(fixture, await mkdtemp(join(base, 'plugin-')), (pkg) => {
+    pkg.airlock.capabilities = { http };
+  });
 
 type FetchResult = { status?: number; text?: string; type?: string; rejected?: boolean; message?: string };
 

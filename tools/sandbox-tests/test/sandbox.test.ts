@@ -1,8 +1,8 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rejection } from '@airlock/test-utils';
+import { pluginVariant, rejection } from '@airlock/test-utils';
 import { createHost, type Host, type LogEntry } from '@airlock/host';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
@@ -74,12 +74,10 @@ describe('a plugin that misbehaves', () => {
   it('does not start when its memory cap is below what the component needs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-tiny-'));
     try {
-      const pkg = JSON.parse(await readFile(join(fixture, 'package.json'), 'utf8'));
-      pkg.name = 'tiny';
-      pkg.airlock.limits.memoryMb = 2;
-      await mkdir(join(dir, 'dist'));
-      await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
-      await copyFile(join(fixture, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
+      await pluginVariant(fixture, dir, (pkg) => {
+        pkg.name = 'tiny';
+        pkg.airlock.limits = { memoryMb: 2 };
+      });
       const err = await rejection(host.load(dir));
       expect(err.code).toBe('PLUGIN_MEMORY_LIMIT');
       expect(err.message).toMatch(/needs at least \d+ MiB of memory, more than the cap of 2 MiB/);

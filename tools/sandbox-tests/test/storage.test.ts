@@ -1,28 +1,23 @@
 // A plugin calling the host's storage and credentials interfaces with
 // whatever it likes: refusals come back as WIT errors it can catch, limits
 // hold, and no plugin reaches another's data.
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
+import { pluginVariant } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 
 let base: string;
 let host: Host;
 
-/** A copy of the fixture under another id, asking for `capabilities`. */
-async function variant(id: string, capabilities: Record<string, unknown>): Promise<string> {
-  const dir = join(base, id);
-  const pkg = JSON.parse(await readFile(join(fixture, 'package.json'), 'utf8'));
-  pkg.name = id;
-  pkg.airlock.capabilities = capabilities;
-  await mkdir(join(dir, 'dist'), { recursive: true });
-  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
-  await copyFile(join(fixture, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
-  return dir;
-}
+const variant = (id: string, capabilities: Record<string, unknown>) =>
+  pluginVariant(fixture, join(base, id), (pkg) => {
+    pkg.name = id;
+    pkg.airlock.capabilities = capabilities;
+  });
 
 const storage = (plugin: string, args: Record<string, unknown>) => host.callTool(`${plugin}.storage`, args);
 

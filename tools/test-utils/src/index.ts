@@ -1,7 +1,7 @@
 /**
  * Helpers for Airlock's end-to-end tests (run by vitest from source; not published).
  */
-import { readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { AirlockError } from '@airlock/host';
@@ -32,4 +32,17 @@ export async function ensureBuilt(dir: string, options: { skipTypecheck?: boolea
     () => 0,
   );
   if (built < (await newestSource(dir))) await buildPlugin({ dir, ...options });
+}
+
+/**
+ * Copy a built plugin into `dir` with its package.json changed by `edit`: the
+ * same component under another id, asking for other capabilities or limits.
+ */
+export async function pluginVariant(from: string, dir: string, edit: (pkg: { name: string; airlock: Record<string, unknown> & { limits?: Record<string, unknown> } }) => void): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(from, 'package.json'), 'utf8'));
+  edit(pkg);
+  await mkdir(join(dir, 'dist'), { recursive: true });
+  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
+  await copyFile(join(from, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
+  return dir;
 }
