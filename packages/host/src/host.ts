@@ -13,7 +13,7 @@ import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { HttpBroker, parseRange } from './capabilities/http.js';
-import { PluginInstance } from './sandbox/instance.js';
+import { PluginInstance, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { HostCall, HostReply } from './sandbox/protocol.js';
@@ -310,7 +310,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Every tool of every loaded tool plugin. */
   tools(): ToolInfo[] {
-    return [...this.#plugins.values()].flatMap((p) => p.tools.map(({ schema: _, ...info }) => info));
+    return [...this.#plugins.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
   }
 
   /**
@@ -402,7 +402,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (!auth || auth.info.kind !== 'auth') return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\` is not loaded` } };
     const outcome = await auth.instance.call('auth.getToken', []);
     if (outcome.ok) return { ok: outcome.value };
-    const e = outcome.error as { tag?: string; val?: string };
+    const e = errorOf(outcome) as { tag?: string; val?: string } | undefined;
     return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
   }
 }

@@ -38,6 +38,14 @@ describe('a plugin that misbehaves', () => {
     await expect(host.callTool('echo', { after: 'timeout' })).resolves.toEqual({ after: 'timeout' });
   });
 
+  it('checks arguments against its own schema in its own thread: a catastrophic pattern cannot stall the host', async () => {
+    const stuck = host.callTool('redos', { s: `${'a'.repeat(40)}!` });
+    await expect(host.callTool('count_words', { text: 'host still answers' })).resolves.toMatchObject({ words: 3 });
+    const err = await rejection(stuck);
+    expect(err.code).toBe('PLUGIN_TIMEOUT');
+    await expect(host.callTool('redos', { s: 'aaa' })).resolves.toEqual({});
+  });
+
   it('traps: the call fails with what the plugin printed to stderr, and a fresh instance serves the next call', async () => {
     const err = await rejection(host.callTool('trap', {}));
     expect(err.code).toBe('PLUGIN_TRAPPED');

@@ -3,8 +3,8 @@
  * compiles their JSON Schemas, and validates arguments before a plugin sees them.
  */
 import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
-import type { PluginCaller } from '../sandbox/instance.js';
-import { checkSchema, compileSchema, type CompiledSchema } from '../schema.js';
+import { errorOf, type PluginCaller } from '../sandbox/instance.js';
+import { checkSchema } from '../schema.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
 const RISKS: readonly RiskLevel[] = ['read-only', 'write', 'risky', 'dangerous'];
@@ -23,9 +23,7 @@ export interface ToolInfo {
   risk: RiskLevel;
 }
 
-export interface LoadedTool extends ToolInfo {
-  schema: CompiledSchema;
-}
+export type LoadedTool = ToolInfo;
 
 interface WitToolDefinition {
   name: string;
@@ -44,7 +42,7 @@ interface WitToolError {
 export async function readTools(instance: PluginCaller, pluginId: string): Promise<LoadedTool[]> {
   const outcome = await instance.call('tool.listTools', []);
   if (!outcome.ok) {
-    const e = outcome.error as WitToolError;
+    const e = errorOf(outcome) as WitToolError | undefined;
     throw new PluginError('PLUGIN_ERROR', pluginId, e?.code ?? 'error', `list-tools failed: ${e?.message ?? String(e)}`, e?.details);
   }
   const defs = outcome.value as WitToolDefinition[];
@@ -69,18 +67,17 @@ export async function readTools(instance: PluginCaller, pluginId: string): Promi
     if (problems.length > 0) {
       throw bad(`\`${def.name}\` parameters are not a valid JSON Schema: ${problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ')}`);
     }
-    const schema = compileSchema(parameters);
-    return { name: def.name, qualifiedName: `${pluginId}.${def.name}`, plugin: pluginId, description: def.description, parameters, risk: def.risk as RiskLevel, schema };
+    return { name: def.name, qualifiedName: `${pluginId}.${def.name}`, plugin: pluginId, description: def.description, parameters, risk: def.risk as RiskLevel };
   });
 }
 
 /** Validate `args`, call the tool, and parse its JSON result. */
 export async function invokeTool(instance: PluginCaller, tool: LoadedTool, args: unknown, timeoutMs?: number): Promise<unknown> {
-  const problems = tool.schema.validate(args);
-  if (problems.length > 0) throw new ToolArgumentsError(tool.name, tool.plugin, problems);
-  const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args)], timeoutMs);
+  // Validated in the plugin's worker, before its code runs: see Request.validate.
+  const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args ?? null)], { timeoutMs, validate: true });
+  if ('invalid' in outcome) throw new ToolArgumentsError(tool.name, tool.plugin, outcome.invalid);
   if (!outcome.ok) {
-    const e = outcome.error as WitToolError;
+    const e = errorOf(outcome) as WitToolError | undefined;
     throw new PluginError('TOOL_FAILED', tool.plugin, e?.code ?? 'error', e?.message ?? String(e), e?.details);
   }
   if (typeof outcome.value !== 'string') {

@@ -51,12 +51,24 @@ export interface InstanceOptions {
   onHostCall: (call: HostCall) => HostReply | Promise<HostReply>;
 }
 
-/** The outcome of a call: the export's value, or the plugin's WIT error payload. */
-export type CallOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+/** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
+export type CallOutcome =
+  | { ok: true; value: unknown }
+  | { ok: false; error: unknown }
+  | { ok: false; invalid: { path: string; message: string }[] };
+
+/** The plugin's WIT error payload from an outcome (undefined for refused arguments). */
+export const errorOf = (outcome: CallOutcome): unknown => ('error' in outcome ? outcome.error : undefined);
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** Check `tool.callTool` arguments against the tool's schema before the plugin runs. */
+  validate?: boolean;
+}
 
 /** Anything that runs calls into a plugin: one instance, or a pool of them. */
 export interface PluginCaller {
-  call(fn: string, args: unknown[], timeoutMs?: number): Promise<CallOutcome>;
+  call(fn: string, args: unknown[], options?: CallOptions): Promise<CallOutcome>;
 }
 
 interface Live {
@@ -92,7 +104,8 @@ export class PluginInstance {
    * time, in order. Resolves with the value or the plugin's WIT error payload;
    * rejects with an AirlockError on timeout, trap or crash.
    */
-  call(fn: string, args: unknown[], timeoutMs = this.#opts.timeoutMs): Promise<CallOutcome> {
+  call(fn: string, args: unknown[], options: CallOptions = {}): Promise<CallOutcome> {
+    const timeoutMs = options.timeoutMs ?? this.#opts.timeoutMs;
     if (this.#pending > this.#opts.maxQueuedCalls) {
       // Back-pressure: refuse rather than queue without bound.
       return Promise.reject(
@@ -103,7 +116,7 @@ export class PluginInstance {
       );
     }
     this.#pending++;
-    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs)).finally(() => this.#pending--);
+    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs, options.validate === true)).finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -189,13 +202,13 @@ export class PluginInstance {
     return live;
   }
 
-  async #run(fn: string, args: unknown[], timeoutMs: number): Promise<CallOutcome> {
+  async #run(fn: string, args: unknown[], timeoutMs: number, validate: boolean): Promise<CallOutcome> {
     const o = this.#opts;
     const live = await this.#ensureLive();
     const { ch } = live;
     const deadline = performance.now() + timeoutMs;
     try {
-      writeMessage(ch, { fn, args });
+      writeMessage(ch, validate ? { fn, args, validate } : { fn, args });
     } catch (err) {
       throw new AirlockError('TOOL_ARGUMENTS_INVALID', `arguments for ${fn} are too large: ${(err as Error).message}`, { plugin: o.pluginId });
     }
@@ -246,6 +259,7 @@ export class PluginInstance {
       });
     }
     if ('err' in response) return { ok: false, error: response.err };
+    if ('invalid' in response) return { ok: false, invalid: response.invalid };
     if ('tooLarge' in response) {
       throw new AirlockError('RESULT_TOO_LARGE', `plugin \`${o.pluginId}\` returned ${response.tooLarge} bytes from ${fn}, over the limit of ${response.max} bytes; the result was dropped`, {
         plugin: o.pluginId,

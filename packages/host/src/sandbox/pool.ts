@@ -4,7 +4,7 @@
  * an idle instance, starting a new one (up to the pool size) when all are busy,
  * and otherwise to the least loaded.
  */
-import type { CallOutcome, PluginCaller, PluginInstance } from './instance.js';
+import type { CallOptions, CallOutcome, PluginCaller, PluginInstance } from './instance.js';
 
 export class InstancePool implements PluginCaller {
   readonly #instances: PluginInstance[] = [];
@@ -22,8 +22,8 @@ export class InstancePool implements PluginCaller {
     return this.#instances[0]!.start();
   }
 
-  call(fn: string, args: unknown[], timeoutMs?: number): Promise<CallOutcome> {
-    return this.#pick().call(fn, args, timeoutMs);
+  call(fn: string, args: unknown[], options?: CallOptions): Promise<CallOutcome> {
+    return this.#pick().call(fn, args, options);
   }
 
   #pick(): PluginInstance {

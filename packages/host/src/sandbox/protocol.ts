@@ -116,6 +116,12 @@ export interface Request {
   /** Export path, e.g. `tool.callTool`. */
   fn: string;
   args: unknown[];
+  /**
+   * For `tool.callTool`: check the arguments against the tool's schema in the
+   * worker first. A plugin's schema runs in the plugin's thread, under its
+   * deadline, so a pathological `pattern` cannot stall the host.
+   */
+  validate?: boolean;
 }
 
 /** The worker's answer to a request. */
@@ -124,6 +130,7 @@ export type Response = (
   | { err: unknown }
   | { trap: string; stderr: string }
   | { tooLarge: number; max: number }
+  | { invalid: { path: string; message: string }[] }
   | { fail: string }
 ) & {
   /** Log lines posted so far, to deliver before this response. */

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
+import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
   MessageTooLargeError,
@@ -203,6 +204,31 @@ function handle(req: Request): Response {
   return response;
 }
 
+/** Argument validators by tool name, built from the plugin's own `list-tools` answer. */
+let argValidators: Map<string, CompiledSchema> | undefined;
+
+function buildValidators(defs: unknown): Map<string, CompiledSchema> {
+  const map = new Map<string, CompiledSchema>();
+  if (!Array.isArray(defs)) return map;
+  for (const def of defs as { name?: unknown; parameters?: unknown }[]) {
+    try {
+      if (typeof def?.name === 'string' && typeof def.parameters === 'string') map.set(def.name, compileSchema(JSON.parse(def.parameters) as object));
+    } catch {
+      // The host refused invalid definitions at load; a tool missing here is refused by checkArguments.
+    }
+  }
+  return map;
+}
+
+/** Problems with a tool call's arguments, or undefined when they match. */
+function checkArguments(name: string, argsJson: string): Response | undefined {
+  argValidators ??= buildValidators(resolveExport('tool.listTools')());
+  const validator = argValidators.get(name);
+  if (!validator) return { invalid: [{ path: '', message: `tool \`${name}\` has no usable parameters schema` }], logs: logSeq };
+  const problems = validator.validate(JSON.parse(argsJson));
+  return problems.length > 0 ? { invalid: problems, logs: logSeq } : undefined;
+}
+
 function call(req: Request): Response {
   if (!instance) {
     try {
@@ -214,7 +240,12 @@ function call(req: Request): Response {
   }
   stderrTail = '';
   try {
+    if (req.validate) {
+      const invalid = checkArguments(req.args[0] as string, req.args[1] as string);
+      if (invalid) return invalid;
+    }
     const ok = resolveExport(req.fn)(...req.args);
+    if (req.fn === 'tool.listTools') argValidators = buildValidators(ok);
     return { ok, logs: logSeq };
   } catch (err) {
     if (!isTrap(err)) {
