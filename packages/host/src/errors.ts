@@ -3,6 +3,8 @@
  * string `code`; callers switch on the code, people read `message` and `hint`.
  */
 
+import { formatProblems } from './schema.js';
+
 const BRAND = Symbol.for('airlock.error');
 
 /** Stable codes of every error the host throws. */
@@ -100,8 +102,7 @@ export class ToolArgumentsError extends AirlockError {
   readonly errors: readonly { path: string; message: string }[];
 
   constructor(tool: string, plugin: string, errors: { path: string; message: string }[]) {
-    const list = errors.map((e) => `${e.path || '(root)'} ${e.message}`).join('; ');
-    super('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool \`${tool}\`: ${list}`, {
+    super('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool \`${tool}\`: ${formatProblems(errors)}`, {
       plugin,
       hint: 'Call the tool with arguments that match its `parameters` schema (see host.tools()).',
     });

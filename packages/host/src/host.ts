@@ -19,8 +19,8 @@ import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { HostCall, HostReply } from './sandbox/protocol.js';
 import { openSqliteStorage } from './storage/sqlite.js';
 import type { StorageAdapter } from './storage/adapter.js';
-import { checkSchema, compileSchema } from './schema.js';
-import { invokeTool, readTools, type LoadedTool, type ToolInfo } from './kinds/tool.js';
+import { checkSchema, compileSchema, formatProblems } from './schema.js';
+import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import type { Capabilities } from './manifest.js';
 
@@ -108,7 +108,7 @@ interface Loaded {
   info: PluginInfo;
   manifest: Manifest;
   instance: InstancePool;
-  tools: LoadedTool[];
+  tools: ToolInfo[];
   http: HttpBroker;
 }
 
@@ -355,9 +355,9 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /** Tools by bare and by qualified name; rebuilt when plugins come and go. */
-  #toolIndex: Map<string, LoadedTool[]> | undefined;
+  #toolIndex: Map<string, ToolInfo[]> | undefined;
 
-  #findTool(name: string): LoadedTool {
+  #findTool(name: string): ToolInfo {
     if (!this.#toolIndex) {
       this.#toolIndex = new Map();
       for (const tool of [...this.#plugins.values()].flatMap((p) => p.tools)) {
@@ -381,11 +381,11 @@ export class Host extends EventEmitter<HostEvents> {
     if (manifest.configSchema) {
       const invalid = checkSchema(manifest.configSchema);
       if (invalid.length > 0) {
-        throw new AirlockError('MANIFEST_INVALID', `plugin \`${manifest.id}\`: airlock.configSchema is not a valid JSON Schema: ${describeProblems(invalid)}`, { plugin: manifest.id });
+        throw new AirlockError('MANIFEST_INVALID', `plugin \`${manifest.id}\`: airlock.configSchema is not a valid JSON Schema: ${formatProblems(invalid)}`, { plugin: manifest.id });
       }
       const problems = compileSchema(manifest.configSchema).validate(config);
       if (problems.length > 0) {
-        throw new AirlockError('CONFIG_INVALID', `configuration for plugin \`${manifest.id}\` does not match its configSchema: ${describeProblems(problems)}`, {
+        throw new AirlockError('CONFIG_INVALID', `configuration for plugin \`${manifest.id}\` does not match its configSchema: ${formatProblems(problems)}`, {
           plugin: manifest.id,
           hint: 'Pass a `config` to host.load() that matches the plugin\'s configSchema.',
         });
@@ -406,8 +406,6 @@ export class Host extends EventEmitter<HostEvents> {
     return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
   }
 }
-
-const describeProblems = (problems: { path: string; message: string }[]) => problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ');
 
 async function compileModules(dir: string, files: string[], maxPages: number): Promise<Record<string, WebAssembly.Module>> {
   const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(capMemory(await readFile(join(dir, f)), maxPages))] as const));

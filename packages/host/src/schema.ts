@@ -15,6 +15,11 @@ export interface SchemaProblem {
   message: string;
 }
 
+/** Problems as one line: `/title String is too short; (root) has unknown property \`x\``. */
+export function formatProblems(problems: readonly SchemaProblem[]): string {
+  return problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ');
+}
+
 export interface CompiledSchema {
   /** Problems with `value`; empty when it matches. */
   validate(value: unknown): SchemaProblem[];

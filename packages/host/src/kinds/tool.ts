@@ -4,7 +4,7 @@
  */
 import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
 import { errorOf, type PluginCaller } from '../sandbox/instance.js';
-import { checkSchema } from '../schema.js';
+import { checkSchema, formatProblems } from '../schema.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
 const RISKS: readonly RiskLevel[] = ['read-only', 'write', 'risky', 'dangerous'];
@@ -23,7 +23,6 @@ export interface ToolInfo {
   risk: RiskLevel;
 }
 
-export type LoadedTool = ToolInfo;
 
 interface WitToolDefinition {
   name: string;
@@ -39,7 +38,7 @@ interface WitToolError {
 }
 
 /** Ask a freshly loaded plugin for its tools and check every definition. */
-export async function readTools(instance: PluginCaller, pluginId: string): Promise<LoadedTool[]> {
+export async function readTools(instance: PluginCaller, pluginId: string): Promise<ToolInfo[]> {
   const outcome = await instance.call('tool.listTools', []);
   if (!outcome.ok) {
     const e = errorOf(outcome) as WitToolError | undefined;
@@ -65,14 +64,14 @@ export async function readTools(instance: PluginCaller, pluginId: string): Promi
     }
     const problems = checkSchema(parameters);
     if (problems.length > 0) {
-      throw bad(`\`${def.name}\` parameters are not a valid JSON Schema: ${problems.map((p) => `${p.path || '(root)'} ${p.message}`).join('; ')}`);
+      throw bad(`\`${def.name}\` parameters are not a valid JSON Schema: ${formatProblems(problems)}`);
     }
     return { name: def.name, qualifiedName: `${pluginId}.${def.name}`, plugin: pluginId, description: def.description, parameters, risk: def.risk as RiskLevel };
   });
 }
 
 /** Validate `args`, call the tool, and parse its JSON result. */
-export async function invokeTool(instance: PluginCaller, tool: LoadedTool, args: unknown, timeoutMs?: number): Promise<unknown> {
+export async function invokeTool(instance: PluginCaller, tool: ToolInfo, args: unknown, timeoutMs?: number): Promise<unknown> {
   // Validated in the plugin's worker, before its code runs: see Request.validate.
   const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args ?? null)], { timeoutMs, validate: true });
   if ('invalid' in outcome) throw new ToolArgumentsError(tool.name, tool.plugin, outcome.invalid);

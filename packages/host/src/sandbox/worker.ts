@@ -86,9 +86,9 @@ const stderrSink = lineSink('warn', true);
 
 // ── Host interfaces ────────────────────────────────────────────────────────
 
-/** Make a synchronous call to the host thread and wait for its reply. */
-function hostCall(iface: string, fn: string, args: unknown[], binary = false): unknown {
-  writeMessage(ch, { iface, fn, args } satisfies HostCall, binary);
+/** Make a synchronous call to the host thread and wait for its reply. Arguments may hold bytes, so v8 encoding. */
+function hostCall(iface: string, fn: string, args: unknown[]): unknown {
+  writeMessage(ch, { iface, fn, args } satisfies HostCall, true);
   Atomics.store(ch.ctrl, CTRL_STATE, State.HOST_CALL);
   Atomics.notify(ch.ctrl, CTRL_STATE);
   let s: number;
@@ -109,9 +109,9 @@ function hostImports(): Record<string, unknown> {
     stdout: stdoutSink,
     stderr: stderrSink,
     http: {
-      send: (request) => hostCall('http', 'send', [request], true) as ReturnType<HttpBridge['send']>,
-      read: (id, max) => hostCall('http', 'read', [id, max], true) as Uint8Array,
-      drop: (id) => void hostCall('http', 'drop', [id], true),
+      send: (request) => hostCall('http', 'send', [request]) as ReturnType<HttpBridge['send']>,
+      read: (id, max) => hostCall('http', 'read', [id, max]) as Uint8Array,
+      drop: (id) => void hostCall('http', 'drop', [id]),
     },
   });
   return {
@@ -122,17 +122,17 @@ function hostImports(): Record<string, unknown> {
       },
     },
     'airlock:plugin/storage': {
-      get: (key: string) => hostCall('storage', 'get', [key], true),
-      set: (key: string, value: Uint8Array) => hostCall('storage', 'set', [key, value], true),
-      delete: (key: string) => hostCall('storage', 'delete', [key], true),
-      list: (prefix: string) => hostCall('storage', 'list', [prefix], true),
+      get: (key: string) => hostCall('storage', 'get', [key]),
+      set: (key: string, value: Uint8Array) => hostCall('storage', 'set', [key, value]),
+      delete: (key: string) => hostCall('storage', 'delete', [key]),
+      list: (prefix: string) => hostCall('storage', 'list', [prefix]),
     },
     'airlock:plugin/config': {
       get: (key: string) => init.config[key],
       getAll: () => `{${Object.entries(init.config).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`,
     },
     'airlock:plugin/credentials': {
-      getToken: (authPlugin: string) => hostCall('credentials', 'getToken', [authPlugin], true),
+      getToken: (authPlugin: string) => hostCall('credentials', 'getToken', [authPlugin]),
     },
   };
 }
@@ -142,7 +142,6 @@ function hostImports(): Record<string, unknown> {
 let instantiate: Instantiate;
 let modules: Record<string, WebAssembly.Module>;
 let instance: Instance | undefined;
-let instanceError: string | undefined;
 /** The linear memories of the current instance, to tell when it is near its cap. */
 let memories: { buffer: ArrayBuffer }[] = [];
 
@@ -190,17 +189,22 @@ function nearMemoryCap(): boolean {
   return memories.some((m) => m.buffer.byteLength >= init.memoryCapBytes * RECYCLE_AT);
 }
 
+/** Replace the instance with a fresh one from the compiled modules. */
+function replaceInstance(): void {
+  instance = undefined;
+  try {
+    createInstance();
+  } catch {
+    // Left for the next call, which retries and reports the failure.
+  }
+}
+
 function handle(req: Request): Response {
   const response = call(req);
-  if (instance && nearMemoryCap()) {
-    response.memoryLimit = true;
-    instance = undefined;
-    try {
-      createInstance();
-    } catch {
-      // Retried on the next call, which then reports the failure.
-    }
-  }
+  // A trap leaves the instance unusable ("cannot enter component instance"), and one
+  // near its memory cap would fail the next call: either way, start afresh.
+  if (nearMemoryCap()) response.memoryLimit = true;
+  if ('trap' in response || response.memoryLimit) replaceInstance();
   return response;
 }
 
@@ -234,8 +238,7 @@ function call(req: Request): Response {
     try {
       createInstance();
     } catch (err) {
-      instanceError = (err as Error).message;
-      return { fail: `plugin could not be instantiated: ${instanceError}`, logs: logSeq };
+      return { fail: `plugin could not be instantiated: ${(err as Error).message}`, logs: logSeq };
     }
   }
   stderrTail = '';
@@ -253,16 +256,7 @@ function call(req: Request): Response {
       const payload = err !== null && typeof err === 'object' && 'payload' in err ? (err as { payload: unknown }).payload : err;
       return { err: payload, logs: logSeq };
     }
-    // A trap leaves the instance unusable ("cannot enter component instance").
-    instance = undefined;
-    const message = (err as Error).message;
-    const response: Response = { trap: message, stderr: stderrTail, logs: logSeq, ...(nearMemoryCap() ? { memoryLimit: true } : {}) };
-    try {
-      createInstance();
-    } catch {
-      // Retried on the next call, which then reports the failure.
-    }
-    return response;
+    return { trap: (err as Error).message, stderr: stderrTail, logs: logSeq };
   }
 }
 
