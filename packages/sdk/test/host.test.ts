@@ -6,6 +6,7 @@ import * as fakeConfig from './fakes/config.js';
 import * as fakeCredentials from './fakes/credentials.js';
 import * as fakeLog from './fakes/log.js';
 import * as fakeStorage from './fakes/storage.js';
+import { thrownBy } from './helpers.js';
 
 beforeEach(() => {
   fakeLog.lines.length = 0;
@@ -17,14 +18,6 @@ beforeEach(() => {
   fakeCredentials.state.requested = [];
 });
 
-function caught(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('log', () => {
   it('writes each level', () => {
@@ -96,7 +89,7 @@ describe('storage', () => {
   it('turns a host refusal into a HostError with the WIT error case', () => {
     fakeStorage.state.failWith = { tag: 'quota-exceeded', val: 'over quota' };
     for (const f of [() => storage.set('k', 'v'), () => storage.get('k'), () => storage.delete('k'), () => storage.list(), () => storage.setJson('k', 1)]) {
-      const e = caught(f);
+      const e = thrownBy(f);
       expect(e).toBeInstanceOf(HostError);
       expect(e).toMatchObject({ interface: 'storage', code: 'quota-exceeded', message: 'storage: quota-exceeded: over quota' });
     }
@@ -104,12 +97,12 @@ describe('storage', () => {
 
   it('reads the case from an error that carries it as payload', () => {
     fakeStorage.state.failWith = Object.assign(new Error('ComponentError'), { payload: { tag: 'denied', val: 'no grant' } });
-    expect(caught(() => storage.get('k'))).toMatchObject({ code: 'denied' });
+    expect(thrownBy(() => storage.get('k'))).toMatchObject({ code: 'denied' });
   });
 
   it('lets a JSON parse error of a stored value through as it is', () => {
     storage.set('broken', '{nope');
-    expect(caught(() => storage.getJson('broken'))).toBeInstanceOf(SyntaxError);
+    expect(thrownBy(() => storage.getJson('broken'))).toBeInstanceOf(SyntaxError);
   });
 });
 
@@ -138,7 +131,7 @@ describe('credentials', () => {
 
   it('turns a refusal into a HostError', () => {
     fakeCredentials.state.failWith = { tag: 'not-signed-in', val: 'sign in first' };
-    expect(caught(() => credentials.getToken('github-auth'))).toMatchObject({
+    expect(thrownBy(() => credentials.getToken('github-auth'))).toMatchObject({
       name: 'HostError',
       interface: 'credentials',
       code: 'not-signed-in',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HostError, ToolError } from '../src/errors.js';
 import { defineTool, defineToolPlugin, type AnyTool } from '../src/tool.js';
+import { thrownBy } from './helpers.js';
 
 const echo = defineTool({
   name: 'echo',
@@ -20,15 +21,6 @@ const add = defineTool({
 /** A tool whose `run` is given directly, for error cases. */
 const tool = (name: string, run: (args: never) => unknown): AnyTool => ({ name, description: name, parameters: { type: 'object' }, run });
 
-/** Call a tool and return what it threw (synchronously). */
-function thrownBy(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('defineTool', () => {
   it('returns the definition unchanged', () => {
