@@ -12,6 +12,7 @@ import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
+import { preopensFor } from './capabilities/filesystem.js';
 import { HttpBroker, parseRange } from './capabilities/http.js';
 import { PluginInstance, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
@@ -191,6 +192,7 @@ export class Host extends EventEmitter<HostEvents> {
     });
     const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
+    const preopens = preopensFor(id, capabilities.filesystem);
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     const poolSize = options.poolSize ?? 1;
@@ -201,6 +203,7 @@ export class Host extends EventEmitter<HostEvents> {
         modules: async () => (await prepared).modules,
         config,
         env: grantedEnv(capabilities.env, this.#env),
+        preopens,
         timeoutMs,
         maxMessageBytes: this.#limits.maxMessageBytes,
         memoryCapBytes,

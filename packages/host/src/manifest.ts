@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { AirlockError, ManifestError, type ManifestIssue } from './errors.js';
 import { parseRange } from './capabilities/http.js';
+import { pathProblem } from './capabilities/filesystem.js';
 
 export type PluginKind = 'tool' | 'auth' | 'provider';
 export const PLUGIN_KINDS: readonly PluginKind[] = ['tool', 'auth', 'provider'];
@@ -275,6 +276,8 @@ function parseCapabilities(v: Json, issue: Issue): Capabilities {
         if (!isObject(entry) || typeof entry.path !== 'string' || entry.path.length === 0) {
           return issue(p, `must be { "path": "<dir>", "access": "read-only" | "read-write" }, found ${describe(entry)}`);
         }
+        const problem = pathProblem(entry.path);
+        if (problem) return issue(`${p}.path`, `${problem}, found ${describe(entry.path)}`);
         const access = entry.access ?? 'read-only';
         if (access !== 'read-only' && access !== 'read-write') return issue(`${p}.access`, `must be "read-only" or "read-write", found ${describe(access)}`);
         caps.filesystem!.push({ path: entry.path, access });

@@ -6,6 +6,9 @@
 export { defineTool, defineToolPlugin } from './tool.js';
 export type { ToolDefinition, ToolPlugin, AnyTool, RiskLevel } from './tool.js';
 export { log, storage, config, credentials } from './host.js';
+export { env } from './env.js';
+export { fs } from './fs.js';
+export type { DirEntry, FileStat } from './fs.js';
 export type { Token } from './host.js';
 export { ToolError, HostError } from './errors.js';
 export type { JsonSchema, ObjectSchema, FromSchema } from './schema.js';

@@ -128,6 +128,12 @@ describe('host limits on a plugin\'s calls', () => {
     });
   });
 
+  it('a 100 MB string fails inside the engine as an error the plugin can catch (see wat.test.ts for one that is returned)', async () => {
+    // SpiderMonkey refuses to build it ("out of memory", a catchable error) well before the 64 MiB cap or the result limit.
+    expect(await host.callTool('big', { mb: 100 })).toEqual({ failed: 'out of memory' });
+    await expect(host.callTool('echo', { after: 'big' })).resolves.toEqual({ after: 'big' });
+  });
+
   it('refuses calls beyond the queue bound instead of queueing without limit', async () => {
     await withHost({ maxQueuedCalls: 4 }, undefined, async (h) => {
       const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => h.callTool('sleep', { ms: 40 })));

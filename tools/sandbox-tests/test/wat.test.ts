@@ -17,6 +17,7 @@ beforeAll(async () => {
   host = await createHost({ home, logger: () => {} });
   await host.load(fixture('spin-wat'));
   await host.load(fixture('grow-wat'));
+  await host.load(fixture('big-wat'));
   await host.load(fixture('misbehaving'));
 });
 
@@ -31,6 +32,7 @@ describe('hand-written WAT plugins', () => {
     expect(wat.map((t) => [t.qualifiedName, t.risk, t.parameters])).toEqual([
       ['spin-wat.spin', 'read-only', { type: 'object' }],
       ['grow-wat.grow', 'read-only', { type: 'object' }],
+      ['big-wat.big', 'read-only', { type: 'object' }],
     ]);
   });
 
@@ -49,5 +51,17 @@ describe('hand-written WAT plugins', () => {
     const again = await rejection(host.callTool('grow', {}));
     expect(again.code).toBe('PLUGIN_MEMORY_LIMIT');
     await expect(host.callTool('echo', { after: 'grow' })).resolves.toEqual({ after: 'grow' });
+  });
+
+  it('return a 100 MiB string: refused as too large in the plugin\'s thread, never reaching the host\'s heap', async () => {
+    const heapBefore = process.memoryUsage().heapUsed;
+    const err = await rejection(host.callTool('big-wat.big', {}));
+    expect(err.code).toBe('RESULT_TOO_LARGE');
+    expect(Number(/returned (\d+) bytes/.exec(err.message)?.[1])).toBeGreaterThanOrEqual(100 * 1024 * 1024);
+    expect(err.message).toContain('over the limit of 16777216 bytes');
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(50 * 1024 * 1024);
+    await expect(host.callTool('echo', { after: 'big' })).resolves.toEqual({ after: 'big' });
+    // The plugin's data was dropped with the result; the next call gets a fresh answer the same way.
+    expect((await rejection(host.callTool('big-wat.big', {}))).code).toBe('RESULT_TOO_LARGE');
   });
 });

@@ -4,6 +4,7 @@
  */
 import { AirlockError } from '../errors.js';
 import type { Capabilities, Manifest } from '../manifest.js';
+import { expandPath } from './filesystem.js';
 
 /** What a user allowed a plugin to do. Same shape as the manifest's capabilities. */
 export type Grant = Capabilities;
@@ -20,7 +21,7 @@ export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manife
   for (const origin of asked.http ?? []) if (!grant.http?.some((g) => originCovers(g, origin))) missing.push(`http ${origin}`);
   for (const name of asked.env ?? []) if (!grant.env?.some((g) => envCovers(g, name))) missing.push(`env ${name}`);
   for (const dir of asked.filesystem ?? []) {
-    const ok = grant.filesystem?.some((g) => g.path === dir.path && (g.access === 'read-write' || dir.access === 'read-only'));
+    const ok = grant.filesystem?.some((g) => expandPath(g.path) === expandPath(dir.path) && (g.access === 'read-write' || dir.access === 'read-only'));
     if (!ok) missing.push(`filesystem ${dir.path} (${dir.access})`);
   }
   for (const id of asked.credentials ?? []) if (!grant.credentials?.includes(id)) missing.push(`credentials ${id}`);

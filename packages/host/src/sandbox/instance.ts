@@ -23,6 +23,7 @@ import {
 } from './protocol.js';
 import type { WorkerInit, WorkerSetup } from './worker.js';
 import { AdaptiveSpin } from './spin.js';
+import { closeListedFds, createFdTable, type Preopen } from './wasi-fs.js';
 
 const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
 
@@ -36,6 +37,8 @@ export interface InstanceOptions {
   modules: () => Promise<Record<string, WebAssembly.Module>>;
   config: Record<string, string>;
   env: Record<string, string>;
+  /** Directories the plugin was granted. */
+  preopens: Preopen[];
   /** Deadline of one call, in milliseconds. */
   timeoutMs: number;
   /** Largest message (arguments or result) in bytes. */
@@ -149,6 +152,8 @@ export class PluginInstance {
       dataBuffer,
       config: o.config,
       env: o.env,
+      preopens: o.preopens,
+      fds: createFdTable(),
       spinMicros: o.spin.workerMicros,
       memoryCapBytes: o.memoryCapBytes,
     };
@@ -175,6 +180,8 @@ export class PluginInstance {
       worker.once('error', (err) => fail(err.message, err));
       worker.once('exit', (code) => {
         live.exited = true;
+        // Files the plugin still held: the thread is gone, so nothing else uses these descriptors.
+        closeListedFds(init.fds);
         live.logWaiter?.resolve();
         // Wake a call waiting on the channel: the worker will never answer.
         Atomics.store(live.ch.ctrl, CTRL_STATE, State.DEAD);

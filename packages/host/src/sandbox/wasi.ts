@@ -8,11 +8,14 @@
  * import (≈40 ms and ≈15 MB per plugin) and performs real I/O; this module
  * implements only what a sandboxed plugin may do: read its granted
  * environment, write stdout/stderr (turned into log lines), read clocks and
- * randomness, and wait on timers. Filesystem preopens are empty; outbound HTTP
- * goes to the host thread, which sends what the grant allows and refuses the
- * rest with `HTTP-request-denied` (the plugin's `fetch` rejects).
+ * randomness, wait on timers, and use the directories it was granted (see
+ * wasi-fs.ts). Outbound HTTP goes to the host thread, which sends what the
+ * grant allows and refuses the rest with `HTTP-request-denied` (the plugin's
+ * `fetch` rejects).
  */
 import { randomFillSync } from 'node:crypto';
+import { IoError, InputStream, OutputStream, Pollable, closed, monotonicNow, poll, resolutionNs, symbolDispose } from './wasi-io.js';
+import { createFilesystem, type FdTable, type Preopen } from './wasi-fs.js';
 
 export interface WasiOptions {
   args: string[];
@@ -21,6 +24,10 @@ export interface WasiOptions {
   stderr: (bytes: Uint8Array) => void;
   /** Outbound HTTP, served (and gated) by the host thread. */
   http: HttpBridge;
+  /** Granted directories. */
+  preopens: Preopen[];
+  /** Where open file descriptors are recorded, so the host can close them if it stops the thread. */
+  fds: FdTable;
 }
 
 /** The host side of outbound HTTP, as synchronous calls. Each throws the WIT error it answers with. */
@@ -33,141 +40,6 @@ export interface HttpBridge {
   /** Up to `max` bytes of the body; throws `{ tag: 'closed' }` at its end. */
   read(id: number, max: number): Uint8Array;
   drop(id: number): void;
-}
-
-const symbolDispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const monotonicNow = (): bigint => process.hrtime.bigint();
-
-/**
- * With `importBindings: 'hybrid'`, jco asks an import function for a
- * ready-made core function under this symbol and skips its generic (task-
- * tracking) trampoline. StarlingMonkey reads the monotonic clock several times
- * per call, so this halves the cost of a small call. Only for signatures where
- * the JS value is the core value (`() -> u64` is a BigInt either way).
- */
-const cabiLower = Symbol.for('cabiLower');
-const hrtimeBigint = process.hrtime.bigint;
-const resolutionNs = () => 1n;
-Object.assign(monotonicNow, { [cabiLower]: () => hrtimeBigint });
-Object.assign(resolutionNs, { [cabiLower]: () => resolutionNs });
-
-/** Block the thread until the monotonic clock reaches `instant` (ns). */
-function sleepUntil(instant: bigint): void {
-  for (;;) {
-    const left = instant - monotonicNow();
-    if (left <= 0n) return;
-    Atomics.wait(sleeper, 0, 0, Number(left) / 1e6);
-  }
-}
-
-// ── wasi:io ────────────────────────────────────────────────────────────────
-
-/** A pollable that is ready at a monotonic instant (`0n`: always ready). */
-export class Pollable {
-  constructor(readonly readyAt: bigint = 0n) {}
-  ready(): boolean {
-    return monotonicNow() >= this.readyAt;
-  }
-  block(): void {
-    sleepUntil(this.readyAt);
-  }
-}
-
-function poll(list: Pollable[]): Uint32Array {
-  if (list.length === 0) throw new Error('poll on an empty list');
-  sleepUntil(list.reduce((min, p) => (p.readyAt < min ? p.readyAt : min), list[0]!.readyAt));
-  const ready: number[] = [];
-  list.forEach((p, i) => p.ready() && ready.push(i));
-  return Uint32Array.from(ready);
-}
-
-export class IoError {
-  constructor(readonly message: string) {}
-  toDebugString(): string {
-    return this.message;
-  }
-}
-
-const closed = { tag: 'closed' } as const;
-
-export class InputStream {
-  read(_len: bigint): Uint8Array {
-    throw closed;
-  }
-  blockingRead(_len: bigint): Uint8Array {
-    throw closed;
-  }
-  skip(_len: bigint): bigint {
-    throw closed;
-  }
-  blockingSkip(_len: bigint): bigint {
-    throw closed;
-  }
-  subscribe(): Pollable {
-    return new Pollable();
-  }
-}
-
-/** An output stream that hands every write to a sink. */
-export class OutputStream {
-  readonly #sink: (bytes: Uint8Array) => void;
-  constructor(sink: (bytes: Uint8Array) => void) {
-    this.#sink = sink;
-  }
-  checkWrite(): bigint {
-    return 1n << 20n;
-  }
-  write(bytes: Uint8Array): void {
-    this.#sink(bytes);
-  }
-  blockingWriteAndFlush(bytes: Uint8Array): void {
-    this.#sink(bytes);
-  }
-  flush(): void {}
-  blockingFlush(): void {}
-  writeZeroes(len: bigint): void {
-    this.#sink(new Uint8Array(Number(len)));
-  }
-  blockingWriteZeroesAndFlush(len: bigint): void {
-    this.writeZeroes(len);
-  }
-  splice(): bigint {
-    throw closed;
-  }
-  blockingSplice(): bigint {
-    throw closed;
-  }
-  subscribe(): Pollable {
-    return new Pollable();
-  }
-}
-
-// ── wasi:filesystem (no preopens: there is nothing to open) ─────────────────
-
-class Descriptor {
-  #deny(): never {
-    throw 'access';
-  }
-  readViaStream(): never {
-    this.#deny();
-  }
-  writeViaStream(): never {
-    this.#deny();
-  }
-  appendViaStream(): never {
-    this.#deny();
-  }
-  getType(): never {
-    this.#deny();
-  }
-  getFlags(): never {
-    this.#deny();
-  }
-  stat(): never {
-    this.#deny();
-  }
 }
 
 // ── wasi:http/types, enough for `fetch` to build a request and be refused ───
@@ -501,8 +373,7 @@ export function createWasi(o: WasiOptions): Record<string, unknown> {
     'wasi:io/error': { Error: IoError },
     'wasi:io/poll': { Pollable, poll },
     'wasi:io/streams': { InputStream, OutputStream },
-    'wasi:filesystem/preopens': { getDirectories: () => [] },
-    'wasi:filesystem/types': { Descriptor, DirectoryEntryStream: unreachable('DirectoryEntryStream', ['readDirectoryEntry']), filesystemErrorCode: () => undefined },
+    ...createFilesystem(o.preopens, o.fds),
     'wasi:http/types': {
       Fields,
       OutgoingRequest,

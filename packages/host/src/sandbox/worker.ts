@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
+import { closeListedFds, type Preopen } from './wasi-fs.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
@@ -34,6 +35,10 @@ export interface WorkerInit {
   config: Record<string, string>;
   /** Environment variables the plugin was granted. */
   env: Record<string, string>;
+  /** Directories the plugin was granted. */
+  preopens: Preopen[];
+  /** Shared table of the files this thread holds open (see wasi-fs.ts). */
+  fds: Int32Array;
   /** How long to poll for the next call before blocking, in microseconds. */
   spinMicros: number;
   /** The cap on each linear memory, in bytes (the compiled modules already enforce it). */
@@ -106,6 +111,8 @@ function hostImports(): Record<string, unknown> {
   const wasi = createWasi({
     args: [init.pluginId],
     env: init.env,
+    preopens: init.preopens,
+    fds: init.fds,
     stdout: stdoutSink,
     stderr: stderrSink,
     http: {
@@ -192,6 +199,8 @@ function nearMemoryCap(): boolean {
 /** Replace the instance with a fresh one from the compiled modules. */
 function replaceInstance(): void {
   instance = undefined;
+  // The old instance's files go with it.
+  closeListedFds(init.fds);
   try {
     createInstance();
   } catch {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Pollable, createWasi } from '../../src/sandbox/wasi.js';
+import { createWasi } from '../../src/sandbox/wasi.js';
+import { createFdTable } from '../../src/sandbox/wasi-fs.js';
+import { Pollable } from '../../src/sandbox/wasi-io.js';
 
 type Api = Record<string, Record<string, (...args: never[]) => unknown> & Record<string, unknown>>;
 
@@ -24,6 +26,8 @@ function wasi() {
       },
       drop() {},
     },
+    preopens: [],
+    fds: createFdTable(),
   }) as unknown as Api;
   return { api, out, err, sent };
 }

@@ -4,7 +4,7 @@
  * world of the plugin's kind in a child process.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import ts from 'typescript';
 import { readManifest, type Manifest } from '@airlock/host';
-import { exportNameFor, witDir, worldFor } from '@airlock/wit';
+import { CONTRACT_VERSION, WIT_PACKAGE, exportNameFor, witDir, worldFor } from '@airlock/wit';
 
 export interface BuildOptions {
   /** The plugin directory (holding package.json). Default: the current directory. */
@@ -50,6 +50,45 @@ export class BuildError extends Error {
 // Resolved from dist/build/ and from dist/cli/ (where the CLI bundle inlines this module).
 const childScript = fileURLToPath(new URL('../build/componentize-child.js', import.meta.url));
 const preopensScript = fileURLToPath(new URL('../build/preopens.js', import.meta.url));
+/** The WASI packages plugins may import directly (see buildWorld). */
+const wasiWitDir = fileURLToPath(new URL('../../wit/deps/', import.meta.url));
+
+/**
+ * The WASI version plugin code imports. It must be the version the
+ * componentize-js engine itself links (StarlingMonkey in componentize-js
+ * 0.23 imports wasi:*@0.2.12), so the component has one copy of each
+ * interface. Changing componentize-js means checking this.
+ */
+export const WASI_VERSION = '0.2.12';
+
+/**
+ * Write the world a plugin is componentized against into `work`: the kind's
+ * contract world plus the WASI interfaces the SDK's `env` and `fs` use. The
+ * contract itself stays free of WASI (the host provides those interfaces
+ * anyway, gated by the grant); the build adds them so plugin code can import
+ * them. Returns the WIT directory and the world's name.
+ */
+async function buildWorld(work: string, kind: Manifest['kind']): Promise<{ witPath: string; worldName: string }> {
+  const witPath = join(work, 'wit');
+  await cp(wasiWitDir, join(witPath, 'deps'), { recursive: true });
+  const contract = join(witPath, 'deps', WIT_PACKAGE.replace(':', '-'));
+  await mkdir(contract, { recursive: true });
+  for (const f of (await readdir(witDir())).filter((f) => f.endsWith('.wit'))) await cp(join(witDir(), f), join(contract, f));
+  const world = worldFor(kind);
+  await writeFile(
+    join(witPath, 'plugin.wit'),
+    [
+      'package airlock:build;',
+      `world ${world} {`,
+      `  include ${WIT_PACKAGE}/${world}@${CONTRACT_VERSION};`,
+      `  import wasi:cli/environment@${WASI_VERSION};`,
+      `  import wasi:filesystem/preopens@${WASI_VERSION};`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  return { witPath, worldName: `airlock:build/${world}` };
+}
 
 /** Build the plugin in `options.dir` into its manifest's component path (default dist/plugin.wasm). */
 export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResult> {
@@ -82,7 +121,8 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     const outFile = join(dir, manifest.component);
     await mkdir(dirname(outFile), { recursive: true });
     const tmpOut = join(work, 'plugin.wasm');
-    await runComponentize({ sourcePath: bundle, witPath: witDir(), worldName: worldFor(manifest.kind), outFile: tmpOut, debug: !options.release }, manifest);
+    const world = await buildWorld(work, manifest.kind);
+    await runComponentize({ sourcePath: bundle, ...world, outFile: tmpOut, debug: !options.release }, manifest);
     await rename(tmpOut, outFile).catch(async () => {
       // Across filesystems rename fails; copy through a sibling temp file instead.
       const { copyFile } = await import('node:fs/promises');
