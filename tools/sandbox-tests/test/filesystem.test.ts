@@ -6,11 +6,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlink
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
 import { pluginVariant, rejection } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
+const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
 
 let base: string;
 let shared: string;
@@ -51,6 +52,14 @@ beforeAll(async () => {
     { grant: 'manifest' },
   );
   await host.load(await variant('nofs', {}));
+  await host.load(notes, { grant: 'manifest' });
+  await host.callTool('add_note', { title: 'bystander', body: 'kept' });
+});
+
+// After every hostile attempt: a well-behaved plugin still answers, its stored data and the loaded plugins are intact.
+afterEach(async () => {
+  await expect(host.callTool('list_notes', {})).resolves.toEqual([{ id: 1, title: 'bystander', tags: [] }]);
+  expect(host.plugins().map((p) => p.id)).toEqual(['reader', 'nofs', 'notes']);
 });
 
 afterAll(async () => {

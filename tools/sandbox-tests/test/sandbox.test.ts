@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pluginVariant, rejection } from '@airlock/test-utils';
 import { createHost, type Host, type LogEntry } from '@airlock/host';
 
@@ -18,6 +18,13 @@ beforeAll(async () => {
   host = await createHost({ home, logger: (e) => logs.push(e) });
   await host.load(fixture);
   await host.load(notes, { grant: 'manifest' });
+  await host.callTool('add_note', { title: 'bystander', body: 'kept' });
+});
+
+// After every hostile attempt: a well-behaved plugin still answers, its stored data and the loaded plugins are intact.
+afterEach(async () => {
+  await expect(host.callTool('get_note', { id: 1 })).resolves.toMatchObject({ title: 'bystander', body: 'kept' });
+  expect(host.plugins().map((p) => p.id)).toEqual(['misbehaving', 'notes']);
 });
 
 afterAll(async () => {
@@ -104,7 +111,11 @@ describe('a plugin that misbehaves', () => {
   it('leaves the other plugin\'s stored data intact', async () => {
     await host.callTool('add_note', { title: 'survivor', body: 'kept' });
     await rejection(host.callTool('trap', {}));
-    await expect(host.callTool('list_notes', {})).resolves.toEqual([{ id: 1, title: 'survivor', tags: [] }]);
+    await expect(host.callTool('list_notes', {})).resolves.toEqual([
+      { id: 1, title: 'bystander', tags: [] },
+      { id: 2, title: 'survivor', tags: [] },
+    ]);
+    await host.callTool('delete_note', { id: 2 });
   });
 });
 
