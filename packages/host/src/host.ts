@@ -13,6 +13,7 @@ import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
+import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseRange } from './capabilities/http.js';
 import { PluginInstance, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
@@ -110,6 +111,8 @@ interface Loaded {
   manifest: Manifest;
   instance: InstancePool;
   tools: ToolInfo[];
+  /** For a provider plugin: what it said about itself at load. */
+  provider: ProviderInfo | undefined;
   http: HttpBroker;
 }
 
@@ -196,8 +199,10 @@ export class Host extends EventEmitter<HostEvents> {
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     const poolSize = options.poolSize ?? 1;
-    const instance = new InstancePool(poolSize, () =>
-      new PluginInstance({
+    const instance = new InstancePool(poolSize, () => {
+      // Names this instance's HTTP responses, to close them when its worker stops.
+      const owner = {};
+      return new PluginInstance({
         pluginId: id,
         component: async () => (await prepared).component,
         modules: async () => (await prepared).modules,
@@ -212,12 +217,13 @@ export class Host extends EventEmitter<HostEvents> {
         onLog: (level, message) => this.#logger({ level, message, plugin: id }),
         onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
           if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
-          if (call.iface === 'http') return http.serve(call.fn, call.args);
+          if (call.iface === 'http') return http.serve(call.fn, call.args, owner);
           if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
           return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
         },
-      }),
-    );
+        onExit: () => http.closeOwned(owner),
+      });
+    });
 
     try {
       // The worker thread boots while the component is read, verified and compiled.
@@ -226,9 +232,10 @@ export class Host extends EventEmitter<HostEvents> {
       const { component, contract } = await prepared;
       await started;
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
+      const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
       if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host was closed while the plugin loaded');
-      this.#plugins.set(id, { info, manifest, instance, tools, http });
+      this.#plugins.set(id, { info, manifest, instance, tools, provider, http });
       this.#toolIndex = undefined;
       this.emit('plugin-loaded', info);
       return info;
@@ -314,6 +321,68 @@ export class Host extends EventEmitter<HostEvents> {
   /** Every tool of every loaded tool plugin. */
   tools(): ToolInfo[] {
     return [...this.#plugins.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
+  }
+
+  /** The loaded provider plugins. */
+  providers(): ProviderInfo[] {
+    return [...this.#plugins.values()].flatMap((p) => (p.provider ? [{ ...p.provider }] : []));
+  }
+
+  /** The models of one provider, or of every loaded provider. */
+  async models(provider?: string): Promise<ModelInfo[]> {
+    this.#assertOpen();
+    const handles = provider === undefined ? this.#providerHandles() : [this.#provider(provider)];
+    return (await Promise.all(handles.map((h) => listModels(h)))).flat();
+  }
+
+  /**
+   * Ask a provider for a complete answer. Secrets in the messages are
+   * replaced before the plugin sees them (`redact: false` to opt out); the
+   * result says how many.
+   */
+  async chat(request: ChatRequest, options: ChatOptions = {}): Promise<ChatResult> {
+    this.#assertOpen();
+    return chat(this.#provider(request?.provider), request, this.#chatOptions(options));
+  }
+
+  /**
+   * Stream an answer as events: text deltas, tool-call fragments, usage, and
+   * one final `done`. Each event must arrive within the call deadline.
+   * Breaking out of the loop or aborting `signal` cancels the plugin's stream.
+   *
+   * @example
+   * for await (const e of host.chatStream({ messages: [{ role: 'user', content: 'hi' }] })) {
+   *   if (e.type === 'text') process.stdout.write(e.text);
+   * }
+   */
+  chatStream(request: ChatRequest, options: ChatOptions = {}): AsyncIterable<ChatStreamEvent> {
+    this.#assertOpen();
+    return chatStream(this.#provider(request?.provider), request, this.#chatOptions(options));
+  }
+
+  #chatOptions(options: ChatOptions): ChatOptions {
+    return { ...options, timeoutMs: options.timeoutMs === undefined ? undefined : Math.min(options.timeoutMs, this.#limits.maxTimeoutMs) };
+  }
+
+  #providerHandles(): ProviderHandle[] {
+    return [...this.#plugins.values()].flatMap((p) => (p.provider ? [{ id: p.info.id, info: p.provider, caller: p.instance }] : []));
+  }
+
+  #provider(id: string | undefined): ProviderHandle {
+    const all = this.#providerHandles();
+    if (id === undefined) {
+      if (all.length === 1) return all[0]!;
+      throw new AirlockError('PROVIDER_NOT_FOUND', all.length === 0 ? 'no provider plugin is loaded' : `${all.length} providers are loaded; say which one (${all.map((p) => p.id).join(', ')})`, {
+        hint: all.length === 0 ? 'Load a provider plugin first.' : 'Pass `provider` in the request.',
+      });
+    }
+    const found = all.find((p) => p.id === id);
+    if (!found) {
+      throw new AirlockError('PROVIDER_NOT_FOUND', `no provider plugin \`${id}\` is loaded`, {
+        hint: all.length ? `Loaded providers: ${all.map((p) => p.id).join(', ')}.` : 'Load a provider plugin first.',
+      });
+    }
+    return found;
   }
 
   /**

@@ -105,6 +105,8 @@ interface OpenResponse {
   waiting: (() => void) | undefined;
   error: string | undefined;
   chunks: Buffer[];
+  /** The instance that made the request. */
+  owner: object | undefined;
 }
 
 /** The wasi:http error the plugin's fetch sees; the reason goes to the host's log. */
@@ -126,11 +128,14 @@ export class HttpBroker {
     }
   }
 
-  /** Serve a host call from the plugin's WASI layer. */
-  async serve(fn: string, args: unknown[]): Promise<HostReply> {
+  /**
+   * Serve a host call from the plugin's WASI layer. `owner` names the
+   * instance making it, so its responses can be closed when it stops.
+   */
+  async serve(fn: string, args: unknown[], owner?: object): Promise<HostReply> {
     switch (fn) {
       case 'send':
-        return this.#send(args[0] as OutgoingRequestData);
+        return this.#send(args[0] as OutgoingRequestData, owner);
       case 'read':
         return this.#read(args[0] as number, args[1] as number);
       case 'drop':
@@ -146,7 +151,12 @@ export class HttpBroker {
     for (const id of [...this.#open.keys()]) this.#drop(id);
   }
 
-  async #send(req: OutgoingRequestData): Promise<HostReply> {
+  /** Abort the requests one instance has in flight (its worker stopped: nothing will read them). */
+  closeOwned(owner: object): void {
+    for (const [id, open] of [...this.#open]) if (open.owner === owner) this.#drop(id);
+  }
+
+  async #send(req: OutgoingRequestData, owner?: object): Promise<HostReply> {
     let url: URL;
     try {
       url = new URL(`${req.scheme}://${req.authority}${req.path || '/'}`);
@@ -185,7 +195,7 @@ export class HttpBroker {
         return { err: { tag: 'HTTP-response-body-size', val: BigInt(declared) } };
       }
       const id = this.#nextId++;
-      this.#track(id, response);
+      this.#track(id, response, owner);
       const out: [string, Uint8Array][] = [];
       for (let i = 0; i < response.rawHeaders.length; i += 2) out.push([response.rawHeaders[i]!.toLowerCase(), Buffer.from(response.rawHeaders[i + 1]!)]);
       return { ok: { id, status, headers: out } };
@@ -249,8 +259,8 @@ export class HttpBroker {
     });
   }
 
-  #track(id: number, response: IncomingMessage): void {
-    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [] };
+  #track(id: number, response: IncomingMessage, owner: object | undefined): void {
+    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], owner };
     const wake = () => {
       const w = open.waiting;
       open.waiting = undefined;

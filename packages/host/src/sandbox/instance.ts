@@ -52,6 +52,8 @@ export interface InstanceOptions {
   onLog: (level: LogLevel, message: string) => void;
   /** Serve a call the plugin makes to a host interface. */
   onHostCall: (call: HostCall) => HostReply | Promise<HostReply>;
+  /** The worker stopped (terminated, crashed or closed): release what it held on the host thread. */
+  onExit?: () => void;
 }
 
 /** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
@@ -182,6 +184,7 @@ export class PluginInstance {
         live.exited = true;
         // Files the plugin still held: the thread is gone, so nothing else uses these descriptors.
         closeListedFds(init.fds);
+        o.onExit?.();
         live.logWaiter?.resolve();
         // Wake a call waiting on the channel: the worker will never answer.
         Atomics.store(live.ch.ctrl, CTRL_STATE, State.DEAD);

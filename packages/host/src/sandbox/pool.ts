@@ -26,6 +26,14 @@ export class InstancePool implements PluginCaller {
     return this.#pick().call(fn, args, options);
   }
 
+  /**
+   * One instance, for a sequence of calls that must reach the same one (a
+   * resource such as a chat stream lives in the instance that made it).
+   */
+  pin(): PluginCaller {
+    return this.#pick();
+  }
+
   #pick(): PluginInstance {
     let best = this.#instances[0]!;
     for (const instance of this.#instances) {

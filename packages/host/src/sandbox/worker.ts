@@ -11,6 +11,7 @@ import vm from 'node:vm';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
 import { closeListedFds, type Preopen } from './wasi-fs.js';
+import { symbolDispose } from './wasi-io.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
@@ -189,6 +190,47 @@ function isTrap(err: unknown): boolean {
   return err instanceof WebAssembly.RuntimeError || (err instanceof Error && !('payload' in err));
 }
 
+// ── Resources a plugin returns (a provider's chat-stream) live in this thread;
+// the host names them by handle: `resource.<method>` calls a method with the
+// handle as first argument, `resource.drop` drops it. Handles start at a
+// per-thread base, so a handle from a replaced worker never names a resource
+// of its successor.
+const RESOURCE_OP = /^resource\.(\w+)$/;
+const resources = new Map<number, Record<string, unknown>>();
+let nextHandle = threadId * 2 ** 32;
+
+function isResource(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto !== Object.prototype && proto !== null;
+}
+
+function keepResource(value: Record<string, unknown>): number {
+  const handle = ++nextHandle;
+  resources.set(handle, value);
+  return handle;
+}
+
+function dropResource(handle: number): void {
+  const r = resources.get(handle);
+  resources.delete(handle);
+  const dispose = r?.[symbolDispose as unknown as string];
+  if (typeof dispose === 'function') dispose.call(r);
+}
+
+function callResource(method: string, args: unknown[]): Response {
+  const [handle, ...rest] = args as [number, ...unknown[]];
+  const r = resources.get(handle);
+  if (method === 'drop') {
+    dropResource(handle);
+    return { ok: undefined, logs: logSeq };
+  }
+  if (!r) return { fail: `no resource ${handle}: it was dropped, or the plugin restarted since it was made`, logs: logSeq };
+  const f = r[method];
+  if (typeof f !== 'function') return { fail: `the resource has no method ${method}`, logs: logSeq };
+  return { ok: f.apply(r, rest), logs: logSeq };
+}
+
 /** Wasm memory never shrinks: past this share of the cap an instance is replaced after the call. */
 const RECYCLE_AT = 0.9;
 
@@ -199,6 +241,7 @@ function nearMemoryCap(): boolean {
 /** Replace the instance with a fresh one from the compiled modules. */
 function replaceInstance(): void {
   instance = undefined;
+  resources.clear();
   // The old instance's files go with it.
   closeListedFds(init.fds);
   try {
@@ -256,8 +299,11 @@ function call(req: Request): Response {
       const invalid = checkArguments(req.args[0] as string, req.args[1] as string);
       if (invalid) return invalid;
     }
-    const ok = resolveExport(req.fn)(...req.args);
+    const resourceOp = RESOURCE_OP.exec(req.fn);
+    if (resourceOp) return callResource(resourceOp[1]!, req.args);
+    let ok = resolveExport(req.fn)(...req.args);
     if (req.fn === 'tool.listTools') argValidators = buildValidators(ok);
+    if (isResource(ok)) ok = { resource: keepResource(ok) };
     return { ok, logs: logSeq };
   } catch (err) {
     if (!isTrap(err)) {

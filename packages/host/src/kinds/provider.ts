@@ -1,0 +1,288 @@
+/**
+ * Provider plugins: LLM chat backends. The host converts between its own
+ * request and event shapes and the contract's, redacts secrets from outbound
+ * messages, and runs a stream as a sequence of `next` calls on the plugin's
+ * `chat-stream` resource, each under the call deadline (a stalled stream is
+ * cut with PLUGIN_TIMEOUT). Leaving the stream early, or aborting its signal,
+ * drops the resource in the plugin.
+ */
+import { AirlockError, type ErrorCode } from '../errors.js';
+import { redactSecrets } from '../redact.js';
+import { errorOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
+
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+export type FinishReason = 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'other';
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** Arguments as JSON text, as the model wrote them. */
+  arguments: string;
+}
+
+export interface ChatMessage {
+  role: Role;
+  content: string;
+  toolCalls?: ToolCall[];
+  /** For a `tool` message: the call it answers. */
+  toolCallId?: string;
+}
+
+export interface ChatTool {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments. */
+  parameters: Record<string, unknown>;
+}
+
+export interface ChatRequest {
+  /** Provider plugin id; may be omitted when one provider is loaded. */
+  provider?: string;
+  /** Model id; default: the provider's default model. */
+  model?: string;
+  messages: ChatMessage[];
+  tools?: ChatTool[];
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface ChatOptions {
+  /** Cancels the call (or the stream); the promise or iterator rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Replace secrets in outgoing messages with markers. Default: true. */
+  redact?: boolean;
+  /** Deadline of each call into the plugin (for a stream: each event), capped by the host maximum. */
+  timeoutMs?: number;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ChatResult {
+  message: ChatMessage;
+  finishReason: FinishReason;
+  usage: Usage | undefined;
+  provider: string;
+  model: string;
+  /** Secrets replaced in the outgoing messages. */
+  redactions: number;
+}
+
+/** One event of a streaming answer. */
+export type ChatStreamEvent =
+  | { type: 'text'; text: string }
+  | { type: 'tool-call'; index: number; id?: string; name?: string; arguments: string }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'done'; finishReason: FinishReason; provider: string; model: string; redactions: number };
+
+export interface ProviderInfo {
+  /** The provider plugin's id. */
+  id: string;
+  displayName: string;
+  defaultModel: string | undefined;
+}
+
+export interface ModelInfo {
+  id: string;
+  provider: string;
+  displayName: string | undefined;
+  contextWindow: number | undefined;
+  features: { streaming: boolean; tools: boolean; vision: boolean; jsonMode: boolean };
+}
+
+// ── The contract's shapes ────────────────────────────────────────────────────
+
+interface WitMessage {
+  role: Role;
+  content: string;
+  toolCalls: ToolCall[];
+  toolCallId: string | undefined;
+}
+
+interface WitRequest {
+  model: string;
+  messages: WitMessage[];
+  tools: { name: string; description: string; parameters: string }[];
+  temperature: number | undefined;
+  maxTokens: number | undefined;
+}
+
+type WitEvent =
+  | { tag: 'text-delta'; val: string }
+  | { tag: 'tool-call-delta'; val: { index: number; id?: string; name?: string; arguments: string } }
+  | { tag: 'usage'; val: Usage }
+  | { tag: 'done'; val: FinishReason };
+
+type WitProviderError = { tag: 'auth' | 'invalid-request' | 'unavailable' | 'other'; val: string } | { tag: 'rate-limited'; val: { message: string; retryAfterMs?: bigint } };
+
+const ERROR_CODES: Record<WitProviderError['tag'], ErrorCode> = {
+  auth: 'PROVIDER_AUTH',
+  'rate-limited': 'PROVIDER_RATE_LIMITED',
+  'invalid-request': 'PROVIDER_INVALID_REQUEST',
+  unavailable: 'PROVIDER_UNAVAILABLE',
+  other: 'PROVIDER_FAILED',
+};
+
+const HINTS: Partial<Record<WitProviderError['tag'], string>> = {
+  auth: 'Sign in again (`airlock auth login <auth-plugin>`) or check the API key the provider is configured with.',
+  'rate-limited': 'Wait and retry; the provider already retried as long as it was told to.',
+};
+
+/** An AirlockError for a provider's WIT error. */
+export function providerError(pluginId: string, what: string, error: unknown): AirlockError {
+  const e = error as WitProviderError | undefined;
+  if (!e || typeof e !== 'object' || !(e.tag in ERROR_CODES)) {
+    return new AirlockError('PROVIDER_FAILED', `provider \`${pluginId}\` failed in ${what}: ${String(error)}`, { plugin: pluginId });
+  }
+  const message = e.tag === 'rate-limited' ? e.val.message : e.val;
+  const err = new AirlockError(ERROR_CODES[e.tag], `provider \`${pluginId}\` ${what}: ${message}`, { plugin: pluginId, hint: HINTS[e.tag] });
+  if (e.tag === 'rate-limited' && e.val.retryAfterMs !== undefined) Object.assign(err, { retryAfterMs: Number(e.val.retryAfterMs) });
+  return err;
+}
+
+function invalid(message: string): AirlockError {
+  return new AirlockError('CHAT_REQUEST_INVALID', `invalid chat request: ${message}`, { hint: 'See ChatRequest in @airlock/host for the expected shape.' });
+}
+
+const ROLES = new Set<Role>(['system', 'user', 'assistant', 'tool']);
+
+/** Check a host request and convert it to the contract's, redacting secrets when asked. */
+export function toWitRequest(req: ChatRequest, model: string, redact: boolean): { request: WitRequest; redactions: number } {
+  if (!req || typeof req !== 'object' || !Array.isArray(req.messages) || req.messages.length === 0) throw invalid('`messages` must be a non-empty array');
+  let redactions = 0;
+  const clean = (text: string) => {
+    if (!redact) return text;
+    const r = redactSecrets(text);
+    redactions += r.total;
+    return r.text;
+  };
+  const messages = req.messages.map((m, i): WitMessage => {
+    if (!m || !ROLES.has(m.role)) throw invalid(`messages[${i}].role must be one of ${[...ROLES].join(', ')}`);
+    if (typeof m.content !== 'string') throw invalid(`messages[${i}].content must be a string`);
+    return {
+      role: m.role,
+      content: clean(m.content),
+      toolCalls: (m.toolCalls ?? []).map((c) => ({ id: String(c.id), name: String(c.name), arguments: clean(String(c.arguments)) })),
+      toolCallId: m.toolCallId,
+    };
+  });
+  const tools = (req.tools ?? []).map((t, i) => {
+    if (!t || typeof t.name !== 'string') throw invalid(`tools[${i}].name must be a string`);
+    return { name: t.name, description: String(t.description ?? ''), parameters: JSON.stringify(t.parameters ?? { type: 'object' }) };
+  });
+  return { request: { model, messages, tools, temperature: req.temperature, maxTokens: req.maxTokens }, redactions };
+}
+
+function fromWitMessage(m: WitMessage): ChatMessage {
+  const out: ChatMessage = { role: m.role, content: m.content };
+  if (m.toolCalls.length) out.toolCalls = m.toolCalls.map((c) => ({ ...c }));
+  if (m.toolCallId !== undefined) out.toolCallId = m.toolCallId;
+  return out;
+}
+
+/** Reject with the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** A loaded provider plugin, as the host calls it. */
+export interface ProviderHandle {
+  id: string;
+  info: ProviderInfo;
+  caller: PluginCaller & { pin(): PluginCaller };
+}
+
+/** Ask a freshly loaded provider for its info. */
+export async function readProviderInfo(caller: PluginCaller, pluginId: string): Promise<ProviderInfo> {
+  const outcome = await caller.call('provider.info', []);
+  if (!outcome.ok) throw providerError(pluginId, 'info', errorOf(outcome));
+  const v = outcome.value as { displayName: string; defaultModel?: string };
+  return { id: pluginId, displayName: v.displayName, defaultModel: v.defaultModel };
+}
+
+export async function listModels(p: ProviderHandle, timeoutMs?: number): Promise<ModelInfo[]> {
+  const outcome = await p.caller.call('provider.models', [], { timeoutMs });
+  if (!outcome.ok) throw providerError(p.id, 'models', errorOf(outcome));
+  return (outcome.value as { id: string; displayName?: string; contextWindow?: number; features: Partial<ModelInfo['features']> }[]).map((m) => ({
+    id: m.id,
+    provider: p.id,
+    displayName: m.displayName,
+    contextWindow: m.contextWindow,
+    features: { streaming: !!m.features.streaming, tools: !!m.features.tools, vision: !!m.features.vision, jsonMode: !!m.features.jsonMode },
+  }));
+}
+
+function modelFor(p: ProviderHandle, req: ChatRequest): string {
+  const model = req.model ?? p.info.defaultModel;
+  if (!model) throw invalid(`no model given and provider \`${p.id}\` names no default`);
+  return model;
+}
+
+export async function chat(p: ProviderHandle, req: ChatRequest, options: ChatOptions): Promise<ChatResult> {
+  const model = modelFor(p, req);
+  const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
+  const outcome: CallOutcome = await abortable(p.caller.call('provider.chat', [request], { timeoutMs: options.timeoutMs }), options.signal);
+  if (!outcome.ok) throw providerError(p.id, 'chat', errorOf(outcome));
+  const r = outcome.value as { message: WitMessage; finishReason: FinishReason; usage?: Usage };
+  return { message: fromWitMessage(r.message), finishReason: r.finishReason, usage: r.usage, provider: p.id, model, redactions };
+}
+
+function fromWitEvent(e: WitEvent): ChatStreamEvent | undefined {
+  switch (e.tag) {
+    case 'text-delta':
+      return { type: 'text', text: e.val };
+    case 'tool-call-delta':
+      return { type: 'tool-call', index: e.val.index, id: e.val.id, name: e.val.name, arguments: e.val.arguments };
+    case 'usage':
+      return { type: 'usage', usage: { promptTokens: e.val.promptTokens, completionTokens: e.val.completionTokens } };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Stream an answer. Every `next` is a call into the same plugin instance (the
+ * stream lives there) under the call deadline. The stream ends with one
+ * `done` event; leaving the loop early or aborting drops the plugin's stream.
+ */
+export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: ChatOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
+  const model = modelFor(p, req);
+  const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
+  const caller = p.caller.pin();
+  const call = (fn: string, args: unknown[]) => {
+    // Checked before the call is made: an aborted stream must not ask the plugin for more.
+    options.signal?.throwIfAborted();
+    return abortable(caller.call(fn, args, { timeoutMs: options.timeoutMs }), options.signal);
+  };
+  const started = await call('provider.streamChat', [request]);
+  if (!started.ok) throw providerError(p.id, 'stream-chat', errorOf(started));
+  const handle = (started.value as { resource: number }).resource;
+  try {
+    for (;;) {
+      const outcome = await call('resource.next', [handle]);
+      if (!outcome.ok) throw providerError(p.id, 'stream', errorOf(outcome));
+      const event = outcome.value as WitEvent | undefined;
+      if (event === undefined) {
+        yield { type: 'done', finishReason: 'other', provider: p.id, model, redactions };
+        return;
+      }
+      if (event.tag === 'done') {
+        yield { type: 'done', finishReason: event.val, provider: p.id, model, redactions };
+        return;
+      }
+      const out = fromWitEvent(event);
+      if (out) yield out;
+    }
+  } finally {
+    // Calls to an instance run in order, so this drop follows any `next` still in flight.
+    void caller.call('resource.drop', [handle]).catch(() => {});
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Provider plugins: LLM chat backends. `defineProviderPlugin` turns plain
+ * (async) functions into the contract's `provider` export: a streaming answer
+ * is an async iterable of events, which the SDK serves one `next` at a time
+ * through the `chat-stream` resource. When the host cancels the stream, the
+ * iterator's `return()` runs, so `finally` blocks in an async generator stop
+ * reading from the backend.
+ */
+/// <reference types="@airlock/wit/guest" />
+import type {
+  ChatEvent,
+  ChatRequest,
+  ChatResponse,
+  FinishReason,
+  Message,
+  ModelFeatures,
+  ModelInfo,
+  ProviderError as WitProviderError,
+  ProviderInfo,
+  ToolCall,
+  ToolCallDelta,
+  ToolSpec,
+  Usage,
+} from 'airlock:plugin/provider@0.1.0';
+import { HostError } from './errors.js';
+
+export type { ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ToolCall, ToolCallDelta, ToolSpec, Usage };
+
+export type ProviderErrorCode = WitProviderError['tag'];
+
+/** A failure the host should see as such: `auth`, `rate-limited`, `invalid-request`, `unavailable` or `other`. */
+export class ProviderError extends Error {
+  readonly code: ProviderErrorCode;
+  /** For `rate-limited`: how long the backend asked to wait. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ProviderErrorCode, message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'ProviderError';
+    this.code = code;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** The WIT `provider-error` for any thrown value (a thrown Error would trap the component). */
+export function toProviderError(thrown: unknown): WitProviderError {
+  if (thrown instanceof ProviderError) {
+    if (thrown.code === 'rate-limited') {
+      return { tag: 'rate-limited', val: { message: thrown.message, retryAfterMs: thrown.retryAfterMs === undefined ? undefined : BigInt(Math.max(0, Math.round(thrown.retryAfterMs))) } };
+    }
+    return { tag: thrown.code, val: thrown.message };
+  }
+  if (thrown instanceof HostError) return { tag: thrown.code === 'denied' ? 'auth' : 'other', val: thrown.message };
+  const message = thrown instanceof Error ? thrown.message || thrown.name : typeof thrown === 'string' ? thrown : String(thrown);
+  return { tag: 'other', val: message };
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What a provider plugin implements. Every function may be async. */
+export interface ProviderDefinition {
+  info: () => MaybePromise<ProviderInfo>;
+  models: () => MaybePromise<ModelInfo[]>;
+  chat: (request: ChatRequest) => MaybePromise<ChatResponse>;
+  /**
+   * Answer as a stream of events, typically an async generator. Put cleanup
+   * (cancelling the backend response) in a `finally` block: it runs when the
+   * host cancels the stream, as well as at its end.
+   */
+  streamChat: (request: ChatRequest) => MaybePromise<AsyncIterable<ChatEvent>>;
+}
+
+/** What `defineProviderPlugin` returns; the build exports it as the component's `provider` interface. */
+export interface ProviderPlugin {
+  readonly kind: 'provider';
+  readonly exports: {
+    info(): Promise<ProviderInfo>;
+    models(): Promise<ModelInfo[]>;
+    chat(request: ChatRequest): Promise<ChatResponse>;
+    streamChat(request: ChatRequest): Promise<object>;
+    ChatStream: new (events: AsyncIterator<ChatEvent>) => object;
+  };
+}
+
+const dispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
+
+/** Run `f`; anything it throws or rejects with becomes the WIT error. */
+async function guarded<T>(f: () => MaybePromise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw toProviderError(e);
+  }
+}
+
+/**
+ * Define a provider plugin. Export the result as the module's default export.
+ *
+ * @example
+ * export default defineProviderPlugin({
+ *   info: () => ({ displayName: 'Echo' }),
+ *   models: () => [{ id: 'echo', features: { streaming: true } }],
+ *   chat: async (req) => ({ message: { role: 'assistant', content: 'hi', toolCalls: [] }, finishReason: 'stop' }),
+ *   async *streamChat(req) { yield { tag: 'text-delta', val: 'hi' }; yield { tag: 'done', val: 'stop' }; },
+ * });
+ */
+export function defineProviderPlugin(definition: ProviderDefinition): ProviderPlugin {
+  /** The `chat-stream` resource: one event per `next`, `undefined` after the end. */
+  class ChatStream {
+    #events: AsyncIterator<ChatEvent> | undefined;
+    constructor(events: AsyncIterator<ChatEvent>) {
+      this.#events = events;
+    }
+    async next(): Promise<ChatEvent | undefined> {
+      const events = this.#events;
+      if (!events) return undefined;
+      try {
+        const step = await events.next();
+        if (step.done) this.#events = undefined;
+        return step.done ? undefined : step.value;
+      } catch (e) {
+        this.#events = undefined;
+        throw toProviderError(e);
+      }
+    }
+    /** The host dropped the stream: let the producer clean up. */
+    [dispose](): void {
+      const events = this.#events;
+      this.#events = undefined;
+      void events?.return?.()?.catch(() => {});
+    }
+  }
+  return {
+    kind: 'provider',
+    exports: {
+      info: () => guarded(definition.info),
+      models: () => guarded(definition.models),
+      chat: (request) => guarded(() => definition.chat(request)),
+      streamChat: (request) =>
+        guarded(async () => {
+          const events = await definition.streamChat(request);
+          return new ChatStream(events[Symbol.asyncIterator]());
+        }),
+      ChatStream,
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// The host's provider API against a provider plugin that needs no network:
+// chat, streaming in order, cancelling (the plugin's cleanup runs), a stream
+// that stalls past the deadline, failures, and outbound secret redaction.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type ChatStreamEvent, type Host, type LogEntry } from '@airlock/host';
+import { rejection } from '@airlock/test-utils';
+
+const fixture = new URL('../fixtures/echo-provider', import.meta.url).pathname;
+
+let home: string;
+let host: Host;
+const logs: LogEntry[] = [];
+const user = (content: string) => ({ messages: [{ role: 'user' as const, content }] });
+
+async function collect(events: AsyncIterable<ChatStreamEvent>): Promise<ChatStreamEvent[]> {
+  const out: ChatStreamEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+/** Wait until the plugin logs `text` (its cleanup runs after the host moved on). */
+async function logged(text: string, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!logs.some((l) => l.message.includes(text))) {
+    if (Date.now() > until) throw new Error(`the plugin never logged "${text}"; it logged: ${logs.map((l) => l.message).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'airlock-provider-'));
+  host = await createHost({ home, logger: (e) => logs.push(e) });
+  await host.load(fixture);
+});
+
+afterAll(async () => {
+  await host.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('provider plugins', () => {
+  it('are listed with their models', async () => {
+    expect(host.providers()).toEqual([{ id: 'echo-provider', displayName: 'Echo', defaultModel: 'echo' }]);
+    expect((await host.models()).map((m) => `${m.provider}/${m.id}`)).toEqual(['echo-provider/echo', 'echo-provider/slow', 'echo-provider/stall', 'echo-provider/fail']);
+  });
+
+  it('answer a chat in one piece', async () => {
+    const r = await host.chat(user('hello there'));
+    expect(r).toMatchObject({ message: { role: 'assistant', content: 'echo: hello there' }, finishReason: 'stop', provider: 'echo-provider', model: 'echo', redactions: 0 });
+  });
+
+  it('stream deltas in order, then usage, then one done', async () => {
+    const events = await collect(host.chatStream(user('one two three')));
+    expect(events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text)).toEqual(['echo: ', 'one ', 'two ', 'three']);
+    expect(events.at(-2)).toEqual({ type: 'usage', usage: { promptTokens: 1, completionTokens: 4 } });
+    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'stop', provider: 'echo-provider', model: 'echo', redactions: 0 });
+  });
+
+  it('cancel the plugin\'s stream when the consumer stops reading', async () => {
+    let seen = 0;
+    for await (const e of host.chatStream({ ...user('a b c d e f g h'), model: 'slow' })) {
+      if (e.type === 'text' && ++seen === 2) break;
+    }
+    await logged('stream closed after 2 deltas');
+    await expect(host.chat(user('still here'))).resolves.toMatchObject({ message: { content: 'echo: still here' } });
+  });
+
+  it('cancel on an AbortSignal, rejecting with its reason', async () => {
+    const controller = new AbortController();
+    const seen: string[] = [];
+    let err: unknown;
+    try {
+      for await (const e of host.chatStream({ ...user('x y z w v u'), model: 'slow' }, { signal: controller.signal })) {
+        if (e.type === 'text') seen.push(e.text);
+        if (seen.length === 3) controller.abort(new Error('user pressed stop'));
+      }
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toBe('user pressed stop');
+    expect(seen).toHaveLength(3);
+    await logged('stream closed after 3 deltas');
+  });
+
+  it('cut a stream that stalls past the deadline, and serve the next request', async () => {
+    const started = Date.now();
+    const events: ChatStreamEvent[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const e of host.chatStream({ ...user('never ending story'), model: 'stall' })) events.push(e);
+      })() as never,
+    );
+    expect(err.code).toBe('PLUGIN_TIMEOUT');
+    expect(err.message).toContain('resource.next');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(events.map((e) => e.type)).toEqual(['text', 'text']);
+    await expect(host.chat(user('after the stall'))).resolves.toMatchObject({ message: { content: 'echo: after the stall' } });
+  });
+
+  it('surface the plugin\'s errors with their kind', async () => {
+    const whole = await rejection(host.chat({ ...user('x'), model: 'fail' }));
+    expect(whole.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(whole.message).toContain('the echo backend is down');
+    const midway = await rejection(collect(host.chatStream({ ...user('a b c'), model: 'fail' })));
+    expect(midway.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(midway.message).toContain('went away');
+  });
+
+  it('redact secrets before the plugin sees them, and say how many', async () => {
+    const text = 'deploy with AKIAIOSFODNN7EXAMPLE and\nexport GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345';
+    const r = await host.chat(user(text));
+    expect(r.redactions).toBe(2);
+    expect(r.message.content).toBe('echo: deploy with [REDACTED:aws-access-key] and\nexport GITHUB_TOKEN=[REDACTED:github-token]');
+    const events = await collect(host.chatStream(user(text)));
+    expect(events.at(-1)).toMatchObject({ type: 'done', redactions: 2 });
+    expect(events.map((e) => (e.type === 'text' ? e.text : '')).join('')).not.toContain('AKIA');
+    const optedOut = await host.chat(user(text), { redact: false });
+    expect(optedOut.redactions).toBe(0);
+    expect(optedOut.message.content).toContain('AKIAIOSFODNN7EXAMPLE');
+  });
+
+  it('refuse malformed requests and unknown providers clearly', async () => {
+    expect((await rejection(host.chat({ messages: [] }))).code).toBe('CHAT_REQUEST_INVALID');
+    expect((await rejection(host.chat({ messages: [{ role: 'robot' as never, content: 'x' }] }))).message).toContain('messages[0].role');
+    const unknown = await rejection(host.chat({ ...user('x'), provider: 'nope' }));
+    expect(unknown.code).toBe('PROVIDER_NOT_FOUND');
+    expect(unknown.hint).toContain('echo-provider');
+  });
+});
