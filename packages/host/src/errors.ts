@@ -38,6 +38,12 @@ export type ErrorCode =
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_FAILED'
   | 'CHAT_REQUEST_INVALID'
+  | 'AUTH_DENIED'
+  | 'AUTH_EXPIRED'
+  | 'AUTH_NOT_SIGNED_IN'
+  | 'AUTH_REFRESH_FAILED'
+  | 'AUTH_UNSUPPORTED'
+  | 'AUTH_FAILED'
   | 'HOST_CLOSED';
 
 export interface AirlockErrorOptions {

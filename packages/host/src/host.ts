@@ -13,6 +13,8 @@ import { checkContract } from './contract.js';
 import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
+import type { LogEntry } from './logger.js';
+import { AuthClient, toToken } from './kinds/auth.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseRange } from './capabilities/http.js';
 import { PluginInstance, errorOf } from './sandbox/instance.js';
@@ -137,6 +139,10 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #storage: StorageAdapter;
   readonly #ownsStorage: boolean;
   readonly #logger: Logger;
+  /** Token and key values seen by the host, masked in everything it logs. */
+  readonly #secrets = new Set<string>();
+  /** An auth plugin's log lines during a call that returns a secret, held until the secret is known. */
+  readonly #heldLogs = new Map<string, { calls: number; entries: LogEntry[] }>();
   readonly #limits: Required<HostLimits>;
   readonly #env: NodeJS.ProcessEnv;
   readonly #spin: { hostMicros: number; workerMicros: number };
@@ -152,7 +158,9 @@ export class Host extends EventEmitter<HostEvents> {
     this.home = home;
     this.#storage = storage;
     this.#ownsStorage = options.storage === undefined;
-    this.#logger = options.logger ?? stderrLogger();
+    const logger = options.logger ?? stderrLogger();
+    // Every line goes out with known secrets (tokens and keys that passed through the host) masked.
+    this.#logger = (entry) => logger({ ...entry, message: this.#scrub(entry.message) });
     this.#limits = {
       defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
@@ -214,7 +222,11 @@ export class Host extends EventEmitter<HostEvents> {
         memoryCapBytes,
         maxQueuedCalls: this.#limits.maxQueuedCalls,
         spin: this.#spin,
-        onLog: (level, message) => this.#logger({ level, message, plugin: id }),
+        onLog: (level, message) => {
+          const held = this.#heldLogs.get(id);
+          if (held) held.entries.push({ level, message, plugin: id });
+          else this.#logger({ level, message, plugin: id });
+        },
         onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
           if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
           if (call.iface === 'http') return http.serve(call.fn, call.args, owner);
@@ -321,6 +333,55 @@ export class Host extends EventEmitter<HostEvents> {
   /** Every tool of every loaded tool plugin. */
   tools(): ToolInfo[] {
     return [...this.#plugins.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
+  }
+
+  /** Mask every known secret in `text`. */
+  #scrub(text: string): string {
+    for (const secret of this.#secrets) if (text.includes(secret)) text = text.split(secret).join('[REDACTED]');
+    return text;
+  }
+
+  /**
+   * Run a call whose result holds a secret (a token) with the plugin's log
+   * lines held back, so a plugin that logs the token before returning it has
+   * it masked too. `secrets` picks the secrets out of the result.
+   */
+  #holdingLogs = async <T>(pluginId: string, call: () => Promise<T>, secrets: (value: T) => string[]): Promise<T> => {
+    const held = this.#heldLogs.get(pluginId) ?? { calls: 0, entries: [] };
+    held.calls++;
+    this.#heldLogs.set(pluginId, held);
+    try {
+      const value = await call();
+      for (const s of secrets(value)) this.#rememberSecret(s);
+      return value;
+    } finally {
+      if (--held.calls === 0) {
+        this.#heldLogs.delete(pluginId);
+        for (const entry of held.entries) this.#logger(entry);
+      }
+    }
+  };
+
+  #rememberSecret = (secret: string): void => {
+    // Short values would mask ordinary words; real tokens and keys are long.
+    if (typeof secret === 'string' && secret.length >= 8) this.#secrets.add(secret);
+  };
+
+  /**
+   * Drive an auth plugin: device login, status, tokens, API keys, logout.
+   *
+   * @example
+   * const login = await host.auth('auth-device-flow').login();
+   * console.log(`Open ${login.verificationUri} and enter ${login.userCode}`);
+   * await login.wait({ signal });
+   */
+  auth(id: string): AuthClient {
+    this.#assertOpen();
+    const loaded = this.#get(id);
+    if (loaded.info.kind !== 'auth') {
+      throw new AirlockError('PLUGIN_NOT_FOUND', `plugin \`${id}\` is a ${loaded.info.kind} plugin, not an auth plugin`, { plugin: id });
+    }
+    return new AuthClient(id, loaded.instance, this.#rememberSecret, (call, secrets) => this.#holdingLogs(id, call, secrets));
   }
 
   /** The loaded provider plugins. */
@@ -472,7 +533,9 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const auth = this.#plugins.get(authPlugin);
     if (!auth || auth.info.kind !== 'auth') return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\` is not loaded` } };
-    const outcome = await auth.instance.call('auth.getToken', []);
+    const outcome = await this.#holdingLogs(authPlugin, () => auth.instance.call('auth.getToken', []), (o) =>
+      o.ok ? [toToken(o.value as Parameters<typeof toToken>[0]).accessToken] : [],
+    );
     if (outcome.ok) return { ok: outcome.value };
     const e = errorOf(outcome) as { tag?: string; val?: string } | undefined;
     return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };

@@ -12,6 +12,8 @@ export type { Grant } from './capabilities/grant.js';
 export type { ToolInfo, RiskLevel } from './kinds/tool.js';
 export type { ChatRequest, ChatMessage, ChatTool, ChatOptions, ChatResult, ChatStreamEvent, ToolCall, Usage, FinishReason, Role, ProviderInfo, ModelInfo } from './kinds/provider.js';
 export { redactSecrets } from './redact.js';
+export { AuthClient } from './kinds/auth.js';
+export type { AuthStatus, Token, DeviceLogin } from './kinds/auth.js';
 export type { Redacted } from './redact.js';
 export type { StorageAdapter } from './storage/adapter.js';
 export { openSqliteStorage } from './storage/sqlite.js';

@@ -6,6 +6,8 @@
 export { defineTool, defineToolPlugin } from './tool.js';
 export type { ToolDefinition, ToolPlugin, AnyTool, RiskLevel } from './tool.js';
 export { log, storage, config, credentials } from './host.js';
+export { defineAuthPlugin, AuthError } from './auth.js';
+export type { AuthDefinition, AuthPlugin, AuthErrorCode, AuthStatus, DeviceAuthorization, PollOutcome } from './auth.js';
 export { defineProviderPlugin, ProviderError } from './provider.js';
 export type { ProviderDefinition, ProviderPlugin, ProviderErrorCode, ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ToolCall, ToolCallDelta, ToolSpec, Usage } from './provider.js';
 export { env } from './env.js';

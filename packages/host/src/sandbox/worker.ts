@@ -330,7 +330,8 @@ function serve(): never {
       response = { fail: `worker error: ${(err as Error).message}`, logs: logSeq };
     }
     try {
-      writeMessage(ch, response);
+      // JSON would drop `ok: undefined` (a unit result, or `none`); the binary encoding keeps it.
+      writeMessage(ch, response, 'ok' in response && response.ok === undefined);
     } catch (err) {
       // The result is dropped here, in the plugin's thread: it never reaches the host's heap.
       writeMessage(

@@ -1,0 +1,99 @@
+// The host's auth API and credentials broker against an auth plugin whose
+// device flow follows a script: the login loop honours the interval and
+// slow_down, denial and expiry are typed errors, tokens reach only plugins
+// granted them, and token values are masked in the host's logs.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type Host, type LogEntry } from '@airlock/host';
+import { pluginVariant, rejection } from '@airlock/test-utils';
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+let base: string;
+let host: Host;
+const logs: LogEntry[] = [];
+
+const script = (name: string) => host.auth('scripted-auth').setApiKey(name);
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'airlock-auth-'));
+  host = await createHost({ home: join(base, 'home'), logger: (e) => logs.push(e) });
+  await host.load(fixture('scripted-auth'), { grant: 'manifest' });
+  const variant = (id: string, credentials: string[] | undefined) =>
+    pluginVariant(fixture('misbehaving'), join(base, id), (pkg) => {
+      pkg.name = id;
+      pkg.airlock.capabilities = credentials ? { credentials } : {};
+    });
+  await host.load(await variant('granted', ['scripted-auth']), { grant: 'manifest' });
+  await host.load(await variant('ungranted', undefined));
+});
+
+afterAll(async () => {
+  await host.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+describe('device login through an auth plugin', () => {
+  it('polls at the interval until the user finishes, then reports the status', async () => {
+    await script('approve');
+    const login = await host.auth('scripted-auth').login();
+    expect(login).toMatchObject({ userCode: 'ABCD-EFGH', verificationUri: 'http://127.0.0.1/device', interval: 1 });
+    const started = Date.now();
+    const status = await login.wait();
+    // Two polls, one interval apart each.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(status).toMatchObject({ signedIn: true, account: 'tester', scopes: ['read'], method: 'device-flow' });
+    await expect(host.auth('scripted-auth').status()).resolves.toMatchObject({ signedIn: true });
+  });
+
+  it('slows down when told to', async () => {
+    await script('slow');
+    const login = await host.auth('scripted-auth').login();
+    const started = Date.now();
+    await login.wait();
+    expect(login.interval).toBe(2);
+    // 1 s, then slow_down → 2 s before the next poll.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+  });
+
+  it('fails with AUTH_DENIED or AUTH_EXPIRED, and can be aborted', async () => {
+    await script('deny');
+    const denied = await rejection((await host.auth('scripted-auth').login()).wait());
+    expect(denied.code).toBe('AUTH_DENIED');
+    expect(denied.message).toContain('the user said no');
+    await script('expire');
+    const expired = await rejection((await host.auth('scripted-auth').login()).wait());
+    expect(expired.code).toBe('AUTH_EXPIRED');
+    await script('approve');
+    const controller = new AbortController();
+    const waiting = (await host.auth('scripted-auth').login()).wait({ signal: controller.signal });
+    controller.abort(new Error('cancelled by the user'));
+    await expect(waiting).rejects.toThrow('cancelled by the user');
+  });
+});
+
+describe('tokens', () => {
+  it('reach a plugin granted credentials, and not one without the grant', async () => {
+    await script('approve');
+    await (await host.auth('scripted-auth').login()).wait();
+    expect(await host.callTool('granted.token', { from: 'scripted-auth' })).toEqual({ token: 'tok_live_0123456789abcdef' });
+    expect(await host.callTool('ungranted.token', { from: 'scripted-auth' })).toMatchObject({ error: { tag: 'denied' } });
+  });
+
+  it('never appear in the host\'s logs', async () => {
+    await host.auth('scripted-auth').token();
+    const lines = logs.filter((l) => l.message.includes('handing out'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l.message).toBe('handing out [REDACTED]');
+    expect(logs.some((l) => l.message.includes('tok_live_0123456789abcdef'))).toBe(false);
+  });
+
+  it('are gone after logout', async () => {
+    await host.auth('scripted-auth').logout();
+    expect((await rejection(host.auth('scripted-auth').token())).code).toBe('AUTH_NOT_SIGNED_IN');
+    expect(await host.callTool('granted.token', { from: 'scripted-auth' })).toMatchObject({ error: { tag: 'not-signed-in' } });
+    await expect(host.auth('scripted-auth').status()).resolves.toMatchObject({ signedIn: false });
+  });
+});
