@@ -586,18 +586,6 @@ class FileInputStream extends InputStream {
     this.offset += BigInt(chunk.length);
     return chunk;
   }
-  override blockingRead(len: bigint): Uint8Array {
-    return this.read(len);
-  }
-  override skip(len: bigint): bigint {
-    return BigInt(this.read(len).length);
-  }
-  override blockingSkip(len: bigint): bigint {
-    return this.skip(len);
-  }
-  override subscribe(): Pollable {
-    return new Pollable();
-  }
 }
 
 class DirectoryEntryStream {

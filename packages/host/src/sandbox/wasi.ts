@@ -196,15 +196,6 @@ class HttpInputStream extends InputStream {
       throw { tag: 'last-operation-failed', val: new IoError(String(err?.val ?? 'the response body failed')) };
     }
   }
-  override blockingRead(len: bigint): Uint8Array {
-    return this.read(len);
-  }
-  override skip(len: bigint): bigint {
-    return BigInt(this.read(len).length);
-  }
-  override blockingSkip(len: bigint): bigint {
-    return this.skip(len);
-  }
   [symbolDispose](): void {
     this.http.drop(this.id);
   }
