@@ -81,11 +81,12 @@ describe('device authorization grant', () => {
   });
 
   it('enforces fractional intervals and steps in real time', async () => {
-    const server = await start({ interval: 0.05, slowDownStep: 0.05 });
+    // Wide enough that two back-to-back polls land inside one interval on a loaded CI machine.
+    const server = await start({ interval: 0.5, slowDownStep: 0.25 });
     const { device_code } = await requestDeviceCode(server);
     expect((await poll(server, device_code)).body.error).toBe('authorization_pending');
     expect((await poll(server, device_code)).body.error).toBe('slow_down');
-    expect(server.pollIntervalMs(device_code)).toBe(100);
+    expect(server.pollIntervalMs(device_code)).toBe(750);
     await sleep(server.pollIntervalMs(device_code) + 20);
     expect((await poll(server, device_code)).body.error).toBe('authorization_pending');
   });
