@@ -52,7 +52,7 @@ export interface AuthPlugin {
     pollDeviceFlow(deviceCode: string): Promise<PollOutcome>;
     setApiKey(key: string): Promise<AuthStatus>;
     getToken(): Promise<Token>;
-    logout(): void | Promise<void>;
+    logout(): Promise<void>;
   };
 }
 
@@ -62,21 +62,6 @@ async function guarded<T>(f: () => MaybePromise<T>): Promise<T> {
   } catch (e) {
     throw toAuthError(e);
   }
-}
-
-/**
- * For functions whose WIT result has no value: answer synchronously when the
- * definition did (componentize-js lifts a resolved `Promise<undefined>` for a
- * `result<_, E>` as an error without payload).
- */
-function settleUnit(f: () => MaybePromise<void>): void | Promise<void> {
-  let result: MaybePromise<void>;
-  try {
-    result = f();
-  } catch (e) {
-    throw toAuthError(e);
-  }
-  if (result instanceof Promise) return result.then(() => undefined, (e: unknown) => { throw toAuthError(e); });
 }
 
 function unsupported(what: string): never {
@@ -103,7 +88,7 @@ export function defineAuthPlugin(definition: AuthDefinition): AuthPlugin {
       pollDeviceFlow: (code) => guarded(() => (definition.pollDeviceFlow ?? (() => unsupported('the device flow')))(code)),
       setApiKey: (key) => guarded(() => (definition.setApiKey ?? (() => unsupported('API keys')))(key)),
       getToken: () => guarded(definition.getToken),
-      logout: () => settleUnit(definition.logout),
+      logout: () => guarded(definition.logout),
     },
   };
 }
