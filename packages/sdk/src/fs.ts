@@ -9,6 +9,7 @@
 /// <reference path="../types/wasi.d.ts" />
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
 import type { Descriptor, DescriptorType } from 'wasi:filesystem/types@0.2.12';
+import { close } from './dispose.js';
 import { HostError } from './errors.js';
 
 export interface DirEntry {
@@ -44,11 +45,6 @@ function fsError(path: string, thrown: unknown): HostError {
   const payload = thrown !== null && typeof thrown === 'object' && 'payload' in thrown ? (thrown as { payload: unknown }).payload : thrown;
   const code = typeof payload === 'string' ? payload : thrown instanceof Error ? 'error' : String(payload);
   return new HostError('filesystem', code, `${path} ${EXPLAIN[code] ?? `failed (${code})`}`);
-}
-
-function close(resource: object): void {
-  const dispose = (resource as Record<symbol, unknown>)[(Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose')];
-  if (typeof dispose === 'function') dispose.call(resource);
 }
 
 let roots: { path: string; dir: Descriptor }[] | undefined;
@@ -116,6 +112,16 @@ function writeAll(file: Descriptor, data: Uint8Array, start: bigint): void {
   while (at < data.length) at += Number(file.write(data.subarray(at), start + BigInt(at)));
 }
 
+/** What is at `path`, or undefined when nothing is. */
+function statType(path: string): DirEntry['type'] | undefined {
+  try {
+    return fs.stat(path).type;
+  } catch (e) {
+    if (e instanceof HostError && e.code === 'no-entry') return undefined;
+    throw e;
+  }
+}
+
 export const fs = {
   /** The directories this plugin was granted, by the paths it names them with. */
   roots(): string[] {
@@ -177,13 +183,7 @@ export const fs = {
   },
 
   exists(path: string): boolean {
-    try {
-      fs.stat(path);
-      return true;
-    } catch (e) {
-      if (e instanceof HostError && e.code === 'no-entry') return false;
-      throw e;
-    }
+    return statType(path) !== undefined;
   },
 
   /** Make a directory; with `{ recursive: true }` also its missing parents, and an existing one is fine. */
@@ -194,11 +194,9 @@ export const fs = {
     const base = path.slice(0, path.length - rel.length).replace(/\/$/, '');
     for (let i = 1; i <= parts.length; i++) {
       const sub = `${base}/${parts.slice(0, i).join('/')}`;
-      if (fs.exists(sub)) {
-        if (fs.stat(sub).type !== 'directory') throw new HostError('filesystem', 'not-directory', `${sub} ${EXPLAIN['not-directory']}`);
-        continue;
-      }
-      run(sub, (dir, r) => dir.createDirectoryAt(r));
+      const type = statType(sub);
+      if (type === undefined) run(sub, (dir, r) => dir.createDirectoryAt(r));
+      else if (type !== 'directory') throw new HostError('filesystem', 'not-directory', `${sub} ${EXPLAIN['not-directory']}`);
     }
   },
 

@@ -22,6 +22,7 @@ import type {
   ToolSpec,
   Usage,
 } from 'airlock:plugin/provider@0.1.0';
+import { dispose } from './dispose.js';
 import { HostError } from './errors.js';
 
 export type { ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ToolCall, ToolCallDelta, ToolSpec, Usage };
@@ -81,8 +82,6 @@ export interface ProviderPlugin {
     ChatStream: new (events: AsyncIterator<ChatEvent>) => object;
   };
 }
-
-const dispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
 
 /** Run `f`; anything it throws or rejects with becomes the WIT error. */
 async function guarded<T>(f: () => MaybePromise<T>): Promise<T> {

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { defineProviderPlugin, ProviderError, toProviderError, type ChatEvent, type ChatRequest } from '../src/provider.js';
+import { defineProviderPlugin, ProviderError, toProviderError, type ChatEvent, type ChatRequest, type ProviderDefinition } from '../src/provider.js';
 import { HostError } from '../src/errors.js';
 
 const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi', toolCalls: [] }], tools: [] };
-const dispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
+import { dispose } from '../src/dispose.js';
+
+/** A provider with trivial info, models and chat, and the given overrides. */
+const provider = (overrides: Partial<ProviderDefinition> & Pick<ProviderDefinition, 'streamChat'>) =>
+  defineProviderPlugin({
+    info: () => ({ displayName: 'T' }),
+    models: () => [],
+    chat: () => ({ message: { role: 'assistant', content: '', toolCalls: [] }, finishReason: 'stop' }),
+    ...overrides,
+  });
 
 async function rejected(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -29,10 +38,7 @@ describe('toProviderError', () => {
 
 describe('defineProviderPlugin', () => {
   it('serves a stream one event per next, and undefined after the end', async () => {
-    const plugin = defineProviderPlugin({
-      info: () => ({ displayName: 'T' }),
-      models: () => [],
-      chat: () => ({ message: { role: 'assistant', content: '', toolCalls: [] }, finishReason: 'stop' }),
+    const plugin = provider({
       async *streamChat() {
         yield { tag: 'text-delta', val: 'a' } as ChatEvent;
         yield { tag: 'done', val: 'stop' } as ChatEvent;
@@ -47,9 +53,7 @@ describe('defineProviderPlugin', () => {
 
   it('runs the generator\'s finally block when the host drops the stream', async () => {
     let cleaned = false;
-    const plugin = defineProviderPlugin({
-      info: () => ({ displayName: 'T' }),
-      models: () => [],
+    const plugin = provider({
       chat: () => {
         throw new ProviderError('unavailable', 'down');
       },
@@ -71,10 +75,7 @@ describe('defineProviderPlugin', () => {
   });
 
   it('turns an error thrown mid-stream into the WIT error', async () => {
-    const plugin = defineProviderPlugin({
-      info: () => ({ displayName: 'T' }),
-      models: () => [],
-      chat: () => ({ message: { role: 'assistant', content: '', toolCalls: [] }, finishReason: 'stop' }),
+    const plugin = provider({
       async *streamChat() {
         yield { tag: 'text-delta', val: 'a' } as ChatEvent;
         throw new ProviderError('rate-limited', 'later', { retryAfterMs: 10 });
