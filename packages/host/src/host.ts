@@ -422,7 +422,12 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   #chatOptions(options: ChatOptions): ChatOptions {
-    return { ...options, timeoutMs: options.timeoutMs === undefined ? undefined : Math.min(options.timeoutMs, this.#limits.maxTimeoutMs) };
+    return { ...options, timeoutMs: this.#capTimeout(options.timeoutMs) };
+  }
+
+  /** A caller's deadline, held to the host maximum (undefined: the plugin's own). */
+  #capTimeout(timeoutMs: number | undefined): number | undefined {
+    return timeoutMs === undefined ? undefined : Math.min(timeoutMs, this.#limits.maxTimeoutMs);
   }
 
   #providerHandles(): ProviderHandle[] {
@@ -455,8 +460,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const tool = this.#findTool(name);
     const loaded = this.#plugins.get(tool.plugin)!;
-    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.min(options.timeoutMs, this.#limits.maxTimeoutMs);
-    return invokeTool(loaded.instance, tool, args, timeoutMs);
+    return invokeTool(loaded.instance, tool, args, this.#capTimeout(options.timeoutMs));
   }
 
   /** Stop every plugin and release the store. Idempotent. */

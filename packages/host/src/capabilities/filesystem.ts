@@ -30,12 +30,15 @@ export function pathProblem(path: string): string | undefined {
 export function preopensFor(pluginId: string, entries: readonly { path: string; access: FsAccess }[] | undefined, home?: string): Preopen[] {
   return (entries ?? []).map(({ path, access }) => {
     const guestPath = expandPath(path, home);
-    let hostPath: string;
+    let hostPath: string | undefined;
+    let why: string | undefined;
     try {
       hostPath = realpathSync(guestPath);
-      if (!statSync(hostPath).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      if (!statSync(hostPath).isDirectory()) why = 'is not a directory';
     } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'is not a directory' : (err as Error).message;
+      why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
+    }
+    if (why || !hostPath) {
       throw new AirlockError('CAPABILITY_UNAVAILABLE', `plugin \`${pluginId}\` is granted the directory ${path}, which ${why}`, {
         plugin: pluginId,
         hint: `Create the directory (mkdir -p ${guestPath}), or leave it out of capabilities.filesystem.`,

@@ -208,8 +208,8 @@ export async function readProviderInfo(caller: PluginCaller, pluginId: string): 
   return { id: pluginId, displayName: v.displayName, defaultModel: v.defaultModel };
 }
 
-export async function listModels(p: ProviderHandle, timeoutMs?: number): Promise<ModelInfo[]> {
-  const outcome = await p.caller.call('provider.models', [], { timeoutMs });
+export async function listModels(p: ProviderHandle): Promise<ModelInfo[]> {
+  const outcome = await p.caller.call('provider.models', []);
   if (!outcome.ok) throw providerError(p.id, 'models', errorOf(outcome));
   return (outcome.value as { id: string; displayName?: string; contextWindow?: number; features: Partial<ModelInfo['features']> }[]).map((m) => ({
     id: m.id,
@@ -235,7 +235,7 @@ export async function chat(p: ProviderHandle, req: ChatRequest, options: ChatOpt
   return { message: fromWitMessage(r.message), finishReason: r.finishReason, usage: r.usage, provider: p.id, model, redactions };
 }
 
-function fromWitEvent(e: WitEvent): ChatStreamEvent | undefined {
+function fromWitEvent(e: Exclude<WitEvent, { tag: 'done' }>): ChatStreamEvent {
   switch (e.tag) {
     case 'text-delta':
       return { type: 'text', text: e.val };
@@ -243,8 +243,6 @@ function fromWitEvent(e: WitEvent): ChatStreamEvent | undefined {
       return { type: 'tool-call', index: e.val.index, id: e.val.id, name: e.val.name, arguments: e.val.arguments };
     case 'usage':
       return { type: 'usage', usage: { promptTokens: e.val.promptTokens, completionTokens: e.val.completionTokens } };
-    default:
-      return undefined;
   }
 }
 
@@ -270,16 +268,12 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
       const outcome = await call('resource.next', [handle]);
       if (!outcome.ok) throw providerError(p.id, 'stream', errorOf(outcome));
       const event = outcome.value as WitEvent | undefined;
-      if (event === undefined) {
-        yield { type: 'done', finishReason: 'other', provider: p.id, model, redactions };
+      // A stream that ends without `done` still ends with one, reason `other`.
+      if (event === undefined || event.tag === 'done') {
+        yield { type: 'done', finishReason: event?.val ?? 'other', provider: p.id, model, redactions };
         return;
       }
-      if (event.tag === 'done') {
-        yield { type: 'done', finishReason: event.val, provider: p.id, model, redactions };
-        return;
-      }
-      const out = fromWitEvent(event);
-      if (out) yield out;
+      yield fromWitEvent(event);
     }
   } finally {
     // Calls to an instance run in order, so this drop follows any `next` still in flight.

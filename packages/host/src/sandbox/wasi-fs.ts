@@ -214,15 +214,17 @@ interface Grant {
  * kinds override what applies to them.
  */
 class Descriptor {
-  constructor(readonly grant: Grant) {}
-  hostPath(): string {
-    throw 'bad-descriptor';
-  }
+  constructor(
+    readonly grant: Grant,
+    /** Where it is on this machine, inside the grant. */
+    readonly path: string,
+    readonly flags: DescriptorFlags,
+  ) {}
   getType(): string {
     throw 'bad-descriptor';
   }
   getFlags(): DescriptorFlags {
-    throw 'bad-descriptor';
+    return this.flags;
   }
   stat(): ReturnType<typeof descriptorStat> {
     throw 'bad-descriptor';
@@ -306,28 +308,15 @@ class Descriptor {
     return a.lower === b.lower && a.upper === b.upper;
   }
   metadataHash(): { lower: bigint; upper: bigint } {
-    const s = attempt(() => statSync(this.hostPath(), { bigint: true }));
+    const s = attempt(() => statSync(this.path, { bigint: true }));
     return { lower: s.ino, upper: s.dev };
   }
 }
 
 /** A directory inside a grant, named by its resolved host path. */
 class DirectoryDescriptor extends Descriptor {
-  constructor(
-    grant: Grant,
-    readonly path: string,
-    readonly flags: DescriptorFlags,
-  ) {
-    super(grant);
-  }
-  override hostPath(): string {
-    return this.path;
-  }
   override getType(): string {
     return 'directory';
-  }
-  override getFlags(): DescriptorFlags {
-    return this.flags;
   }
   override stat() {
     return descriptorStat(attempt(() => statSync(this.path)));
@@ -468,26 +457,20 @@ class FileDescriptor extends Descriptor {
   #fd: number;
   constructor(
     grant: Grant,
-    readonly path: string,
+    path: string,
     fd: number,
     readonly slot: number,
-    readonly flags: DescriptorFlags,
+    flags: DescriptorFlags,
   ) {
-    super(grant);
+    super(grant, path, flags);
     this.#fd = fd;
   }
   get fd(): number {
     if (this.#fd < 0) throw 'bad-descriptor';
     return this.#fd;
   }
-  override hostPath(): string {
-    return this.path;
-  }
   override getType(): string {
     return 'regular-file';
-  }
-  override getFlags(): DescriptorFlags {
-    return this.flags;
   }
   override stat() {
     return descriptorStat(attempt(() => fstatSync(this.fd)));

@@ -196,16 +196,16 @@ function isTrap(err: unknown): boolean {
 // per-thread base, so a handle from a replaced worker never names a resource
 // of its successor.
 const RESOURCE_OP = /^resource\.(\w+)$/;
-const resources = new Map<number, Record<string, unknown>>();
+const resources = new Map<number, Record<PropertyKey, unknown>>();
 let nextHandle = threadId * 2 ** 32;
 
-function isResource(value: unknown): value is Record<string, unknown> {
+function isResource(value: unknown): value is Record<PropertyKey, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto !== Object.prototype && proto !== null;
 }
 
-function keepResource(value: Record<string, unknown>): number {
+function keepResource(value: Record<PropertyKey, unknown>): number {
   const handle = ++nextHandle;
   resources.set(handle, value);
   return handle;
@@ -214,7 +214,7 @@ function keepResource(value: Record<string, unknown>): number {
 function dropResource(handle: number): void {
   const r = resources.get(handle);
   resources.delete(handle);
-  const dispose = r?.[symbolDispose as unknown as string];
+  const dispose = r?.[symbolDispose];
   if (typeof dispose === 'function') dispose.call(r);
 }
 
