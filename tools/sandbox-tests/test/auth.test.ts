@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host, type LogEntry } from '@airlock/host';
-import { pluginVariant, rejection } from '@airlock/test-utils';
+import { capabilityVariant, rejection } from '@airlock/test-utils';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
@@ -21,11 +21,7 @@ beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'airlock-auth-'));
   host = await createHost({ home: join(base, 'home'), logger: (e) => logs.push(e) });
   await host.load(fixture('scripted-auth'), { grant: 'manifest' });
-  const variant = (id: string, credentials: string[] | undefined) =>
-    pluginVariant(fixture('misbehaving'), join(base, id), (pkg) => {
-      pkg.name = id;
-      pkg.airlock.capabilities = credentials ? { credentials } : {};
-    });
+  const variant = (id: string, credentials: string[] | undefined) => capabilityVariant(fixture('misbehaving'), base, id, credentials ? { credentials } : {});
   await host.load(await variant('granted', ['scripted-auth']), { grant: 'manifest' });
   await host.load(await variant('ungranted', undefined));
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
-import { pluginVariant, rejection } from '@airlock/test-utils';
+import { capabilityVariant, rejection } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
@@ -18,11 +18,7 @@ let shared: string;
 let scratch: string;
 let host: Host;
 
-const variant = (id: string, capabilities: Record<string, unknown>) =>
-  pluginVariant(fixture, join(base, id), (pkg) => {
-    pkg.name = id;
-    pkg.airlock.capabilities = capabilities;
-  });
+const variant = (id: string, capabilities: Record<string, unknown>) => capabilityVariant(fixture, base, id, capabilities);
 
 type FsResult = { text?: string; names?: string[]; ok?: boolean; type?: string; wrote?: number; held?: number; error?: unknown };
 const fs = (plugin: string, args: Record<string, unknown>) => host.callTool(`${plugin}.fs`, args) as Promise<FsResult>;

@@ -6,18 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
-import { pluginVariant } from '@airlock/test-utils';
+import { capabilityVariant } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 
 let base: string;
 let host: Host;
 
-const variant = (id: string, capabilities: Record<string, unknown>) =>
-  pluginVariant(fixture, join(base, id), (pkg) => {
-    pkg.name = id;
-    pkg.airlock.capabilities = capabilities;
-  });
+const variant = (id: string, capabilities: Record<string, unknown>) => capabilityVariant(fixture, base, id, capabilities);
 
 const storage = (plugin: string, args: Record<string, unknown>) => host.callTool(`${plugin}.storage`, args);
 

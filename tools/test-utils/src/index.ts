@@ -46,3 +46,11 @@ export async function pluginVariant(from: string, dir: string, edit: (pkg: { nam
   await copyFile(join(from, 'dist/plugin.wasm'), join(dir, 'dist/plugin.wasm'));
   return dir;
 }
+
+/** The common variant: the same component as plugin `id` (in `<base>/<id>`), asking for `capabilities`. */
+export function capabilityVariant(from: string, base: string, id: string, capabilities: Record<string, unknown>): Promise<string> {
+  return pluginVariant(from, join(base, id), (pkg) => {
+    pkg.name = id;
+    pkg.airlock.capabilities = capabilities;
+  });
+}
