@@ -10,7 +10,7 @@ import { readManifest, type Manifest, type PluginKind } from './manifest.js';
 import { cachedComponent, prepareComponent, sha256, type PreparedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
-import { effectiveCapabilities, grantedEnv, type Grant } from './capabilities/grant.js';
+import { effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
@@ -186,8 +186,9 @@ export class Host extends EventEmitter<HostEvents> {
     if (this.#plugins.has(manifest.id)) {
       throw new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${manifest.id}\` is already loaded`, { plugin: manifest.id, hint: 'Unload it first with host.unload().' });
     }
-    const capabilities = effectiveCapabilities(manifest, options.grant ?? {});
-    const config = this.#checkConfig(manifest, options.config ?? {});
+    const settings = this.#checkConfig(manifest, options.config ?? {});
+    const capabilities = effectiveCapabilities(expandConfigTemplates(manifest, settings), options.grant ?? {});
+    const config = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, JSON.stringify(v)]));
     if (options.poolSize !== undefined && !(Number.isInteger(options.poolSize) && options.poolSize >= 1 && options.poolSize <= 16)) {
       throw new AirlockError('PLUGIN_START_FAILED', `poolSize for plugin \`${manifest.id}\` must be an integer from 1 to 16, got ${options.poolSize}`, { plugin: manifest.id });
     }
@@ -514,7 +515,9 @@ export class Host extends EventEmitter<HostEvents> {
     });
   }
 
-  #checkConfig(manifest: Manifest, config: Record<string, unknown>): Record<string, string> {
+  /** The configuration with the schema's top-level defaults filled in, validated against the schema. */
+  #checkConfig(manifest: Manifest, given: Record<string, unknown>): Record<string, unknown> {
+    const config = { ...withDefaults(manifest.configSchema), ...given };
     if (manifest.configSchema) {
       const invalid = checkSchema(manifest.configSchema);
       if (invalid.length > 0) {
@@ -528,7 +531,7 @@ export class Host extends EventEmitter<HostEvents> {
         });
       }
     }
-    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)]));
+    return config;
   }
 
   async #serveCredentials(pluginId: string, capabilities: Capabilities, authPlugin: unknown): Promise<HostReply> {
@@ -544,6 +547,15 @@ export class Host extends EventEmitter<HostEvents> {
     const e = errorOf(outcome) as { tag?: string; val?: string } | undefined;
     return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
   }
+}
+
+/** `default` values of a config schema's top-level properties. */
+function withDefaults(schema: Record<string, unknown> | undefined): Record<string, unknown> {
+  const properties = schema?.properties;
+  if (typeof properties !== 'object' || properties === null) return {};
+  return Object.fromEntries(
+    Object.entries(properties as Record<string, unknown>).flatMap(([key, p]) => (typeof p === 'object' && p !== null && 'default' in p ? [[key, structuredClone((p as { default: unknown }).default)]] : [])),
+  );
 }
 
 async function compileModules(dir: string, files: string[], maxPages: number): Promise<Record<string, WebAssembly.Module>> {

@@ -23,7 +23,9 @@ export interface Capabilities {
   /**
    * Origins `fetch` may reach (`https://api.example.com`, `https://*.example.com`,
    * `http://127.0.0.1:8080`), and address ranges a granted name may resolve into
-   * (`10.0.0.0/8`); non-public addresses are refused otherwise.
+   * (`10.0.0.0/8`); non-public addresses are refused otherwise. An entry
+   * `{{ config.<key> }}` stands for the origin of a URL in the plugin's
+   * configuration; the host expands it at load, before the grant is checked.
    */
   http?: string[];
   /** Environment variables the plugin may read: `NAME` or `PREFIX_*`. */
@@ -105,6 +107,14 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/**
+ * `{{ config.baseUrl }}`: an http entry taken from the plugin's configuration
+ * at load time (the origin of the URL the user configured). Returns the key.
+ */
+export function configTemplate(entry: string): string | undefined {
+  return /^\{\{\s*config\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(entry)?.[1];
 }
 
 /** Validate an origin pattern: `scheme://host[:port]`, host may start with `*.`. */
@@ -198,6 +208,15 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
       }
   }
 
+  (capabilities.http ?? []).forEach((entry, i) => {
+    const key = configTemplate(entry);
+    const properties = configSchema?.properties as Json;
+    const declared = isObject(properties) && Object.hasOwn(properties, key ?? '');
+    if (key !== undefined && !declared) {
+      issue(`airlock.capabilities.http[${i}]`, `names config key \`${key}\`, which airlock.configSchema.properties does not declare`, `Declare it, e.g. \`"configSchema": { "properties": { "${key}": { "type": "string", "format": "uri" } } }\`.`);
+    }
+  });
+
   if (issues.length > 0) throw new ManifestError(file, issues);
   return {
     id,
@@ -256,7 +275,7 @@ function parseCapabilities(v: Json, issue: Issue): Capabilities {
     } else issue(`${base}.storage`, `must be true or { "quotaBytes": n }, found ${describe(v.storage)}`);
   }
   if (v.http !== undefined) {
-    const list = stringList(v.http, `${base}.http`, issue, (s) => (parseRange(s) ? undefined : checkOrigin(s)));
+    const list = stringList(v.http, `${base}.http`, issue, (s) => (parseRange(s) || configTemplate(s) ? undefined : checkOrigin(s)));
     if (list) caps.http = list;
   }
   if (v.env !== undefined) {

@@ -258,6 +258,16 @@ describe('parseManifest: http origins', () => {
     expect(checkOrigin('https://example.com:65536')).toBe('has a port above 65535');
   });
 
+  it('accepts `{{ config.<key> }}` for a key the configSchema declares, and names an undeclared one', () => {
+    const withSchema = (entries: string[]) => pkg({ capabilities: { http: entries }, configSchema: { properties: { baseUrl: { type: 'string' } } } });
+    expect(parseManifest(withSchema(['{{ config.baseUrl }}'])).capabilities.http).toEqual(['{{ config.baseUrl }}']);
+    const issue = issueAt(withSchema(['https://a.example.com', '{{ config.apiUrl }}']), 'airlock.capabilities.http[1]');
+    expect(issue.message).toBe('names config key `apiUrl`, which airlock.configSchema.properties does not declare');
+    expect(issue.hint).toContain('"apiUrl": { "type": "string", "format": "uri" }');
+    expect(paths(http(['{{ config.baseUrl }}']))).toEqual(['airlock.capabilities.http[0]']);
+    expect(paths(http(['{{ env.HOME }}']))).toEqual(['airlock.capabilities.http[0]']);
+  });
+
   it('rejects items that are not strings and lists that are not arrays', () => {
     expect(paths(http(['https://a.example.com', 3]))).toEqual(['airlock.capabilities.http[1]']);
     expect(paths(pkg({ capabilities: { http: 'https://a.example.com' } }))).toEqual(['airlock.capabilities.http']);

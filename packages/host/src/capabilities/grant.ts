@@ -3,11 +3,36 @@
  * refuses to load a plugin whose manifest asks for anything not granted.
  */
 import { AirlockError } from '../errors.js';
-import type { Capabilities, Manifest } from '../manifest.js';
+import { configTemplate, type Capabilities, type Manifest } from '../manifest.js';
 import { expandPath } from './filesystem.js';
 
 /** What a user allowed a plugin to do. Same shape as the manifest's capabilities. */
 export type Grant = Capabilities;
+
+/**
+ * The manifest with its `{{ config.<key> }}` http entries replaced by the
+ * origins of the configured URLs. An entry whose key is not configured (and has
+ * no default) grants nothing. What the user consents to is the expanded list.
+ */
+export function expandConfigTemplates(manifest: Manifest, config: Record<string, unknown>): Manifest {
+  const http = manifest.capabilities.http;
+  if (!http?.some((entry) => configTemplate(entry) !== undefined)) return manifest;
+  const expanded = http.flatMap((entry) => {
+    const key = configTemplate(entry);
+    if (key === undefined) return [entry];
+    const value = config[key];
+    if (value === undefined) return [];
+    const origin = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
+    if (!origin || (origin.protocol !== 'http:' && origin.protocol !== 'https:')) {
+      throw new AirlockError('CONFIG_INVALID', `configuration for plugin \`${manifest.id}\`: \`${key}\` must be an http(s) URL (the plugin's http grant is taken from it), got ${JSON.stringify(value)}`, {
+        plugin: manifest.id,
+        hint: `Set \`${key}\` to a URL such as "https://api.example.com/v1".`,
+      });
+    }
+    return [origin.origin];
+  });
+  return { ...manifest, capabilities: { ...manifest.capabilities, http: [...new Set(expanded)] } };
+}
 
 /**
  * Check that `grant` covers everything `manifest` asks for. Returns the

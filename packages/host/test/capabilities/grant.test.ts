@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveCapabilities, envCovers, grantedEnv, originCovers } from '../../src/capabilities/grant.js';
+import { effectiveCapabilities, envCovers, expandConfigTemplates, grantedEnv, originCovers } from '../../src/capabilities/grant.js';
 import { AirlockError } from '../../src/errors.js';
 import { parseManifest, type Capabilities, type Manifest } from '../../src/manifest.js';
 
@@ -158,5 +158,46 @@ describe('grant patterns cover narrower requests', () => {
     expect(originCovers('https://*.example.com', 'https://api.example.com:8443')).toBe(false);
     expect(originCovers('https://api.example.com', 'https://*.example.com')).toBe(false);
     expect(refusal(manifest({ http: ['https://example.com'] }), { http: ['https://*.example.com'] }).message).toContain('http https://example.com');
+  });
+});
+
+describe('expandConfigTemplates', () => {
+  const templated = () =>
+    parseManifest({
+      name: 'asker',
+      version: '1.0.0',
+      airlock: {
+        kind: 'auth',
+        capabilities: { http: ['{{ config.tokenUrl }}', '{{config.deviceUrl}}', '{{ config.revokeUrl }}', 'https://fixed.example.com'] },
+        configSchema: { properties: { tokenUrl: { type: 'string' }, deviceUrl: { type: 'string' }, revokeUrl: { type: 'string' } } },
+      },
+    });
+
+  it('replaces each template with the origin of the configured URL, once', () => {
+    const m = expandConfigTemplates(templated(), { tokenUrl: 'http://127.0.0.1:8123/oauth/token', deviceUrl: 'http://127.0.0.1:8123/oauth/device' });
+    expect(m.capabilities.http).toEqual(['http://127.0.0.1:8123', 'https://fixed.example.com']);
+  });
+
+  it('leaves the manifest it was given unchanged', () => {
+    const m = templated();
+    expandConfigTemplates(m, { tokenUrl: 'https://login.example.com/token' });
+    expect(m.capabilities.http?.[0]).toBe('{{ config.tokenUrl }}');
+  });
+
+  it('checks the grant against the expanded origins', () => {
+    const m = expandConfigTemplates(templated(), { tokenUrl: 'https://login.example.com/token' });
+    expect(effectiveCapabilities(m, { http: ['https://login.example.com', 'https://fixed.example.com'] }).http).toEqual(['https://login.example.com', 'https://fixed.example.com']);
+    expect(refusal(m, { http: ['https://fixed.example.com'] }).message).toContain('http https://login.example.com');
+  });
+
+  it.each([['not a url'], [42], ['file:///etc/passwd'], ['ftp://example.com']])('refuses %j as a URL with CONFIG_INVALID naming the key', (value) => {
+    let error: unknown;
+    try {
+      expandConfigTemplates(templated(), { tokenUrl: value });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as AirlockError).code).toBe('CONFIG_INVALID');
+    expect((error as AirlockError).message).toContain('`tokenUrl` must be an http(s) URL');
   });
 });
