@@ -7,7 +7,10 @@ export default defineConfig([
     format: 'esm',
     target: 'es2022',
     platform: 'neutral',
-    dts: true,
+    // The declarations name the contract's modules (`airlock:plugin/...`); the
+    // reference keeps their types resolvable for plugin code (the bundler drops
+    // the one in the sources, and without it every contract type is `any`).
+    dts: { banner: '/// <reference types="@airlock/wit/guest" />' },
     clean: false,
     external: [/^airlock:/, /^wasi:/],
     outDir: 'dist',

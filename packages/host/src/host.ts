@@ -205,6 +205,9 @@ export class Host extends EventEmitter<HostEvents> {
     const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
     const preopens = preopensFor(id, capabilities.filesystem);
+    const env = grantedEnv(capabilities.env, this.#env);
+    // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
+    for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#rememberSecret(value);
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     const poolSize = options.poolSize ?? 1;
@@ -216,7 +219,7 @@ export class Host extends EventEmitter<HostEvents> {
         component: async () => (await prepared).component,
         modules: async () => (await prepared).modules,
         config,
-        env: grantedEnv(capabilities.env, this.#env),
+        env,
         preopens,
         timeoutMs,
         maxMessageBytes: this.#limits.maxMessageBytes,
@@ -228,9 +231,9 @@ export class Host extends EventEmitter<HostEvents> {
           if (held) held.entries.push({ level, message, plugin: id });
           else this.#logger({ level, message, plugin: id });
         },
-        onHostCall: (call: HostCall): HostReply | Promise<HostReply> => {
+        onHostCall: (call: HostCall, scope: object | undefined): HostReply | Promise<HostReply> => {
           if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
-          if (call.iface === 'http') return http.serve(call.fn, call.args, owner);
+          if (call.iface === 'http') return http.serve(call.fn, call.args, owner, scope);
           if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
           return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
         },
@@ -363,6 +366,32 @@ export class Host extends EventEmitter<HostEvents> {
     }
   };
 
+  /** An error on its way out to the integrator, with known secrets masked in its message and stack. */
+  #masked = (err: unknown): unknown => {
+    if (err instanceof Error) {
+      err.message = this.#scrub(err.message);
+      if (err.stack) err.stack = this.#scrub(err.stack);
+    }
+    return err;
+  };
+
+  /** Run `call`, masking secrets in what it throws. */
+  async #masking<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw this.#masked(err);
+    }
+  }
+
+  async *#maskingStream<T>(stream: AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+    try {
+      yield* stream;
+    } catch (err) {
+      throw this.#masked(err);
+    }
+  }
+
   #rememberSecret = (secret: string): void => {
     // Short values would mask ordinary words; real tokens and keys are long.
     if (typeof secret === 'string' && secret.length >= 8) this.#secrets.add(secret);
@@ -382,7 +411,11 @@ export class Host extends EventEmitter<HostEvents> {
     if (loaded.info.kind !== 'auth') {
       throw new AirlockError('PLUGIN_NOT_FOUND', `plugin \`${id}\` is a ${loaded.info.kind} plugin, not an auth plugin`, { plugin: id });
     }
-    return new AuthClient(id, loaded.instance, this.#rememberSecret, (call, secrets) => this.#holdingLogs(id, call, secrets));
+    return new AuthClient(id, loaded.instance, {
+      rememberSecret: this.#rememberSecret,
+      holdingLogs: (call, secrets) => this.#holdingLogs(id, call, secrets),
+      masked: this.#masked,
+    });
   }
 
   /** The loaded provider plugins. */
@@ -394,7 +427,7 @@ export class Host extends EventEmitter<HostEvents> {
   async models(provider?: string): Promise<ModelInfo[]> {
     this.#assertOpen();
     const handles = provider === undefined ? this.#providerHandles() : [this.#provider(provider)];
-    return (await Promise.all(handles.map((h) => listModels(h)))).flat();
+    return this.#masking(async () => (await Promise.all(handles.map((h) => listModels(h)))).flat());
   }
 
   /**
@@ -404,7 +437,8 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async chat(request: ChatRequest, options: ChatOptions = {}): Promise<ChatResult> {
     this.#assertOpen();
-    return chat(this.#provider(request?.provider), request, this.#chatOptions(options));
+    const provider = this.#provider(request?.provider);
+    return this.#masking(() => chat(provider, request, this.#chatOptions(options)));
   }
 
   /**
@@ -419,7 +453,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   chatStream(request: ChatRequest, options: ChatOptions = {}): AsyncIterable<ChatStreamEvent> {
     this.#assertOpen();
-    return chatStream(this.#provider(request?.provider), request, this.#chatOptions(options));
+    return this.#maskingStream(chatStream(this.#provider(request?.provider), request, this.#chatOptions(options)));
   }
 
   #chatOptions(options: ChatOptions): ChatOptions {
@@ -432,7 +466,7 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   #providerHandles(): ProviderHandle[] {
-    return [...this.#plugins.values()].flatMap((p) => (p.provider ? [{ id: p.info.id, info: p.provider, caller: p.instance }] : []));
+    return [...this.#plugins.values()].flatMap((p) => (p.provider ? [{ id: p.info.id, info: p.provider, caller: p.instance, release: (scope: object) => p.http.closeOwned(scope) }] : []));
   }
 
   #provider(id: string | undefined): ProviderHandle {
@@ -461,7 +495,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const tool = this.#findTool(name);
     const loaded = this.#plugins.get(tool.plugin)!;
-    return invokeTool(loaded.instance, tool, args, this.#capTimeout(options.timeoutMs));
+    return this.#masking(() => invokeTool(loaded.instance, tool, args, this.#capTimeout(options.timeoutMs)));
   }
 
   /** Stop every plugin and release the store. Idempotent. */
@@ -557,6 +591,9 @@ function withDefaults(schema: Record<string, unknown> | undefined): Record<strin
     Object.entries(properties as Record<string, unknown>).flatMap(([key, p]) => (typeof p === 'object' && p !== null && 'default' in p ? [[key, structuredClone((p as { default: unknown }).default)]] : [])),
   );
 }
+
+/** Environment variable names whose values are treated as secrets: `OPENAI_API_KEY`, `GITHUB_TOKEN`, `DB_PASSWORD`… */
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
 
 async function compileModules(dir: string, files: string[], maxPages: number): Promise<Record<string, WebAssembly.Module>> {
   const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(capMemory(await readFile(join(dir, f)), maxPages))] as const));

@@ -105,8 +105,8 @@ interface OpenResponse {
   waiting: (() => void) | undefined;
   error: string | undefined;
   chunks: Buffer[];
-  /** The instance that made the request. */
-  owner: object | undefined;
+  /** Who made the request: the instance, and the scope of the call (a chat stream) when it has one. */
+  owners: object[];
 }
 
 /** The wasi:http error the plugin's fetch sees; the reason goes to the host's log. */
@@ -129,13 +129,14 @@ export class HttpBroker {
   }
 
   /**
-   * Serve a host call from the plugin's WASI layer. `owner` names the
-   * instance making it, so its responses can be closed when it stops.
+   * Serve a host call from the plugin's WASI layer. `owners` name the
+   * instance making it and the scope of its call, so their responses can be
+   * closed when the instance stops or the scope (a chat stream) ends.
    */
-  async serve(fn: string, args: unknown[], owner?: object): Promise<HostReply> {
+  async serve(fn: string, args: unknown[], ...owners: (object | undefined)[]): Promise<HostReply> {
     switch (fn) {
       case 'send':
-        return this.#send(args[0] as OutgoingRequestData, owner);
+        return this.#send(args[0] as OutgoingRequestData, owners.filter((o) => o !== undefined));
       case 'read':
         return this.#read(args[0] as number, args[1] as number);
       case 'drop':
@@ -151,12 +152,12 @@ export class HttpBroker {
     for (const id of [...this.#open.keys()]) this.#drop(id);
   }
 
-  /** Abort the requests one instance has in flight (its worker stopped: nothing will read them). */
+  /** Abort the requests an owner has in flight: an instance whose worker stopped, or a chat stream that ended. */
   closeOwned(owner: object): void {
-    for (const [id, open] of [...this.#open]) if (open.owner === owner) this.#drop(id);
+    for (const [id, open] of [...this.#open]) if (open.owners.includes(owner)) this.#drop(id);
   }
 
-  async #send(req: OutgoingRequestData, owner?: object): Promise<HostReply> {
+  async #send(req: OutgoingRequestData, owners: object[]): Promise<HostReply> {
     let url: URL;
     try {
       url = new URL(`${req.scheme}://${req.authority}${req.path || '/'}`);
@@ -195,7 +196,7 @@ export class HttpBroker {
         return { err: { tag: 'HTTP-response-body-size', val: BigInt(declared) } };
       }
       const id = this.#nextId++;
-      this.#track(id, response, owner);
+      this.#track(id, response, owners);
       const out: [string, Uint8Array][] = [];
       for (let i = 0; i < response.rawHeaders.length; i += 2) out.push([response.rawHeaders[i]!.toLowerCase(), Buffer.from(response.rawHeaders[i + 1]!)]);
       return { ok: { id, status, headers: out } };
@@ -259,8 +260,8 @@ export class HttpBroker {
     });
   }
 
-  #track(id: number, response: IncomingMessage, owner: object | undefined): void {
-    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], owner };
+  #track(id: number, response: IncomingMessage, owners: object[]): void {
+    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], owners };
     const wake = () => {
       const w = open.waiting;
       open.waiting = undefined;

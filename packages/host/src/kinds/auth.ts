@@ -92,28 +92,33 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 type HoldLogs = <T>(call: () => Promise<T>, secrets: (value: T) => string[]) => Promise<T>;
 
+/** What the host lends an AuthClient to keep secrets out of logs and errors. */
+export interface SecretKeeping {
+  /** Add a value to what the host masks. */
+  rememberSecret: (secret: string) => void;
+  /** Run a call whose result holds secrets with the plugin's log lines held until those are known. */
+  holdingLogs: HoldLogs;
+  /** Mask known secrets in an error before it is thrown to the caller. */
+  masked: (err: unknown) => unknown;
+}
+
 /** The host's handle on one auth plugin. */
 export class AuthClient {
   readonly #id: string;
   readonly #caller: PluginCaller;
-  readonly #remember: (secret: string) => void;
-  readonly #holdingLogs: HoldLogs;
+  readonly #secrets: SecretKeeping;
 
-  /**
-   * `rememberSecret` adds a value to what the host masks in its logs;
-   * `holdingLogs` runs a call whose result holds secrets with the plugin's log
-   * lines held until those are known.
-   */
-  constructor(id: string, caller: PluginCaller, rememberSecret: (secret: string) => void, holdingLogs: HoldLogs) {
+  constructor(id: string, caller: PluginCaller, secrets: SecretKeeping) {
     this.#id = id;
     this.#caller = caller;
-    this.#remember = rememberSecret;
-    this.#holdingLogs = holdingLogs;
+    this.#secrets = secrets;
   }
 
   async #call<T>(fn: string, args: unknown[], what: string): Promise<T> {
-    const outcome = await this.#caller.call(`auth.${fn}`, args);
-    if (!outcome.ok) throw authError(this.#id, what, errorOf(outcome));
+    const outcome = await this.#caller.call(`auth.${fn}`, args).catch((err: unknown) => {
+      throw this.#secrets.masked(err);
+    });
+    if (!outcome.ok) throw this.#secrets.masked(authError(this.#id, what, errorOf(outcome)));
     return outcome.value as T;
   }
 
@@ -123,14 +128,14 @@ export class AuthClient {
 
   /** A fresh token (refreshed by the plugin when near expiry). */
   async token(): Promise<Token> {
-    return this.#holdingLogs(
+    return this.#secrets.holdingLogs(
       async () => toToken(await this.#call('getToken', [], 'get-token')),
       (token) => [token.accessToken],
     );
   }
 
   async setApiKey(key: string): Promise<AuthStatus> {
-    this.#remember(key);
+    this.#secrets.rememberSecret(key);
     return toStatus(await this.#call('setApiKey', [key], 'set-api-key'));
   }
 
@@ -146,7 +151,7 @@ export class AuthClient {
       [],
       'start-device-flow',
     );
-    this.#remember(auth.deviceCode);
+    this.#secrets.rememberSecret(auth.deviceCode);
     let interval = Math.max(1, auth.interval);
     const expiresAt = started + auth.expiresIn * 1000;
     const poll = (code: string) => this.#call<{ tag: 'pending' } | { tag: 'slow-down'; val: number } | { tag: 'complete'; val: Parameters<typeof toStatus>[0] }>('pollDeviceFlow', [code], 'poll-device-flow');

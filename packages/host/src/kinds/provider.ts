@@ -198,6 +198,8 @@ export interface ProviderHandle {
   id: string;
   info: ProviderInfo;
   caller: PluginCaller & { pin(): PluginCaller };
+  /** Close the HTTP responses the plugin opened in calls made with `scope`. */
+  release(scope: object): void;
 }
 
 /** Ask a freshly loaded provider for its info. */
@@ -255,13 +257,24 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
   const model = modelFor(p, req);
   const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
   const caller = p.caller.pin();
+  // The stream's calls share a scope: what they open upstream is closed with the stream.
+  const scope = {};
   const call = (fn: string, args: unknown[]) => {
     // Checked before the call is made: an aborted stream must not ask the plugin for more.
     options.signal?.throwIfAborted();
-    return abortable(caller.call(fn, args, { timeoutMs: options.timeoutMs }), options.signal);
+    return abortable(caller.call(fn, args, { timeoutMs: options.timeoutMs, scope }), options.signal);
   };
-  const started = await call('provider.streamChat', [request]);
-  if (!started.ok) throw providerError(p.id, 'stream-chat', errorOf(started));
+  let started: CallOutcome;
+  try {
+    started = await call('provider.streamChat', [request]);
+  } catch (err) {
+    p.release(scope);
+    throw err;
+  }
+  if (!started.ok) {
+    p.release(scope);
+    throw providerError(p.id, 'stream-chat', errorOf(started));
+  }
   const handle = (started.value as { resource: number }).resource;
   try {
     for (;;) {
@@ -277,6 +290,11 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
     }
   } finally {
     // Calls to an instance run in order, so this drop follows any `next` still in flight.
-    void caller.call('resource.drop', [handle]).catch(() => {});
+    // The plugin cleans up first (its `finally` runs on drop); then the host closes
+    // whatever the stream left open upstream, since a plugin cannot always do so itself.
+    void caller
+      .call('resource.drop', [handle], { scope })
+      .catch(() => {})
+      .finally(() => p.release(scope));
   }
 }

@@ -51,7 +51,8 @@ export interface InstanceOptions {
   spin: { hostMicros: number; workerMicros: number };
   onLog: (level: LogLevel, message: string) => void;
   /** Serve a call the plugin makes to a host interface. */
-  onHostCall: (call: HostCall) => HostReply | Promise<HostReply>;
+  /** `scope` is the running call's `CallOptions.scope`. */
+  onHostCall: (call: HostCall, scope: object | undefined) => HostReply | Promise<HostReply>;
   /** The worker stopped (terminated, crashed or closed): release what it held on the host thread. */
   onExit?: () => void;
 }
@@ -69,6 +70,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Check `tool.callTool` arguments against the tool's schema before the plugin runs. */
   validate?: boolean;
+  /**
+   * Tags the host calls the plugin makes during this call (its HTTP
+   * requests), so the host can release what they opened later: a chat
+   * stream's calls share one scope, closed when the stream ends.
+   */
+  scope?: object;
 }
 
 /** Anything that runs calls into a plugin: one instance, or a pool of them. */
@@ -121,7 +128,7 @@ export class PluginInstance {
       );
     }
     this.#pending++;
-    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs, options.validate === true)).finally(() => this.#pending--);
+    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs, options.validate === true, options.scope)).finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -212,7 +219,7 @@ export class PluginInstance {
     return live;
   }
 
-  async #run(fn: string, args: unknown[], timeoutMs: number, validate: boolean): Promise<CallOutcome> {
+  async #run(fn: string, args: unknown[], timeoutMs: number, validate: boolean, scope: object | undefined): Promise<CallOutcome> {
     const o = this.#opts;
     const live = await this.#ensureLive();
     const { ch } = live;
@@ -235,7 +242,7 @@ export class PluginInstance {
         throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` crashed during ${fn}; it will be restarted on the next call`, { plugin: o.pluginId });
       }
       if (state === State.HOST_CALL) {
-        if (!(await this.#serveHostCall(ch, deadline))) {
+        if (!(await this.#serveHostCall(ch, deadline, scope))) {
           await this.#discard(live);
           throw this.#timeout(fn, timeoutMs);
         }
@@ -294,12 +301,12 @@ export class PluginInstance {
   }
 
   /** Serve one host call; false when the call's deadline passed first. */
-  async #serveHostCall(ch: Channel, deadline: number): Promise<boolean> {
+  async #serveHostCall(ch: Channel, deadline: number, scope: object | undefined): Promise<boolean> {
     let reply: HostReply;
     let timer: NodeJS.Timeout | undefined;
     try {
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()))));
-      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch))), late]);
+      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope)), late]);
       if (answered === 'late') return false;
       reply = answered;
     } catch (err) {
