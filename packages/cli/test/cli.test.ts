@@ -2,17 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../src/index.js';
+import { main } from '../src/index.js';
+import { capture, echoProvider, notes } from './helpers.js';
 
-const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
 let home: string;
-
-function capture(): Io & { out: string; err: string } {
-  const io = { out: '', err: '', env: {}, isTTY: false } as Io & { out: string; err: string };
-  io.stdout = (s) => void (io.out += s);
-  io.stderr = (s) => void (io.err += s);
-  return io;
-}
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
@@ -31,26 +24,56 @@ describe('airlock', () => {
       Usage
         airlock tools list --plugin <dir>...                List the tools of the given plugins
         airlock tools call <tool> [json] --plugin <dir>...  Call a tool with JSON arguments
+        airlock auth login <plugin-id> --plugin <dir>...    Sign in through an auth plugin (device code)
+        airlock auth status <plugin-id> --plugin <dir>...   Show the sign-in: account, scopes, expiry
+        airlock auth logout <plugin-id> --plugin <dir>...   Sign out
+        airlock models --plugin <dir>...                    List the models of the loaded providers
+        airlock chat <prompt> --plugin <dir>...             Stream an answer, offering the loaded tools
+                                                            (prompt \`-\`: read it from stdin)
 
       Options
-        -p, --plugin <dir>   A plugin directory to load (repeatable)
-        -y, --yes            Grant every capability the plugins' manifests ask for
-            --home <dir>     Host home (default: $AIRLOCK_HOME or ~/.airlock)
-            --json           Print one JSON document on stdout
-        -h, --help           Show this help
-        -v, --version        Show the version
+        -p, --plugin <dir>            A plugin directory to load (repeatable)
+        -y, --yes                     Grant every capability the plugins' manifests ask for
+        -c, --config <id.key=value>   Configure plugin <id>; value: JSON, else a string (repeatable)
+            --home <dir>              Host home, where sign-ins and plugin data persist
+                                      (default: $AIRLOCK_HOME or ~/.airlock)
+            --json                    Print JSON on stdout (auth login, chat: one event per line)
+        -h, --help                    Show this help
+        -v, --version                 Show the version
+
+      Chat options
+            --provider <id>           The provider plugin, when several are loaded (also for models)
+            --model <model>           The model (default: the provider's default)
+            --system <text>           A system prompt
+            --max-tokens <n>          Longest answer, in tokens
+            --temperature <x>         Sampling temperature, 0 to 2
+            --no-tools                Do not offer the loaded tools to the model
 
       Examples
         airlock tools list -p plugins/notes --yes
         airlock tools call count_words '{"text":"hello world"}' -p plugins/notes --yes
+        airlock auth login auth-device-flow -p plugins/auth-device-flow --yes -c auth-device-flow.clientId=<id> \\
+          -c auth-device-flow.deviceAuthorizationEndpoint=<url> -c auth-device-flow.tokenEndpoint=<url>
+        OPENAI_API_KEY=sk-… airlock chat "How many words in 'to be or not to be'?" -p plugins/provider-openai -p plugins/notes --yes
+        git diff | airlock chat - --system "Review this diff" -p plugins/provider-openai -c provider-openai.baseUrl=http://127.0.0.1:11434/v1 --yes
+
+      Exit codes
+        0 ok, 1 failure, 2 usage error, 130 interrupted
       "
     `);
+  });
+
+  it('prints the version', async () => {
+    const io = capture();
+    expect(await main(['--version'], io)).toBe(0);
+    expect(io.out).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('exits 2 on a usage error', async () => {
     const io = capture();
     expect(await main(['frobnicate'], io)).toBe(2);
     expect(io.err).toContain('unknown command `frobnicate`');
+    expect(io.err).toContain('airlock --help');
     const io2 = capture();
     expect(await main(['tools', 'call', 'count_words', '{not json', '-p', notes, '--yes', '--home', home], io2)).toBe(2);
     expect(io2.err).toContain('not valid JSON');
@@ -85,5 +108,49 @@ describe('airlock', () => {
     expect(await main(['tools', 'list', '-p', notes, '--home', home], io)).toBe(1);
     expect(io.err).toContain('asks for storage');
     expect(io.err).toContain('--yes');
+  });
+
+  it.each([
+    [['auth'], '`airlock auth` needs a subcommand: login, status, logout'],
+    [['auth', 'signin', 'x'], 'unknown command `auth signin`; `airlock auth` takes login, status, logout'],
+    [['auth', 'login', '-p', notes], 'name the auth plugin: airlock auth login <plugin-id>'],
+    [['auth', 'status', 'a', 'b', '-p', notes], 'unexpected argument `b`'],
+    [['chat', '-p', notes], 'give a prompt'],
+    [['chat', 'hi'], 'load at least one plugin with --plugin <dir>'],
+    [['chat', 'hi', '--temperature', 'warm', '-p', notes], '`--temperature` must be a number from 0 to 2, got `warm`'],
+    [['chat', 'hi', '--max-tokens', '1.5', '-p', notes], '`--max-tokens` must be an integer >= 1, got `1.5`'],
+    [['tools', 'list', '--model', 'x', '-p', notes], '`--model` does not apply to `airlock tools list`'],
+    [['models', 'extra', '-p', notes], 'unexpected argument `extra`'],
+    [['models', '--frobnicate'], "Unknown option '--frobnicate'"],
+  ])('exits 2 for %j', async (argv, message) => {
+    const io = capture();
+    expect(await main([...argv, '--home', home], io)).toBe(2);
+    expect(io.err).toContain(message);
+    expect(io.out).toBe('');
+  });
+
+  it('exits 2 when the prompt from stdin is empty', async () => {
+    const io = capture({ stdin: '  \n' });
+    expect(await main(['chat', '-', '-p', notes, '--home', home], io)).toBe(2);
+    expect(io.err).toContain('give a prompt');
+  });
+
+  it.each([
+    ['notes', 'notes'],
+    ['notes.key', 'notes.key'],
+    ['=1', '=1'],
+    ['Notes.key=1', 'Notes.key=1'],
+    ['notes.=1', 'notes.=1'],
+    ['a=b.c', 'a=b.c'],
+  ])('exits 2 for a malformed --config %s', async (flag, shown) => {
+    const io = capture();
+    expect(await main(['tools', 'list', '-p', notes, '--yes', '--home', home, '--config', flag], io)).toBe(2);
+    expect(io.err).toContain(`malformed \`--config ${shown}\`; expected --config <plugin-id>.<key>=<value>`);
+  });
+
+  it('exits 2 for a --config naming a plugin no --plugin has', async () => {
+    const io = capture();
+    expect(await main(['tools', 'list', '-p', notes, '-p', echoProvider, '--yes', '--home', home, '-c', 'weather.units=metric'], io)).toBe(2);
+    expect(io.err).toContain('`--config` names plugin `weather`, but no --plugin has that id (loaded: notes, echo-provider)');
   });
 });

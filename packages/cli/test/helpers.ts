@@ -1,0 +1,70 @@
+/**
+ * In-process I/O for `main()`: captured output, scripted stdin, and a Ctrl-C
+ * the test presses.
+ */
+import type { Io } from '../src/index.js';
+
+export const fixtures = new URL('../../../tools/sandbox-tests/fixtures/', import.meta.url).pathname;
+export const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
+export const scriptedAuth = `${fixtures}scripted-auth`;
+export const echoProvider = `${fixtures}echo-provider`;
+
+export interface Captured extends Io {
+  out: string;
+  err: string;
+  /** Every stdout write, in order: a streamed answer arrives in several. */
+  outWrites: string[];
+  /** Press Ctrl-C. */
+  interrupt: () => void;
+  /** Ctrl-C handlers currently registered. */
+  readonly listening: number;
+}
+
+export interface CaptureOptions {
+  stdin?: string;
+  stderrIsTTY?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Called after each write, to act on what was printed (press Ctrl-C, say). */
+  onWrite?: (io: Captured) => void;
+}
+
+export function capture(options: CaptureOptions = {}): Captured {
+  const handlers = new Set<() => void>();
+  const io: Captured = {
+    out: '',
+    err: '',
+    outWrites: [],
+    env: options.env ?? {},
+    isTTY: false,
+    stderrIsTTY: options.stderrIsTTY ?? false,
+    stdout: (s) => {
+      io.out += s;
+      io.outWrites.push(s);
+      options.onWrite?.(io);
+    },
+    stderr: (s) => {
+      io.err += s;
+      options.onWrite?.(io);
+    },
+    readStdin: async () => options.stdin ?? '',
+    onInterrupt: (handler) => {
+      handlers.add(handler);
+      return () => void handlers.delete(handler);
+    },
+    interrupt: () => {
+      for (const h of [...handlers]) h();
+    },
+    get listening() {
+      return handlers.size;
+    },
+  };
+  return io;
+}
+
+/** stdout as NDJSON. */
+export function lines(out: string): Record<string, unknown>[] {
+  return out
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
