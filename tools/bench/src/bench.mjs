@@ -1,6 +1,7 @@
 /**
  * Airlock benchmarks: component build, load to first call (cold and warm
- * transpile cache), call latency, and resident memory per loaded plugin.
+ * transpile cache), call latency, resident memory per loaded plugin, the
+ * sandbox's own costs, and streaming throughput through a provider plugin.
  * Prints a table and writes results/latest.json. Measures only; it judges nothing.
  *
  *   pnpm bench            (from the repository root: builds first, then runs this)
@@ -21,6 +22,8 @@ const loadOnce = join(benchDir, 'src', 'load-once.mjs');
 const rssOnce = join(benchDir, 'src', 'rss-once.mjs');
 const callsOnce = join(benchDir, 'src', 'calls-once.mjs');
 const sandboxOnce = join(benchDir, 'src', 'sandbox-once.mjs');
+const streamOnce = join(benchDir, 'src', 'stream-once.mjs');
+const providerOpenAIDir = join(benchDir, '..', '..', 'plugins', 'provider-openai');
 const misbehavingDir = join(benchDir, '..', 'sandbox-tests', 'fixtures', 'misbehaving');
 const FETCHES = 1_000;
 const resultsFile = join(benchDir, 'results', 'latest.json');
@@ -33,6 +36,9 @@ const ECHO_CALLS = 5_000;
 const NOTES_CALLS = 2_000;
 const RSS_PLUGINS = 4;
 const LATENCY_RUNS = 3;
+// Streams of `bench-<n>` from the loopback OpenAI server: about 1.2 s each through the plugin.
+const STREAM_CHUNKS = 2_500;
+const STREAM_RUNS = 5;
 const sortBy = (xs, key) => [...xs].sort((a, b) => key(a) - key(b));
 
 const discard = () => {};
@@ -241,6 +247,27 @@ async function main() {
     row('Same GET from Node directly: median', fmtUs(sandbox.directFetch.medianUs), `p90 ${fmtUs(sandbox.directFetch.p90Us)}`);
     row('Sandboxed fetch overhead', fmtUs(sandbox.gatedFetch.medianUs - sandbox.directFetch.medianUs), 'median difference: guest fetch, worker ↔ host channel, grant and address checks');
     row('Timeout → next call answered', fmtMs(sandbox.timeoutRecoveryMs), `median of 3; worker terminated at the deadline, restarted on the next call`);
+
+    // 7. Streaming throughput: provider-openai against the loopback OpenAI-compatible server
+    progress(`streaming: ${STREAM_RUNS} + 1 streams of bench-${STREAM_CHUNKS} through provider-openai and directly`);
+    const providerWasm = join(providerOpenAIDir, 'dist', 'plugin.wasm');
+    if (!existsSync(providerWasm)) throw new Error(`${relative(benchDir, providerWasm)} is missing: build the workspace first (pnpm bench does)`);
+    const { ok: _ok, ...streaming } = await runChild([streamOnce, join(base, 'stream-home'), providerOpenAIDir, String(STREAM_CHUNKS), String(STREAM_RUNS)]);
+    results.streaming = streaming;
+    const sp = streaming.plugin;
+    const sd = streaming.direct;
+    const fmtMBps = (x) => `${x.toFixed(x >= 10 ? 1 : 2)} MB/s`;
+    const gaps = (s) => `p99 ${fmtUs(s.interArrivalP99Us)}; between consecutive text chunks, ${fmtInt(s.interArrivalSamples)} gaps over ${s.runs} streams`;
+    section(`Streaming (fresh process: ${streaming.model}, ${fmtInt(STREAM_CHUNKS)} × ${streaming.chunkBytes}-byte chunks from @airlock/openai-server in its own process)`);
+    row('Plugin (host.chatStream): throughput', `${fmtInt(sp.chunksPerSec)} /s`, `chunks; median of ${sp.runs} streams, ${fmtMs(sp.medianWallMs)} each, request → done (after 1 untimed)`);
+    row('Plugin: text throughput', fmtMBps(sp.mbPerSec), `${fmtInt(sp.bytes)} bytes of text per stream, checked against what the server sent`);
+    row('Plugin: first chunk', fmtMs(sp.medianFirstChunkMs), 'median; request → first text event at the consumer');
+    row('Plugin: inter-arrival p50', fmtUs(sp.interArrivalP50Us), gaps(sp));
+    row('Direct (Node fetch + SSE parser): throughput', `${fmtInt(sd.chunksPerSec)} /s`, `chunks; same server, model and request; median of ${sd.runs} streams, ${fmtMs(sd.medianWallMs)} each`);
+    row('Direct: text throughput', fmtMBps(sd.mbPerSec), `${fmtMB(sd.wireBytes)} of SSE on the wire per stream`);
+    row('Direct: first chunk', fmtMs(sd.medianFirstChunkMs), 'median; includes the server planning the whole answer');
+    row('Direct: inter-arrival p50', fmtUs(sd.interArrivalP50Us), gaps(sd));
+    row('Added per chunk by the plugin path', fmtUs(streaming.addedPerChunkUs), `(plugin − direct median time) / ${fmtInt(STREAM_CHUNKS)}; first chunk ${streaming.addedFirstChunkMs < 0 ? '−' : '+'}${fmtMs(Math.abs(streaming.addedFirstChunkMs))}; one echo call: ${fmtUs(results.callEcho.medianUs)}`);
 
     await mkdir(dirname(resultsFile), { recursive: true });
     await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
