@@ -45,6 +45,9 @@ export interface OutgoingRequestData {
 
 const MAX_REDIRECTS = 5;
 
+/** Unread response bytes the host holds for a plugin before it stops reading from the socket. */
+const READ_AHEAD_BYTES = 1 << 20;
+
 /** Addresses a plugin may not reach through a name unless a grant names the range. */
 const NON_PUBLIC = new BlockList();
 for (const [net, prefix, type] of [
@@ -105,6 +108,8 @@ interface OpenResponse {
   waiting: (() => void) | undefined;
   error: string | undefined;
   chunks: Buffer[];
+  /** Bytes in `chunks`. */
+  buffered: number;
   /** Who made the request: the instance, and the scope of the call (a chat stream) when it has one. */
   owners: object[];
 }
@@ -261,7 +266,7 @@ export class HttpBroker {
   }
 
   #track(id: number, response: IncomingMessage, owners: object[]): void {
-    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], owners };
+    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], buffered: 0, owners };
     const wake = () => {
       const w = open.waiting;
       open.waiting = undefined;
@@ -274,8 +279,9 @@ export class HttpBroker {
         response.destroy();
       } else {
         open.chunks.push(chunk);
-        // Hold back the socket while the plugin has unread data.
-        response.pause();
+        open.buffered += chunk.length;
+        // Hold back the socket while the plugin has a lot of unread data.
+        if (open.buffered >= READ_AHEAD_BYTES) response.pause();
       }
       wake();
     });
@@ -303,12 +309,23 @@ export class HttpBroker {
     }
     if (open.error) return { err: { tag: 'failed', val: open.error } };
     if (open.chunks.length === 0) return { err: { tag: 'closed' } };
-    let chunk = open.chunks.shift()!;
-    if (chunk.length > max) {
-      open.chunks.unshift(chunk.subarray(max));
-      chunk = chunk.subarray(0, max);
+    // Everything that arrived since the last read, up to `max`, in one answer:
+    // a stream of small events costs one round trip per read, not per event.
+    const taken: Buffer[] = [];
+    let size = 0;
+    while (open.chunks.length > 0 && size < max) {
+      let chunk = open.chunks.shift()!;
+      if (size + chunk.length > max) {
+        open.chunks.unshift(chunk.subarray(max - size));
+        chunk = chunk.subarray(0, max - size);
+      }
+      taken.push(chunk);
+      size += chunk.length;
     }
-    return { ok: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) };
+    open.buffered -= size;
+    if (open.buffered < READ_AHEAD_BYTES && !open.ended) open.response.resume();
+    const bytes = taken.length === 1 ? taken[0]! : Buffer.concat(taken, size);
+    return { ok: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
   }
 
   #drop(id: number): void {

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { originMatches, parseRange } from '../../src/capabilities/http.js';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpBroker, originMatches, parseRange } from '../../src/capabilities/http.js';
 
 describe('originMatches', () => {
   it.each([
@@ -29,5 +31,70 @@ describe('parseRange', () => {
     expect(parseRange('10.0.0.0/33')).toBeUndefined();
     expect(parseRange('https://a.example.com')).toBeUndefined();
     expect(parseRange('example.com/8')).toBeUndefined();
+  });
+});
+
+describe('HttpBroker response bodies', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    server = undefined;
+  });
+
+  /** A loopback server answering every request with `respond`, and a broker granted its origin. */
+  async function setup(respond: (res: ServerResponse) => void, maxBodyBytes = 64 << 20) {
+    server = createServer((_req, res) => respond(res));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const broker = new HttpBroker({ pluginId: 't', origins: [`http://127.0.0.1:${port}`], ranges: [], maxBodyBytes, log: () => {} });
+    const sent = (await broker.serve('send', [{ method: 'GET', scheme: 'http', authority: `127.0.0.1:${port}`, path: '/', headers: [], body: new Uint8Array() }])) as { ok: { id: number } };
+    const read = async (max = 1 << 20) => (await broker.serve('read', [sent.ok.id, max])) as { ok?: Uint8Array; err?: { tag: string } };
+    return { broker, id: sent.ok.id, read };
+  }
+
+  it('hands over everything that arrived since the last read in one answer, up to the size asked', async () => {
+    let done!: () => void;
+    const written = new Promise<void>((resolve) => (done = resolve));
+    const { read } = await setup(async (res) => {
+      res.writeHead(200);
+      for (let i = 0; i < 50; i++) {
+        res.write(`data: ${i}\n\n`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      res.end(() => done());
+    });
+    await written;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const pieces: string[] = [];
+    for (;;) {
+      const r = await read(100);
+      if (!r.ok) break;
+      expect(r.ok.length).toBeLessThanOrEqual(100);
+      pieces.push(Buffer.from(r.ok).toString());
+    }
+    const expected = Array.from({ length: 50 }, (_, i) => `data: ${i}\n\n`).join('');
+    expect(pieces.join('')).toBe(expected);
+    // 50 server writes, read in pieces of at most 100 bytes: as few reads as the size allows.
+    expect(pieces.length).toBe(Math.ceil(expected.length / 100));
+  });
+
+  it('stops reading from the socket when the plugin does not read', async () => {
+    let wrote = 0;
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    await setup((res) => {
+      res.writeHead(200);
+      const pump = () => {
+        while (wrote < 48 << 20) {
+          wrote += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The host holds at most 1 MiB unread; the rest waits in socket buffers or at the server.
+    expect(wrote).toBeLessThan(16 << 20);
   });
 });
