@@ -44,7 +44,37 @@ export type ErrorCode =
   | 'AUTH_REFRESH_FAILED'
   | 'AUTH_UNSUPPORTED'
   | 'AUTH_FAILED'
-  | 'HOST_CLOSED';
+  | 'HOST_CLOSED'
+  /** A plugin archive is corrupt: a header checksum fails, data is truncated, or it is not a (gzipped) tar. */
+  | 'ARCHIVE_INVALID'
+  /** A plugin archive holds an entry that could escape its directory or is not a plain file or directory. */
+  | 'ARCHIVE_UNSAFE'
+  /** A plugin archive is over a size limit (compressed, unpacked, one file, entries or path length). */
+  | 'ARCHIVE_TOO_LARGE'
+  /** A plugin's signature does not verify, or the package changed after it was signed. */
+  | 'SIGNATURE_INVALID'
+  /** Signed plugins are required, and a plugin is unsigned or signed by a key that is not trusted. */
+  | 'SIGNATURE_REQUIRED'
+  /** A signing key or trusted key is not a valid ed25519 key in PEM form. */
+  | 'SIGNING_KEY_INVALID'
+  /** An install source is not a directory, tarball, `npm:` spec or git URL, or holds no valid package. */
+  | 'SOURCE_INVALID'
+  /** An install source could not be fetched (npm or git failed). */
+  | 'SOURCE_UNAVAILABLE'
+  /** A plugin needs another host version (`engines.airlock`). */
+  | 'PLUGIN_INCOMPATIBLE'
+  /** A plugin requires another plugin that is missing, disabled, or at a version outside the range. */
+  | 'DEPENDENCY_MISSING'
+  /** A plugin cannot be removed or disabled while other plugins require it. */
+  | 'DEPENDENTS_EXIST'
+  | 'PLUGIN_NOT_INSTALLED'
+  | 'PLUGIN_ALREADY_INSTALLED'
+  /** An installed plugin's component or manifest changed since it was installed. */
+  | 'INTEGRITY_FAILED'
+  /** An update asks for capabilities the current grant lacks; it waits for the user's consent. */
+  | 'CONSENT_REQUIRED'
+  /** An update could not be applied; the previous version stays installed. */
+  | 'UPDATE_FAILED';
 
 export interface AirlockErrorOptions {
   /** What the caller can do about it. */

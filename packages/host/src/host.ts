@@ -27,6 +27,7 @@ import { checkSchema, compileSchema, formatProblems } from './schema.js';
 import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import type { Capabilities } from './manifest.js';
+import { PluginRegistry, type InstalledPlugin, type TrustPolicy } from './install/registry.js';
 
 export interface HostLimits {
   /** Deadline of a call when the manifest sets none. Default 30 s. */
@@ -64,6 +65,8 @@ export interface HostOptions {
    * stops polling. Default `{ hostMicros: 500, workerMicros: 500 }`.
    */
   spin?: { hostMicros?: number; workerMicros?: number };
+  /** Which publishers' signatures to trust, and whether to run only signed plugins (installed ones). */
+  trust?: TrustPolicy;
 }
 
 export interface LoadOptions {
@@ -81,6 +84,21 @@ export interface LoadOptions {
    * in storage, not in memory.
    */
   poolSize?: number;
+  /** Refuse to start unless the component's sha256 is this (INTEGRITY_FAILED). */
+  expectedSha256?: string;
+}
+
+interface OpenOptions extends LoadOptions {
+  /** The id of the loaded plugin this one will replace (hot reload). */
+  replacing?: string;
+  /** A trial start that will be stopped at once: a loaded plugin with the same id is no conflict. */
+  trial?: boolean;
+}
+
+/** What `loadInstalled` did: the plugins it loaded, and the ones that failed, with why. */
+export interface LoadInstalledResult {
+  loaded: PluginInfo[];
+  failed: { id: string; error: AirlockError }[];
 }
 
 /** A loaded plugin, as the host reports it. */
@@ -106,11 +124,23 @@ export interface CallOptions {
 export interface HostEvents {
   'plugin-loaded': [PluginInfo];
   'plugin-unloaded': [PluginInfo];
+  /** A loaded plugin was replaced by another version or build, in place. */
+  'plugin-reloaded': [PluginInfo];
+  'plugin-installed': [InstalledPlugin];
+  'plugin-updated': [InstalledPlugin];
+  /** An update failed to start; the old version stays. */
+  'plugin-rolled-back': [InstalledPlugin];
+  'plugin-removed': [InstalledPlugin];
+  'plugin-enabled': [InstalledPlugin];
+  'plugin-disabled': [InstalledPlugin];
+  'plugin-granted': [InstalledPlugin];
 }
 
 interface Loaded {
   info: PluginInfo;
   manifest: Manifest;
+  /** The configuration it was loaded with (defaults filled in). */
+  settings: Record<string, unknown>;
   instance: InstancePool;
   tools: ToolInfo[];
   /** For a provider plugin: what it said about itself at load. */
@@ -131,7 +161,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const home = resolve(options.home);
   await mkdir(join(home, 'cache', 'components'), { recursive: true });
   const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
-  return new Host(home, storage, options);
+  const host = new Host(home, storage, options);
+  await host.registry.recover();
+  return host;
 }
 
 export class Host extends EventEmitter<HostEvents> {
@@ -151,6 +183,13 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
   readonly #componentIndex: ComponentIndex;
   #closed = false;
+
+  /**
+   * Installed plugins: install from a directory, tarball, npm spec or git URL;
+   * update with consent and rollback; enable, disable, remove, verify.
+   * `loadInstalled()` starts the enabled ones.
+   */
+  readonly registry: PluginRegistry;
 
   /** @internal Use `createHost()`. */
   constructor(home: string, storage: StorageAdapter, options: HostOptions) {
@@ -173,6 +212,18 @@ export class Host extends EventEmitter<HostEvents> {
     this.#env = options.env ?? process.env;
     this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
+    this.registry = new PluginRegistry(
+      home,
+      options.trust ?? {},
+      {
+        trial: async (dir, grant, config) => this.#stop(await this.#open(dir, { grant, config, trial: true })),
+        isLoaded: (id) => this.#plugins.has(id),
+        reload: async (id, dir, grant, config, expectedSha256) => void (await this.#replace(id, dir, { grant, config, expectedSha256 })),
+        unload: (id) => this.unload(id),
+        emit: (event, plugin) => this.emit(event, plugin),
+      },
+      (message, plugin) => this.#logger({ level: 'warn', message, plugin }),
+    );
   }
 
   /**
@@ -181,10 +232,24 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
     this.#assertOpen();
-    const pluginDir = resolve(dir);
+    const loaded = await this.#open(resolve(dir), options);
+    if (this.#closed || this.#plugins.has(loaded.info.id)) {
+      await this.#stop(loaded);
+      this.#assertOpen();
+      throw alreadyLoaded(loaded.info.id);
+    }
+    this.#plugins.set(loaded.info.id, loaded);
+    this.#toolIndex = undefined;
+    this.emit('plugin-loaded', loaded.info);
+    return loaded.info;
+  }
+
+  /** Read, check and start the plugin in `pluginDir`, without registering it. */
+  async #open(pluginDir: string, options: OpenOptions): Promise<Loaded> {
     const manifest = await readManifest(pluginDir);
-    if (this.#plugins.has(manifest.id)) {
-      throw new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${manifest.id}\` is already loaded`, { plugin: manifest.id, hint: 'Unload it first with host.unload().' });
+    if (options.replacing === undefined && !options.trial && this.#plugins.has(manifest.id)) throw alreadyLoaded(manifest.id);
+    if (options.replacing !== undefined && options.replacing !== manifest.id) {
+      throw new AirlockError('PLUGIN_START_FAILED', `${pluginDir} holds plugin \`${manifest.id}\`, not \`${options.replacing}\``, { plugin: options.replacing });
     }
     const settings = this.#checkConfig(manifest, options.config ?? {});
     const capabilities = effectiveCapabilities(expandConfigTemplates(manifest, settings), options.grant ?? {});
@@ -208,7 +273,7 @@ export class Host extends EventEmitter<HostEvents> {
     const env = grantedEnv(capabilities.env, this.#env);
     // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#rememberSecret(value);
-    const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes);
+    const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     const poolSize = options.poolSize ?? 1;
     const instance = new InstancePool(poolSize, () => {
@@ -250,16 +315,18 @@ export class Host extends EventEmitter<HostEvents> {
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
       const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-      if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host was closed while the plugin loaded');
-      this.#plugins.set(id, { info, manifest, instance, tools, provider, http });
-      this.#toolIndex = undefined;
-      this.emit('plugin-loaded', info);
-      return info;
+      return { info, manifest, settings, instance, tools, provider, http };
     } catch (err) {
       await instance.close();
       http.closeAll();
       throw err;
     }
+  }
+
+  /** Stop a plugin that is no longer registered: its instances, then its HTTP responses. */
+  async #stop(loaded: Loaded, options: { drain?: boolean } = {}): Promise<void> {
+    await (options.drain ? loaded.instance.drain() : loaded.instance.close());
+    loaded.http.closeAll();
   }
 
   /**
@@ -269,7 +336,7 @@ export class Host extends EventEmitter<HostEvents> {
    * component right away and the hash is confirmed in parallel; nothing is
    * instantiated before it is.
    */
-  async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number) {
+  async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string) {
     const file = join(pluginDir, manifest.component);
     const cacheDir = join(this.home, 'cache', 'components');
     const identity = await ComponentIndex.identity(file);
@@ -288,13 +355,14 @@ export class Host extends EventEmitter<HostEvents> {
     if (speculative) {
       const compiled = this.#compile(speculative, memoryCapBytes, manifest.id);
       const { hash } = await read;
-      if (hash === speculative.sha256) {
+      if (hash === speculative.sha256 && (expectedSha256 === undefined || hash === expectedSha256)) {
         const contract = checkContract(speculative, manifest.kind, manifest.id);
         return { component: speculative, contract, modules: compiled };
       }
       // The file changed without changing size or mtime: take the slow path with its real hash.
     }
     const { bytes, hash } = await read;
+    if (expectedSha256 !== undefined && hash !== expectedSha256) throw tampered(manifest.id, hash, expectedSha256);
     const component = await prepareComponent(bytes, cacheDir, hash);
     const contract = checkContract(component, manifest.kind, manifest.id);
     this.#componentIndex.record(file, identity, hash);
@@ -319,13 +387,68 @@ export class Host extends EventEmitter<HostEvents> {
     return modules;
   }
 
+  /**
+   * Start every enabled installed plugin (required plugins first), checking
+   * each against the hashes recorded at install. A plugin that fails does not
+   * stop the others: it is reported in `failed`.
+   */
+  async loadInstalled(): Promise<LoadInstalledResult> {
+    this.#assertOpen();
+    const result: LoadInstalledResult = { loaded: [], failed: [] };
+    for (const plugin of dependencyOrder(this.registry.list().filter((p) => p.enabled && !this.#plugins.has(p.id)))) {
+      try {
+        await this.registry.checkIntegrity(plugin);
+        const missing = Object.keys(plugin.requires).find((dep) => !this.#plugins.has(dep));
+        if (missing) throw new AirlockError('DEPENDENCY_MISSING', `\`${plugin.id}\` requires \`${missing}\`, which did not load`, { plugin: plugin.id });
+        result.loaded.push(await this.load(this.registry.dir(plugin), { grant: plugin.grant, config: plugin.config, expectedSha256: plugin.componentSha256 }));
+      } catch (err) {
+        const error = AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { plugin: plugin.id, cause: err });
+        this.#logger({ level: 'error', message: `not loaded: ${error.message}`, plugin: plugin.id });
+        result.failed.push({ id: plugin.id, error });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Replace a loaded plugin in place, from its own directory (after a rebuild)
+   * or from `dir`. The new instance starts first; if it fails, the old one
+   * keeps serving. Calls already running or queued finish on the old instance;
+   * new calls go to the new one.
+   */
+  async reload(id: string, dir?: string): Promise<PluginInfo> {
+    this.#assertOpen();
+    const current = this.#get(id);
+    const installed = this.registry.get(id);
+    const fromRegistry = installed && dir === undefined && current.info.dir === this.registry.dir(installed);
+    return this.#replace(id, dir ?? current.info.dir, {
+      grant: installed ? installed.grant : current.info.capabilities,
+      config: installed?.config ?? current.settings,
+      ...(fromRegistry ? { expectedSha256: installed.componentSha256 } : {}),
+    });
+  }
+
+  async #replace(id: string, dir: string, options: LoadOptions): Promise<PluginInfo> {
+    const old = this.#get(id);
+    const fresh = await this.#open(resolve(dir), { ...options, replacing: id });
+    if (this.#closed || this.#plugins.get(id) !== old) {
+      await this.#stop(fresh);
+      throw new AirlockError('PLUGIN_START_FAILED', `plugin \`${id}\` changed while it was being reloaded`, { plugin: id });
+    }
+    this.#plugins.set(id, fresh);
+    this.#toolIndex = undefined;
+    this.emit('plugin-reloaded', fresh.info);
+    // In-flight and queued calls finish on the old instance; then it stops.
+    void this.#stop(old, { drain: true }).catch(() => {});
+    return fresh.info;
+  }
+
   /** Stop a loaded plugin's worker and forget it. Its stored data stays. */
   async unload(id: string): Promise<void> {
     const loaded = this.#get(id);
     this.#plugins.delete(id);
     this.#toolIndex = undefined;
-    await loaded.instance.close();
-    loaded.http.closeAll();
+    await this.#stop(loaded);
     this.emit('plugin-unloaded', loaded.info);
   }
 
@@ -504,8 +627,8 @@ export class Host extends EventEmitter<HostEvents> {
     this.#closed = true;
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
-    await Promise.all([...loaded.map((p) => p.instance.close()), this.#componentIndex.flush()]);
-    for (const p of loaded) p.http.closeAll();
+    await Promise.all([...loaded.map((p) => this.#stop(p)), this.#componentIndex.flush()]);
+    this.registry.close();
     if (this.#ownsStorage) await this.#storage.close();
   }
 
@@ -594,6 +717,35 @@ function withDefaults(schema: Record<string, unknown> | undefined): Record<strin
 
 /** Environment variable names whose values are treated as secrets: `OPENAI_API_KEY`, `GITHUB_TOKEN`, `DB_PASSWORD`… */
 const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
+
+/** Installed plugins ordered so that every plugin comes after the ones it requires. */
+function dependencyOrder(plugins: InstalledPlugin[]): InstalledPlugin[] {
+  const byId = new Map(plugins.map((p) => [p.id, p]));
+  const ordered: InstalledPlugin[] = [];
+  const seen = new Set<string>();
+  const visit = (p: InstalledPlugin, path: Set<string>) => {
+    if (seen.has(p.id) || path.has(p.id)) return;
+    path.add(p.id);
+    for (const dep of Object.keys(p.requires)) {
+      const d = byId.get(dep);
+      if (d) visit(d, path);
+    }
+    seen.add(p.id);
+    ordered.push(p);
+  };
+  for (const p of plugins) visit(p, new Set());
+  return ordered;
+}
+
+const alreadyLoaded = (id: string) =>
+  new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${id}\` is already loaded`, { plugin: id, hint: 'Unload it first with host.unload(), or reload it with host.reload().' });
+
+function tampered(id: string, actual: string, expected: string): AirlockError {
+  return new AirlockError('INTEGRITY_FAILED', `the component of \`${id}\` changed since it was installed (sha256 ${actual.slice(0, 12)}…, recorded ${expected.slice(0, 12)}…)`, {
+    plugin: id,
+    hint: `Do not run it. Reinstall it from a source you trust (\`airlock plugin remove ${id}\`, then add it again).`,
+  });
+}
 
 async function compileModules(dir: string, files: string[], maxPages: number): Promise<Record<string, WebAssembly.Module>> {
   const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(capMemory(await readFile(join(dir, f)), maxPages))] as const));

@@ -3,7 +3,13 @@
  * exported here by name; other modules are internal.
  */
 export { createHost, Host } from './host.js';
-export type { HostOptions, HostLimits, LoadOptions, PluginInfo, CallOptions, HostEvents } from './host.js';
+export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, CallOptions, HostEvents } from './host.js';
+export { PluginRegistry, HOST_VERSION, capabilityDiff, describeDiff } from './install/registry.js';
+export type { InstalledPlugin, SignatureRecord, TrustPolicy, InstallOptions, InstallStep, UpdatePlan, CapabilityDiff, VerifyReport } from './install/registry.js';
+export { generateKeyPair, signPackage, verifyPackage, manifestDigest } from './install/signing.js';
+export type { Verification, Signature } from './install/signing.js';
+export { parseSource } from './install/sources.js';
+export type { Source, SourceKind } from './install/sources.js';
 export { AirlockError, ManifestError, ToolArgumentsError, PluginError } from './errors.js';
 export type { ErrorCode, ManifestIssue, AirlockErrorOptions } from './errors.js';
 export { parseManifest, readManifest, PLUGIN_KINDS } from './manifest.js';

@@ -138,6 +138,15 @@ export class PluginInstance {
     return this.#pending;
   }
 
+  /** Close once the calls running or queued now have finished. */
+  async drain(): Promise<void> {
+    for (let queue = this.#queue; ; queue = this.#queue) {
+      await queue;
+      if (queue === this.#queue) break;
+    }
+    await this.close();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const live = this.#live ?? (await this.#starting?.catch(() => undefined));

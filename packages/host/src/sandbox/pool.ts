@@ -51,4 +51,9 @@ export class InstancePool implements PluginCaller {
   async close(): Promise<void> {
     await Promise.all(this.#instances.map((i) => i.close()));
   }
+
+  /** Close each instance once the calls it has running or queued have finished. */
+  async drain(): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.drain()));
+  }
 }
