@@ -19,6 +19,11 @@ const OPTIONS = {
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'no-tools': { type: 'boolean' },
+  force: { type: 'boolean' },
+  out: { type: 'string' },
+  key: { type: 'string' },
+  'trust-key': { type: 'string', multiple: true },
+  'require-signed': { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -37,17 +42,17 @@ export function parse(argv: string[]): Args {
   }
 }
 
-/** Options every command that loads plugins takes. */
-const COMMON: readonly OptionName[] = ['plugin', 'yes', 'config', 'home', 'json', 'help', 'version'];
+/** Options every command takes. */
+const COMMON: readonly OptionName[] = ['json', 'help', 'version'];
 
 /** Refuse options that mean nothing to `command` (say, `--model` for `tools list`). */
-export function onlyOptions(args: Args, command: string, specific: readonly OptionName[]): void {
-  const allowed = new Set([...COMMON, ...specific]);
-  const stray = (Object.keys(args.values) as OptionName[]).find((name) => !allowed.has(name));
+export function onlyOptions(args: Args, command: string, allowed: readonly OptionName[]): void {
+  const known = new Set([...COMMON, ...allowed]);
+  const stray = (Object.keys(args.values) as OptionName[]).find((name) => !known.has(name));
   if (stray) throw new UsageError(`\`--${stray}\` does not apply to \`airlock ${command}\``);
 }
 
-const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
+export const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
 const CONFIG_FORM = '--config <plugin-id>.<key>=<value>, e.g. --config weather.units=\'"metric"\'';
 
 /**

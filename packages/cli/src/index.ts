@@ -4,80 +4,76 @@
  * Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Host } from '@airlock/host';
 import { onlyOptions, parse, type Args, type OptionName } from './args.js';
-import { AUTH_COMMANDS, authTarget, runAuth, type AuthCommand } from './auth.js';
+import { AUTH_COMMANDS, authTarget, runAuth } from './auth.js';
 import { chat, chatRequest, models, readPrompt } from './chat.js';
+import { HELP, commandHelp, groupHelp, type HelpSpec } from './help.js';
 import { defaultIo, type Io } from './io.js';
+import { generateKeys, sign, signTarget } from './keys.js';
 import { Ui, UsageError, reportError } from './output.js';
-import { withHost } from './session.js';
+import { addPlugin, addTarget, changeGrant, grantTarget, listPlugins, pluginInfo, pluginTarget, removePlugin, setEnabled, updatePlugin, verifyPlugins } from './plugins.js';
+import { homeDir, withHost, withRegistry } from './session.js';
 import { callTool, listTools, parseToolCall } from './tools.js';
 
 export type { Io } from './io.js';
+export { HELP } from './help.js';
 export { runChat, chatToolNames, MAX_ROUNDS } from './tool-loop.js';
 export type { ChatHost, ChatCallbacks, ChatLoopOptions, ChatOutcome, ToolCallEvent, ToolResultEvent } from './tool-loop.js';
 
-export const HELP = `airlock — run Airlock plugins from a shell
-
-Usage
-  airlock tools list --plugin <dir>...                List the tools of the given plugins
-  airlock tools call <tool> [json] --plugin <dir>...  Call a tool with JSON arguments
-  airlock auth login <plugin-id> --plugin <dir>...    Sign in through an auth plugin (device code)
-  airlock auth status <plugin-id> --plugin <dir>...   Show the sign-in: account, scopes, expiry
-  airlock auth logout <plugin-id> --plugin <dir>...   Sign out
-  airlock models --plugin <dir>...                    List the models of the loaded providers
-  airlock chat <prompt> --plugin <dir>...             Stream an answer, offering the loaded tools
-                                                      (prompt \`-\`: read it from stdin)
-
-Options
-  -p, --plugin <dir>            A plugin directory to load (repeatable)
-  -y, --yes                     Grant every capability the plugins' manifests ask for
-  -c, --config <id.key=value>   Configure plugin <id>; value: JSON, else a string (repeatable)
-      --home <dir>              Host home, where sign-ins and plugin data persist
-                                (default: $AIRLOCK_HOME or ~/.airlock)
-      --json                    Print JSON on stdout (auth login, chat: one event per line)
-  -h, --help                    Show this help
-  -v, --version                 Show the version
-
-Chat options
-      --provider <id>           The provider plugin, when several are loaded (also for models)
-      --model <model>           The model (default: the provider's default)
-      --system <text>           A system prompt
-      --max-tokens <n>          Longest answer, in tokens
-      --temperature <x>         Sampling temperature, 0 to 2
-      --no-tools                Do not offer the loaded tools to the model
-
-Examples
-  airlock tools list -p plugins/notes --yes
-  airlock tools call count_words '{"text":"hello world"}' -p plugins/notes --yes
-  airlock auth login auth-device-flow -p plugins/auth-device-flow --yes -c auth-device-flow.clientId=<id> \\
-    -c auth-device-flow.deviceAuthorizationEndpoint=<url> -c auth-device-flow.tokenEndpoint=<url>
-  OPENAI_API_KEY=sk-… airlock chat "How many words in 'to be or not to be'?" -p plugins/provider-openai -p plugins/notes --yes
-  git diff | airlock chat - --system "Review this diff" -p plugins/provider-openai -c provider-openai.baseUrl=http://127.0.0.1:11434/v1 --yes
-
-Exit codes
-  0 ok, 1 failure, 2 usage error, 130 interrupted
-`;
-
-/** What runs once the plugins are loaded. */
+/** What runs once the host is open (and, for `plugins` commands, the plugins loaded). */
 type Run = (host: Host) => Promise<number>;
 
-/** A command: the options it takes besides the common ones, and a check of its arguments (before any plugin loads). */
-interface Command {
-  options: readonly OptionName[];
-  prepare: (rest: string[], args: Args, ui: Ui) => Run | Promise<Run>;
-}
+/**
+ * A command. `plugins`: runs with the plugins to use loaded (the --plugin
+ * directories, else the installed ones); `registry`: with a host and no plugin
+ * loaded (managing the installed plugins); `local`: without a host. The options
+ * its help lists are the options it takes.
+ */
+type Command =
+  | { scope: 'plugins' | 'registry'; help: HelpSpec; prepare: (rest: string[], args: Args, ui: Ui) => Run | Promise<Run> }
+  | { scope: 'local'; help: HelpSpec; prepare: (rest: string[], args: Args, ui: Ui) => () => Promise<number> };
+
+/** Options of every command that loads plugins. */
+const LOADING: readonly OptionName[] = ['plugin', 'yes', 'config', 'home', 'trust-key', 'require-signed'];
+/** Options of every command on the installed plugins. */
+const HOME: readonly OptionName[] = ['home', 'trust-key', 'require-signed'];
+
+const AUTH_HELP: Record<(typeof AUTH_COMMANDS)[number], Pick<HelpSpec, 'summary' | 'details'> & { example: string }> = {
+  login: {
+    summary: 'Sign in through an auth plugin (device code).',
+    details: 'Shows a code and where to enter it, then waits (Ctrl-C cancels). The sign-in is kept in the home, for later invocations and for plugins granted its credentials.',
+    example: 'airlock auth login auth-device-flow',
+  },
+  status: { summary: 'Show the sign-in of an auth plugin: account, method, scopes, expiry.', example: 'airlock auth status auth-device-flow --json' },
+  logout: { summary: 'Sign out of an auth plugin (its stored tokens are deleted).', example: 'airlock auth logout auth-device-flow' },
+};
 
 const COMMANDS: Record<string, Command> = {
   'tools list': {
-    options: [],
+    scope: 'plugins',
+    help: {
+      usage: 'airlock tools list [--plugin <dir>...]',
+      summary: 'List the tools of the loaded plugins, with their risk.',
+      details: 'Loads the installed, enabled plugins; with --plugin, only the given directories.',
+      options: [...LOADING, ['json', 'Print the tools as a JSON array']],
+      examples: ['airlock tools list', 'airlock tools list -p plugins/notes --yes'],
+    },
     prepare: (rest, _args, ui) => {
       noMore(rest);
       return async (host) => listTools(host, ui);
     },
   },
   'tools call': {
-    options: [],
+    scope: 'plugins',
+    help: {
+      usage: 'airlock tools call <tool> [json] [--plugin <dir>...]',
+      summary: 'Call a tool with JSON arguments (default {}) and print its result.',
+      details: 'A tool is named by its name, or by <plugin-id>.<name> when several plugins have one by that name.',
+      options: [...LOADING, ['json', 'Print {"tool", "result"} as JSON']],
+      examples: [`airlock tools call count_words '{"text":"hello world"}'`, `airlock tools call notes.add_note '{"title":"milk","body":"2 litres"}' -p plugins/notes --yes`],
+    },
     prepare: (rest, _args, ui) => {
       const { tool, args } = parseToolCall(rest);
       return (host) => callTool(host, ui, tool, args);
@@ -87,7 +83,14 @@ const COMMANDS: Record<string, Command> = {
     AUTH_COMMANDS.map((command): [string, Command] => [
       `auth ${command}`,
       {
-        options: [],
+        scope: 'plugins',
+        help: {
+          usage: `airlock auth ${command} <plugin-id> [--plugin <dir>...]`,
+          summary: AUTH_HELP[command].summary,
+          ...(AUTH_HELP[command].details ? { details: AUTH_HELP[command].details } : {}),
+          options: [...LOADING, ['json', command === 'login' ? 'Print the device code and the outcome as NDJSON' : 'Print JSON']],
+          examples: [AUTH_HELP[command].example],
+        },
         prepare: (rest, _args, ui) => {
           const id = authTarget(command, rest);
           return (host) => runAuth(command, host, ui, id);
@@ -96,20 +99,226 @@ const COMMANDS: Record<string, Command> = {
     ]),
   ),
   models: {
-    options: ['provider'],
+    scope: 'plugins',
+    help: {
+      usage: 'airlock models [--provider <id>] [--plugin <dir>...]',
+      summary: 'List the models of the loaded provider plugins.',
+      options: [...LOADING, ['provider', 'Only this provider plugin'], ['json', 'Print the models as a JSON array']],
+      examples: ['airlock models', 'OPENAI_API_KEY=sk-… airlock models -p plugins/provider-openai --yes'],
+    },
     prepare: (rest, args, ui) => {
       noMore(rest);
       return (host) => models(host, ui, args.values.provider);
     },
   },
   chat: {
-    options: ['provider', 'model', 'system', 'max-tokens', 'temperature', 'no-tools'],
+    scope: 'plugins',
+    help: {
+      usage: 'airlock chat <prompt> [options] [--plugin <dir>...]',
+      summary: "Stream a provider's answer to stdout, offering the loaded tools.",
+      details: 'Tools run when the model asks, for up to 8 rounds. The prompt `-` reads it from stdin. Usage and the finish reason go to stderr; tool calls too.',
+      options: [...LOADING, 'provider', 'model', 'system', 'max-tokens', 'temperature', 'no-tools', ['json', 'Print every event as one line of NDJSON']],
+      examples: [`airlock chat "How many words in 'to be or not to be'?"`, 'git diff | airlock chat - --system "Review this diff" --no-tools'],
+    },
     prepare: async (rest, args, ui) => {
       const request = chatRequest(args)(await readPrompt(rest, ui));
       return (host) => chat(host, ui, request, !args.values['no-tools']);
     },
   },
+  'plugin list': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin list',
+      summary: 'List the installed plugins: version, kind, status, signature and source.',
+      details: 'SIGNATURE is what was found at install: "signed by <key id>", "unsigned", or "untrusted" (signed by a key not trusted then).',
+      options: [...HOME, ['json', 'Print the installed plugins as a JSON array']],
+      examples: ['airlock plugin list', 'airlock plugin list --json'],
+    },
+    prepare: (rest, _args, ui) => {
+      noMore(rest);
+      return async (host) => listPlugins(host, ui);
+    },
+  },
+  'plugin info': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin info <id>',
+      summary: 'Show an installed plugin: its record and what it is granted.',
+      details: `Version, kind, status, source, signature, component and manifest hashes, requirements,
+configuration, and the grant, one capability a line. Risky capabilities (network, environment
+variables, writable files, sign-ins) are marked with \`!\`.`,
+      options: [...HOME, ['json', 'Print the plugin as JSON, with the directory it is installed in (`dir`)']],
+      examples: ['airlock plugin info notes'],
+    },
+    prepare: (rest, _args, ui) => {
+      const id = pluginTarget('plugin info', rest)!;
+      return (host) => pluginInfo(host, ui, id);
+    },
+  },
+  'plugin add': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin add <source> [--yes] [-c <id>.<key>=<value>]...',
+      summary: 'Install a plugin, asking before granting what it asks for.',
+      details: `<source> is a plugin directory, a .tgz (as npm pack makes), npm:<spec>, or a git URL with an
+optional ref (git+https://…#v1.2.0, git+file://…#main).
+The package is checked (manifest, host version, requirements, signature, component) before anything is
+recorded; an unsigned plugin installs with a warning unless signatures are required.
+Without --yes, what a directory asks for is shown and, on a terminal, you are asked before it is granted;
+other sources are fetched first, so they need --yes when they ask for anything.`,
+      options: [
+        ['yes', 'Grant everything the manifest asks for, without asking'],
+        ['config', 'Configure the plugin; value: JSON, else a string (repeatable)'],
+        ...HOME,
+        ['json', 'Print the installed plugin as JSON'],
+      ],
+      examples: ['airlock plugin add ./plugins/notes', 'airlock plugin add npm:@acme/airlock-weather@^1 --yes -c weather.units=metric', 'airlock plugin add git+https://github.com/acme/weather.git#v1.2.0 --yes'],
+    },
+    prepare: (rest, args, ui) => {
+      const target = addTarget(rest, args.values.config ?? []);
+      return (host) => addPlugin(host, ui, { ...target, yes: !!args.values.yes });
+    },
+  },
+  'plugin update': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin update <id> [<source>] [--yes]',
+      summary: 'Update an installed plugin, asking before granting anything new.',
+      details: `From <source>, or from where it was installed from. When the new version asks for more than was granted, the difference is shown and, on a terminal, you
+are asked; otherwise it needs --yes. If the new version fails to start, the old one stays installed.`,
+      options: [['yes', 'Grant what the new version asks for beyond the current grant, without asking'], ...HOME, ['json', 'Print {"from", "to", "added", "plugin"} as JSON']],
+      examples: ['airlock plugin update notes', 'airlock plugin update notes ./plugins/notes --yes'],
+    },
+    prepare: (rest, args, ui) => {
+      const [id, source, ...extra] = rest;
+      if (!id) throw new UsageError('name the plugin: airlock plugin update <id> [<source>]');
+      if (extra.length) throw new UsageError(`unexpected argument \`${extra[0]}\``);
+      return (host) => updatePlugin(host, ui, id, source, !!args.values.yes);
+    },
+  },
+  'plugin remove': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin remove <id> [--force]',
+      summary: 'Uninstall a plugin; its stored data is kept (adding it again finds it).',
+      options: [['force', 'Even when other installed plugins require it'], ...HOME, ['json', 'Print the removed plugin as JSON']],
+      examples: ['airlock plugin remove notes'],
+    },
+    prepare: (rest, args, ui) => {
+      const id = pluginTarget('plugin remove', rest)!;
+      return (host) => removePlugin(host, ui, id, !!args.values.force);
+    },
+  },
+  'plugin enable': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin enable <id>',
+      summary: 'Enable an installed plugin: it loads again from the next command on.',
+      options: [...HOME, ['json', 'Print the plugin as JSON']],
+      examples: ['airlock plugin enable notes'],
+    },
+    prepare: (rest, _args, ui) => {
+      const id = pluginTarget('plugin enable', rest)!;
+      return (host) => setEnabled(host, ui, id, true, false);
+    },
+  },
+  'plugin disable': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin disable <id> [--force]',
+      summary: 'Disable an installed plugin: it stays installed, but does not load.',
+      options: [['force', 'Even when enabled plugins require it'], ...HOME, ['json', 'Print the plugin as JSON']],
+      examples: ['airlock plugin disable notes'],
+    },
+    prepare: (rest, args, ui) => {
+      const id = pluginTarget('plugin disable', rest)!;
+      return (host) => setEnabled(host, ui, id, false, !!args.values.force);
+    },
+  },
+  'plugin verify': {
+    scope: 'registry',
+    help: {
+      usage: 'airlock plugin verify [<id>]',
+      summary: 'Check installed plugins against their recorded hashes and the trusted keys.',
+      details: `The component and the manifest are compared with the sha256 recorded at install; the signature
+is checked against the trusted keys. Exits 1 when any plugin fails (a changed file, an invalid
+signature, or an unsigned or untrusted one under --require-signed).`,
+      options: [...HOME, ['json', 'Print the reports as a JSON array']],
+      examples: ['airlock plugin verify', 'airlock plugin verify notes --trust-key publisher.pub --require-signed'],
+    },
+    prepare: (rest, _args, ui) => {
+      const id = pluginTarget('plugin verify', rest, true);
+      return (host) => verifyPlugins(host, ui, id);
+    },
+  },
+  ...Object.fromEntries(
+    (['grant', 'revoke'] as const).map((command): [string, Command] => [
+      command,
+      {
+        scope: 'registry',
+        help: {
+          usage: `airlock ${command} <id> <capability> [value]`,
+          summary: command === 'grant' ? 'Let an installed plugin do more: add to the grant recorded for it.' : 'Take a capability back from an installed plugin.',
+          details: `Capabilities: storage [quota, e.g. 1MiB], http <origin>, env <NAME or PREFIX_*>,
+filesystem <path>[:read-write] (read-only unless :read-write), credentials <auth-plugin-id>.${
+            command === 'revoke' ? '\nRevoking <path>:read-write leaves <path> read-only; revoking <path> removes it.' : ''
+          }
+The change takes effect the next time the plugin loads; a plugin whose grant does not cover what
+it asks for does not load.`,
+          options: [...HOME, ['json', 'Print {"id", "changed", "grant"} as JSON']],
+          examples: command === 'grant' ? ['airlock grant weather http https://api.weather.example', 'airlock grant notes storage 4MiB'] : ['airlock revoke weather env WEATHER_API_KEY'],
+        },
+        prepare: (rest, _args, ui) => {
+          const change = grantTarget(command, rest);
+          return (host) => changeGrant(host, ui, command, change);
+        },
+      },
+    ]),
+  ),
+  'keys generate': {
+    scope: 'local',
+    help: {
+      usage: 'airlock keys generate [--out <dir>]',
+      summary: 'Make an ed25519 key pair for signing plugins.',
+      details: `Writes <dir>/airlock-signing.key (private, mode 0600: keep it secret) and <dir>/airlock-signing.pub
+(public: give it to the users of your plugins). An existing key is never overwritten.`,
+      options: ['out', ['home', 'Host home; the default --out is <home>/keys'], ['json', 'Print {"keyId", "privateKey", "publicKey"} (paths) as JSON']],
+      examples: ['airlock keys generate --out ~/.config/airlock-publisher'],
+    },
+    prepare: (rest, args, ui) => {
+      noMore(rest);
+      const out = args.values.out ?? join(homeDir(args, ui), 'keys');
+      return () => generateKeys(ui, out);
+    },
+  },
+  sign: {
+    scope: 'local',
+    help: {
+      usage: 'airlock sign <dir> --key <file>',
+      summary: 'Sign a built plugin package with your private key.',
+      details: 'Writes <dir>/airlock.sig.json, covering the manifest and the component. Sign after the last build and after any change to package.json: either change breaks the signature.',
+      options: ['key', ['json', 'Print the plugin id, version, key id and hashes as JSON']],
+      examples: ['airlock sign plugins/notes --key ~/.airlock/keys/airlock-signing.key'],
+    },
+    prepare: (rest, args, ui) => {
+      const { dir, key } = signTarget(rest, args.values.key);
+      return () => sign(ui, dir, key);
+    },
+  },
 };
+
+/** Every command's help, and every group's (`plugin`, `tools`…), by the words that name it. */
+export const COMMAND_HELP: Readonly<Record<string, string>> = (() => {
+  const entries = Object.entries(COMMANDS);
+  const groups = [...new Set(entries.flatMap(([name]) => (name.includes(' ') ? [name.split(' ')[0]!] : [])))];
+  return Object.fromEntries([
+    ...entries.map(([name, command]) => [name, commandHelp(command.help)]),
+    ...groups.map((group) => [group, groupHelp(group, entries.filter(([name]) => name.startsWith(`${group} `)).map(([name, c]) => [name, c.help]))]),
+  ]);
+})();
+
+/** The options a command takes: those its help lists. */
+const optionsOf = (command: Command): OptionName[] => command.help.options.map((o) => (typeof o === 'string' ? o : o[0]));
 
 function noMore(rest: string[]): void {
   if (rest.length) throw new UsageError(`unexpected argument \`${rest[0]}\``);
@@ -129,6 +338,14 @@ function findCommand(positionals: string[]): { name: string; command: Command; r
   throw new UsageError(`unknown command \`${group}\``);
 }
 
+/** The help `--help` shows after these positionals: a command's, a group's, or the global one. */
+function helpFor(positionals: string[]): string {
+  if (positionals.length === 0) return HELP;
+  // A group (`plugin`) or a one-word command (`chat`); else the command the words name, or a usage error.
+  const single = positionals.length === 1 ? COMMAND_HELP[positionals[0]!] : undefined;
+  return single ?? COMMAND_HELP[findCommand(positionals).name]!;
+}
+
 /** Run the CLI with `argv` (without node and script). Resolves with the exit code. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   // Known before parsing, so even a parse error can honour --json (arguments after `--` are not options).
@@ -140,14 +357,19 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       ui.print(`${version()}\n`);
       return 0;
     }
-    if (args.values.help || args.positionals.length === 0) {
+    if (args.values.help) {
+      ui.print(helpFor(args.positionals));
+      return 0;
+    }
+    if (args.positionals.length === 0) {
       ui.print(HELP);
-      return args.values.help ? 0 : 2;
+      return 2;
     }
     const { name, command, rest } = findCommand(args.positionals);
-    onlyOptions(args, name, command.options);
+    onlyOptions(args, name, optionsOf(command));
+    if (command.scope === 'local') return await command.prepare(rest, args, ui)();
     const run = await command.prepare(rest, args, ui);
-    return await withHost(args, ui, run);
+    return await (command.scope === 'plugins' ? withHost : withRegistry)(args, ui, run);
   } catch (err) {
     return reportError(ui, err);
   }

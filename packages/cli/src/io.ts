@@ -1,7 +1,9 @@
 /**
  * Everything the CLI touches outside itself, injectable so tests run in-process.
  */
+import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
+import { Interrupted } from './output.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -15,6 +17,38 @@ export interface Io {
   readStdin: () => Promise<string>;
   /** Run `handler` on Ctrl-C (SIGINT) instead of exiting; returns a function that stops listening. */
   onInterrupt: (handler: () => void) => () => void;
+  /**
+   * Whether stdin is a terminal, so the CLI may ask the user a question
+   * (`plugin add` and `plugin update` without --yes). Absent: it never asks.
+   */
+  stdinIsTTY?: boolean;
+  /**
+   * Ask `question` (on stderr) and resolve with the line the user types; an
+   * empty string at end of input. Used only when `stdinIsTTY`.
+   */
+  prompt?: (question: string) => Promise<string>;
+}
+
+/** One line from the terminal; Ctrl-C rejects with `Interrupted`, end of input answers ''. */
+function promptTerminal(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    let settled = false;
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      rl.close();
+      finish();
+    };
+    rl.on('SIGINT', () =>
+      settle(() => {
+        process.stderr.write('\n');
+        reject(new Interrupted());
+      }),
+    );
+    rl.on('close', () => settle(() => resolve('')));
+    rl.question(question, (answer) => settle(() => resolve(answer)));
+  });
 }
 
 export const defaultIo: Io = {
@@ -23,9 +57,11 @@ export const defaultIo: Io = {
   env: process.env,
   isTTY: !!process.stdout.isTTY,
   stderrIsTTY: !!process.stderr.isTTY,
+  stdinIsTTY: !!process.stdin.isTTY,
   readStdin: () => text(process.stdin),
   onInterrupt: (handler) => {
     process.on('SIGINT', handler);
     return () => void process.off('SIGINT', handler);
   },
+  prompt: promptTerminal,
 };

@@ -35,6 +35,8 @@ export class CliError extends Error {
 }
 
 export interface Painter {
+  /** Whether this stream gets colors at all. */
+  colors: boolean;
   red: (s: string) => string;
   green: (s: string) => string;
   yellow: (s: string) => string;
@@ -44,7 +46,7 @@ export interface Painter {
 
 function painter(enabled: boolean): Painter {
   const sgr = (open: number, close: number) => (s: string) => (enabled ? `\x1b[${open}m${s}\x1b[${close}m` : s);
-  return { red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), bold: sgr(1, 22), dim: sgr(2, 22) };
+  return { colors: enabled, red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), bold: sgr(1, 22), dim: sgr(2, 22) };
 }
 
 const CLEAR_LINE = '\r\x1b[2K';
@@ -159,7 +161,7 @@ export function truncate(s: string, max = 200): string {
 const CLI_HINTS: Partial<Record<string, string>> = {
   CAPABILITY_NOT_GRANTED: 'pass --yes to grant what the manifest asks for',
   CONFIG_INVALID: 'set configuration with --config <plugin-id>.<key>=<value>',
-  PROVIDER_NOT_FOUND: 'load a provider with --plugin <dir>; choose one with --provider <id>',
+  PROVIDER_NOT_FOUND: 'install a provider with `airlock plugin add <source>` or load one with --plugin <dir>; choose one with --provider <id>',
 };
 
 /** Print an error for people (stderr) and, with --json, as `{"error":…}` on stdout. Returns the exit code. */

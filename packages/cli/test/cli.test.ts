@@ -22,24 +22,55 @@ describe('airlock', () => {
       "airlock — run Airlock plugins from a shell
 
       Usage
-        airlock tools list --plugin <dir>...                List the tools of the given plugins
-        airlock tools call <tool> [json] --plugin <dir>...  Call a tool with JSON arguments
-        airlock auth login <plugin-id> --plugin <dir>...    Sign in through an auth plugin (device code)
-        airlock auth status <plugin-id> --plugin <dir>...   Show the sign-in: account, scopes, expiry
-        airlock auth logout <plugin-id> --plugin <dir>...   Sign out
-        airlock models --plugin <dir>...                    List the models of the loaded providers
-        airlock chat <prompt> --plugin <dir>...             Stream an answer, offering the loaded tools
+        airlock tools list                                  List the tools of the loaded plugins
+        airlock tools call <tool> [json]                    Call a tool with JSON arguments
+        airlock auth login <plugin-id>                      Sign in through an auth plugin (device code)
+        airlock auth status <plugin-id>                     Show the sign-in: account, scopes, expiry
+        airlock auth logout <plugin-id>                     Sign out
+        airlock models                                      List the models of the loaded providers
+        airlock chat <prompt>                               Stream an answer, offering the loaded tools
                                                             (prompt \`-\`: read it from stdin)
+        These load the installed, enabled plugins; with --plugin <dir>, only the given
+        directories (no installed plugin is loaded then).
+
+      Installed plugins
+        airlock plugin list                                 The installed plugins: version, status, signature
+        airlock plugin info <id>                            One plugin: source, hashes, signature, config, grant
+        airlock plugin add <source>                         Install from a directory, a .tgz, npm:<spec> or a
+                                                            git URL (git+https://…#ref), asking for consent
+        airlock plugin update <id> [source]                 Update; asks before granting anything new
+        airlock plugin remove <id>                          Uninstall (its stored data is kept)
+        airlock plugin enable <id>                          Load it again from now on
+        airlock plugin disable <id>                         Stop loading it
+        airlock plugin verify [id]                          Check installed files against their hashes and
+                                                            signatures
+        airlock grant <id> <capability> [value]             Let an installed plugin do more
+        airlock revoke <id> <capability> [value]            Take a capability back
+                                                            (storage [quota], http <origin>, env <NAME>,
+                                                            filesystem <path>[:read-write], credentials <id>)
+
+      Publishing
+        airlock keys generate [--out <dir>]                 Make an ed25519 key pair for signing plugins
+        airlock sign <dir> --key <file>                     Sign a built plugin package (airlock.sig.json)
 
       Options
-        -p, --plugin <dir>            A plugin directory to load (repeatable)
-        -y, --yes                     Grant every capability the plugins' manifests ask for
+        -p, --plugin <dir>            Load this plugin directory instead of the installed plugins (repeatable)
+        -y, --yes                     Grant every capability the manifests ask for, without asking
+                                      (--plugin, plugin add, plugin update)
         -c, --config <id.key=value>   Configure plugin <id>; value: JSON, else a string (repeatable)
-            --home <dir>              Host home, where sign-ins and plugin data persist
+                                      (--plugin, plugin add)
+            --home <dir>              Host home: installed plugins, sign-ins and plugin data
                                       (default: $AIRLOCK_HOME or ~/.airlock)
+            --trust-key <file>        Trust plugins signed with this public key (repeatable)
+            --require-signed          Refuse plugins that are not signed by a trusted key
             --json                    Print JSON on stdout (auth login, chat: one event per line)
-        -h, --help                    Show this help
+        -h, --help                    Show this help; \`airlock <command> --help\` for one command
         -v, --version                 Show the version
+
+      Trust
+        <home>/config.json, when present, sets the trust policy; --trust-key and --require-signed add to it:
+          {"trust": {"keys": ["publisher.pub"], "requireSigned": true}}
+        A key is the path of a public key file (relative to the home) or PEM text.
 
       Chat options
             --provider <id>           The provider plugin, when several are loaded (also for models)
@@ -50,8 +81,9 @@ describe('airlock', () => {
             --no-tools                Do not offer the loaded tools to the model
 
       Examples
+        airlock plugin add ./plugins/notes --yes
+        airlock tools call count_words '{"text":"hello world"}'
         airlock tools list -p plugins/notes --yes
-        airlock tools call count_words '{"text":"hello world"}' -p plugins/notes --yes
         airlock auth login auth-device-flow -p plugins/auth-device-flow --yes -c auth-device-flow.clientId=<id> \\
           -c auth-device-flow.deviceAuthorizationEndpoint=<url> -c auth-device-flow.tokenEndpoint=<url>
         OPENAI_API_KEY=sk-… airlock chat "How many words in 'to be or not to be'?" -p plugins/provider-openai -p plugins/notes --yes
@@ -116,7 +148,9 @@ describe('airlock', () => {
     [['auth', 'login', '-p', notes], 'name the auth plugin: airlock auth login <plugin-id>'],
     [['auth', 'status', 'a', 'b', '-p', notes], 'unexpected argument `b`'],
     [['chat', '-p', notes], 'give a prompt'],
-    [['chat', 'hi'], 'load at least one plugin with --plugin <dir>'],
+    [['chat', 'hi'], 'no plugins to load: none is installed in'],
+    [['tools', 'list', '--yes'], '`--yes` applies to --plugin directories'],
+    [['tools', 'list', '-c', 'notes.a=1'], '`--config` applies to --plugin directories'],
     [['chat', 'hi', '--temperature', 'warm', '-p', notes], '`--temperature` must be a number from 0 to 2, got `warm`'],
     [['chat', 'hi', '--max-tokens', '1.5', '-p', notes], '`--max-tokens` must be an integer >= 1, got `1.5`'],
     [['tools', 'list', '--model', 'x', '-p', notes], '`--model` does not apply to `airlock tools list`'],

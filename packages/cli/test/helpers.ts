@@ -18,11 +18,16 @@ export interface Captured extends Io {
   interrupt: () => void;
   /** Ctrl-C handlers currently registered. */
   readonly listening: number;
+  /** The questions asked through `prompt`, in order. */
+  questions: string[];
 }
 
 export interface CaptureOptions {
   stdin?: string;
   stderrIsTTY?: boolean;
+  /** A terminal on stdin: the CLI may ask, and `answers` are the lines typed (in order; '' when they run out). */
+  stdinIsTTY?: boolean;
+  answers?: string[];
   env?: NodeJS.ProcessEnv;
   /** Called after each write, to act on what was printed (press Ctrl-C, say). */
   onWrite?: (io: Captured) => void;
@@ -45,6 +50,12 @@ export function capture(options: CaptureOptions = {}): Captured {
     stderr: (s) => {
       io.err += s;
       options.onWrite?.(io);
+    },
+    stdinIsTTY: options.stdinIsTTY ?? false,
+    questions: [],
+    prompt: async (question) => {
+      io.questions.push(question);
+      return options.answers?.shift() ?? '';
     },
     readStdin: async () => options.stdin ?? '',
     onInterrupt: (handler) => {

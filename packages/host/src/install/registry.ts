@@ -18,7 +18,7 @@ import { expandPath } from '../capabilities/filesystem.js';
 import { AirlockError } from '../errors.js';
 import { readManifest, type Capabilities, type Manifest } from '../manifest.js';
 import { enforcePolicy, manifestDigest, verifyPackage, type Verification } from './signing.js';
-import { fetchSource, parseSource } from './sources.js';
+import { fetchSource, parseSource, type Source } from './sources.js';
 import { InstallState, type InstalledPlugin, type SignatureRecord } from './state.js';
 
 export type { InstalledPlugin, SignatureRecord };
@@ -193,7 +193,7 @@ export class PluginRegistry {
       await options.onStep?.('verified');
       const now = Date.now();
       const plugin: InstalledPlugin = {
-        ...this.#record(checked, parsed.given, consentOf(checked.manifest, options.grant ?? {}, options.config ?? {}), options.config ?? {}),
+        ...this.#record(checked, recordedSource(parsed), consentOf(checked.manifest, options.grant ?? {}, options.config ?? {}), options.config ?? {}),
         enabled: true,
         installedAt: now,
         updatedAt: now,
@@ -251,7 +251,7 @@ export class PluginRegistry {
           }
           settled = true;
           try {
-            return await this.#applyUpdate(current, parsed.given, checked, grant, options);
+            return await this.#applyUpdate(current, recordedSource(parsed), checked, grant, options);
           } finally {
             await discard();
           }
@@ -449,6 +449,9 @@ export class PluginRegistry {
     }
   }
 }
+
+/** The source to record: paths absolute, so a later `update` without a source finds them from anywhere. */
+const recordedSource = (s: Source) => (s.kind === 'directory' || s.kind === 'tarball' ? s.location : s.given);
 
 /** `<version>-<first 12 hex of the component hash>`: every distinct build gets its own folder. */
 const versionDir = (p: Pick<InstalledPlugin, 'version' | 'componentSha256'>) => `${p.version}-${p.componentSha256.slice(0, 12)}`;
