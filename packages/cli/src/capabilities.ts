@@ -8,7 +8,7 @@
  * starts with `!` (yellow where colors are on); without colors it also ends
  * with `(risky)`, so the mark survives copy, paste and NO_COLOR.
  */
-import type { Capabilities, CapabilityDiff, Grant, Manifest } from '@airlock/host';
+import { configDefaults, expandConfigTemplates, type Capabilities, type CapabilityDiff, type Grant, type Manifest } from '@airlock/host';
 import { PLUGIN_ID } from './args.js';
 import { UsageError, type Painter } from './output.js';
 
@@ -59,16 +59,7 @@ export function capabilityLines(paint: Painter, items: CapabilityItem[], indent 
  * checks a grant; an entry with neither grants nothing and is left out.
  */
 export function askedCapabilities(manifest: Manifest, config: Record<string, unknown>): Capabilities {
-  const http = manifest.capabilities.http;
-  if (!http) return manifest.capabilities;
-  const properties = (manifest.configSchema?.properties ?? {}) as Record<string, { default?: unknown }>;
-  const expanded = http.flatMap((entry) => {
-    const key = /^\{\{\s*config\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(entry)?.[1];
-    if (key === undefined) return [entry];
-    const value = config[key] ?? properties[key]?.default;
-    return typeof value === 'string' && URL.canParse(value) ? [new URL(value).origin] : [];
-  });
-  return { ...manifest.capabilities, http: [...new Set(expanded)] };
+  return expandConfigTemplates(manifest, { ...configDefaults(manifest.configSchema), ...config }).capabilities;
 }
 
 /** One item of a grant, as `airlock grant` and `airlock revoke` name it. */

@@ -674,7 +674,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** The configuration with the schema's top-level defaults filled in, validated against the schema. */
   #checkConfig(manifest: Manifest, given: Record<string, unknown>): Record<string, unknown> {
-    const config = { ...withDefaults(manifest.configSchema), ...given };
+    const config = { ...configDefaults(manifest.configSchema), ...given };
     if (manifest.configSchema) {
       const invalid = checkSchema(manifest.configSchema);
       if (invalid.length > 0) {
@@ -707,7 +707,7 @@ export class Host extends EventEmitter<HostEvents> {
 }
 
 /** `default` values of a config schema's top-level properties. */
-function withDefaults(schema: Record<string, unknown> | undefined): Record<string, unknown> {
+export function configDefaults(schema: Record<string, unknown> | undefined): Record<string, unknown> {
   const properties = schema?.properties;
   if (typeof properties !== 'object' || properties === null) return {};
   return Object.fromEntries(

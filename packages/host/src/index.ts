@@ -2,7 +2,8 @@
  * @airlock/host — the public API. Everything importable from the package is
  * exported here by name; other modules are internal.
  */
-export { createHost, Host } from './host.js';
+export { createHost, Host, configDefaults } from './host.js';
+export { expandConfigTemplates } from './capabilities/grant.js';
 export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, CallOptions, HostEvents } from './host.js';
 export { PluginRegistry, HOST_VERSION, capabilityDiff, describeDiff } from './install/registry.js';
 export type { InstalledPlugin, SignatureRecord, TrustPolicy, InstallOptions, InstallStep, UpdatePlan, CapabilityDiff, VerifyReport } from './install/registry.js';
