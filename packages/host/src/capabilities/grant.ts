@@ -34,6 +34,39 @@ export function expandConfigTemplates(manifest: Manifest, config: Record<string,
   return { ...manifest, capabilities: { ...manifest.capabilities, http: [...new Set(expanded)] } };
 }
 
+/** Capabilities asked for that a grant does not cover. */
+export interface CapabilityDiff {
+  storage: boolean;
+  http: string[];
+  env: string[];
+  filesystem: { path: string; access: 'read-only' | 'read-write' }[];
+  credentials: string[];
+}
+
+/** What `asked` holds beyond `granted`. */
+export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityDiff {
+  return {
+    storage: !!asked.storage && !granted.storage,
+    http: (asked.http ?? []).filter((o) => !granted.http?.some((g) => originCovers(g, o))),
+    env: (asked.env ?? []).filter((n) => !granted.env?.some((g) => envCovers(g, n))),
+    filesystem: (asked.filesystem ?? []).filter(
+      (d) => !granted.filesystem?.some((g) => expandPath(g.path) === expandPath(d.path) && (g.access === 'read-write' || d.access === 'read-only')),
+    ),
+    credentials: (asked.credentials ?? []).filter((c) => !granted.credentials?.includes(c)),
+  };
+}
+
+/** The items of a diff as people read them: `storage`, `http <origin>`, `env <NAME>`, `filesystem <path> (<access>)`, `credentials <id>`. */
+export function diffItems(d: CapabilityDiff): string[] {
+  return [
+    ...(d.storage ? ['storage'] : []),
+    ...d.http.map((o) => `http ${o}`),
+    ...d.env.map((n) => `env ${n}`),
+    ...d.filesystem.map((f) => `filesystem ${f.path} (${f.access})`),
+    ...d.credentials.map((c) => `credentials ${c}`),
+  ];
+}
+
 /**
  * Check that `grant` covers everything `manifest` asks for. Returns the
  * effective capabilities (what the manifest asks, as granted).
@@ -41,15 +74,7 @@ export function expandConfigTemplates(manifest: Manifest, config: Record<string,
 export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manifest'): Capabilities {
   const asked = manifest.capabilities;
   if (grant === 'manifest') return asked;
-  const missing: string[] = [];
-  if (asked.storage && !grant.storage) missing.push('storage');
-  for (const origin of asked.http ?? []) if (!grant.http?.some((g) => originCovers(g, origin))) missing.push(`http ${origin}`);
-  for (const name of asked.env ?? []) if (!grant.env?.some((g) => envCovers(g, name))) missing.push(`env ${name}`);
-  for (const dir of asked.filesystem ?? []) {
-    const ok = grant.filesystem?.some((g) => expandPath(g.path) === expandPath(dir.path) && (g.access === 'read-write' || dir.access === 'read-only'));
-    if (!ok) missing.push(`filesystem ${dir.path} (${dir.access})`);
-  }
-  for (const id of asked.credentials ?? []) if (!grant.credentials?.includes(id)) missing.push(`credentials ${id}`);
+  const missing = diffItems(capabilityDiff(asked, grant));
   if (missing.length > 0) {
     throw new AirlockError('CAPABILITY_NOT_GRANTED', `plugin \`${manifest.id}\` asks for ${missing.join(', ')}, which ${missing.length > 1 ? 'were' : 'was'} not granted`, {
       plugin: manifest.id,

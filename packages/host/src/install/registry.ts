@@ -13,15 +13,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import semver from 'semver';
-import { effectiveCapabilities, envCovers, expandConfigTemplates, originCovers, type Grant } from '../capabilities/grant.js';
-import { expandPath } from '../capabilities/filesystem.js';
+import { capabilityDiff, diffItems, effectiveCapabilities, expandConfigTemplates, type CapabilityDiff, type Grant } from '../capabilities/grant.js';
 import { AirlockError } from '../errors.js';
-import { readManifest, type Capabilities, type Manifest } from '../manifest.js';
+import { readManifest, type Manifest } from '../manifest.js';
 import { enforcePolicy, manifestDigest, verifyPackage, type Verification } from './signing.js';
 import { fetchSource, parseSource, type Source } from './sources.js';
 import { InstallState, type InstalledPlugin, type SignatureRecord } from './state.js';
 
 export type { InstalledPlugin, SignatureRecord };
+export { capabilityDiff, type CapabilityDiff };
 
 /** Which publishers' signatures the host trusts, and whether it runs only signed plugins. */
 export interface TrustPolicy {
@@ -43,15 +43,6 @@ export interface InstallOptions {
   onProgress?: (message: string) => void;
   /** Called after each step completes; for progress displays and crash tests. */
   onStep?: (step: InstallStep) => void | Promise<void>;
-}
-
-/** Capabilities a new version asks for that the current grant does not cover. */
-export interface CapabilityDiff {
-  storage: boolean;
-  http: string[];
-  env: string[];
-  filesystem: { path: string; access: 'read-only' | 'read-write' }[];
-  credentials: string[];
 }
 
 /** A fetched and checked update, waiting to be applied or cancelled. */
@@ -116,6 +107,12 @@ interface Checked {
   signature: SignatureRecord;
   warning: string | undefined;
 }
+
+/** The package.json of an installed plugin, or undefined when it is missing or not JSON (checked as changed). */
+const installedPackage = (dir: string): Promise<Record<string, unknown> | undefined> =>
+  readFile(join(dir, 'package.json'), 'utf8')
+    .then((text) => JSON.parse(text) as Record<string, unknown>)
+    .catch(() => undefined);
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -342,7 +339,7 @@ export class PluginRegistry {
       plugins.map(async (p) => {
         const dir = this.dir(p);
         const manifest = await readManifest(dir).catch(() => undefined);
-        const pkg = await readFile(join(dir, 'package.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => undefined);
+        const pkg = await installedPackage(dir);
         const component = manifest ? await readFile(join(dir, manifest.component)).catch(() => undefined) : undefined;
         const componentIntact = component !== undefined && sha256(component) === p.componentSha256;
         const manifestIntact = pkg !== undefined && manifestDigest(pkg) === p.manifestSha256;
@@ -356,7 +353,7 @@ export class PluginRegistry {
   /** Check the installed files of `plugin` before a load: the recorded hashes and, under `requireSigned`, the signature. */
   async checkIntegrity(plugin: InstalledPlugin): Promise<void> {
     const dir = this.dir(plugin);
-    const pkg = await readFile(join(dir, 'package.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => undefined);
+    const pkg = await installedPackage(dir);
     if (pkg === undefined || manifestDigest(pkg) !== plugin.manifestSha256) {
       throw new AirlockError('INTEGRITY_FAILED', `the installed manifest of \`${plugin.id}\` changed since it was installed`, {
         plugin: plugin.id,
@@ -463,28 +460,6 @@ function consentOf(manifest: Manifest, grant: Grant | 'manifest', config: Record
   return grant === 'manifest' ? structuredClone(expanded.capabilities) : grant;
 }
 
-/** What `asked` holds beyond `granted`. */
-export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityDiff {
-  return {
-    storage: !!asked.storage && !granted.storage,
-    http: (asked.http ?? []).filter((o) => !granted.http?.some((g) => originCovers(g, o) || g === o)),
-    env: (asked.env ?? []).filter((n) => !granted.env?.some((g) => envCovers(g, n))),
-    filesystem: (asked.filesystem ?? []).filter(
-      (d) => !granted.filesystem?.some((g) => expandPath(g.path) === expandPath(d.path) && (g.access === 'read-write' || d.access === 'read-only')),
-    ),
-    credentials: (asked.credentials ?? []).filter((c) => !granted.credentials?.includes(c)),
-  };
-}
+export const isEmptyDiff = (d: CapabilityDiff) => diffItems(d).length === 0;
 
-export const isEmptyDiff = (d: CapabilityDiff) => !d.storage && !d.http.length && !d.env.length && !d.filesystem.length && !d.credentials.length;
-
-export function describeDiff(d: CapabilityDiff): string {
-  const parts = [
-    d.storage ? 'storage' : '',
-    ...d.http.map((o) => `http ${o}`),
-    ...d.env.map((n) => `env ${n}`),
-    ...d.filesystem.map((f) => `filesystem ${f.path} (${f.access})`),
-    ...d.credentials.map((c) => `credentials ${c}`),
-  ].filter(Boolean);
-  return parts.join(', ');
-}
+export const describeDiff = (d: CapabilityDiff): string => diffItems(d).join(', ');
