@@ -168,6 +168,17 @@ export class Authority {
     }
   }
 
+  /**
+   * Revoke every token issued so far, as when the user withdraws the application's access in
+   * the provider's settings. Returns how many refresh tokens were revoked.
+   */
+  revokeAll(): number {
+    const count = this.refreshTokens.size;
+    this.refreshTokens.clear();
+    this.accessTokens.clear();
+    return count;
+  }
+
   private issue(authorization: Authorization, scope: string): IssuedTokens {
     const accessToken = newOpaqueToken();
     const refreshToken = newOpaqueToken();

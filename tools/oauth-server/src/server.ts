@@ -38,6 +38,8 @@ export interface OAuthServer {
   approve(userCode: string): void;
   /** Deny as the user would. Throws like {@link approve}. */
   deny(userCode: string): void;
+  /** Revoke every issued token, as a user withdrawing the app's access at the provider would. Returns the number of refresh tokens revoked. */
+  revokeAll(): number;
   /** Check an access token: valid only if issued by this server, not expired and not revoked. */
   verifyAccessToken(token: string): TokenVerification;
   /** Every request answered so far, oldest first. */
@@ -91,6 +93,7 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
     approve: (userCode) => authority.decide(userCode, 'approved'),
     deny: (userCode) => authority.decide(userCode, 'denied'),
     verifyAccessToken: (token) => authority.verify(token),
+    revokeAll: () => authority.revokeAll(),
     requests,
     events,
     close: () =>

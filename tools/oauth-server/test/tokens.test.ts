@@ -100,6 +100,19 @@ describe('revocation', () => {
     expect(refreshed.body.error).toBe('invalid_grant');
   });
 
+  it('revokes every token at once, as a user withdrawing the app would', async () => {
+    const server = await start();
+    const first = await obtainTokens(server);
+    const second = await obtainTokens(server);
+    expect(server.revokeAll()).toBe(2);
+    for (const t of [first, second]) {
+      expect(server.verifyAccessToken(t.access_token)).toEqual({ valid: false });
+      const refreshed = await postForm(server.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+      expect(refreshed.body.error).toBe('invalid_grant');
+    }
+    expect(server.revokeAll()).toBe(0);
+  });
+
   it('answers 200 for unknown tokens, leaves other clients’ tokens alone, and needs a token', async () => {
     const server = await start({ clients: ['airlock-demo', 'other-app'] });
     const tokens = await obtainTokens(server);
