@@ -1,7 +1,8 @@
 /**
  * Airlock benchmarks: component build, load to first call (cold and warm
  * transpile cache), call latency, resident memory per loaded plugin, the
- * sandbox's own costs, and streaming throughput through a provider plugin.
+ * sandbox's own costs, streaming throughput through a provider plugin, and
+ * the plugin author's loop (scaffold to green tests, rebuilds).
  * Prints a table and writes results/latest.json. Measures only; it judges nothing.
  *
  *   pnpm bench            (from the repository root: builds first, then runs this)
@@ -14,6 +15,7 @@ import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPlugin } from '@airlock/sdk/build';
+import { outsideWorkspace, packWorkspace, passedTests, run, scaffoldAndTest } from '@airlock/authoring-tests';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const echoDir = join(benchDir, 'fixtures', 'echo');
@@ -104,6 +106,38 @@ function callRows(label, r) {
   row(`${label}: p99`, fmtUs(r.p99Us));
   row(`${label}: max`, fmtUs(r.maxUs));
   row(`${label}: throughput`, `${fmtInt(r.callsPerSec)} /s`, `mean ${fmtUs(r.meanUs)} per call`);
+}
+
+/** The author's loop, timed: scaffold → install → build → test, then a one-line edit and a no-change build. */
+async function authoring() {
+  const base = await outsideWorkspace('airlock-bench-authoring-');
+  try {
+    let t = performance.now();
+    const tarballs = await packWorkspace(join(base, 'packs'));
+    const packMs = performance.now() - t;
+    const p = await scaffoldAndTest('tool', base, tarballs);
+    for (const step of ['install', 'build', 'test']) {
+      if (p[step]?.code !== 0) throw new Error(`the scaffolded project's ${step} failed:\n${p[step]?.stdout ?? ''}${p[step]?.stderr ?? ''}`);
+    }
+    const steps = Object.fromEntries(['scaffold', 'install', 'build', 'test'].map((k) => [k, round(p[k].ms)]));
+    const source = join(p.dir, 'src', 'index.ts');
+    const text = await readFile(source, 'utf8');
+    const edited = text.replace("description: 'Count the words and characters in a text.'", "description: 'Count the words and characters of a text.'");
+    if (edited === text) throw new Error('the one-line edit did not apply: the tool template changed');
+    await writeFile(source, edited);
+    // The project's own `airlock-plugin build`, as the author runs it; wall time includes starting Node.
+    const build = async () => {
+      const r = await run('pnpm', ['exec', 'airlock-plugin', 'build', '--json'], p.dir);
+      if (r.code !== 0) throw new Error(`airlock-plugin build failed:\n${r.stdout}${r.stderr}`);
+      const b = JSON.parse(r.stdout.trim().split('\n').pop());
+      return { totalMs: round(r.ms), buildMs: round(b.ms.total), typecheckMs: round(b.ms.typecheck), componentizeMs: round(b.ms.componentize), cached: b.cached ?? false };
+    };
+    const oneLineChange = await build();
+    const noChange = await build();
+    return { packMs: round(packMs), steps, scaffoldToGreenMs: round(Object.values(steps).reduce((x, y) => x + y, 0)), testsPassed: passedTests(p.test.stdout), oneLineChange, noChange };
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------- the bench
@@ -268,6 +302,15 @@ async function main() {
     row('Direct: first chunk', fmtMs(sd.medianFirstChunkMs), 'median; includes the server planning the whole answer');
     row('Direct: inter-arrival p50', fmtUs(sd.interArrivalP50Us), gaps(sd));
     row('Added per chunk by the plugin path', fmtUs(streaming.addedPerChunkUs), `(plugin − direct median time) / ${fmtInt(STREAM_CHUNKS)}; first chunk ${streaming.addedFirstChunkMs < 0 ? '−' : '+'}${fmtMs(Math.abs(streaming.addedFirstChunkMs))}; one echo call: ${fmtUs(results.callEcho.medianUs)}`);
+
+    // 8. Plugin authoring: a new tool project from scaffold to green tests, then rebuilds
+    progress('authoring: scaffold a tool plugin outside the workspace, install, build, test; then rebuild');
+    results.authoring = await authoring();
+    const a = results.authoring;
+    section('Plugin authoring (a scaffolded tool project outside the workspace, packed workspace packages)');
+    row('Scaffold → green tests', fmtMs(a.scaffoldToGreenMs), `scaffold ${fmtMs(a.steps.scaffold)} · pnpm install ${fmtMs(a.steps.install)} · build ${fmtMs(a.steps.build)} · test ${fmtMs(a.steps.test)} (${a.testsPassed} tests); packing the workspace (${fmtMs(a.packMs)}) not included`);
+    row('Rebuild after a one-line change', fmtMs(a.oneLineChange.totalMs), `cached: ${a.oneLineChange.cached} · typecheck ${fmtMs(a.oneLineChange.typecheckMs)} · componentize ${fmtMs(a.oneLineChange.componentizeMs)}`);
+    row('Second build, no change', fmtMs(a.noChange.totalMs), `cached: ${a.noChange.cached} · typecheck ${fmtMs(a.noChange.typecheckMs)} · componentize ${fmtMs(a.noChange.componentizeMs)}`);
 
     await mkdir(dirname(resultsFile), { recursive: true });
     await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
