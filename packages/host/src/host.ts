@@ -319,7 +319,8 @@ export class Host extends EventEmitter<HostEvents> {
     } catch (err) {
       await instance.close();
       http.closeAll();
-      throw err;
+      // A failing list-tools or info may show the plugin's environment secrets, like any later call.
+      throw this.#masked(err);
     }
   }
 
@@ -489,11 +490,14 @@ export class Host extends EventEmitter<HostEvents> {
     }
   };
 
-  /** An error on its way out to the integrator, with known secrets masked in its message and stack. */
+  /** An error on its way out to the integrator, with known secrets masked in its message, stack and the plugin's details. */
   #masked = (err: unknown): unknown => {
     if (err instanceof Error) {
       err.message = this.#scrub(err.message);
       if (err.stack) err.stack = this.#scrub(err.stack);
+      // Errors a plugin reported carry its own stack as `details`, which can hold a secret as well as a message can.
+      const { details } = err as { details?: unknown };
+      if (typeof details === 'string') Object.assign(err, { details: this.#scrub(details) });
     }
     return err;
   };
