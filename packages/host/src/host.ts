@@ -14,7 +14,7 @@ import { effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } 
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
-import { AuthClient, toToken } from './kinds/auth.js';
+import { AuthClient, readAuthError, toToken } from './kinds/auth.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseRange } from './capabilities/http.js';
 import { PluginInstance, errorOf } from './sandbox/instance.js';
@@ -705,8 +705,9 @@ export class Host extends EventEmitter<HostEvents> {
       o.ok ? [toToken(o.value as Parameters<typeof toToken>[0]).accessToken] : [],
     );
     if (outcome.ok) return { ok: outcome.value };
-    const e = errorOf(outcome) as { tag?: string; val?: string } | undefined;
-    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
+    const e = readAuthError(errorOf(outcome));
+    // Only the case and message cross to the asking plugin: the auth plugin's stack stays with the host.
+    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${this.#scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
   }
 }
 
