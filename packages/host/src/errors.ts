@@ -170,3 +170,48 @@ export class PluginError extends AirlockError {
     this.details = details;
   }
 }
+
+/** Codes of the failures an auth plugin reports. */
+export type AuthErrorCode = 'AUTH_DENIED' | 'AUTH_EXPIRED' | 'AUTH_NOT_SIGNED_IN' | 'AUTH_REFRESH_FAILED' | 'AUTH_UNSUPPORTED' | 'AUTH_FAILED';
+
+/** An auth plugin reported a failure (a WIT `auth-error`), or a device login expired while waiting. */
+export class AuthError extends AirlockError {
+  declare readonly code: AuthErrorCode;
+  /** The `auth-error` case, e.g. `access-denied`; `undefined` when the plugin sent no valid one. */
+  readonly pluginCode: string | undefined;
+  /** Extra detail from the plugin (e.g. its stack), for logs. */
+  readonly details: string | undefined;
+
+  constructor(code: AuthErrorCode, message: string, options: { plugin: string; pluginCode?: string | undefined; details?: string | undefined; hint?: string | undefined }) {
+    super(code, message, { plugin: options.plugin, hint: options.hint });
+    this.name = 'AuthError';
+    this.pluginCode = options.pluginCode;
+    this.details = options.details;
+  }
+}
+
+/** Codes of the failures a provider plugin reports. */
+export type ProviderErrorCode = 'PROVIDER_AUTH' | 'PROVIDER_RATE_LIMITED' | 'PROVIDER_INVALID_REQUEST' | 'PROVIDER_UNAVAILABLE' | 'PROVIDER_FAILED';
+
+/** A provider plugin reported a failure (a WIT `provider-error`). */
+export class ProviderError extends AirlockError {
+  declare readonly code: ProviderErrorCode;
+  /** The `provider-error` case, e.g. `rate-limited`; `undefined` when the plugin sent no valid one. */
+  readonly pluginCode: string | undefined;
+  /** Extra detail from the plugin (e.g. its stack), for logs. */
+  readonly details: string | undefined;
+  /** For `PROVIDER_RATE_LIMITED`: how long the backend asked to wait, when it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    code: ProviderErrorCode,
+    message: string,
+    options: { plugin: string; pluginCode?: string | undefined; details?: string | undefined; retryAfterMs?: number | undefined; hint?: string | undefined },
+  ) {
+    super(code, message, { plugin: options.plugin, hint: options.hint });
+    this.name = 'ProviderError';
+    this.pluginCode = options.pluginCode;
+    this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}

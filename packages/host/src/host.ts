@@ -14,7 +14,7 @@ import { effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } 
 import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
-import { AuthClient, toToken } from './kinds/auth.js';
+import { AuthClient, readAuthError, toToken } from './kinds/auth.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseRange } from './capabilities/http.js';
 import { PluginInstance, errorOf } from './sandbox/instance.js';
@@ -319,7 +319,8 @@ export class Host extends EventEmitter<HostEvents> {
     } catch (err) {
       await instance.close();
       http.closeAll();
-      throw err;
+      // A failing list-tools or info may show the plugin's environment secrets, like any later call.
+      throw this.#masked(err);
     }
   }
 
@@ -489,11 +490,14 @@ export class Host extends EventEmitter<HostEvents> {
     }
   };
 
-  /** An error on its way out to the integrator, with known secrets masked in its message and stack. */
+  /** An error on its way out to the integrator, with known secrets masked in its message, stack and the plugin's details. */
   #masked = (err: unknown): unknown => {
     if (err instanceof Error) {
       err.message = this.#scrub(err.message);
       if (err.stack) err.stack = this.#scrub(err.stack);
+      // Errors a plugin reported carry its own stack as `details`, which can hold a secret as well as a message can.
+      const { details } = err as { details?: unknown };
+      if (typeof details === 'string') Object.assign(err, { details: this.#scrub(details) });
     }
     return err;
   };
@@ -701,8 +705,9 @@ export class Host extends EventEmitter<HostEvents> {
       o.ok ? [toToken(o.value as Parameters<typeof toToken>[0]).accessToken] : [],
     );
     if (outcome.ok) return { ok: outcome.value };
-    const e = errorOf(outcome) as { tag?: string; val?: string } | undefined;
-    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${e?.val ?? e?.tag ?? 'failed'}` } };
+    const e = readAuthError(errorOf(outcome));
+    // Only the case and message cross to the asking plugin: the auth plugin's stack stays with the host.
+    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${this.#scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
   }
 }
 

@@ -11,8 +11,8 @@ export { generateKeyPair, signPackage, verifyPackage, manifestDigest } from './i
 export type { Verification, Signature } from './install/signing.js';
 export { parseSource } from './install/sources.js';
 export type { Source, SourceKind } from './install/sources.js';
-export { AirlockError, ManifestError, ToolArgumentsError, PluginError } from './errors.js';
-export type { ErrorCode, ManifestIssue, AirlockErrorOptions } from './errors.js';
+export { AirlockError, ManifestError, ToolArgumentsError, PluginError, AuthError, ProviderError } from './errors.js';
+export type { ErrorCode, AuthErrorCode, ProviderErrorCode, ManifestIssue, AirlockErrorOptions } from './errors.js';
 export { parseManifest, readManifest, PLUGIN_KINDS } from './manifest.js';
 export type { Manifest, PluginKind, Capabilities, Limits, FsAccess } from './manifest.js';
 export type { Grant } from './capabilities/grant.js';

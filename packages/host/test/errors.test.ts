@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AirlockError, ManifestError, PluginError, ToolArgumentsError } from '../src/errors.js';
+import { AirlockError, AuthError, ManifestError, PluginError, ProviderError, ToolArgumentsError } from '../src/errors.js';
 
 describe('AirlockError', () => {
   it('carries code, message, hint, plugin and cause', () => {
@@ -96,5 +96,25 @@ describe('ToolArgumentsError and PluginError', () => {
     expect(AirlockError.isInstance(e)).toBe(true);
     expect(e).toMatchObject({ code: 'TOOL_FAILED', plugin: 'notes', pluginCode: 'not-found', details: 'stack', name: 'PluginError' });
     expect(e.message).toBe('plugin `notes` failed: no note 3');
+  });
+});
+
+describe('AuthError and ProviderError', () => {
+  it('AuthError keeps the plugin\'s case and details', () => {
+    const e = new AuthError('AUTH_DENIED', 'declined', { plugin: 'gh', pluginCode: 'access-denied', details: 'stack', hint: 'retry' });
+    expect(AirlockError.isInstance(e)).toBe(true);
+    expect(e).toMatchObject({ name: 'AuthError', code: 'AUTH_DENIED', message: 'declined', plugin: 'gh', pluginCode: 'access-denied', details: 'stack', hint: 'retry' });
+  });
+
+  it('ProviderError keeps the plugin\'s case, details and retry-after', () => {
+    const e = new ProviderError('PROVIDER_RATE_LIMITED', 'slow down', { plugin: 'openai', pluginCode: 'rate-limited', details: 'stack', retryAfterMs: 500 });
+    expect(AirlockError.isInstance(e)).toBe(true);
+    expect(e).toMatchObject({ name: 'ProviderError', code: 'PROVIDER_RATE_LIMITED', plugin: 'openai', pluginCode: 'rate-limited', details: 'stack', retryAfterMs: 500 });
+  });
+
+  it('leave details out of toJSON, as PluginError does', () => {
+    const e = new ProviderError('PROVIDER_FAILED', 'failed', { plugin: 'p', details: 'at secret/path.js:1:1' });
+    expect(JSON.stringify(e)).not.toContain('secret/path');
+    expect(JSON.stringify(new PluginError('TOOL_FAILED', 'p', 'x', 'y', 'at secret/path.js:1:1'))).not.toContain('secret/path');
   });
 });

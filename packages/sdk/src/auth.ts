@@ -1,12 +1,13 @@
 /**
  * Auth plugins: sign the user in to a service (OAuth 2.0 device flow, API
  * keys) and hand out fresh tokens. `defineAuthPlugin` turns plain (async)
- * functions into the contract's `auth` export; anything they throw becomes
- * the WIT `auth-error` (an AuthError keeps its kind), never a trap.
+ * functions into the contract's `auth` export; anything they throw or reject
+ * with becomes the WIT `auth-error` (an AuthError keeps its kind) with the
+ * message and, for an Error, its stack, never a trap.
  */
 /// <reference types="@airlock/wit/guest" />
 import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.1.0';
-import { HostError } from './errors.js';
+import { HostError, failureOf } from './errors.js';
 
 export type { AuthStatus, DeviceAuthorization, PollOutcome, Token };
 
@@ -22,13 +23,18 @@ export class AuthError extends Error {
   }
 }
 
-/** The WIT `auth-error` for any thrown value. */
+/**
+ * The WIT `auth-error` for any thrown value. Its kind: an AuthError's code;
+ * `network` for a refused HTTP request or a failed fetch (a TypeError);
+ * `other` for the rest. Its payload: the message and, for an Error, the stack
+ * as `details`.
+ */
 export function toAuthError(thrown: unknown): WitAuthError {
-  if (thrown instanceof AuthError) return { tag: thrown.code, val: thrown.message };
-  if (thrown instanceof HostError) return { tag: thrown.code === 'HTTP-request-denied' || thrown.interface === 'http' ? 'network' : 'other', val: thrown.message };
-  const message = thrown instanceof Error ? thrown.message || thrown.name : typeof thrown === 'string' ? thrown : String(thrown);
+  const val = failureOf(thrown);
+  if (thrown instanceof AuthError) return { tag: thrown.code, val };
+  if (thrown instanceof HostError) return { tag: thrown.code === 'HTTP-request-denied' || thrown.interface === 'http' ? 'network' : 'other', val };
   // fetch rejects with a TypeError when the request fails or is refused.
-  return { tag: thrown instanceof TypeError ? 'network' : 'other', val: message };
+  return { tag: thrown instanceof TypeError ? 'network' : 'other', val };
 }
 
 type MaybePromise<T> = T | Promise<T>;

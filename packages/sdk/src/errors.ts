@@ -1,7 +1,7 @@
 /**
  * Errors a plugin throws on purpose. Any thrown value becomes a WIT error the
- * host receives with its message (never a trap); a ToolError also carries a
- * stable `code` the host and the model can act on.
+ * host receives with its message and, for an Error, its stack (never a trap);
+ * a ToolError also carries a stable `code` the host and the model can act on.
  */
 export class ToolError extends Error {
   readonly code: string;
@@ -40,18 +40,33 @@ export function hostError(iface: string, thrown: unknown): HostError {
   return new HostError(iface, 'error', thrown instanceof Error ? thrown.message : String(thrown));
 }
 
+/**
+ * What a WIT error carries for any thrown value: the message (an Error's
+ * message, or its name when it has none; a thrown string as it is; anything
+ * else as JSON text) and, for an Error, its stack as `details`.
+ */
+export function failureOf(thrown: unknown): { message: string; details: string | undefined } {
+  if (thrown instanceof Error) return { message: thrown.message || thrown.name, details: thrown.stack };
+  return { message: typeof thrown === 'string' ? thrown : safeJson(thrown), details: undefined };
+}
+
 /** The WIT `tool-error` record for any thrown value. */
 export function toToolError(thrown: unknown): { code: string; message: string; details: string | undefined } {
-  if (thrown instanceof ToolError) return { code: thrown.code, message: thrown.message, details: thrown.stack };
-  if (thrown instanceof HostError) return { code: `host-${thrown.code}`, message: thrown.message, details: thrown.stack };
-  if (thrown instanceof Error) return { code: 'error', message: thrown.message || thrown.name, details: thrown.stack };
-  return { code: 'error', message: typeof thrown === 'string' ? thrown : safeJson(thrown), details: undefined };
+  const { message, details } = failureOf(thrown);
+  if (thrown instanceof ToolError) return { code: thrown.code, message, details };
+  if (thrown instanceof HostError) return { code: `host-${thrown.code}`, message, details };
+  return { code: 'error', message, details };
 }
 
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    try {
+      return String(value);
+    } catch {
+      // No usable toString (e.g. a throwing toJSON on a null-prototype object).
+      return Object.prototype.toString.call(value);
+    }
   }
 }

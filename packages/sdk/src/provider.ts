@@ -23,7 +23,7 @@ import type {
   Usage,
 } from 'airlock:plugin/provider@0.1.0';
 import { dispose } from './dispose.js';
-import { HostError } from './errors.js';
+import { HostError, failureOf } from './errors.js';
 
 export type { ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ToolCall, ToolCallDelta, ToolSpec, Usage };
 
@@ -43,17 +43,23 @@ export class ProviderError extends Error {
   }
 }
 
-/** The WIT `provider-error` for any thrown value (a thrown Error would trap the component). */
+/**
+ * The WIT `provider-error` for any thrown value (a thrown Error would trap the
+ * component). Its kind: a ProviderError's code; `auth` for a credentials
+ * refusal from the host; `other` for the rest. Its payload: the message and,
+ * for an Error, the stack as `details` (and the wait for `rate-limited`).
+ */
 export function toProviderError(thrown: unknown): WitProviderError {
+  const val = failureOf(thrown);
   if (thrown instanceof ProviderError) {
     if (thrown.code === 'rate-limited') {
-      return { tag: 'rate-limited', val: { message: thrown.message, retryAfterMs: thrown.retryAfterMs === undefined ? undefined : BigInt(Math.max(0, Math.round(thrown.retryAfterMs))) } };
+      const wait = thrown.retryAfterMs;
+      return { tag: 'rate-limited', val: { ...val, retryAfterMs: wait === undefined || !Number.isFinite(wait) ? undefined : BigInt(Math.max(0, Math.round(wait))) } };
     }
-    return { tag: thrown.code, val: thrown.message };
+    return { tag: thrown.code, val };
   }
-  if (thrown instanceof HostError) return { tag: thrown.code === 'denied' ? 'auth' : 'other', val: thrown.message };
-  const message = thrown instanceof Error ? thrown.message || thrown.name : typeof thrown === 'string' ? thrown : String(thrown);
-  return { tag: 'other', val: message };
+  if (thrown instanceof HostError) return { tag: thrown.code === 'denied' ? 'auth' : 'other', val };
+  return { tag: 'other', val };
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -126,7 +132,12 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
     [dispose](): void {
       const events = this.#events;
       this.#events = undefined;
-      void events?.return?.()?.catch(() => {});
+      // A producer that fails while cleaning up must not trap the drop.
+      try {
+        void Promise.resolve(events?.return?.()).catch(() => {});
+      } catch {
+        // thrown synchronously by `return()`
+      }
     }
   }
   return {

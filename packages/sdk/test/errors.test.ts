@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostError, ToolError, hostError, toToolError } from '../src/errors.js';
+import { HostError, ToolError, failureOf, hostError, toToolError } from '../src/errors.js';
 
 describe('ToolError', () => {
   it('is an Error with a code', () => {
@@ -58,5 +58,36 @@ describe('toToolError', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(toToolError(cyclic)).toEqual({ code: 'error', message: '[object Object]', details: undefined });
+  });
+});
+
+describe('failureOf', () => {
+  it('gives an Error\'s message, and its stack as details', () => {
+    const e = new RangeError('out of range');
+    expect(failureOf(e)).toEqual({ message: 'out of range', details: e.stack });
+    expect(failureOf(e).details).toMatch(/errors\.test\.ts/);
+  });
+
+  it('names an Error without a message by its name', () => {
+    const e = new TypeError();
+    expect(failureOf(e)).toEqual({ message: 'TypeError', details: e.stack });
+  });
+
+  it('gives a thrown string as it is and anything else as JSON text, without details', () => {
+    expect(failureOf('plain')).toEqual({ message: 'plain', details: undefined });
+    expect(failureOf({ reason: 'quota', left: 0 })).toEqual({ message: '{"reason":"quota","left":0}', details: undefined });
+    expect(failureOf(['a', 1])).toEqual({ message: '["a",1]', details: undefined });
+    expect(failureOf(null)).toEqual({ message: 'null', details: undefined });
+    expect(failureOf(undefined)).toEqual({ message: 'undefined', details: undefined });
+    expect(failureOf(10n)).toEqual({ message: '10', details: undefined });
+  });
+
+  it('never throws, whatever was thrown', () => {
+    const hostile = Object.assign(Object.create(null) as object, {
+      toJSON() {
+        throw new Error('no JSON');
+      },
+    });
+    expect(failureOf(hostile)).toEqual({ message: '[object Object]', details: undefined });
   });
 });

@@ -23,16 +23,45 @@ async function rejected(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/** Where an error comes from: a named function, so its stack names it. */
+function callTheBackend(): never {
+  throw new Error('connection reset');
+}
+
 describe('toProviderError', () => {
-  it('keeps the kind of a ProviderError, with retry-after as a bigint', () => {
-    expect(toProviderError(new ProviderError('auth', 'bad key'))).toEqual({ tag: 'auth', val: 'bad key' });
-    expect(toProviderError(new ProviderError('rate-limited', 'slow down', { retryAfterMs: 1500 }))).toEqual({ tag: 'rate-limited', val: { message: 'slow down', retryAfterMs: 1500n } });
+  it('keeps the kind of a ProviderError, with its message and stack, and retry-after as a bigint', () => {
+    const auth = new ProviderError('auth', 'bad key');
+    expect(toProviderError(auth)).toEqual({ tag: 'auth', val: { message: 'bad key', details: auth.stack } });
+    const limited = new ProviderError('rate-limited', 'slow down', { retryAfterMs: 1500 });
+    expect(toProviderError(limited)).toEqual({ tag: 'rate-limited', val: { message: 'slow down', details: limited.stack, retryAfterMs: 1500n } });
+    expect(limited.stack).toContain('provider.test.ts');
   });
 
-  it('turns anything else into `other` with its message', () => {
-    expect(toProviderError(new TypeError('boom'))).toEqual({ tag: 'other', val: 'boom' });
-    expect(toProviderError('plain')).toEqual({ tag: 'other', val: 'plain' });
-    expect(toProviderError(new HostError('credentials', 'denied', 'no grant'))).toMatchObject({ tag: 'auth' });
+  it('leaves out a retry-after that is missing or not a number of milliseconds', () => {
+    for (const retryAfterMs of [undefined, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const e = new ProviderError('rate-limited', 'later', { retryAfterMs });
+      expect(toProviderError(e)).toEqual({ tag: 'rate-limited', val: { message: 'later', details: e.stack, retryAfterMs: undefined } });
+    }
+    expect(toProviderError(new ProviderError('rate-limited', 'later', { retryAfterMs: -5 }))).toMatchObject({ val: { retryAfterMs: 0n } });
+  });
+
+  it('turns any other Error into `other`, with its message (or name) and stack', () => {
+    const e = new TypeError('boom');
+    expect(toProviderError(e)).toEqual({ tag: 'other', val: { message: 'boom', details: e.stack } });
+    const unnamed = new SyntaxError();
+    expect(toProviderError(unnamed)).toEqual({ tag: 'other', val: { message: 'SyntaxError', details: unnamed.stack } });
+  });
+
+  it('maps a credentials refusal from the host to `auth`, other HostErrors to `other`', () => {
+    const denied = new HostError('credentials', 'denied', 'no grant');
+    expect(toProviderError(denied)).toEqual({ tag: 'auth', val: { message: 'credentials: denied: no grant', details: denied.stack } });
+    expect(toProviderError(new HostError('credentials', 'unavailable', 'gone'))).toMatchObject({ tag: 'other', val: { message: 'credentials: unavailable: gone' } });
+  });
+
+  it('describes thrown values that are not errors, without details', () => {
+    expect(toProviderError('plain')).toEqual({ tag: 'other', val: { message: 'plain', details: undefined } });
+    expect(toProviderError({ status: 503 })).toEqual({ tag: 'other', val: { message: '{"status":503}', details: undefined } });
+    expect(toProviderError(undefined)).toEqual({ tag: 'other', val: { message: 'undefined', details: undefined } });
   });
 });
 
@@ -71,7 +100,7 @@ describe('defineProviderPlugin', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(cleaned).toBe(true);
     expect(await stream.next()).toBeUndefined();
-    expect(await rejected(plugin.exports.chat(request))).toEqual({ tag: 'unavailable', val: 'down' });
+    expect(await rejected(plugin.exports.chat(request))).toEqual({ tag: 'unavailable', val: { message: 'down', details: expect.stringContaining('provider.test.ts') } });
   });
 
   it('turns an error thrown mid-stream into the WIT error', async () => {
@@ -83,6 +112,87 @@ describe('defineProviderPlugin', () => {
     });
     const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<unknown> };
     await stream.next();
-    expect(await rejected(stream.next())).toEqual({ tag: 'rate-limited', val: { message: 'later', retryAfterMs: 10n } });
+    expect(await rejected(stream.next())).toEqual({ tag: 'rate-limited', val: { message: 'later', details: expect.stringContaining('streamChat'), retryAfterMs: 10n } });
+    // The failed stream is over: the next `next` ends it instead of failing again.
+    expect(await stream.next()).toBeUndefined();
+  });
+
+  it('turns a synchronous throw into the WIT error, with the stack naming the function', async () => {
+    const plugin = provider({ chat: callTheBackend, async *streamChat() {} });
+    const e = await rejected(plugin.exports.chat(request));
+    expect(e).not.toBeInstanceOf(Error);
+    expect(Object.getPrototypeOf(e)).toBe(Object.prototype);
+    expect(e).toEqual({ tag: 'other', val: { message: 'connection reset', details: expect.stringContaining('callTheBackend') } });
+  });
+
+  it('turns an async rejection into the WIT error, from every export', async () => {
+    const fail = async (): Promise<never> => {
+      await Promise.resolve();
+      throw new ProviderError('unavailable', 'backend down');
+    };
+    const plugin = provider({ info: fail, models: fail, chat: fail, streamChat: fail });
+    for (const call of [plugin.exports.info, plugin.exports.models, () => plugin.exports.chat(request), () => plugin.exports.streamChat(request)]) {
+      expect(await rejected(call())).toEqual({ tag: 'unavailable', val: { message: 'backend down', details: expect.stringContaining('fail') } });
+    }
+  });
+
+  it('turns a throw before the first event into the WIT error of stream-chat', async () => {
+    const plugin = provider({
+      streamChat: () => {
+        throw new ProviderError('invalid-request', 'unknown model');
+      },
+    });
+    expect(await rejected(plugin.exports.streamChat(request))).toMatchObject({ tag: 'invalid-request', val: { message: 'unknown model' } });
+    const notIterable = provider({ streamChat: () => ({}) as AsyncIterable<ChatEvent> });
+    expect(await rejected(notIterable.exports.streamChat(request))).toMatchObject({ tag: 'other', val: { details: expect.any(String) } });
+  });
+
+  it.each([
+    ['a string', 'stream broke', 'stream broke'],
+    ['an object', { code: 'ECONNRESET' }, '{"code":"ECONNRESET"}'],
+    ['undefined', undefined, 'undefined'],
+  ])('turns %s thrown mid-stream into `other` with its text and no details', async (_, thrown, message) => {
+    const plugin = provider({
+      async *streamChat() {
+        yield { tag: 'text-delta', val: 'a' } as ChatEvent;
+        throw thrown;
+      },
+    });
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<unknown> };
+    expect(await stream.next()).toEqual({ tag: 'text-delta', val: 'a' });
+    expect(await rejected(stream.next())).toEqual({ tag: 'other', val: { message, details: undefined } });
+  });
+
+  it('turns a failing `next` of a hand-written iterator into the WIT error', async () => {
+    const plugin = provider({
+      streamChat: () => ({
+        [Symbol.asyncIterator]: () => ({
+          next: () => {
+            throw new TypeError('not ready');
+          },
+        }),
+      }),
+    });
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<unknown> };
+    expect(await rejected(stream.next())).toEqual({ tag: 'other', val: { message: 'not ready', details: expect.stringContaining('TypeError') } });
+  });
+
+  it('does not throw from a drop when the producer fails to clean up', async () => {
+    for (const fail of [
+      () => {
+        throw new Error('sync cleanup failure');
+      },
+      () => Promise.reject(new Error('async cleanup failure')),
+      () => 'not a promise',
+    ]) {
+      const plugin = provider({
+        streamChat: () => ({ [Symbol.asyncIterator]: () => ({ next: async () => ({ done: false, value: { tag: 'text-delta', val: '.' } as ChatEvent }), return: fail as never }) }),
+      });
+      const stream = (await plugin.exports.streamChat(request)) as Record<symbol, () => void> & { next(): Promise<unknown> };
+      await stream.next();
+      expect(() => stream[dispose]!()).not.toThrow();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(await stream.next()).toBeUndefined();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHost, type ChatRequest, type ChatStreamEvent, type Host, type LogEntry } from '@airlock/host';
+import { createHost, ProviderError, type ChatRequest, type ChatStreamEvent, type Host, type LogEntry } from '@airlock/host';
 import { startOAuthServer, type OAuthServer } from '@airlock/oauth-server';
 import { startOpenAIServer, type ChatCompletionRequest, type OpenAIServer, type OpenAIServerOptions } from '@airlock/openai-server';
 import { capabilityVariant, ensureBuilt, rejection } from '@airlock/test-utils';
@@ -202,7 +202,8 @@ describe('retries and errors', () => {
     const started = Date.now();
     const err = await rejection(host.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_RATE_LIMITED');
-    expect((err as unknown as { retryAfterMs: number }).retryAfterMs).toBe(30_000);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).retryAfterMs).toBe(30_000);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(chatPosts()).toHaveLength(1);
   });
@@ -232,7 +233,7 @@ describe('retries and errors', () => {
     const echoed = await rejection(host.chat(ask('x')));
     expect(echoed.code).toBe('PROVIDER_AUTH');
     expect(echoed.message).toContain('Incorrect API key provided: [REDACTED]');
-    expect(JSON.stringify(echoed.toJSON()) + echoed.stack).not.toContain(KEY);
+    expect(JSON.stringify(echoed.toJSON()) + echoed.stack + (echoed as ProviderError).details).not.toContain(KEY);
   });
 
   it('reports a backend it cannot reach as PROVIDER_UNAVAILABLE', async () => {

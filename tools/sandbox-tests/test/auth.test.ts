@@ -1,12 +1,13 @@
 // The host's auth API and credentials broker against an auth plugin whose
 // device flow follows a script: the login loop honours the interval and
 // slow_down, denial and expiry are typed errors, tokens reach only plugins
-// granted them, and token values are masked in the host's logs.
+// granted them, token values are masked in the host's logs, and the plugin's
+// failures arrive with its stack as details (masked too), never as a trap.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost, type Host, type LogEntry } from '@airlock/host';
+import { AuthError, createHost, type Host, type LogEntry } from '@airlock/host';
 import { capabilityVariant, rejection } from '@airlock/test-utils';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
@@ -91,5 +92,39 @@ describe('tokens', () => {
     expect((await rejection(host.auth('scripted-auth').token())).code).toBe('AUTH_NOT_SIGNED_IN');
     expect(await host.callTool('granted.token', { from: 'scripted-auth' })).toMatchObject({ error: { tag: 'not-signed-in' } });
     await expect(host.auth('scripted-auth').status()).resolves.toMatchObject({ signedIn: false });
+  });
+});
+
+describe('failures of the plugin', () => {
+  it('carry its stack as details, from a synchronous throw, and the plugin keeps serving', async () => {
+    const err = await rejection(host.auth('scripted-auth').setApiKey('fail:sync'));
+    expect(err).toBeInstanceOf(AuthError);
+    expect(err).toMatchObject({ code: 'AUTH_FAILED', pluginCode: 'other', plugin: 'scripted-auth' });
+    expect(err.message).toBe('auth plugin `scripted-auth` set-api-key failed (other: the stored session is corrupt)');
+    expect((err as AuthError).details).toContain('readStoredSession');
+    await expect(host.auth('scripted-auth').status()).resolves.toMatchObject({ signedIn: false });
+  });
+
+  it('carry its stack as details, from an async rejection, and the plugin keeps serving', async () => {
+    const err = await rejection(host.auth('scripted-auth').setApiKey('fail:async'));
+    expect(err).toMatchObject({ code: 'AUTH_FAILED', pluginCode: 'network' });
+    expect(err.message).toContain('the account endpoint did not answer');
+    expect((err as AuthError).details).toContain('fetchAccountDetails');
+    await expect(host.auth('scripted-auth').setApiKey('approve')).resolves.toMatchObject({ signedIn: false });
+  });
+
+  it('carry a thrown string as the message, without details', async () => {
+    const err = await rejection(host.auth('scripted-auth').setApiKey('fail:string'));
+    expect(err).toMatchObject({ code: 'AUTH_FAILED', pluginCode: 'other', details: undefined });
+    expect(err.message).toContain('(other: a bare string)');
+    await expect(host.auth('scripted-auth').status()).resolves.toMatchObject({ signedIn: false });
+  });
+
+  it('have known secrets masked in their details as in their message', async () => {
+    const key = 'fail:leak:sk-live-0123456789abcdef';
+    const err = (await rejection(host.auth('scripted-auth').setApiKey(key))) as AuthError;
+    expect(err.message).toContain('rejected key [REDACTED]');
+    expect(err.details).toMatch(/^checking \[REDACTED\]\n/);
+    expect(`${err.message}${err.stack}${err.details}`).not.toContain('sk-live-0123456789abcdef');
   });
 });

@@ -1,11 +1,12 @@
 // The host's provider API against a provider plugin that needs no network:
 // chat, streaming in order, cancelling (the plugin's cleanup runs), a stream
-// that stalls past the deadline, failures, and outbound secret redaction.
+// that stalls past the deadline, failures (with the plugin's stack as
+// details, never a trap), and outbound secret redaction.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost, type ChatStreamEvent, type Host, type LogEntry } from '@airlock/host';
+import { createHost, ProviderError, type ChatStreamEvent, type Host, type LogEntry } from '@airlock/host';
 import { rejection } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/echo-provider', import.meta.url).pathname;
@@ -107,6 +108,42 @@ describe('provider plugins', () => {
     const midway = await rejection(collect(host.chatStream({ ...user('a b c'), model: 'fail' })));
     expect(midway.code).toBe('PROVIDER_UNAVAILABLE');
     expect(midway.message).toContain('went away');
+    expect(midway).toBeInstanceOf(ProviderError);
+    expect(midway).toMatchObject({ pluginCode: 'unavailable', plugin: 'echo-provider', retryAfterMs: undefined });
+    // The plugin's stack, from inside the component: it names the generator that threw.
+    expect((midway as ProviderError).details).toContain('streamChat');
+  });
+
+  it('turn a synchronous throw into a provider error with the plugin\'s stack, and keep serving', async () => {
+    const err = await rejection(host.chat({ ...user('x'), model: 'throw' }));
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ code: 'PROVIDER_FAILED', pluginCode: 'other', message: 'provider `echo-provider` chat: the backend reply is not JSON' });
+    expect((err as ProviderError).details).toContain('parseBackendReply');
+    await expect(host.chat(user('after a throw'))).resolves.toMatchObject({ message: { content: 'echo: after a throw' } });
+  });
+
+  it('turn an async rejection into a provider error with the plugin\'s stack, and keep serving', async () => {
+    const err = await rejection(host.chat({ ...user('x'), model: 'reject' }));
+    expect(err).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', pluginCode: 'unavailable', message: 'provider `echo-provider` chat: the backend timed out' });
+    expect((err as ProviderError).details).toContain('waitForBackend');
+    await expect(host.chat(user('after a rejection'))).resolves.toMatchObject({ message: { content: 'echo: after a rejection' } });
+  });
+
+  it.each([
+    ['throw', 'PROVIDER_FAILED', 'the backend reply is not JSON', 'parseBackendReply'],
+    ['reject', 'PROVIDER_UNAVAILABLE', 'the backend timed out', 'waitForBackend'],
+  ])('turn a `%s` mid-stream into a provider error with the plugin\'s stack, and keep serving', async (model, code, message, fn) => {
+    const events: ChatStreamEvent[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const e of host.chatStream({ ...user('a b c'), model })) events.push(e);
+      })(),
+    );
+    expect(events).toEqual([{ type: 'text', text: 'echo: ' }]);
+    expect(err).toMatchObject({ code, message: `provider \`echo-provider\` stream: ${message}` });
+    expect((err as ProviderError).details).toContain(fn);
+    const after = await collect(host.chatStream(user('still streaming')));
+    expect(after.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
   });
 
   it('redact secrets before the plugin sees them, and say how many', async () => {

@@ -4,7 +4,7 @@
  * out tokens, log out. Token values are registered with the host's secret
  * scrubber so they never appear in logs or errors.
  */
-import { AirlockError, type ErrorCode } from '../errors.js';
+import { AuthError, type AuthErrorCode } from '../errors.js';
 import { errorOf, type PluginCaller } from '../sandbox/instance.js';
 
 export interface AuthStatus {
@@ -37,9 +37,10 @@ export interface DeviceLogin {
   wait(options?: { signal?: AbortSignal }): Promise<AuthStatus>;
 }
 
-type WitAuthError = { tag: string; val: string };
+/** The contract's `auth-error`: a case, with a `failure` record. */
+type WitAuthError = { tag: string; val: { message: string; details?: string } };
 
-const CODES: Record<string, ErrorCode> = {
+const CODES: Record<string, AuthErrorCode> = {
   'access-denied': 'AUTH_DENIED',
   expired: 'AUTH_EXPIRED',
   'not-signed-in': 'AUTH_NOT_SIGNED_IN',
@@ -47,17 +48,25 @@ const CODES: Record<string, ErrorCode> = {
   unsupported: 'AUTH_UNSUPPORTED',
 };
 
-export function authError(pluginId: string, what: string, error: unknown): AirlockError {
-  const e = error as WitAuthError | undefined;
+/** The `auth-error` case and failure record in what a plugin sent, if it is one. */
+export function readAuthError(error: unknown): WitAuthError | undefined {
+  const e = error as Partial<WitAuthError> | null | undefined;
+  if (!e || typeof e !== 'object' || typeof e.tag !== 'string' || !e.val || typeof e.val !== 'object' || typeof e.val.message !== 'string') return undefined;
+  return { tag: e.tag, val: { message: e.val.message, details: typeof e.val.details === 'string' ? e.val.details : undefined } };
+}
+
+/** An AuthError for an auth plugin's WIT error, with the plugin's stack as `details`. */
+export function authError(pluginId: string, what: string, error: unknown): AuthError {
+  const e = readAuthError(error);
   const code = (e && CODES[e.tag]) ?? 'AUTH_FAILED';
-  const detail = e && typeof e === 'object' ? `${e.tag}: ${e.val}` : String(error);
+  const detail = e ? `${e.tag}: ${e.val.message}` : String(error);
   const hint =
     code === 'AUTH_NOT_SIGNED_IN' || code === 'AUTH_REFRESH_FAILED' || code === 'AUTH_EXPIRED'
       ? `Sign in again: \`airlock auth login ${pluginId}\`.`
       : code === 'AUTH_DENIED'
         ? 'The sign-in was declined at the verification page; start again to retry.'
         : undefined;
-  return new AirlockError(code, `auth plugin \`${pluginId}\` ${what} failed (${detail})`, { plugin: pluginId, hint });
+  return new AuthError(code, `auth plugin \`${pluginId}\` ${what} failed (${detail})`, { plugin: pluginId, pluginCode: e?.tag, details: e?.val.details, hint });
 }
 
 const toStatus = (v: { signedIn: boolean; account?: string; expiresAt?: bigint; scopes: string[]; method?: string }): AuthStatus => ({
@@ -167,7 +176,7 @@ export class AuthClient {
       async wait(options = {}) {
         for (;;) {
           await sleep(interval * 1000, options.signal);
-          if (Date.now() > expiresAt) throw authError(id, 'login', { tag: 'expired', val: 'the user code expired before the user finished' });
+          if (Date.now() > expiresAt) throw authError(id, 'login', { tag: 'expired', val: { message: 'the user code expired before the user finished' } });
           const outcome = await poll(auth.deviceCode);
           if (outcome.tag === 'complete') return toStatus(outcome.val);
           if (outcome.tag === 'slow-down') interval = Math.max(interval, outcome.val);

@@ -6,7 +6,7 @@
  * cut with PLUGIN_TIMEOUT). Leaving the stream early, or aborting its signal,
  * drops the resource in the plugin.
  */
-import { AirlockError, type ErrorCode } from '../errors.js';
+import { AirlockError, ProviderError, type ProviderErrorCode } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { errorOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 
@@ -115,9 +115,17 @@ type WitEvent =
   | { tag: 'usage'; val: Usage }
   | { tag: 'done'; val: FinishReason };
 
-type WitProviderError = { tag: 'auth' | 'invalid-request' | 'unavailable' | 'other'; val: string } | { tag: 'rate-limited'; val: { message: string; retryAfterMs?: bigint } };
+/** What a failed provider call carries: the message and, for logs, details such as the plugin's stack. */
+interface WitFailure {
+  message: string;
+  details?: string;
+}
 
-const ERROR_CODES: Record<WitProviderError['tag'], ErrorCode> = {
+type WitProviderError =
+  | { tag: 'auth' | 'invalid-request' | 'unavailable' | 'other'; val: WitFailure }
+  | { tag: 'rate-limited'; val: WitFailure & { retryAfterMs?: bigint } };
+
+const ERROR_CODES: Record<WitProviderError['tag'], ProviderErrorCode> = {
   auth: 'PROVIDER_AUTH',
   'rate-limited': 'PROVIDER_RATE_LIMITED',
   'invalid-request': 'PROVIDER_INVALID_REQUEST',
@@ -130,16 +138,21 @@ const HINTS: Partial<Record<WitProviderError['tag'], string>> = {
   'rate-limited': 'Wait and retry; the provider already retried as long as it was told to.',
 };
 
-/** An AirlockError for a provider's WIT error. */
-export function providerError(pluginId: string, what: string, error: unknown): AirlockError {
-  const e = error as WitProviderError | undefined;
-  if (!e || typeof e !== 'object' || !(e.tag in ERROR_CODES)) {
-    return new AirlockError('PROVIDER_FAILED', `provider \`${pluginId}\` failed in ${what}: ${String(error)}`, { plugin: pluginId });
+/** A ProviderError for a provider's WIT error, with the plugin's stack as `details`. */
+export function providerError(pluginId: string, what: string, error: unknown): ProviderError {
+  const e = error as { tag?: unknown; val?: Partial<WitFailure> & { retryAfterMs?: unknown } } | null | undefined;
+  if (!e || typeof e !== 'object' || typeof e.tag !== 'string' || !Object.hasOwn(ERROR_CODES, e.tag) || !e.val || typeof e.val.message !== 'string') {
+    return new ProviderError('PROVIDER_FAILED', `provider \`${pluginId}\` failed in ${what}: ${String(error)}`, { plugin: pluginId });
   }
-  const message = e.tag === 'rate-limited' ? e.val.message : e.val;
-  const err = new AirlockError(ERROR_CODES[e.tag], `provider \`${pluginId}\` ${what}: ${message}`, { plugin: pluginId, hint: HINTS[e.tag] });
-  if (e.tag === 'rate-limited' && e.val.retryAfterMs !== undefined) Object.assign(err, { retryAfterMs: Number(e.val.retryAfterMs) });
-  return err;
+  const tag = e.tag as WitProviderError['tag'];
+  const { message, details, retryAfterMs } = e.val;
+  return new ProviderError(ERROR_CODES[tag], `provider \`${pluginId}\` ${what}: ${message}`, {
+    plugin: pluginId,
+    pluginCode: tag,
+    details: typeof details === 'string' ? details : undefined,
+    retryAfterMs: tag === 'rate-limited' && typeof retryAfterMs === 'bigint' ? Number(retryAfterMs) : undefined,
+    hint: HINTS[tag],
+  });
 }
 
 function invalid(message: string): AirlockError {

@@ -104,6 +104,19 @@ export interface PollOutcomeComplete {
   val: AuthStatus,
 }
 /**
+ * What went wrong, as an `auth-error` case carries it.
+ */
+export interface Failure {
+  /**
+   * What went wrong, for the user.
+   */
+  message: string,
+  /**
+   * Extra detail such as a stack trace, for logs only.
+   */
+  details?: string,
+}
+/**
  * Why an auth operation failed.
  */
 export type AuthError = AuthErrorAccessDenied | AuthErrorExpired | AuthErrorNotSignedIn | AuthErrorRefreshFailed | AuthErrorUnsupported | AuthErrorProtocol | AuthErrorNetwork | AuthErrorOther;
@@ -112,54 +125,54 @@ export type AuthError = AuthErrorAccessDenied | AuthErrorExpired | AuthErrorNotS
  */
 export interface AuthErrorAccessDenied {
   tag: 'access-denied',
-  val: string,
+  val: Failure,
 }
 /**
  * The device code expired before the user finished (`expired_token`).
  */
 export interface AuthErrorExpired {
   tag: 'expired',
-  val: string,
+  val: Failure,
 }
 /**
  * No token or key is stored.
  */
 export interface AuthErrorNotSignedIn {
   tag: 'not-signed-in',
-  val: string,
+  val: Failure,
 }
 /**
  * The token could not be refreshed; the user must sign in again.
  */
 export interface AuthErrorRefreshFailed {
   tag: 'refresh-failed',
-  val: string,
+  val: Failure,
 }
 /**
  * This plugin does not support the requested method.
  */
 export interface AuthErrorUnsupported {
   tag: 'unsupported',
-  val: string,
+  val: Failure,
 }
 /**
  * The server answered with something the plugin could not use.
  */
 export interface AuthErrorProtocol {
   tag: 'protocol',
-  val: string,
+  val: Failure,
 }
 /**
  * The server could not be reached.
  */
 export interface AuthErrorNetwork {
   tag: 'network',
-  val: string,
+  val: Failure,
 }
 /**
  * Any other failure.
  */
 export interface AuthErrorOther {
   tag: 'other',
-  val: string,
+  val: Failure,
 }

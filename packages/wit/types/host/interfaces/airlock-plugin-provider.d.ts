@@ -261,6 +261,19 @@ export interface ChatEventDone {
   val: FinishReason,
 }
 /**
+ * What went wrong, as a `provider-error` case carries it.
+ */
+export interface Failure {
+  /**
+   * What went wrong, for the user.
+   */
+  message: string,
+  /**
+   * Extra detail such as a stack trace, for logs only.
+   */
+  details?: string,
+}
+/**
  * Details of a rate limit refusal.
  */
 export interface RateLimit {
@@ -268,6 +281,10 @@ export interface RateLimit {
    * What the backend said.
    */
   message: string,
+  /**
+   * Extra detail such as a stack trace, for logs only.
+   */
+  details?: string,
   /**
    * Milliseconds to wait before retrying, when known.
    */
@@ -282,7 +299,7 @@ export type ProviderError = ProviderErrorAuth | ProviderErrorRateLimited | Provi
  */
 export interface ProviderErrorAuth {
   tag: 'auth',
-  val: string,
+  val: Failure,
 }
 /**
  * The backend is rate limiting (HTTP 429) and retries ran out.
@@ -296,21 +313,21 @@ export interface ProviderErrorRateLimited {
  */
 export interface ProviderErrorInvalidRequest {
   tag: 'invalid-request',
-  val: string,
+  val: Failure,
 }
 /**
  * The backend failed or could not be reached.
  */
 export interface ProviderErrorUnavailable {
   tag: 'unavailable',
-  val: string,
+  val: Failure,
 }
 /**
  * Any other failure.
  */
 export interface ProviderErrorOther {
   tag: 'other',
-  val: string,
+  val: Failure,
 }
 /**
  * Static facts about the provider.
