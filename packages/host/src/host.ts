@@ -51,6 +51,13 @@ export interface HostOptions {
   home: string;
   /** Where plugin key-value data lives. Default: SQLite at `<home>/storage.db`. */
   storage?: StorageAdapter;
+  /**
+   * Where transpiled components are cached. Default `<home>/cache/components`.
+   * Hosts may share one (entries are named by the component's sha256 and
+   * written atomically), e.g. test hosts that each get a fresh home. Whoever
+   * can write to it can change what plugins run: keep it as private as the home.
+   */
+  componentCacheDir?: string;
   /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
   logger?: Logger;
   limits?: HostLimits;
@@ -174,7 +181,8 @@ interface Loaded {
 export async function createHost(options: HostOptions): Promise<Host> {
   if (options.connectTo !== undefined) connectTargets(options.connectTo);
   const home = resolve(options.home);
-  await mkdir(join(home, 'cache', 'components'), { recursive: true });
+  await mkdir(join(home, 'cache'), { recursive: true });
+  await mkdir(options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir), { recursive: true });
   const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
   const host = new Host(home, storage, options);
   await host.registry.recover();
@@ -195,6 +203,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #spin: { hostMicros: number; workerMicros: number };
   readonly #plugins = new Map<string, Loaded>();
   readonly #connectTo: ReadonlyMap<string, ConnectTarget> | undefined;
+  readonly #componentCacheDir: string;
   /** Compiled core modules by component hash, shared by all instances. */
   readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
   readonly #componentIndex: ComponentIndex;
@@ -227,6 +236,7 @@ export class Host extends EventEmitter<HostEvents> {
     };
     this.#env = options.env ?? process.env;
     this.#connectTo = options.connectTo === undefined ? undefined : connectTargets(options.connectTo);
+    this.#componentCacheDir = options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir);
     this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
@@ -356,7 +366,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string) {
     const file = join(pluginDir, manifest.component);
-    const cacheDir = join(this.home, 'cache', 'components');
+    const cacheDir = this.#componentCacheDir;
     const identity = await ComponentIndex.identity(file);
     const read = readFile(file).then(
       (bytes) => ({ bytes, hash: sha256(bytes) }),
