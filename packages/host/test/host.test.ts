@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,5 +74,15 @@ describe('host.storageOf', () => {
     await host.close();
     expect((await rejected(notes.keys())).code).toBe('HOST_CLOSED');
     expect(() => host.storageOf('notes')).toThrow('the host is closed');
+  });
+});
+
+describe('componentCacheDir', () => {
+  it('is created where the option says, instead of inside the home', async () => {
+    const cache = join(home, 'shared-cache');
+    const host = await createHost({ home: join(home, 'h'), logger: () => {}, componentCacheDir: cache });
+    await host.close();
+    expect(existsSync(cache)).toBe(true);
+    expect(existsSync(join(home, 'h', 'cache', 'components'))).toBe(false);
   });
 });
