@@ -5,11 +5,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AirlockError, type ChatStreamEvent } from '@airlock/host';
+import { linkSdk } from './global-setup.js';
 import { buildIfStale, collectStream, createTestHost, isStale, TestHostError, type FetchHandler, type TestHost } from '../src/testing/index.js';
 
 const pkgDir = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -18,21 +19,11 @@ const TOOL = join(fixtures, 'harness-tool');
 const PROVIDER = join(fixtures, 'harness-provider');
 const AUTH = join(fixtures, 'harness-auth');
 
-/** Plugin directories made by tests live under test/ (gitignored), inside the workspace. */
+/** Plugin directories made by tests live under test/, inside the workspace (so they resolve @airlock/sdk), and are removed afterwards. */
 let scratch: string;
 
-/** Make `@airlock/sdk` resolvable from plugins under `dir`, as it is for a real plugin. */
-async function linkSdk(dir: string): Promise<void> {
-  const link = join(dir, 'node_modules', '@airlock', 'sdk');
-  if (existsSync(link)) return;
-  await mkdir(join(dir, 'node_modules', '@airlock'), { recursive: true });
-  await symlink(pkgDir, link, 'dir');
-}
-
+// The fixtures are built by test/global-setup.ts.
 beforeAll(async () => {
-  expect(existsSync(join(pkgDir, 'dist/build/componentize-child.js')), 'build @airlock/sdk before running this test').toBe(true);
-  await linkSdk(fixtures);
-  for (const dir of [TOOL, PROVIDER, AUTH]) await buildIfStale(dir);
   scratch = await mkdtemp(join(pkgDir, 'test', '.tmp-'));
   await linkSdk(scratch);
 });
@@ -274,17 +265,18 @@ describe('plugin directories and builds', () => {
 
   it('with build: false, names a missing component instead of building it', async () => {
     const dir = await pluginDir('unbuilt', { kind: 'tool' }, { 'src/index.ts': 'export default 1;\n' });
+    expect(await isStale(dir)).toBe(true);
     const err = await rejection(createTestHost({ plugin: dir, build: false }));
     expect(err).toMatchObject({ code: 'COMPONENT_MISSING', message: `plugin \`unbuilt\` has no component at ${join(dir, 'dist/plugin.wasm')}, and build is false` });
   });
 
-  it('builds a plugin whose component is missing, rebuilds it when its source changes, and reload() runs the new one', { timeout: 180_000 }, async () => {
+  it('uses a component that is up to date, rebuilds it when its source changes, and reload() runs the new one', { timeout: 180_000 }, async () => {
     const dir = join(scratch, 'reloaded');
-    await cp(TOOL, dir, { recursive: true, filter: (src) => !src.includes(`${TOOL}/dist`) });
-    expect(await isStale(dir)).toBe(true);
-    t = await createTestHost({ plugin: dir, build: { skipTypecheck: true } });
+    // The built fixture, copied: the component is newer than its sources.
+    await cp(TOOL, dir, { recursive: true, preserveTimestamps: true });
     expect(await isStale(dir)).toBe(false);
     expect(await buildIfStale(dir)).toBeUndefined();
+    t = await createTestHost({ plugin: dir, build: { skipTypecheck: true } });
     expect(await t.callTool('version')).toEqual({ version: 1 });
     await t.callTool('storage_set', { key: 'kept', value: 'yes' });
     const first = t.info.sha256;
