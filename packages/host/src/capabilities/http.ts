@@ -324,6 +324,9 @@ export class HttpBroker {
         path: `${url.pathname}${url.search}`,
         method,
         headers: { ...Object.fromEntries(groupHeaders(headers)), host: url.host },
+        // A fresh connection each time: test servers come and go, and a pooled
+        // socket to one that closed would fail the next request.
+        agent: false,
         timeout: 30_000,
       });
       req.on('response', resolve);

@@ -40,13 +40,17 @@ async function newestInput(dir: string, entry: string): Promise<number> {
  * Whether the plugin in `dir` needs a build: its component (the manifest's
  * `component`, default dist/plugin.wasm) is missing or older than its
  * package.json, tsconfig.json, entry file, anything under src/, or the
- * `@airlock/sdk` it bundles.
+ * `@airlock/sdk` it bundles. A component shipped without its entry file
+ * (a prebuilt plugin) is never stale.
  */
 export async function isStale(dir: string | URL): Promise<boolean> {
   const root = pluginDir(dir);
   const manifest = await readPluginManifest(root);
   const built = await mtime(join(root, manifest.component));
-  return built === 0 || built < (await newestInput(root, manifest.entry));
+  if (built === 0) return true;
+  // A prebuilt plugin shipped without its sources: nothing to build from.
+  if (!existsSync(join(root, manifest.entry))) return false;
+  return built < (await newestInput(root, manifest.entry));
 }
 
 /** Builds in progress in this process, by directory: two test files asking at once share one build. */
