@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'AUTH_UNSUPPORTED'
   | 'AUTH_FAILED'
   | 'HOST_CLOSED'
+  /** An option given to `createHost()` is malformed (e.g. a `connectTo` entry that is not an origin and a loopback URL). */
+  | 'HOST_OPTIONS_INVALID'
   /** A plugin archive is corrupt: a header checksum fails, data is truncated, or it is not a (gzipped) tar. */
   | 'ARCHIVE_INVALID'
   /** A plugin archive holds an entry that could escape its directory or is not a plain file or directory. */

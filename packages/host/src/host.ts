@@ -11,12 +11,12 @@ import { cachedComponent, prepareComponent, sha256, type PreparedComponent } fro
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
-import { STORAGE_DEFAULTS, serveStorage } from './capabilities/storage.js';
+import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
 import { AuthClient, readAuthError, toToken } from './kinds/auth.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
-import { HttpBroker, parseRange } from './capabilities/http.js';
+import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
 import { PluginInstance, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
@@ -51,6 +51,13 @@ export interface HostOptions {
   home: string;
   /** Where plugin key-value data lives. Default: SQLite at `<home>/storage.db`. */
   storage?: StorageAdapter;
+  /**
+   * Where transpiled components are cached. Default `<home>/cache/components`.
+   * Hosts may share one (entries are named by the component's sha256 and
+   * written atomically), e.g. test hosts that each get a fresh home. Whoever
+   * can write to it can change what plugins run: keep it as private as the home.
+   */
+  componentCacheDir?: string;
   /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
   logger?: Logger;
   limits?: HostLimits;
@@ -67,6 +74,20 @@ export interface HostOptions {
   spin?: { hostMicros?: number; workerMicros?: number };
   /** Which publishers' signatures to trust, and whether to run only signed plugins (installed ones). */
   trust?: TrustPolicy;
+  /**
+   * Meant for tests: connect to a loopback server instead of an origin, like
+   * curl's `--connect-to`. Keys are origins (`https://api.example.com`), values
+   * plain-HTTP loopback URLs (`http://127.0.0.1:8080`). A plugin's request is
+   * still checked against its grant with the URL it asked for, so an origin the
+   * plugin was not granted stays refused; a granted, mapped origin is not looked
+   * up, and its requests go to the loopback server with their original path and
+   * `Host` header. Redirects are checked and mapped hop by hop. Unmapped origins
+   * are unaffected.
+   *
+   * @example
+   * await createHost({ home, connectTo: { 'https://api.openai.com': 'http://127.0.0.1:43117' } });
+   */
+  connectTo?: Record<string, string>;
 }
 
 export interface LoadOptions {
@@ -158,8 +179,10 @@ interface Loaded {
  * await host.close();
  */
 export async function createHost(options: HostOptions): Promise<Host> {
+  if (options.connectTo !== undefined) connectTargets(options.connectTo);
   const home = resolve(options.home);
-  await mkdir(join(home, 'cache', 'components'), { recursive: true });
+  await mkdir(join(home, 'cache'), { recursive: true });
+  await mkdir(options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir), { recursive: true });
   const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
   const host = new Host(home, storage, options);
   await host.registry.recover();
@@ -179,6 +202,8 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #env: NodeJS.ProcessEnv;
   readonly #spin: { hostMicros: number; workerMicros: number };
   readonly #plugins = new Map<string, Loaded>();
+  readonly #connectTo: ReadonlyMap<string, ConnectTarget> | undefined;
+  readonly #componentCacheDir: string;
   /** Compiled core modules by component hash, shared by all instances. */
   readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
   readonly #componentIndex: ComponentIndex;
@@ -210,6 +235,8 @@ export class Host extends EventEmitter<HostEvents> {
       maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
     this.#env = options.env ?? process.env;
+    this.#connectTo = options.connectTo === undefined ? undefined : connectTargets(options.connectTo);
+    this.#componentCacheDir = options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir);
     this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
@@ -266,8 +293,9 @@ export class Host extends EventEmitter<HostEvents> {
       ranges: (capabilities.http ?? []).filter((entry) => parseRange(entry)),
       maxBodyBytes: this.#limits.maxHttpBodyBytes,
       log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
+      connectTo: this.#connectTo,
     });
-    const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
+    const storageGrant = { namespace: namespaceOf(id), pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
     const preopens = preopensFor(id, capabilities.filesystem);
     const env = grantedEnv(capabilities.env, this.#env);
@@ -339,7 +367,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string) {
     const file = join(pluginDir, manifest.component);
-    const cacheDir = join(this.home, 'cache', 'components');
+    const cacheDir = this.#componentCacheDir;
     const identity = await ComponentIndex.identity(file);
     const read = readFile(file).then(
       (bytes) => ({ bytes, hash: sha256(bytes) }),
@@ -456,6 +484,22 @@ export class Host extends EventEmitter<HostEvents> {
   /** The loaded plugins. */
   plugins(): PluginInfo[] {
     return [...this.#plugins.values()].map((p) => p.info);
+  }
+
+  /**
+   * The stored data of plugin `id`, loaded or not, for the integrator: read it,
+   * seed it before the plugin starts, inspect what it wrote, or clear it. Keys
+   * and values follow the rules a plugin's own writes do (non-empty keys of at
+   * most 512 bytes without NUL, values of at most 1 MiB); the plugin's quota
+   * does not apply to writes made here.
+   *
+   * @example
+   * await host.storageOf('notes').set('note:1', new TextEncoder().encode('{"title":"x"}'));
+   * console.log(await host.storageOf('notes').keys('note:'));
+   */
+  storageOf(id: string): PluginStorage {
+    this.#assertOpen();
+    return pluginStorage(this.#storage, { namespace: namespaceOf(id), pluginId: id }, () => this.#assertOpen());
   }
 
   /** Every tool of every loaded tool plugin. */
@@ -709,6 +753,25 @@ export class Host extends EventEmitter<HostEvents> {
     // Only the case and message cross to the asking plugin: the auth plugin's stack stays with the host.
     return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${this.#scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
   }
+}
+
+/** A plugin's storage namespace: its id, so its data outlives reinstalls and updates. */
+const namespaceOf = (id: string): string => id;
+
+/** The `connectTo` option, checked: HOST_OPTIONS_INVALID naming every bad entry. */
+function connectTargets(table: Record<string, string>): Map<string, ConnectTarget> {
+  if (typeof table !== 'object' || table === null) {
+    throw new AirlockError('HOST_OPTIONS_INVALID', `connectTo must be an object mapping origins to loopback URLs, got ${table === null ? 'null' : typeof table}`, {
+      hint: 'Pass e.g. `connectTo: { "https://api.example.com": "http://127.0.0.1:8080" }`.',
+    });
+  }
+  const { map, problems } = parseConnectTo(table);
+  if (problems.length > 0) {
+    throw new AirlockError('HOST_OPTIONS_INVALID', `connectTo: ${problems.join('; ')}`, {
+      hint: 'Map each origin to the http:// URL of a server on this machine, e.g. `{ "https://api.example.com": "http://127.0.0.1:8080" }`.',
+    });
+  }
+  return map;
 }
 
 /** `default` values of a config schema's top-level properties. */

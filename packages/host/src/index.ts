@@ -23,6 +23,7 @@ export { AuthClient } from './kinds/auth.js';
 export type { AuthStatus, Token, DeviceLogin } from './kinds/auth.js';
 export type { Redacted } from './redact.js';
 export type { StorageAdapter } from './storage/adapter.js';
+export type { PluginStorage } from './capabilities/storage.js';
 export { openSqliteStorage } from './storage/sqlite.js';
 export { stderrLogger } from './logger.js';
 export type { Logger, LogEntry, LogLevel } from './logger.js';

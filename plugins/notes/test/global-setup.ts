@@ -1,7 +1,7 @@
 // The component is normally built by `turbo run build` before tests; build it
 // here too when it is missing or older than its sources, so `vitest` alone works.
-import { ensureBuilt } from '@airlock/test-utils';
+import { buildIfStale } from '@airlock/sdk/testing';
 
 export default async function setup(): Promise<void> {
-  await ensureBuilt(new URL('..', import.meta.url).pathname);
+  await buildIfStale(new URL('..', import.meta.url));
 }

@@ -1,23 +1,28 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHost, ProviderError, type ChatRequest, type ChatStreamEvent, type Host, type LogEntry } from '@airlock/host';
+import { ProviderError, type ChatRequest, type ChatStreamEvent } from '@airlock/host';
 import { startOAuthServer, type OAuthServer } from '@airlock/oauth-server';
 import { startOpenAIServer, type ChatCompletionRequest, type OpenAIServer, type OpenAIServerOptions } from '@airlock/openai-server';
-import { capabilityVariant, ensureBuilt, rejection } from '@airlock/test-utils';
+import { createTestHost, type FetchHandler, type TestHost } from '@airlock/sdk/testing';
+import { capabilityVariant, rejection } from '@airlock/test-utils';
 
-const pluginDir = new URL('..', import.meta.url).pathname;
-const authDir = new URL('../../auth-device-flow', import.meta.url).pathname;
+const plugin = new URL('..', import.meta.url);
+const authPlugin = new URL('../../auth-device-flow', import.meta.url);
 const KEY = 'sk-test-4f9c2a7e1b3d5f6a8c0e';
+/** The plugin's default backend; the test host sends it to the loopback chat server. */
+const OPENAI = 'https://api.openai.com';
+/** Where auth-device-flow is configured to sign in; sent to the loopback OAuth server. */
+const LOGIN = 'https://login.example.com';
 
-let home: string;
 let api: OpenAIServer;
 let oauth: OAuthServer | undefined;
-let logs: LogEntry[];
 /** Request bodies as the backend received them. */
 let received: ChatCompletionRequest[];
-const hosts: Host[] = [];
+const hosts: TestHost[] = [];
+const scratch: string[] = [];
 
 async function serve(options: OpenAIServerOptions = {}): Promise<OpenAIServer> {
   api = await startOpenAIServer({
@@ -37,53 +42,58 @@ function defaultReply(req: ChatCompletionRequest): string {
   return last.role === 'tool' ? `The tool returned: ${String(last.content)}` : `You said: ${String(last.content)}`;
 }
 
-async function start(options: { env?: Record<string, string>; config?: Record<string, unknown>; dir?: string } = {}): Promise<Host> {
-  const host = await createHost({ home, logger: (e) => logs.push(e), env: options.env ?? { OPENAI_API_KEY: KEY } });
-  hosts.push(host);
-  await host.load(options.dir ?? pluginDir, { grant: 'manifest', config: { baseUrl: api.url, retryBaseMs: 50, ...options.config } });
-  return host;
+/** The plugin with its default baseUrl (api.openai.com), answered by the loopback server. */
+async function start(options: { env?: Record<string, string>; config?: Record<string, unknown>; fetch?: Record<string, FetchHandler | string> } = {}): Promise<TestHost> {
+  const t = await createTestHost({
+    plugin,
+    env: options.env ?? { OPENAI_API_KEY: KEY },
+    config: { retryBaseMs: 50, ...options.config },
+    fetch: options.fetch ?? { [OPENAI]: api.url },
+  });
+  hosts.push(t);
+  return t;
 }
 
 const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra });
 
-async function collect(stream: AsyncIterable<ChatStreamEvent>): Promise<ChatStreamEvent[]> {
-  const events: ChatStreamEvent[] = [];
-  for await (const e of stream) events.push(e);
-  return events;
-}
-
 const chatPosts = () => api.requests.filter((r) => r.path === '/v1/chat/completions');
 
-beforeEach(async () => {
-  home = await mkdtemp(join(tmpdir(), 'airlock-openai-'));
-  logs = [];
+beforeEach(() => {
   received = [];
 });
 
 afterEach(async () => {
-  await Promise.all(hosts.splice(0).map((h) => h.close()));
+  await Promise.all(hosts.splice(0).map((t) => t.close()));
   await api?.close();
   await oauth?.close();
   oauth = undefined;
-  await rm(home, { recursive: true, force: true });
+  await Promise.all(scratch.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
 describe('models and chat', () => {
   it('describes itself and lists the backend models', async () => {
     await serve({ models: ['gpt-4o-mini', 'local-llama'] });
-    const host = await start();
-    expect(host.providers()).toEqual([{ id: 'provider-openai', displayName: `OpenAI-compatible (${new URL(api.url).host})`, defaultModel: 'gpt-4o-mini' }]);
-    expect((await host.models('provider-openai')).map((m) => [m.id, m.features.streaming, m.features.tools])).toEqual([
+    const t = await start();
+    expect(t.host.providers()).toEqual([{ id: 'provider-openai', displayName: 'OpenAI', defaultModel: 'gpt-4o-mini' }]);
+    expect((await t.models()).map((m) => [m.id, m.features.streaming, m.features.tools])).toEqual([
       ['gpt-4o-mini', true, true],
       ['local-llama', true, true],
     ]);
-    expect(host.plugins()[0]!.capabilities.http).toEqual([new URL(api.url).origin]);
+    expect(t.info.capabilities.http).toEqual([OPENAI]);
+  });
+
+  it('names another OpenAI-compatible backend by its host, and is granted only its origin', async () => {
+    await serve();
+    const t = await start({ config: { baseUrl: 'https://llm.example.com:8443/v1' }, fetch: { 'https://llm.example.com:8443': api.url } });
+    expect(t.host.providers()[0]!.displayName).toBe('OpenAI-compatible (llm.example.com:8443)');
+    expect(t.info.capabilities.http).toEqual(['https://llm.example.com:8443']);
+    expect((await t.chat(ask('over there'))).message.content).toBe('You said: over there');
   });
 
   it('answers a chat with the backend text, finish reason and usage', async () => {
     await serve();
-    const host = await start();
-    const result = await host.chat(ask('hello there'));
+    const t = await start();
+    const result = await t.chat(ask('hello there'));
     expect(result.message).toMatchObject({ role: 'assistant', content: 'You said: hello there' });
     expect(result.finishReason).toBe('stop');
     expect(result.usage!.promptTokens).toBeGreaterThan(0);
@@ -93,12 +103,15 @@ describe('models and chat', () => {
 
   it('streams the answer in order, with usage before done', async () => {
     await serve();
-    const host = await start();
+    const t = await start();
     const prompt = 'one two three four five six seven eight nine ten';
-    const events = await collect(host.chatStream(ask(prompt)));
+    const { events, text, finishReason, usage } = await t.streamChat(ask(prompt));
     const texts = events.filter((e) => e.type === 'text');
     expect(texts.length).toBeGreaterThan(5);
     expect(texts.map((e) => e.text).join('')).toBe(`You said: ${prompt}`);
+    expect(text).toBe(`You said: ${prompt}`);
+    expect(finishReason).toBe('stop');
+    expect(usage!.completionTokens).toBeGreaterThan(0);
     expect(events.slice(-2).map((e) => e.type)).toEqual(['usage', 'done']);
     expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop', provider: 'provider-openai', model: 'gpt-4o-mini' });
     expect(api.streams[0]).toMatchObject({ state: 'completed' });
@@ -107,16 +120,17 @@ describe('models and chat', () => {
 
   it('asks for a tool, then answers with its result', async () => {
     await serve();
-    const host = await start();
+    const t = await start();
     const tools = [{ name: 'count_words', description: 'Count words.', parameters: { type: 'object', properties: { text: { type: 'string' } } } }];
-    const first = await collect(host.chatStream(ask('use count_words {"text":"a b c"}', { tools })));
-    const calls = first.filter((e) => e.type === 'tool-call');
+    const first = await t.streamChat(ask('use count_words {"text":"a b c"}', { tools }));
+    const calls = first.events.filter((e) => e.type === 'tool-call');
     expect(calls[0]).toMatchObject({ index: 0, name: 'count_words' });
     expect(JSON.parse(calls.map((c) => c.arguments).join(''))).toEqual({ text: 'a b c' });
-    expect(first.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool-calls' });
+    expect(first.events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool-calls' });
+    expect(first.toolCalls).toEqual([{ id: calls[0]!.id, name: 'count_words', arguments: '{"text":"a b c"}' }]);
 
     const id = calls[0]!.id!;
-    const second = await host.chat({
+    const second = await t.chat({
       model: 'gpt-4o-mini',
       tools,
       messages: [
@@ -134,32 +148,33 @@ describe('models and chat', () => {
 
   it('stops reading when the host cancels: the backend sees the client close', async () => {
     await serve({ chunkDelayMs: 40 });
-    const host = await start();
-    const seen: string[] = [];
-    for await (const e of host.chatStream(ask('a long answer with many many words to stream slowly one by one'))) {
-      if (e.type === 'text') seen.push(e.text);
-      if (seen.length === 3) break;
-    }
+    const t = await start();
+    const partial = await t.streamChat(ask('a long answer with many many words to stream slowly one by one'), {
+      until: (_e, collected) => collected.events.filter((e) => e.type === 'text').length === 3,
+    });
+    expect(partial).toMatchObject({ stopped: true, finishReason: undefined });
     const closed = await api.waitForStreamClosed(3_000);
     expect(closed.state).toBe('client-closed');
     expect(closed.chunksWritten).toBeLessThan(closed.chunksPlanned);
     // The plugin is still healthy.
-    expect((await host.chat(ask('still there?'))).message.content).toBe('You said: still there?');
+    expect((await t.chat(ask('still there?'))).message.content).toBe('You said: still there?');
   });
 
   it('cancels with an AbortSignal too', async () => {
     await serve({ chunkDelayMs: 40 });
-    const host = await start();
+    const t = await start();
     const controller = new AbortController();
     const events: ChatStreamEvent[] = [];
     await expect(
-      (async () => {
-        for await (const e of host.chatStream(ask('many words to stream here one after another slowly'), { signal: controller.signal })) {
+      t.streamChat(ask('many words to stream here one after another slowly'), {
+        signal: controller.signal,
+        until: (e) => {
           events.push(e);
           if (events.length === 2) controller.abort(new Error('stop'));
-        }
-      })(),
+        },
+      }),
     ).rejects.toThrow('stop');
+    expect(events).toHaveLength(2);
     expect((await api.waitForStreamClosed(3_000)).state).toBe('client-closed');
   });
 });
@@ -167,40 +182,39 @@ describe('models and chat', () => {
 describe('retries and errors', () => {
   it('retries a 429 after the time the server asked for, then succeeds', async () => {
     await serve();
-    const host = await start();
+    const t = await start();
     api.failNext(1, { status: 429, retryAfter: 0.3 });
     const started = Date.now();
-    const result = await host.chat(ask('after a rate limit'));
+    const result = await t.chat(ask('after a rate limit'));
     expect(result.message.content).toBe('You said: after a rate limit');
     expect(chatPosts().map((r) => r.status)).toEqual([429, 200]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    expect(logs.some((l) => l.level === 'warn' && l.message.includes('HTTP 429; retry 1 of 3 in 300 ms'))).toBe(true);
+    expect(t.logs.some((l) => l.level === 'warn' && l.message.includes('HTTP 429; retry 1 of 3 in 300 ms'))).toBe(true);
   });
 
   it('retries the start of a stream on 5xx', async () => {
     await serve();
-    const host = await start();
+    const t = await start();
     api.failNext(2, { status: 503 });
-    const events = await collect(host.chatStream(ask('eventually')));
-    expect(events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join('')).toBe('You said: eventually');
+    expect((await t.streamChat(ask('eventually'))).text).toBe('You said: eventually');
     expect(chatPosts().map((r) => r.status)).toEqual([503, 503, 200]);
   });
 
   it('gives up after maxRetries with PROVIDER_RATE_LIMITED', async () => {
     await serve();
-    const host = await start({ config: { maxRetries: 1 } });
+    const t = await start({ config: { maxRetries: 1 } });
     api.failNext(5, { status: 429, retryAfter: 0.05 });
-    const err = await rejection(host.chat(ask('x')));
+    const err = await rejection(t.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_RATE_LIMITED');
     expect(chatPosts()).toHaveLength(2);
   });
 
   it('does not wait longer than maxRetryWaitMs: a long retry-after is passed on at once', async () => {
     await serve();
-    const host = await start({ config: { maxRetryWaitMs: 1000 } });
+    const t = await start({ config: { maxRetryWaitMs: 1000 } });
     api.failNext(1, { status: 429, retryAfter: 30 });
     const started = Date.now();
-    const err = await rejection(host.chat(ask('x')));
+    const err = await rejection(t.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_RATE_LIMITED');
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).retryAfterMs).toBe(30_000);
@@ -210,17 +224,17 @@ describe('retries and errors', () => {
 
   it('reports PROVIDER_UNAVAILABLE when 5xx outlasts the retries', async () => {
     await serve();
-    const host = await start({ config: { maxRetries: 2 } });
+    const t = await start({ config: { maxRetries: 2 } });
     api.failNext(3, { status: 500 });
-    expect((await rejection(host.chat(ask('x')))).code).toBe('PROVIDER_UNAVAILABLE');
+    expect((await rejection(t.chat(ask('x')))).code).toBe('PROVIDER_UNAVAILABLE');
     expect(chatPosts().map((r) => r.status)).toEqual([500, 500, 500]);
   });
 
   it('surfaces a refused key as PROVIDER_AUTH at once, without retrying or showing the key', async () => {
     await serve();
     const wrong = 'sk-wrong-9d8c7b6a5f4e3d2c1b0a';
-    const host = await start({ env: { OPENAI_API_KEY: wrong } });
-    const err = await rejection(host.chat(ask('x')));
+    const t = await start({ env: { OPENAI_API_KEY: wrong } });
+    const err = await rejection(t.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_AUTH');
     expect(err.message).toContain('Incorrect API key');
     expect(chatPosts()).toHaveLength(1);
@@ -228,68 +242,138 @@ describe('retries and errors', () => {
 
   it('masks the API key in errors and logs when the backend echoes it back', async () => {
     await serve();
-    const host = await start();
+    const t = await start();
     api.failNext(1, { status: 401, message: `Incorrect API key provided: ${KEY}` });
-    const echoed = await rejection(host.chat(ask('x')));
+    const echoed = await rejection(t.chat(ask('x')));
     expect(echoed.code).toBe('PROVIDER_AUTH');
     expect(echoed.message).toContain('Incorrect API key provided: [REDACTED]');
     expect(JSON.stringify(echoed.toJSON()) + echoed.stack + (echoed as ProviderError).details).not.toContain(KEY);
+    expect(t.logs.filter((l) => l.message.includes(KEY))).toEqual([]);
   });
 
   it('reports a backend it cannot reach as PROVIDER_UNAVAILABLE', async () => {
     await serve();
-    const url = api.url;
-    const host = await start({ config: { maxRetries: 1 } });
+    const t = await start({ config: { maxRetries: 1 } });
     await api.close();
-    const err = await rejection(host.chat(ask('x')));
+    const err = await rejection(t.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_UNAVAILABLE');
-    expect(err.message).toContain(new URL(url).origin);
+    expect(err.message).toContain(`cannot reach ${OPENAI}`);
   });
 
   it('reports an unknown model as PROVIDER_INVALID_REQUEST', async () => {
     await serve();
-    const host = await start();
-    const err = await rejection(host.chat({ ...ask('x'), model: 'no-such-model' }));
+    const t = await start();
+    const err = await rejection(t.chat({ ...ask('x'), model: 'no-such-model' }));
     expect(err.code).toBe('PROVIDER_INVALID_REQUEST');
     expect(err.message).toContain('no-such-model');
   });
 });
 
+describe('against a scripted backend (fake origin)', () => {
+  /** An OpenAI-style chunk of a streamed completion. */
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] });
+
+  /** A stream of server-sent events with `eol` line ends, delivered `size` bytes at a time. */
+  function sse(events: unknown[], size: number, eol = '\n'): Response {
+    const bytes = new TextEncoder().encode(events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}${eol}${eol}`).join(''));
+    return new Response(
+      new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += size) controller.enqueue(bytes.slice(i, i + size));
+          controller.close();
+        },
+      }),
+      { headers: { 'content-type': 'text/event-stream' } },
+    );
+  }
+
+  it('reads events split anywhere across network chunks, even inside a character, with CRLF line ends', async () => {
+    const t = await start({
+      fetch: {
+        [OPENAI]: () =>
+          sse([chunk({ role: 'assistant', content: 'Hel' }), chunk({ content: 'lo, ' }), chunk({ content: 'wörld' }), chunk({}, 'length'), { id: 'c1', choices: [], usage: { prompt_tokens: 4, completion_tokens: 3 } }, '[DONE]'], 3, '\r\n'),
+      },
+    });
+    const result = await t.streamChat(ask('hi'));
+    expect(result).toMatchObject({ text: 'Hello, wörld', finishReason: 'length', usage: { promptTokens: 4, completionTokens: 3 } });
+    const [request] = t.requests;
+    expect(request).toMatchObject({ method: 'POST', url: `${OPENAI}/v1/chat/completions`, headers: { authorization: `Bearer ${KEY}`, accept: 'text/event-stream' } });
+    expect(JSON.parse(request!.body)).toMatchObject({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it('reports a stream the backend cuts before [DONE] as PROVIDER_UNAVAILABLE, after the text it got', async () => {
+    const t = await start({ fetch: { [OPENAI]: () => sse([chunk({ content: 'half an' })], 1000) } });
+    const seen: string[] = [];
+    const err = await rejection(t.streamChat(ask('hi'), { until: (e) => void (e.type === 'text' && seen.push(e.text)) }));
+    expect(seen).toEqual(['half an']);
+    expect(err.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(err.message).toContain('the backend closed the stream before it finished');
+  });
+
+  it('retries when the backend fails, and reports what it said when it keeps failing', async () => {
+    let calls = 0;
+    const t = await start({
+      config: { maxRetries: 1 },
+      fetch: {
+        [OPENAI]: () => {
+          calls++;
+          throw new Error('backend exploded');
+        },
+      },
+    });
+    const err = await rejection(t.chat(ask('x')));
+    expect(err.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(calls).toBe(2);
+    expect(t.requests.map((r) => [r.status, r.error])).toEqual([
+      [500, 'backend exploded'],
+      [500, 'backend exploded'],
+    ]);
+  });
+});
+
 describe('credentials', () => {
-  /** An OAuth server whose tokens the chat server accepts, and a host with both plugins. */
+  /** An OAuth server whose tokens the chat server accepts, and a test host with auth-device-flow loaded first. */
   async function brokered(options: { grantCredentials: boolean }) {
     oauth = await startOAuthServer({ interval: 1, autoApprove: true });
     const tokens = oauth;
     await serve({ apiKeys: [], verifyToken: (t) => tokens.verifyAccessToken(t).valid });
-    await ensureBuilt(authDir);
-    const host = await createHost({ home, logger: (e) => logs.push(e), env: {} });
-    hosts.push(host);
-    await host.load(authDir, {
-      grant: 'manifest',
-      config: { clientId: 'airlock-demo', deviceAuthorizationEndpoint: oauth.deviceAuthorizationEndpoint, tokenEndpoint: oauth.tokenEndpoint },
+    let dir: string | URL = plugin;
+    if (!options.grantCredentials) {
+      // The same component, asking for no credentials.
+      const base = await mkdtemp(join(tmpdir(), 'airlock-openai-'));
+      scratch.push(base);
+      dir = await capabilityVariant(fileURLToPath(plugin), base, 'provider-openai', { http: ['{{ config.baseUrl }}'], env: ['OPENAI_API_KEY'] });
+    }
+    const at = (url: string) => `${LOGIN}${new URL(url).pathname}`;
+    const t = await createTestHost({
+      plugin: dir,
+      build: options.grantCredentials,
+      env: {},
+      config: { retryBaseMs: 50 },
+      plugins: [{ plugin: authPlugin, config: { clientId: 'airlock-demo', deviceAuthorizationEndpoint: at(oauth.deviceAuthorizationEndpoint), tokenEndpoint: at(oauth.tokenEndpoint) } }],
+      fetch: { [OPENAI]: api.url, [LOGIN]: oauth.url },
     });
-    const dir = options.grantCredentials ? pluginDir : await capabilityVariant(pluginDir, home, 'provider-openai', { http: ['{{ config.baseUrl }}'], env: ['OPENAI_API_KEY'] });
-    await host.load(dir, { grant: 'manifest', config: { baseUrl: api.url, retryBaseMs: 50 } });
-    return host;
+    hosts.push(t);
+    return t;
   }
 
   it('uses a token brokered from auth-device-flow when no key is set', async () => {
-    const host = await brokered({ grantCredentials: true });
-    const before = await rejection(host.chat(ask('x')));
+    const t = await brokered({ grantCredentials: true });
+    const before = await rejection(t.chat(ask('x')));
     expect(before.code).toBe('PROVIDER_AUTH');
     expect(before.message).toContain('airlock auth login auth-device-flow');
 
-    await (await host.auth('auth-device-flow').login()).wait();
-    const result = await host.chat(ask('signed in'));
+    expect(await t.deviceLogin({ plugin: 'auth-device-flow' })).toMatchObject({ signedIn: true });
+    const result = await t.chat(ask('signed in'));
     expect(result.message.content).toBe('You said: signed in');
-    const token = (await host.auth('auth-device-flow').token()).accessToken;
-    expect(logs.filter((l) => l.message.includes(token))).toEqual([]);
+    const token = (await t.host.auth('auth-device-flow').token()).accessToken;
+    expect(t.logs.filter((l) => l.message.includes(token))).toEqual([]);
   });
 
   it('gets no token without the credentials grant', async () => {
-    const host = await brokered({ grantCredentials: false });
-    await (await host.auth('auth-device-flow').login()).wait();
-    const err = await rejection(host.chat(ask('x')));
+    const t = await brokered({ grantCredentials: false });
+    await t.deviceLogin({ plugin: 'auth-device-flow' });
+    const err = await rejection(t.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_AUTH');
     expect(err.message).toContain('grant this plugin credentials from auth-device-flow');
     expect(chatPosts()).toHaveLength(0);
@@ -305,14 +389,14 @@ describe('credentials', () => {
 describe('redaction', () => {
   it('replaces secrets in the conversation before the plugin sees them, and counts them', async () => {
     await serve();
-    const host = await start();
+    const t = await start();
     const secret = 'AKIAIOSFODNN7EXAMPLE';
-    const result = await host.chat(ask(`my key is ${secret}, and GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789`));
+    const result = await t.chat(ask(`my key is ${secret}, and GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789`));
     expect(result.redactions).toBe(2);
     const sent = JSON.stringify(received[0]!.messages);
     expect(sent).not.toContain(secret);
     expect(sent).not.toContain('ghp_abcdefghijklmnopqrstuvwxyz0123456789');
-    expect((await host.chat(ask(`again ${secret}`), { redact: false })).redactions).toBe(0);
+    expect((await t.chat(ask(`again ${secret}`), { redact: false })).redactions).toBe(0);
     expect(JSON.stringify(received[1]!.messages)).toContain(secret);
   });
 });

@@ -1,11 +1,11 @@
 /**
  * Helpers for Airlock's end-to-end tests (run by vitest from source; not published).
  */
-import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { AirlockError } from '@airlock/host';
-import { buildPlugin } from '@airlock/sdk/build';
+import { buildIfStale } from '@airlock/sdk/testing';
 
 /** Await a promise that must reject with an AirlockError, and return that error. */
 export async function rejection(promise: Promise<unknown>): Promise<AirlockError> {
@@ -17,21 +17,13 @@ export async function rejection(promise: Promise<unknown>): Promise<AirlockError
   return err as AirlockError;
 }
 
-async function newestSource(dir: string): Promise<number> {
-  const files = [join(dir, 'package.json'), ...(await readdir(join(dir, 'src'), { recursive: true })).map((f) => join(dir, 'src', f))];
-  return Math.max(...(await Promise.all(files.map(async (f) => (await stat(f)).mtimeMs))));
-}
-
 /**
- * Build the plugin in `dir` unless its component is newer than its sources.
- * `turbo run test` has normally built it already; this lets `vitest` run alone.
+ * Build the plugin in `dir` unless its component is up to date (`buildIfStale`
+ * from @airlock/sdk/testing). `turbo run test` has normally built it already;
+ * this lets `vitest` run alone.
  */
 export async function ensureBuilt(dir: string, options: { skipTypecheck?: boolean } = {}): Promise<void> {
-  const built = await stat(join(dir, 'dist/plugin.wasm')).then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );
-  if (built < (await newestSource(dir))) await buildPlugin({ dir, ...options });
+  await buildIfStale(dir, options);
 }
 
 /**

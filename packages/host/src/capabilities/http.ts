@@ -13,6 +13,11 @@
  * - redirects are followed by the host, each hop checked the same way;
  * - response bodies are capped.
  *
+ * For tests, the integrator may map origins to loopback servers (`connectTo`,
+ * like curl's `--connect-to`): the grant check still runs against the URL the
+ * plugin asked for, and only the connection of a granted, mapped origin goes
+ * to the loopback address instead, over plain HTTP, with the original `Host`.
+ *
  * Every refusal is logged with plugin, method and origin.
  */
 import { BlockList, isIP } from 'node:net';
@@ -31,6 +36,48 @@ export interface HttpPolicy {
   maxBodyBytes: number;
   /** Refusals and failures, for the host's log. */
   log: (level: 'warn' | 'debug', message: string) => void;
+  /** Origins whose connections go to a loopback server instead (see {@link parseConnectTo}). */
+  connectTo?: ReadonlyMap<string, ConnectTarget>;
+}
+
+/** Where connections for a mapped origin go: a loopback address and port, over plain HTTP. */
+export interface ConnectTarget {
+  hostname: string;
+  port: number;
+}
+
+/** Why a `connectTo` entry is refused, or undefined when it is fine. */
+function connectToProblem(origin: string, target: string): string | undefined {
+  const from = URL.canParse(origin) ? new URL(origin) : undefined;
+  if (!from || (from.protocol !== 'http:' && from.protocol !== 'https:') || from.pathname !== '/' || from.search || from.hash || from.username || from.password) {
+    return `the key ${JSON.stringify(origin)} is not an http(s) origin such as "https://api.example.com" (no path, query or credentials)`;
+  }
+  const to = URL.canParse(target) ? new URL(target) : undefined;
+  if (!to || to.protocol !== 'http:' || to.username || to.password) return `the target of ${origin} must be a plain http:// URL of a loopback server, got ${JSON.stringify(target)}`;
+  const host = to.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  if (!loopback) return `the target of ${origin} must be a loopback address (127.0.0.0/8, [::1] or localhost), got ${to.host}`;
+  return undefined;
+}
+
+/**
+ * Check and normalize a `connectTo` table: keys are origins (`https://api.example.com`),
+ * values loopback URLs (`http://127.0.0.1:8080`; a path is ignored). Returns the
+ * problems found, or the map keyed by normalized origin.
+ */
+export function parseConnectTo(table: Record<string, string>): { map: Map<string, ConnectTarget>; problems: string[] } {
+  const map = new Map<string, ConnectTarget>();
+  const problems: string[] = [];
+  for (const [origin, target] of Object.entries(table)) {
+    const problem = typeof target === 'string' ? connectToProblem(origin, target) : `the target of ${origin} must be a string, got ${typeof target}`;
+    if (problem) {
+      problems.push(problem);
+      continue;
+    }
+    const to = new URL(target);
+    map.set(new URL(origin).origin, { hostname: to.hostname.replace(/^\[|\]$/g, ''), port: Number(to.port || 80) });
+  }
+  return { map, problems };
 }
 
 /** What the worker sends for a request. */
@@ -177,7 +224,7 @@ export class HttpBroker {
       if ('err' in checked) return checked;
       let response: IncomingMessage;
       try {
-        response = await this.#request(method, url, headers, body, checked.address, checked.family);
+        response = checked.mapped ? await this.#requestMapped(method, url, headers, body, checked.mapped) : await this.#request(method, url, headers, body, checked.address, checked.family);
       } catch (err) {
         this.#policy.log('debug', `${method} ${url.origin} failed: ${(err as Error).message}`);
         return { err: { tag: 'connection-refused' } };
@@ -209,7 +256,7 @@ export class HttpBroker {
   }
 
   /** Check a hop against the grant; resolve and vet its address. */
-  async #check(method: string, url: URL): Promise<{ address: string; family: 4 | 6 } | { err: unknown }> {
+  async #check(method: string, url: URL): Promise<{ address: string; family: 4 | 6; mapped?: ConnectTarget } | { err: unknown }> {
     const origin = url.origin;
     const scheme = url.protocol.slice(0, -1);
     if (scheme !== 'http' && scheme !== 'https') return deny();
@@ -217,6 +264,9 @@ export class HttpBroker {
       this.#policy.log('warn', `denied ${method} ${origin}: the plugin holds no http grant for it`);
       return deny();
     }
+    // A granted origin the integrator mapped (tests): no lookup, the loopback target is the address.
+    const mapped = this.#policy.connectTo?.get(origin);
+    if (mapped) return { address: mapped.hostname, family: isIP(mapped.hostname) === 6 ? 6 : 4, mapped };
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let address: string;
     let family: 4 | 6;
@@ -256,6 +306,27 @@ export class HttpBroker {
         // Connect to the address that was vetted, not to whatever a second lookup returns.
         lookup: (_host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void) =>
           opts.all ? cb(null, [{ address, family }]) : cb(null, address, family),
+        timeout: 30_000,
+      });
+      req.on('response', resolve);
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    });
+  }
+
+  /** A request for a mapped origin: to its loopback target over plain HTTP, with the original Host. */
+  #requestMapped(method: string, url: URL, headers: [string, Uint8Array][], body: Uint8Array, target: ConnectTarget): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({
+        hostname: target.hostname,
+        port: target.port,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers: { ...Object.fromEntries(groupHeaders(headers)), host: url.host },
+        // A fresh connection each time: test servers come and go, and a pooled
+        // socket to one that closed would fail the next request.
+        agent: false,
         timeout: 30_000,
       });
       req.on('response', resolve);

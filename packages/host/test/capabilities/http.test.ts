@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpBroker, originMatches, parseRange } from '../../src/capabilities/http.js';
+import { HttpBroker, originMatches, parseConnectTo, parseRange } from '../../src/capabilities/http.js';
 
 describe('originMatches', () => {
   it.each([
@@ -96,5 +96,115 @@ describe('HttpBroker response bodies', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     // The host holds at most 1 MiB unread; the rest waits in socket buffers or at the server.
     expect(wrote).toBeLessThan(16 << 20);
+  });
+});
+
+describe('parseConnectTo', () => {
+  it('keys targets by normalized origin and ignores a target path', () => {
+    const { map, problems } = parseConnectTo({ 'https://API.example.com:443': 'http://127.0.0.1:8080/v1', 'http://other.example:81': 'http://[::1]:9000', 'https://c.example': 'http://localhost' });
+    expect(problems).toEqual([]);
+    expect([...map]).toEqual([
+      ['https://api.example.com', { hostname: '127.0.0.1', port: 8080 }],
+      ['http://other.example:81', { hostname: '::1', port: 9000 }],
+      ['https://c.example', { hostname: 'localhost', port: 80 }],
+    ]);
+  });
+
+  it('names every entry that is not an origin mapped to a plain-HTTP loopback URL', () => {
+    const { map, problems } = parseConnectTo({
+      'https://api.example.com/v1': 'http://127.0.0.1:1',
+      'ftp://files.example.com': 'http://127.0.0.1:1',
+      'https://a.example.com': 'https://127.0.0.1:1',
+      'https://b.example.com': 'http://10.0.0.1:8080',
+      'https://c.example.com': 'not a url',
+    });
+    expect(map.size).toBe(0);
+    expect(problems).toEqual([
+      'the key "https://api.example.com/v1" is not an http(s) origin such as "https://api.example.com" (no path, query or credentials)',
+      'the key "ftp://files.example.com" is not an http(s) origin such as "https://api.example.com" (no path, query or credentials)',
+      'the target of https://a.example.com must be a plain http:// URL of a loopback server, got "https://127.0.0.1:1"',
+      'the target of https://b.example.com must be a loopback address (127.0.0.0/8, [::1] or localhost), got 10.0.0.1:8080',
+      'the target of https://c.example.com must be a plain http:// URL of a loopback server, got "not a url"',
+    ]);
+  });
+});
+
+describe('HttpBroker connectTo', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
+
+  /** A loopback server that records what it receives and answers `hello from <host header>`. */
+  async function loopback() {
+    const seen: { method: string; path: string; host: string | undefined; test: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ method: req.method!, path: req.url!, host: req.headers.host, test: req.headers['x-test'] as string | undefined });
+      if (req.url === '/away') res.writeHead(302, { location: 'https://elsewhere.example.com/' }).end();
+      else if (req.url === '/hop') res.writeHead(302, { location: '/landed' }).end();
+      else res.writeHead(200).end(`hello from ${req.headers.host}`);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    return { seen, port, url: `http://127.0.0.1:${port}` };
+  }
+
+  function broker(origins: string[], connectTo: Record<string, string>) {
+    const logs: string[] = [];
+    const { map } = parseConnectTo(connectTo);
+    const b = new HttpBroker({ pluginId: 't', origins, ranges: [], maxBodyBytes: 1 << 20, log: (_level, message) => logs.push(message), connectTo: map });
+    const get = async (url: string) => {
+      const u = new URL(url);
+      const sent = (await b.serve('send', [
+        { method: 'GET', scheme: u.protocol.slice(0, -1), authority: u.host, path: u.pathname + u.search, headers: [['x-test', new TextEncoder().encode('yes')]], body: new Uint8Array() },
+      ])) as { ok?: { id: number; status: number }; err?: { tag: string } };
+      if (!sent.ok) return { err: sent.err!.tag };
+      const chunks: Buffer[] = [];
+      for (;;) {
+        const r = (await b.serve('read', [sent.ok.id, 1 << 20])) as { ok?: Uint8Array };
+        if (!r.ok) break;
+        chunks.push(Buffer.from(r.ok));
+      }
+      return { status: sent.ok.status, body: Buffer.concat(chunks).toString() };
+    };
+    return { get, logs };
+  }
+
+  it('sends a granted, mapped origin to its loopback server, with the original path, headers and Host', async () => {
+    const server = await loopback();
+    const { get } = broker(['https://api.example.com'], { 'https://api.example.com': server.url });
+    expect(await get('https://api.example.com/v1/models?limit=2')).toEqual({ status: 200, body: 'hello from api.example.com' });
+    expect(server.seen).toEqual([{ method: 'GET', path: '/v1/models?limit=2', host: 'api.example.com', test: 'yes' }]);
+  });
+
+  it('refuses an origin the plugin was not granted even when it is mapped, without connecting', async () => {
+    const server = await loopback();
+    const { get, logs } = broker(['https://api.example.com'], { 'https://api.example.com': server.url, 'https://evil.example.com': server.url });
+    expect(await get('https://evil.example.com/')).toEqual({ err: 'HTTP-request-denied' });
+    expect(logs).toEqual(['denied GET https://evil.example.com: the plugin holds no http grant for it']);
+    expect(server.seen).toEqual([]);
+  });
+
+  it('leaves unmapped origins alone: a granted loopback origin is reached directly, a name that resolves to loopback stays refused', async () => {
+    const mapped = await loopback();
+    const direct = await loopback();
+    const { get, logs } = broker([direct.url, `http://localhost:${direct.port}`, 'https://api.example.com'], { 'https://api.example.com': mapped.url });
+    expect(await get(`${direct.url}/x`)).toEqual({ status: 200, body: `hello from 127.0.0.1:${direct.port}` });
+    expect(await get(`http://localhost:${direct.port}/y`)).toEqual({ err: 'HTTP-request-denied' });
+    expect(logs.at(-1)).toMatch(/^denied GET http:\/\/localhost:\d+: localhost resolves to .*, a non-public address no grant names$/);
+    expect(direct.seen.map((r) => r.path)).toEqual(['/x']);
+    expect(mapped.seen).toEqual([]);
+  });
+
+  it('checks and maps every redirect hop: a hop to an ungranted origin is refused, one within the origin is followed', async () => {
+    const server = await loopback();
+    const { get } = broker(['https://api.example.com'], { 'https://api.example.com': server.url, 'https://elsewhere.example.com': server.url });
+    expect(await get('https://api.example.com/away')).toEqual({ err: 'HTTP-request-denied' });
+    expect(await get('https://api.example.com/hop')).toEqual({ status: 200, body: 'hello from api.example.com' });
+    expect(server.seen.map((r) => r.path)).toEqual(['/away', '/hop', '/landed']);
   });
 });

@@ -47,9 +47,17 @@ export class BuildError extends Error {
   }
 }
 
-// Resolved from dist/build/ and from dist/cli/ (where the CLI bundle inlines this module).
-const childScript = fileURLToPath(new URL('../build/componentize-child.js', import.meta.url));
-const preopensScript = fileURLToPath(new URL('../build/preopens.js', import.meta.url));
+/**
+ * A script the build runs in a child process. Resolved from dist/build/ and from
+ * the bundles that inline this module (dist/cli/, dist/testing/); when this
+ * module runs from source (the SDK's own tests), from the built dist/build/.
+ */
+function buildScript(name: string): string {
+  const beside = fileURLToPath(new URL(`../build/${name}`, import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL(`../../dist/build/${name}`, import.meta.url));
+}
+const childScript = buildScript('componentize-child.js');
+const preopensScript = buildScript('preopens.js');
 /** The WASI packages plugins may import directly (see buildWorld). */
 const wasiWitDir = fileURLToPath(new URL('../../wit/deps/', import.meta.url));
 
