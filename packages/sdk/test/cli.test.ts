@@ -122,7 +122,7 @@ describe('airlock-plugin CLI', () => {
     const out = JSON.parse(stdout) as JsonFailure;
     expect(out.error.code).toBe('TYPE_ERROR');
     expect(out.error.message).toMatch(/^type errors in .* \(1\)$/);
-    expect(out.error.details).toContain('src/index.ts(2,7): error TS2322');
+    expect(out.error.details).toContain('src/index.ts:2:7: error TS2322: Type \'string\' is not assignable to type \'number\'.');
     expect(existsSync(join(dir, 'dist'))).toBe(false);
   });
 
@@ -133,7 +133,7 @@ describe('airlock-plugin CLI', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('type-checking…');
     expect(stderr).toMatch(/build failed: type errors in .* \(1\)\n/);
-    expect(stderr).toContain('src/index.ts(1,7): error TS2322');
+    expect(stderr).toContain('src/index.ts:1:7: error TS2322');
   });
 
   it('type-checks tool arguments against their schema', async () => {
@@ -161,7 +161,18 @@ describe('airlock-plugin CLI', () => {
     expect(code).toBe(1);
     const out = JSON.parse(stdout) as JsonFailure;
     expect(out.error.code).toBe('TYPE_ERROR');
-    expect(out.error.details).toMatch(/^src\/index\.ts\(6,29\): error TS2339: Property 'toUpperCase' does not exist on type 'number'/);
+    expect(out.error.details).toMatch(/^src\/index\.ts:6:29: error TS2339: Property 'toUpperCase' does not exist on type 'number'/);
+  });
+
+  it('reports what the bundler cannot resolve as BUNDLE_FAILED, at file:line:col', async () => {
+    const dir = await plugin({ kind: 'tool' }, { 'src/index.ts': "// a plugin\nimport helper from './helper.js';\nexport default helper;\n" });
+    const { code, stdout, stderr } = await run(['build', dir, '--json', '--no-typecheck']);
+    expect(code).toBe(1);
+    const out = JSON.parse(stdout) as JsonFailure;
+    expect(out.error.code).toBe('BUNDLE_FAILED');
+    expect(out.error.message).toBe('could not bundle src/index.ts');
+    expect(out.error.details).toBe('src/index.ts:2:20: error: Could not resolve "./helper.js"');
+    expect(stderr).toContain('src/index.ts:2:20: error: Could not resolve "./helper.js"');
   });
 
   it('reports a missing entry file as ENTRY_NOT_FOUND', async () => {
