@@ -132,6 +132,25 @@ describe('the build cache', () => {
     expect((await readFile(first.component)).equals(firstBytes)).toBe(true);
   });
 
+  it('stops when its signal is aborted, leaving the output as it was', { timeout: 120_000 }, async () => {
+    const controller = new AbortController();
+    const steps: string[] = [];
+    const stopped = build.buildPlugin({
+      dir,
+      cacheDir,
+      cache: false,
+      signal: controller.signal,
+      onProgress: (step) => {
+        steps.push(step);
+        if (step === 'componentizing') controller.abort();
+      },
+    });
+    await expect(stopped).rejects.toMatchObject({ name: 'AbortError' });
+    expect(steps).toEqual(['type-checking', 'bundling', 'componentizing']);
+    expect((await readFile(first.component)).equals(firstBytes)).toBe(true);
+    await expect(build.buildPlugin({ dir, cacheDir, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
   it('type-checks on every build: a type-only change is cached, a type error fails at file:line:col', { timeout: 120_000 }, async () => {
     await setSource(dir, echoSource(1, 'export interface Unused { a: string }'));
     const steps: string[] = [];

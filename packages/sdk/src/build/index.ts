@@ -42,6 +42,8 @@ export interface BuildOptions {
   cacheDir?: string;
   /** Progress lines ("type-checking", "bundling", …). */
   onProgress?: (step: string) => void;
+  /** Stops the build (and a running componentize child); the build rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -134,7 +136,11 @@ async function writeWorld(work: string, world: World): Promise<string> {
  */
 export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(options.dir ?? '.');
-  const progress = options.onProgress ?? (() => {});
+  const signal = options.signal;
+  const progress = (step: string) => {
+    signal?.throwIfAborted();
+    options.onProgress?.(step);
+  };
   const release = !!options.release;
   const useCache = options.cache !== false;
   const t0 = performance.now();
@@ -190,7 +196,8 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     await writeFile(sourcePath, bundle);
     const witPath = await writeWorld(work, world);
     const tmpOut = join(work, 'plugin.wasm');
-    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: !release }, manifest);
+    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: !release }, manifest, signal);
+    signal?.throwIfAborted();
     const bytes = await readFile(tmpOut);
     checkComponentKind(bytes, manifest.kind, manifest.entry);
     await writeAtomically(outFile, bytes);
@@ -303,10 +310,12 @@ interface Job {
   debug: boolean;
 }
 
-function runComponentize(job: Job, manifest: Manifest): Promise<void> {
+function runComponentize(job: Job, manifest: Manifest, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', pathToImport(preopensScript), childScript, JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Aborting kills the child; 'error' then rejects with an AbortError.
+      ...(signal ? { signal } : {}),
     });
     let out = '';
     let err = '';
@@ -322,6 +331,7 @@ function runComponentize(job: Job, manifest: Manifest): Promise<void> {
         report = undefined;
       }
       if (code === 0 && report?.ok) return resolvePromise();
+      if (signal?.aborted) return reject(signal.reason);
       const message = report?.message ?? `componentize-js exited with code ${code}`;
       reject(explainComponentizeError(message, err, manifest));
     });

@@ -113,34 +113,33 @@ export async function dev(flags: DevFlags, io: Io): Promise<number> {
       say(describeError(err, undefined, title).replace('\n', `${files}\n`) + dim(after));
     },
   });
-  await watcher.idle();
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await watcher.close();
-      await host.close();
-      if (!flags.home) await rm(home, { recursive: true, force: true });
-    })());
-
-  await new Promise<void>((done) => {
-    const onSignal = () => {
+  // SIGINT (Ctrl-C without the REPL, which handles it itself) and SIGTERM stop,
+  // from the first build on.
+  let signalled = false;
+  let wake = () => {};
+  const signal = new Promise<void>((r) => (wake = r));
+  const onSignal = () => {
+    signalled = true;
+    repl?.close();
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await Promise.race([watcher.idle(), signal]);
+    if (interactive && !signalled) {
       process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      if (repl) repl.close();
-      else done();
-    };
-    process.on('SIGTERM', onSignal);
-    if (interactive) {
-      repl = startRepl(host, manifest, watcher, say);
-      repl.on('exit', () => {
-        process.off('SIGTERM', onSignal);
-        done();
-      });
-    } else process.on('SIGINT', onSignal);
-  });
-  repl = undefined;
-  await stop();
+      const server = (repl = startRepl(host, manifest, watcher, say));
+      await new Promise<void>((r) => server.on('exit', r));
+    } else await signal;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    repl = undefined;
+    await watcher.close();
+    await host.close();
+    if (!flags.home) await rm(home, { recursive: true, force: true });
+  }
   io.stderr(dim('stopped\n'));
   return 0;
 }

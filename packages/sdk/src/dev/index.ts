@@ -66,7 +66,7 @@ export interface WatchErrorEvent {
 }
 
 export interface PluginWatcher {
-  /** Stop watching; waits for a build in progress. */
+  /** Stop watching, and stop a build in progress. */
   close(): Promise<void>;
   /** Build (and reload) now, as if a file had changed; resolves when that build is done. */
   rebuild(): Promise<void>;
@@ -96,6 +96,8 @@ export function watchPlugin(options: WatchOptions = {}): PluginWatcher {
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
+  /** Stops a build in progress when the watcher closes. */
+  const stop = new AbortController();
   const waiting: (() => void)[] = [];
 
   /** A directory worth watching: not dependencies, outputs or anything hidden. */
@@ -177,9 +179,9 @@ export function watchPlugin(options: WatchOptions = {}): PluginWatcher {
     const t0 = performance.now();
     let result: BuildResult;
     try {
-      result = await buildPlugin({ dir, release: options.release, skipTypecheck: options.skipTypecheck, cacheDir: options.cacheDir, onProgress: options.onProgress });
+      result = await buildPlugin({ dir, release: options.release, skipTypecheck: options.skipTypecheck, cacheDir: options.cacheDir, onProgress: options.onProgress, signal: stop.signal });
     } catch (err) {
-      options.onError?.(asError(err), { phase: 'build', files });
+      if (!closed) options.onError?.(asError(err), { phase: 'build', files });
       return;
     }
     const built = performance.now();
@@ -232,6 +234,7 @@ export function watchPlugin(options: WatchOptions = {}): PluginWatcher {
   const close = async (): Promise<void> => {
     if (!closed) {
       closed = true;
+      stop.abort();
       clearTimeout(timer);
       timer = undefined;
       for (const w of watchers.values()) w.close();
