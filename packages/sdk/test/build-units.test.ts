@@ -6,6 +6,7 @@ import { BuildCache, KEPT_ENTRIES, cacheKey, writeAtomically } from '../src/buil
 import { checkComponentKind, componentExports } from '../src/build/component-exports.js';
 import { BuildError } from '../src/build/errors.js';
 import { defaultConcurrency } from '../src/build/index.js';
+import { watchPlugin } from '../src/dev/index.js';
 
 let root: string;
 beforeAll(async () => {
@@ -183,5 +184,24 @@ describe('defaultConcurrency', () => {
     const n = defaultConcurrency();
     expect(n).toBeGreaterThanOrEqual(1);
     expect(n).toBeLessThanOrEqual(availableParallelism());
+  });
+});
+
+describe('watchPlugin', () => {
+  it('throws at once for a directory that does not exist', () => {
+    expect(() => watchPlugin({ dir: join(root, 'no-such-plugin') })).toThrow(/ENOENT/);
+  });
+
+  it('does nothing until a source changes, and closes', async () => {
+    const dir = join(root, 'quiet');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'src'), { recursive: true });
+    let builds = 0;
+    const watcher = watchPlugin({ dir, onBuild: () => builds++, onError: () => builds++ });
+    await writeFile(join(dir, 'README.md'), 'not a source');
+    await new Promise((r) => setTimeout(r, 300));
+    await watcher.idle();
+    await watcher.close();
+    expect(builds).toBe(0);
   });
 });

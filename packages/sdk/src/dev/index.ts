@@ -134,7 +134,8 @@ export function watchPlugin(options: WatchOptions = {}): PluginWatcher {
       w.on('error', () => unwatch(rel));
       watchers.set(rel, w);
       entries = readdirSync(abs, { withFileTypes: true });
-    } catch {
+    } catch (err) {
+      if (rel === '') throw err; // The plugin directory itself.
       return; // Gone already.
     }
     for (const e of entries) {
