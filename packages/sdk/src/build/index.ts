@@ -222,9 +222,10 @@ export interface BuildPluginsOptions extends Omit<BuildOptions, 'dir' | 'onProgr
 }
 
 /**
- * Memory one build may take. A componentize-js child peaks at ~765 MiB RSS
- * (VmHWM measured for the notes sample, a 12 MB component, with
- * componentize-js 0.23; ~755 MiB with --release); the rest is headroom.
+ * Memory one build may take. A componentize-js 0.23 child peaks at 755–770 MiB
+ * RSS (VmHWM, measured building the sample plugins, 12–13 MB components:
+ * notes 765 MiB, 755 MiB with --release; provider-openai and auth-device-flow
+ * up to 770 MiB); the rest is headroom. It also keeps ~1.5 cores busy.
  */
 const BYTES_PER_BUILD = 900 * 1024 * 1024;
 
