@@ -23,11 +23,12 @@ export default defineConfig([
       'cli/bin': 'src/cli/bin.ts',
       // The test harness: node-side (it starts a host and HTTP servers), never in a plugin's bundle.
       'testing/index': 'src/testing/index.ts',
+      'dev/index': 'src/dev/index.ts',
     },
     format: 'esm',
     target: 'node20',
     platform: 'node',
-    dts: { entry: { 'build/index': 'src/build/index.ts', 'testing/index': 'src/testing/index.ts' } },
+    dts: { entry: { 'build/index': 'src/build/index.ts', 'testing/index': 'src/testing/index.ts', 'dev/index': 'src/dev/index.ts' } },
     splitting: false,
     outDir: 'dist',
   },

@@ -19,7 +19,7 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 interface JsonFailure {
-  error: { code: string; message: string; details?: string };
+  error: { code: string; message: string; details?: string; hint?: string; diagnostics?: unknown[] };
 }
 
 // Plugin directories live under test/ (gitignored), inside the workspace.
@@ -67,18 +67,37 @@ describe('airlock-plugin CLI', () => {
       "airlock-plugin — build Airlock plugins
 
       Usage
-        airlock-plugin build [dir] [options]   Type-check, bundle and componentize a plugin
+        airlock-plugin build [dir...] [options]   Type-check, bundle and componentize plugins
+        airlock-plugin dev [dir] [options]        Build, load into a local host, then rebuild
+                                                  and reload on every change
 
-      Options
-        --release        Drop JS stack traces from the component (smaller; traps are silent)
-        --no-typecheck   Skip the TypeScript type check
-        --json           Print the result as one JSON document on stdout
-        -h, --help       Show this help
-        -v, --version    Show the version
+      Build options
+        --release                Drop JS stack traces from the component (smaller; traps are silent)
+        --no-typecheck           Skip the TypeScript type check
+        --no-cache               Componentize even when the build cache holds the component
+        -j, --jobs <n>           Plugins built at once (default: one per core, ~900 MB free memory each)
+        --json                   Print the result as JSON on stdout (an array for several dirs)
+
+      Dev options (and --release, --no-typecheck)
+        --grant <manifest|none>  What the plugin may do (default: what its manifest asks for)
+        --config <key=value>     Plugin configuration; the value is JSON when it parses (repeatable)
+        --env <NAME[=VALUE]>     Give the host only these environment variables, from yours or as
+                                 given (repeatable; default: all of yours)
+        --home <dir>             Host home (storage, caches); default: a temporary directory
+        --no-repl                Only watch and log, even on a terminal
+
+        -h, --help               Show this help
+        -v, --version            Show the version
 
       Examples
         airlock-plugin build
         airlock-plugin build plugins/notes --json
+        airlock-plugin build plugins/* --jobs 2
+        airlock-plugin dev plugins/notes
+        airlock-plugin dev --config baseUrl=https://api.example.com --env API_KEY
+
+      Components are cached in each plugin's node_modules/.cache/airlock-plugin/
+      (set AIRLOCK_BUILD_CACHE to keep them elsewhere).
       "
     `);
   });
@@ -109,10 +128,21 @@ describe('airlock-plugin CLI', () => {
     expect(stderr).toMatch(/^error: .*--fast/);
   });
 
-  it('refuses more than one directory', async () => {
-    const { code, stderr } = await run(['build', 'a', 'b']);
+  it('refuses more than one directory for dev', async () => {
+    const { code, stderr } = await run(['dev', 'a', 'b']);
     expect(code).toBe(2);
-    expect(stderr).toBe('error: build takes one directory, got 2\n');
+    expect(stderr).toBe('error: dev takes one directory, got 2\n');
+  });
+
+  it('refuses options of the other command, and bad values, with exit code 2', async () => {
+    expect(await run(['build', '--grant', 'none'])).toEqual({ code: 2, stdout: '', stderr: 'error: --grant does not apply to `build`\n' });
+    expect(await run(['dev', '--jobs', '2'])).toEqual({ code: 2, stdout: '', stderr: 'error: --jobs does not apply to `dev`\n' });
+    expect(await run(['dev', '--json'])).toEqual({ code: 2, stdout: '', stderr: 'error: --json does not apply to `dev`\n' });
+    expect(await run(['build', '--jobs', '0'])).toEqual({ code: 2, stdout: '', stderr: 'error: --jobs takes a positive whole number, got `0`\n' });
+    expect(await run(['build', '-j', 'many'])).toEqual({ code: 2, stdout: '', stderr: 'error: --jobs takes a positive whole number, got `many`\n' });
+    expect(await run(['dev', '--grant', 'all'])).toEqual({ code: 2, stdout: '', stderr: 'error: --grant takes `manifest` or `none`, got `all`\n' });
+    expect(await run(['dev', '--config', 'novalue'])).toEqual({ code: 2, stdout: '', stderr: 'error: --config takes key=value, got `novalue`\n' });
+    expect(await run(['dev', '--env', '1BAD'])).toEqual({ code: 2, stdout: '', stderr: 'error: --env takes NAME or NAME=VALUE, got `1BAD`\n' });
   });
 
   it('reports type errors as TYPE_ERROR, naming the file and line', async () => {
@@ -122,7 +152,8 @@ describe('airlock-plugin CLI', () => {
     const out = JSON.parse(stdout) as JsonFailure;
     expect(out.error.code).toBe('TYPE_ERROR');
     expect(out.error.message).toMatch(/^type errors in .* \(1\)$/);
-    expect(out.error.details).toContain('src/index.ts(2,7): error TS2322');
+    expect(out.error.details).toContain('src/index.ts:2:7: error TS2322: Type \'string\' is not assignable to type \'number\'.');
+    expect(out.error.diagnostics).toEqual([{ file: 'src/index.ts', line: 2, column: 7, code: 'TS2322', message: "Type 'string' is not assignable to type 'number'." }]);
     expect(existsSync(join(dir, 'dist'))).toBe(false);
   });
 
@@ -133,7 +164,7 @@ describe('airlock-plugin CLI', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('type-checking…');
     expect(stderr).toMatch(/build failed: type errors in .* \(1\)\n/);
-    expect(stderr).toContain('src/index.ts(1,7): error TS2322');
+    expect(stderr).toContain('src/index.ts:1:7: error TS2322');
   });
 
   it('type-checks tool arguments against their schema', async () => {
@@ -161,7 +192,18 @@ describe('airlock-plugin CLI', () => {
     expect(code).toBe(1);
     const out = JSON.parse(stdout) as JsonFailure;
     expect(out.error.code).toBe('TYPE_ERROR');
-    expect(out.error.details).toMatch(/^src\/index\.ts\(6,29\): error TS2339: Property 'toUpperCase' does not exist on type 'number'/);
+    expect(out.error.details).toMatch(/^src\/index\.ts:6:29: error TS2339: Property 'toUpperCase' does not exist on type 'number'/);
+  });
+
+  it('reports what the bundler cannot resolve as BUNDLE_FAILED, at file:line:col', async () => {
+    const dir = await plugin({ kind: 'tool' }, { 'src/index.ts': "// a plugin\nimport helper from './helper.js';\nexport default helper;\n" });
+    const { code, stdout, stderr } = await run(['build', dir, '--json', '--no-typecheck']);
+    expect(code).toBe(1);
+    const out = JSON.parse(stdout) as JsonFailure;
+    expect(out.error.code).toBe('BUNDLE_FAILED');
+    expect(out.error.message).toBe('could not bundle src/index.ts');
+    expect(out.error.details).toBe('src/index.ts:2:20: error: Could not resolve "./helper.js"');
+    expect(stderr).toContain('src/index.ts:2:20: error: Could not resolve "./helper.js"');
   });
 
   it('reports a missing entry file as ENTRY_NOT_FOUND', async () => {

@@ -1,18 +1,26 @@
 /**
  * `airlock-plugin build`: type-check the plugin's TypeScript, bundle it with
  * its npm dependencies into one ES module, and componentize it against the
- * world of the plugin's kind in a child process.
+ * world of the plugin's kind in a child process, unless the build cache holds
+ * the component for that bundle already.
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { availableParallelism, freemem, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import ts from 'typescript';
 import { readManifest, type Manifest } from '@airlock/host';
 import { CONTRACT_VERSION, WIT_PACKAGE, exportNameFor, witDir, worldFor } from '@airlock/wit';
+import { BuildCache, cacheKey, sha256, writeAtomically } from './cache.js';
+import { checkComponentKind } from './component-exports.js';
+import { BuildError, formatDiagnostic, fromEsbuild } from './errors.js';
+import { typecheck } from './typecheck.js';
+
+export { BuildError, formatDiagnostic } from './errors.js';
+export type { BuildDiagnostic, BuildErrorCode } from './errors.js';
+export { componentExports } from './component-exports.js';
 
 export interface BuildOptions {
   /** The plugin directory (holding package.json). Default: the current directory. */
@@ -21,30 +29,39 @@ export interface BuildOptions {
   release?: boolean;
   /** Skip the TypeScript type check. Default false. */
   skipTypecheck?: boolean;
+  /**
+   * Use the build cache: a build whose bundle and tools are unchanged restores
+   * the component instead of componentizing. `false` componentizes anyway
+   * (and caches the result). Default true.
+   */
+  cache?: boolean;
+  /**
+   * Where the cache lives (a subdirectory per plugin id). Default:
+   * `$AIRLOCK_BUILD_CACHE`, else `node_modules/.cache/airlock-plugin/` in the plugin directory.
+   */
+  cacheDir?: string;
   /** Progress lines ("type-checking", "bundling", …). */
   onProgress?: (step: string) => void;
+  /** Stops the build (and a running componentize child); the build rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
   id: string;
   kind: Manifest['kind'];
+  /** The plugin directory. */
+  dir: string;
   /** Absolute path of the written component. */
   component: string;
   bytes: number;
+  /** sha256 of the component. */
+  sha256: string;
+  /** Whether the component came from the build cache (componentize did not run). */
+  cached: boolean;
+  /** The cache key: sha256 over the bundle, the WIT world, the tool versions and the release flag. */
+  key: string;
+  release: boolean;
   ms: { typecheck: number; bundle: number; componentize: number; total: number };
-}
-
-/** A build failed; `message` says where and why, `details` holds compiler output. */
-export class BuildError extends Error {
-  readonly code: string;
-  readonly details: string | undefined;
-
-  constructor(code: 'TYPE_ERROR' | 'BUNDLE_FAILED' | 'COMPONENTIZE_FAILED' | 'ENTRY_NOT_FOUND' | 'KIND_MISMATCH', message: string, details?: string) {
-    super(message);
-    this.name = 'BuildError';
-    this.code = code;
-    this.details = details;
-  }
 }
 
 /**
@@ -58,7 +75,7 @@ function buildScript(name: string): string {
 }
 const childScript = buildScript('componentize-child.js');
 const preopensScript = buildScript('preopens.js');
-/** The WASI packages plugins may import directly (see buildWorld). */
+/** The WASI packages plugins may import directly (see worldFiles). */
 const wasiWitDir = fileURLToPath(new URL('../../wit/deps/', import.meta.url));
 
 /**
@@ -69,105 +86,188 @@ const wasiWitDir = fileURLToPath(new URL('../../wit/deps/', import.meta.url));
  */
 export const WASI_VERSION = '0.2.12';
 
-/**
- * Write the world a plugin is componentized against into `work`: the kind's
- * contract world plus the WASI interfaces the SDK's `env` and `fs` use. The
- * contract itself stays free of WASI (the host provides those interfaces
- * anyway, gated by the grant); the build adds them so plugin code can import
- * them. Returns the WIT directory and the world's name.
- */
-async function buildWorld(work: string, kind: Manifest['kind']): Promise<{ witPath: string; worldName: string }> {
-  const witPath = join(work, 'wit');
-  await cp(wasiWitDir, join(witPath, 'deps'), { recursive: true });
-  const contract = join(witPath, 'deps', WIT_PACKAGE.replace(':', '-'));
-  await mkdir(contract, { recursive: true });
-  for (const f of (await readdir(witDir())).filter((f) => f.endsWith('.wit'))) await cp(join(witDir(), f), join(contract, f));
-  const world = worldFor(kind);
-  await writeFile(
-    join(witPath, 'plugin.wit'),
-    [
-      'package airlock:build;',
-      `world ${world} {`,
-      `  include ${WIT_PACKAGE}/${world}@${CONTRACT_VERSION};`,
-      `  import wasi:cli/environment@${WASI_VERSION};`,
-      `  import wasi:filesystem/preopens@${WASI_VERSION};`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  return { witPath, worldName: `airlock:build/${world}` };
+interface World {
+  /** WIT files by path inside the WIT directory. */
+  files: Record<string, string>;
+  worldName: string;
 }
 
-/** Build the plugin in `options.dir` into its manifest's component path (default dist/plugin.wasm). */
+const worlds = new Map<Manifest['kind'], Promise<World>>();
+
+/**
+ * The world a plugin is componentized against: the kind's contract world plus
+ * the WASI interfaces the SDK's `env` and `fs` use. The contract itself stays
+ * free of WASI (the host provides those interfaces anyway, gated by the
+ * grant); the build adds them so plugin code can import them.
+ */
+function worldFiles(kind: Manifest['kind']): Promise<World> {
+  let world = worlds.get(kind);
+  if (!world) {
+    world = (async () => {
+      const files: Record<string, string> = {};
+      for (const f of await readdir(wasiWitDir, { recursive: true })) {
+        if (f.endsWith('.wit')) files[join('deps', f)] = await readFile(join(wasiWitDir, f), 'utf8');
+      }
+      const contract = join('deps', WIT_PACKAGE.replace(':', '-'));
+      for (const f of (await readdir(witDir())).filter((f) => f.endsWith('.wit'))) files[join(contract, f)] = await readFile(join(witDir(), f), 'utf8');
+      const name = worldFor(kind);
+      files['plugin.wit'] = [
+        'package airlock:build;',
+        `world ${name} {`,
+        `  include ${WIT_PACKAGE}/${name}@${CONTRACT_VERSION};`,
+        `  import wasi:cli/environment@${WASI_VERSION};`,
+        `  import wasi:filesystem/preopens@${WASI_VERSION};`,
+        '}',
+        '',
+      ].join('\n');
+      return { files, worldName: `airlock:build/${name}` };
+    })();
+    world.catch(() => worlds.delete(kind));
+    worlds.set(kind, world);
+  }
+  return world;
+}
+
+async function writeWorld(work: string, world: World): Promise<string> {
+  const witPath = join(work, 'wit');
+  for (const [path, text] of Object.entries(world.files)) {
+    await mkdir(dirname(join(witPath, path)), { recursive: true });
+    await writeFile(join(witPath, path), text);
+  }
+  return witPath;
+}
+
+/**
+ * Build the plugin in `options.dir` into its manifest's component path
+ * (default dist/plugin.wasm). The type check always runs (unless skipped);
+ * componentize runs only when the cache has no component for the bundle.
+ */
 export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(options.dir ?? '.');
-  const progress = options.onProgress ?? (() => {});
+  const signal = options.signal;
+  const progress = (step: string) => {
+    signal?.throwIfAborted();
+    options.onProgress?.(step);
+  };
+  const release = !!options.release;
+  const useCache = options.cache !== false;
   const t0 = performance.now();
   const manifest = await readManifest(dir);
   const entry = join(dir, manifest.entry);
   if (!existsSync(entry)) {
-    throw new BuildError('ENTRY_NOT_FOUND', `${manifest.entry} does not exist in ${dir}`, 'Create it, or set "entry" in the "airlock" manifest to your plugin\'s source file.');
+    throw new BuildError('ENTRY_NOT_FOUND', `${manifest.entry} does not exist in ${dir}`, undefined, 'Create it, or set "entry" in the "airlock" manifest to your plugin\'s source file.');
   }
+  const cache = BuildCache.for(dir, manifest.id, options.cacheDir);
 
   let t = performance.now();
   if (!options.skipTypecheck) {
     progress('type-checking');
-    typecheck(dir, entry);
+    await typecheck(dir, entry, { buildInfoFile: cache.buildInfoFile, fresh: !useCache });
   }
   const typecheckMs = performance.now() - t;
 
   t = performance.now();
   progress('bundling');
+  const bundle = await bundlePlugin(dir, entry, manifest);
+  const world = await worldFiles(manifest.kind);
+  const key = cacheKey({ bundle, wit: world.files, release, wasi: WASI_VERSION });
+  const bundleMs = performance.now() - t;
+
+  const outFile = join(dir, manifest.component);
+  const done = (component: { sha256: string; bytes: number }, cached: boolean, componentizeMs: number): BuildResult => ({
+    id: manifest.id,
+    kind: manifest.kind,
+    dir,
+    component: outFile,
+    bytes: component.bytes,
+    sha256: component.sha256,
+    cached,
+    key,
+    release,
+    ms: { typecheck: typecheckMs, bundle: bundleMs, componentize: componentizeMs, total: performance.now() - t0 },
+  });
+
+  if (useCache) {
+    // A cache that cannot be read is a cache miss, not a failed build.
+    const hit = await cache.current(outFile, key).catch(() => undefined) ?? (await cache.restore(key, outFile).catch(() => undefined));
+    if (hit) {
+      progress('cached');
+      return done(hit, true, 0);
+    }
+  }
+
+  t = performance.now();
+  progress('componentizing');
   const work = await mkdtemp(join(tmpdir(), 'airlock-build-'));
   try {
-    const bundle = join(work, 'plugin.js');
-    await bundlePlugin(dir, entry, manifest, bundle);
-    const bundleMs = performance.now() - t;
-
-    t = performance.now();
-    progress('componentizing');
-    const outFile = join(dir, manifest.component);
-    await mkdir(dirname(outFile), { recursive: true });
+    const sourcePath = join(work, 'plugin.js');
+    await writeFile(sourcePath, bundle);
+    const witPath = await writeWorld(work, world);
     const tmpOut = join(work, 'plugin.wasm');
-    const world = await buildWorld(work, manifest.kind);
-    await runComponentize({ sourcePath: bundle, ...world, outFile: tmpOut, debug: !options.release }, manifest);
-    await rename(tmpOut, outFile).catch(async () => {
-      // Across filesystems rename fails; copy through a sibling temp file instead.
-      const { copyFile } = await import('node:fs/promises');
-      await copyFile(tmpOut, `${outFile}.tmp`);
-      await rename(`${outFile}.tmp`, outFile);
-    });
-    const { size } = await stat(outFile);
-    return {
-      id: manifest.id,
-      kind: manifest.kind,
-      component: outFile,
-      bytes: size,
-      ms: { typecheck: typecheckMs, bundle: bundleMs, componentize: performance.now() - t, total: performance.now() - t0 },
-    };
+    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: !release }, manifest, signal);
+    signal?.throwIfAborted();
+    const bytes = await readFile(tmpOut);
+    checkComponentKind(bytes, manifest.kind, manifest.entry);
+    await writeAtomically(outFile, bytes);
+    // A cache that cannot be written costs the next build time, not this one.
+    await cache.store(key, bytes, outFile, release).catch(() => undefined);
+    return done({ sha256: sha256(bytes), bytes: bytes.byteLength }, false, performance.now() - t);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
-function typecheck(dir: string, entry: string): void {
-  const configFile = ts.findConfigFile(dir, ts.sys.fileExists, 'tsconfig.json');
-  let parsed: ts.ParsedCommandLine;
-  if (configFile && dirname(configFile) === dir) {
-    const read = ts.readConfigFile(configFile, ts.sys.readFile);
-    parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, dir);
-  } else {
-    parsed = { options: { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, skipLibCheck: true }, fileNames: [entry], errors: [] };
-  }
-  const program = ts.createProgram(parsed.fileNames.length ? parsed.fileNames : [entry], { ...parsed.options, noEmit: true });
-  const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error);
-  if (diagnostics.length === 0) return;
-  const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => dir, getNewLine: () => '\n' };
-  const text = process.stderr.isTTY && !process.env.NO_COLOR ? ts.formatDiagnosticsWithColorAndContext(diagnostics, host) : ts.formatDiagnostics(diagnostics, host);
-  throw new BuildError('TYPE_ERROR', `type errors in ${relative(process.cwd(), dir) || '.'} (${diagnostics.length})`, text);
+/** What became of one plugin of {@link buildPlugins}. */
+export type BuildOutcome = { dir: string; ok: true; result: BuildResult } | { dir: string; ok: false; error: Error };
+
+export interface BuildPluginsOptions extends Omit<BuildOptions, 'dir' | 'onProgress'> {
+  /** Builds at once. Default: {@link defaultConcurrency}. */
+  concurrency?: number;
+  /** Progress of each plugin, by its directory as given. */
+  onProgress?: (dir: string, step: string) => void;
+  /** Called as each plugin finishes, in the order they finish. */
+  onDone?: (outcome: BuildOutcome) => void;
 }
 
-async function bundlePlugin(dir: string, entry: string, manifest: Manifest, outfile: string): Promise<void> {
+/**
+ * Memory one build may take. A componentize-js 0.23 child peaks at 755–770 MiB
+ * RSS (VmHWM, measured building the sample plugins, 12–13 MB components:
+ * notes 765 MiB, 755 MiB with --release; provider-openai and auth-device-flow
+ * up to 770 MiB); the rest is headroom. It also keeps ~1.5 cores busy.
+ */
+const BYTES_PER_BUILD = 900 * 1024 * 1024;
+
+/** Builds that fit the machine: one per core, as far as free memory allows ~900 MB each, at least one. */
+export function defaultConcurrency(cores = availableParallelism(), freeBytes = freemem()): number {
+  return Math.max(1, Math.min(cores, Math.floor(freeBytes / BYTES_PER_BUILD)));
+}
+
+/**
+ * Build several plugins, `concurrency` at a time. A failure does not stop the
+ * others; the outcomes come back in the order of `dirs`.
+ */
+export async function buildPlugins(dirs: string[], options: BuildPluginsOptions = {}): Promise<BuildOutcome[]> {
+  const { concurrency = defaultConcurrency(), onProgress, onDone, ...build } = options;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  const outcomes: BuildOutcome[] = new Array(dirs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < dirs.length) {
+      const i = next++;
+      const dir = dirs[i]!;
+      const outcome: BuildOutcome = await buildPlugin({ ...build, dir, onProgress: (step) => onProgress?.(dir, step) }).then(
+        (result) => ({ dir, ok: true as const, result }),
+        (error: unknown) => ({ dir, ok: false as const, error: error instanceof Error ? error : new Error(String(error)) }),
+      );
+      outcomes[i] = outcome;
+      onDone?.(outcome);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, dirs.length) }, worker));
+  return outcomes;
+}
+
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<Uint8Array> {
   const exportName = exportNameFor(manifest.kind);
   // The shim checks at build time (componentize-js runs top-level code while
   // snapshotting) that the default export is a plugin of the manifest's kind.
@@ -182,8 +282,11 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest, outf
     `export const ${exportName} = plugin.exports;`,
   ].join('\n');
   try {
-    await esbuild.build({
+    const out = await esbuild.build({
       stdin: { contents: shim, resolveDir: dir, sourcefile: 'airlock-entry.js', loader: 'js' },
+      // Paths in messages and in the bundle's comments are relative to the
+      // plugin, so the bundle (and the cache key) does not depend on the cwd.
+      absWorkingDir: dir,
       bundle: true,
       format: 'esm',
       platform: 'neutral',
@@ -191,15 +294,18 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest, outf
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
       external: ['airlock:*', 'wasi:*'],
-      outfile,
+      outfile: 'plugin.js',
+      write: false,
       logLevel: 'silent',
       keepNames: true,
       sourcemap: false,
     });
+    return out.outputFiles[0]!.contents;
   } catch (err) {
     const failure = err as esbuild.BuildFailure;
-    const text = failure.errors ? (await esbuild.formatMessages(failure.errors, { kind: 'error', color: false })).join('\n') : String(err);
-    throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}`, text);
+    if (!failure.errors) throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}: ${String(err)}`);
+    const found = fromEsbuild(failure.errors);
+    throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}`, found.map(formatDiagnostic).join('\n'), undefined, found);
   }
 }
 
@@ -213,10 +319,12 @@ interface Job {
   debug: boolean;
 }
 
-function runComponentize(job: Job, manifest: Manifest): Promise<void> {
+function runComponentize(job: Job, manifest: Manifest, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', pathToImport(preopensScript), childScript, JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Aborting kills the child; 'error' then rejects with an AbortError.
+      ...(signal ? { signal } : {}),
     });
     let out = '';
     let err = '';
@@ -232,6 +340,7 @@ function runComponentize(job: Job, manifest: Manifest): Promise<void> {
         report = undefined;
       }
       if (code === 0 && report?.ok) return resolvePromise();
+      if (signal?.aborted) return reject(signal.reason);
       const message = report?.message ?? `componentize-js exited with code ${code}`;
       reject(explainComponentizeError(message, err, manifest));
     });
@@ -246,7 +355,13 @@ function pathToImport(file: string): string {
 function explainComponentizeError(message: string, stderr: string, manifest: Manifest): BuildError {
   const output = [message, stderr].filter(Boolean).join('\n').trim();
   const thrown = /Error: (.*(must `export default`|the manifest says).*)/.exec(output);
-  if (thrown) return new BuildError('KIND_MISMATCH', thrown[1]!, output);
+  if (thrown) {
+    const other = /exports a (\w+) plugin/.exec(thrown[1]!)?.[1];
+    const hint = other
+      ? `Set "kind": "${other}" in the "airlock" manifest if it is meant to be a ${other} plugin; otherwise make ${manifest.entry} \`export default\` a plugin made with define${cap(manifest.kind)}Plugin().`
+      : undefined;
+    return new BuildError('KIND_MISMATCH', thrown[1]!, output, hint);
+  }
   const missing = /(missing|not exported|does not export)[^\n]*/i.exec(output);
   if (missing) {
     return new BuildError('COMPONENTIZE_FAILED', `the plugin does not provide what a ${manifest.kind} plugin must export: ${missing[0]}`, output);

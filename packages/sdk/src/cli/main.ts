@@ -4,29 +4,45 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildPlugin } from '../build/index.js';
-
-const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR && !process.env.CI;
-const paint = (code: number) => (s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
-const red = paint(31);
-const green = paint(32);
-const dim = paint(2);
+import { buildPlugins, defaultConcurrency, type BuildOutcome } from '../build/index.js';
+import { dev } from './dev.js';
+import { dim, green, red } from './paint.js';
+import { describeBuild, describeError } from './report.js';
 
 export const HELP = `airlock-plugin — build Airlock plugins
 
 Usage
-  airlock-plugin build [dir] [options]   Type-check, bundle and componentize a plugin
+  airlock-plugin build [dir...] [options]   Type-check, bundle and componentize plugins
+  airlock-plugin dev [dir] [options]        Build, load into a local host, then rebuild
+                                            and reload on every change
 
-Options
-  --release        Drop JS stack traces from the component (smaller; traps are silent)
-  --no-typecheck   Skip the TypeScript type check
-  --json           Print the result as one JSON document on stdout
-  -h, --help       Show this help
-  -v, --version    Show the version
+Build options
+  --release                Drop JS stack traces from the component (smaller; traps are silent)
+  --no-typecheck           Skip the TypeScript type check
+  --no-cache               Componentize even when the build cache holds the component
+  -j, --jobs <n>           Plugins built at once (default: one per core, ~900 MB free memory each)
+  --json                   Print the result as JSON on stdout (an array for several dirs)
+
+Dev options (and --release, --no-typecheck)
+  --grant <manifest|none>  What the plugin may do (default: what its manifest asks for)
+  --config <key=value>     Plugin configuration; the value is JSON when it parses (repeatable)
+  --env <NAME[=VALUE]>     Give the host only these environment variables, from yours or as
+                           given (repeatable; default: all of yours)
+  --home <dir>             Host home (storage, caches); default: a temporary directory
+  --no-repl                Only watch and log, even on a terminal
+
+  -h, --help               Show this help
+  -v, --version            Show the version
 
 Examples
   airlock-plugin build
   airlock-plugin build plugins/notes --json
+  airlock-plugin build plugins/* --jobs 2
+  airlock-plugin dev plugins/notes
+  airlock-plugin dev --config baseUrl=https://api.example.com --env API_KEY
+
+Components are cached in each plugin's node_modules/.cache/airlock-plugin/
+(set AIRLOCK_BUILD_CACHE to keep them elsewhere).
 `;
 
 function version(): string {
@@ -41,6 +57,9 @@ export interface Io {
 
 const defaultIo: Io = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
 
+const DEV_ONLY = ['grant', 'config', 'env', 'home', 'no-repl'] as const;
+const BUILD_ONLY = ['no-cache', 'jobs', 'json'] as const;
+
 /** Run the CLI with `argv` (without node and script). Returns the exit code. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let parsed;
@@ -51,7 +70,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       options: {
         release: { type: 'boolean', default: false },
         'no-typecheck': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
+        'no-cache': { type: 'boolean' },
+        jobs: { type: 'string', short: 'j' },
+        json: { type: 'boolean' },
+        grant: { type: 'string' },
+        config: { type: 'string', multiple: true },
+        env: { type: 'string', multiple: true },
+        home: { type: 'string' },
+        'no-repl': { type: 'boolean' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -70,43 +96,92 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     io.stdout(HELP);
     return command || values.help ? 0 : 2;
   }
-  if (command !== 'build') {
+  if (command !== 'build' && command !== 'dev') {
     io.stderr(`${red('error')}: unknown command \`${command}\`\n\n${HELP}`);
     return 2;
   }
-  if (rest.length > 1) {
-    io.stderr(`${red('error')}: build takes one directory, got ${rest.length}\n`);
+  const misplaced = (command === 'build' ? DEV_ONLY : BUILD_ONLY).find((name) => values[name] !== undefined);
+  if (misplaced) {
+    io.stderr(`${red('error')}: --${misplaced} does not apply to \`${command}\`\n`);
     return 2;
   }
-  const started = Date.now();
-  try {
-    const result = await buildPlugin({
-      dir: rest[0] ?? '.',
-      release: values.release,
-      skipTypecheck: values['no-typecheck'],
-      onProgress: (step) => {
-        if (!values.json) io.stderr(dim(`  ${step}… (${((Date.now() - started) / 1000).toFixed(1)} s)\n`));
-      },
-    });
-    if (values.json) io.stdout(JSON.stringify(result) + '\n');
-    else {
-      const mb = (result.bytes / 1024 / 1024).toFixed(1);
-      io.stderr(
-        `${green('built')} ${result.id} (${result.kind}) → ${result.component}\n` +
-          `  ${mb} MB in ${(result.ms.total / 1000).toFixed(1)} s ` +
-          dim(`(typecheck ${fmt(result.ms.typecheck)}, bundle ${fmt(result.ms.bundle)}, componentize ${fmt(result.ms.componentize)})`) +
-          '\n',
-      );
+
+  if (command === 'dev') {
+    if (rest.length > 1) {
+      io.stderr(`${red('error')}: dev takes one directory, got ${rest.length}\n`);
+      return 2;
     }
-    return 0;
-  } catch (err) {
-    const e = err as Error & { code?: string; details?: string; hint?: string };
-    if (values.json) io.stdout(JSON.stringify({ error: { code: e.code ?? 'ERROR', message: e.message, details: e.details } }) + '\n');
-    io.stderr(`${red('build failed')}: ${e.message}\n`);
-    if (e.details) io.stderr(`${e.details.trimEnd()}\n`);
-    if (e.hint) io.stderr(`${dim('hint:')} ${e.hint}\n`);
-    return 1;
+    return dev(
+      {
+        dir: rest[0] ?? '.',
+        release: values.release,
+        skipTypecheck: values['no-typecheck'],
+        grant: values.grant,
+        config: values.config ?? [],
+        env: values.env,
+        home: values.home,
+        repl: !values['no-repl'],
+      },
+      io,
+    );
   }
+
+  let jobs: number | undefined;
+  if (values.jobs !== undefined) {
+    jobs = Number(values.jobs);
+    if (!/^\d+$/.test(values.jobs) || jobs < 1) {
+      io.stderr(`${red('error')}: --jobs takes a positive whole number, got \`${values.jobs}\`\n`);
+      return 2;
+    }
+  }
+  return build(rest.length ? rest : ['.'], { release: values.release, skipTypecheck: values['no-typecheck'], cache: !values['no-cache'], jobs, json: !!values.json }, io);
 }
 
-const fmt = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+interface BuildFlags {
+  release: boolean;
+  skipTypecheck: boolean;
+  cache: boolean;
+  jobs: number | undefined;
+  json: boolean;
+}
+
+async function build(dirs: string[], flags: BuildFlags, io: Io): Promise<number> {
+  const several = dirs.length > 1;
+  const started = Date.now();
+  const concurrency = Math.min(flags.jobs ?? defaultConcurrency(), dirs.length);
+  if (several && !flags.json) io.stderr(dim(`building ${dirs.length} plugins, ${concurrency} at a time\n`));
+  const outcomes = await buildPlugins(dirs, {
+    release: flags.release,
+    skipTypecheck: flags.skipTypecheck,
+    cache: flags.cache,
+    concurrency,
+    onProgress: (dir, step) => {
+      if (!flags.json && step !== 'cached') io.stderr(dim(`  ${several ? `${dir}: ` : ''}${step}… (${((Date.now() - started) / 1000).toFixed(1)} s)\n`));
+    },
+    // With several plugins, each is reported as it finishes. Errors go to stderr with --json too.
+    onDone: (outcome) => {
+      if (several && (!flags.json || !outcome.ok)) report(outcome, io);
+    },
+  });
+  if (!several && (!flags.json || !outcomes[0]!.ok)) report(outcomes[0]!, io, false);
+  if (flags.json) {
+    const json = outcomes.map((o) => (o.ok ? o.result : { dir: o.dir, error: errorJson(o.error) }));
+    io.stdout(JSON.stringify(several ? json : json[0]) + '\n');
+  }
+  const failed = outcomes.filter((o) => !o.ok).length;
+  if (several && !flags.json) {
+    const built = outcomes.length - failed;
+    io.stderr(`${failed ? red(`${failed} failed`) : green('all built')}${failed ? `, ${built} built` : ` (${built})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  return failed ? 1 : 0;
+}
+
+function errorJson(err: Error): { code: string; message: string; details?: string; hint?: string; diagnostics?: unknown } {
+  const e = err as Error & { code?: string; details?: string; hint?: string; diagnostics?: unknown[] };
+  return { code: e.code ?? 'ERROR', message: e.message, details: e.details, hint: e.hint, ...(e.diagnostics?.length ? { diagnostics: e.diagnostics } : {}) };
+}
+
+function report(outcome: BuildOutcome, io: Io, several = true): void {
+  if (outcome.ok) io.stderr(describeBuild(outcome.result));
+  else io.stderr(describeError(outcome.error, several ? outcome.dir : undefined));
+}

@@ -1,0 +1,239 @@
+/**
+ * `airlock-plugin dev`: build the plugin, load it into a real host, and rebuild
+ * and reload it on every change. On a terminal, a REPL drives the plugin
+ * (`call`, `chat`, `login`, …); otherwise it watches and logs until SIGINT or
+ * SIGTERM.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { start, type REPLServer } from 'node:repl';
+import { createHost, readManifest, type Grant, type Host, type LogEntry, type Manifest } from '@airlock/host';
+import { watchPlugin, type PluginWatcher, type WatchBuildEvent } from '../dev/index.js';
+import type { Io } from './main.js';
+import { describeBuild, describeError, fmt } from './report.js';
+import { dim, green, red } from './paint.js';
+
+export interface DevFlags {
+  dir: string;
+  release: boolean;
+  skipTypecheck: boolean;
+  grant: string | undefined;
+  config: string[];
+  env: string[] | undefined;
+  home: string | undefined;
+  repl: boolean;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export async function dev(flags: DevFlags, io: Io): Promise<number> {
+  const usage = (message: string) => {
+    io.stderr(`${red('error')}: ${message}\n`);
+    return 2;
+  };
+  let grant: Grant | 'manifest';
+  if (flags.grant === undefined || flags.grant === 'manifest') grant = 'manifest';
+  else if (flags.grant === 'none') grant = {};
+  else return usage(`--grant takes \`manifest\` or \`none\`, got \`${flags.grant}\``);
+  const config: Record<string, unknown> = {};
+  for (const item of flags.config) {
+    const eq = item.indexOf('=');
+    if (eq < 1) return usage(`--config takes key=value, got \`${item}\``);
+    config[item.slice(0, eq)] = parseValue(item.slice(eq + 1));
+  }
+  let env: NodeJS.ProcessEnv | undefined;
+  if (flags.env) {
+    env = {};
+    for (const item of flags.env) {
+      const eq = item.indexOf('=');
+      const name = eq < 0 ? item : item.slice(0, eq);
+      if (!ENV_NAME.test(name)) return usage(`--env takes NAME or NAME=VALUE, got \`${item}\``);
+      const value = eq < 0 ? process.env[name] : item.slice(eq + 1);
+      if (value === undefined) io.stderr(dim(`note: ${name} is not set in your environment\n`));
+      else env[name] = value;
+    }
+  }
+
+  const dir = resolve(flags.dir);
+  let manifest: Manifest;
+  try {
+    manifest = await readManifest(dir);
+  } catch (err) {
+    io.stderr(describeError(err as Error, undefined, 'error'));
+    return 1;
+  }
+
+  const home = flags.home ? resolve(flags.home) : await mkdtemp(join(tmpdir(), 'airlock-dev-'));
+  let repl: REPLServer | undefined;
+  /** Print a line without garbling the REPL's prompt. */
+  const say = (text: string, stream: 'stdout' | 'stderr' = 'stderr') => {
+    if (repl) process.stdout.write('\r\x1b[K');
+    io[stream](text.endsWith('\n') ? text : `${text}\n`);
+    repl?.displayPrompt(true);
+  };
+  const logger = (entry: LogEntry) => {
+    if (entry.level === 'trace') return;
+    const text = `[${entry.plugin ?? 'host'}] ${entry.level}: ${entry.message}`;
+    say(entry.level === 'error' ? red(text) : dim(text));
+  };
+
+  let host: Host;
+  try {
+    host = await createHost({ home, logger, ...(env ? { env } : {}) });
+  } catch (err) {
+    io.stderr(describeError(err as Error, undefined, 'error'));
+    if (!flags.home) await rm(home, { recursive: true, force: true });
+    return 1;
+  }
+
+  const interactive = flags.repl && !!process.stdin.isTTY && !!process.stdout.isTTY;
+  let loaded = false;
+  const watcher: PluginWatcher = watchPlugin({
+    dir,
+    host,
+    load: { grant, config },
+    buildOnStart: true,
+    release: flags.release,
+    skipTypecheck: flags.skipTypecheck,
+    onProgress: (step) => {
+      // The slow step is worth announcing; the others take a moment.
+      if (step === 'componentizing') say(dim('  componentizing…'));
+    },
+    onBuild: (e) => {
+      if (e.loaded) {
+        loaded = true;
+        say(describeBuild(e.result) + `${green('loaded')} ${e.result.id} into a dev host ${dim(`(home ${home})`)}\n` + dim(`watching ${dir} — edit and save to rebuild${interactive ? '' : '; Ctrl-C to stop'}`));
+      } else say(rebuiltLine(e));
+    },
+    onError: (err, e) => {
+      const title = e.phase === 'build' ? 'build failed' : e.phase === 'load' ? 'load failed' : 'reload failed';
+      const files = e.files.length ? dim(` (${e.files.join(', ')})`) : '';
+      const after = loaded ? 'the previous build keeps serving' : 'fix it and save to try again';
+      say(describeError(err, undefined, title).replace('\n', `${files}\n`) + dim(after));
+    },
+  });
+  // SIGINT (Ctrl-C without the REPL, which handles it itself) and SIGTERM stop,
+  // from the first build on.
+  let signalled = false;
+  let wake = () => {};
+  const signal = new Promise<void>((r) => (wake = r));
+  const onSignal = () => {
+    signalled = true;
+    repl?.close();
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await Promise.race([watcher.idle(), signal]);
+    if (interactive && !signalled) {
+      process.off('SIGINT', onSignal);
+      const server = (repl = startRepl(host, manifest, watcher, say));
+      await new Promise<void>((r) => server.on('exit', r));
+    } else await signal;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    repl = undefined;
+    await watcher.close();
+    await host.close();
+    if (!flags.home) await rm(home, { recursive: true, force: true });
+  }
+  io.stderr(dim('stopped\n'));
+  return 0;
+}
+
+function rebuiltLine(e: WatchBuildEvent): string {
+  const how = e.result.cached ? 'cached' : 'componentized';
+  const what = e.reloaded ? 'reloaded' : 'not loaded';
+  const files = e.files.length ? dim(` (${e.files.join(', ')})`) : '';
+  return `${green('rebuilt')} in ${(e.ms.build / 1000).toFixed(1)} s (${how}), ${what}${e.reloaded ? ` in ${fmt(e.ms.reload)}` : ''}${files}`;
+}
+
+/** A JSON value when the text parses as one, else the text. */
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+interface Helper {
+  usage: string;
+  description: string;
+  fn: (...args: never[]) => unknown;
+}
+
+function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, say: (text: string, stream?: 'stdout' | 'stderr') => void): REPLServer {
+  const id = manifest.id;
+  const helpers: Record<string, Helper> = {
+    rebuild: { usage: 'await rebuild()', description: 'Build and reload now, without waiting for a change', fn: () => watcher.rebuild() },
+  };
+  if (manifest.kind === 'tool') {
+    helpers.call = {
+      usage: "await call('name', { …args })",
+      description: `Call a tool of ${id} and return its result`,
+      fn: ((name: string, args: unknown = {}) => host.callTool(name.includes('.') ? name : `${id}.${name}`, args)) as Helper['fn'],
+    };
+    helpers.tools = {
+      usage: 'tools()',
+      description: `The tools ${id} offers, with their descriptions`,
+      fn: () => host.tools().filter((t) => t.plugin === id).map((t) => ({ name: t.name, description: t.description, risk: t.risk })),
+    };
+  } else if (manifest.kind === 'auth') {
+    helpers.login = {
+      usage: 'await login()',
+      description: 'Run the device login: shows the code and URL, waits for you to finish',
+      fn: async () => {
+        const login = await host.auth(id).login();
+        say(`Open ${login.verificationUriComplete ?? login.verificationUri} and enter ${green(login.userCode)}`, 'stdout');
+        return login.wait();
+      },
+    };
+    helpers.token = { usage: 'await token()', description: 'A fresh access token', fn: () => host.auth(id).token() };
+    helpers.status = { usage: 'await status()', description: 'Whether you are signed in, and as whom', fn: () => host.auth(id).status() };
+    helpers.logout = { usage: 'await logout()', description: 'Sign out', fn: () => host.auth(id).logout() };
+  } else {
+    helpers.chat = {
+      usage: "await chat('text', { model })",
+      description: `Ask ${id}; the answer streams to stdout`,
+      fn: (async (text: string, options: { model?: string; system?: string } = {}) => {
+        const messages = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), { role: 'user' as const, content: String(text) }];
+        let done: unknown;
+        for await (const e of host.chatStream({ provider: id, model: options.model, messages })) {
+          if (e.type === 'text') process.stdout.write(e.text);
+          else if (e.type === 'done') done = { finishReason: e.finishReason, model: e.model };
+        }
+        process.stdout.write('\n');
+        return done;
+      }) as Helper['fn'],
+    };
+    helpers.models = { usage: 'await models()', description: `The models ${id} offers`, fn: () => host.models(id) };
+  }
+
+  say(dim(`REPL for ${id}: .help lists the helpers (${Object.keys(helpers).join(', ')}); .exit or Ctrl-D to stop`));
+  const server = start({ prompt: `${id}> `, useGlobal: false, ignoreUndefined: true });
+  Object.assign(server.context, { host, plugin: id }, Object.fromEntries(Object.entries(helpers).map(([name, h]) => [name, h.fn])));
+  const builtIn = Object.entries(server.commands).filter(([name]) => name !== 'help');
+  server.defineCommand('help', {
+    help: 'Show the helpers and commands',
+    action() {
+      const width = Math.max(...Object.values(helpers).map((h) => h.usage.length), 'plugin'.length);
+      const lines = [
+        `Plugin ${id} (${manifest.kind}), loaded into \`host\` (an @airlock/host Host).`,
+        '',
+        ...Object.values(helpers).map((h) => `  ${h.usage.padEnd(width)}  ${h.description}`),
+        `  ${'plugin'.padEnd(width)}  The plugin id`,
+        `  ${'host'.padEnd(width)}  The host: host.plugins(), host.reload(plugin), …`,
+        '',
+        ...builtIn.map(([name, c]) => `  .${name.padEnd(width - 1)}  ${c?.help ?? ''}`),
+        `  ${'.help'.padEnd(width)}  Show this help`,
+      ];
+      this.output.write(lines.join('\n') + '\n');
+      this.displayPrompt();
+    },
+  });
+  return server;
+}
