@@ -177,9 +177,11 @@ describe('BuildCache', () => {
 
 describe('defaultConcurrency', () => {
   const GB = 1024 ** 3;
-  it('is one build per core, as far as free memory allows ~900 MB each, and at least one', () => {
-    expect(defaultConcurrency(8, 64 * GB)).toBe(8);
+  it('is one build per 1.5 cores, as far as free memory allows ~900 MB each, and at least one', () => {
+    expect(defaultConcurrency(8, 64 * GB)).toBe(5);
     expect(defaultConcurrency(8, 2 * GB)).toBe(2);
+    expect(defaultConcurrency(4, 64 * GB)).toBe(2);
+    expect(defaultConcurrency(2, 64 * GB)).toBe(1);
     expect(defaultConcurrency(2, 0.5 * GB)).toBe(1);
     const n = defaultConcurrency();
     expect(n).toBeGreaterThanOrEqual(1);

@@ -75,7 +75,7 @@ describe('airlock-plugin CLI', () => {
         --release                Drop JS stack traces from the component (smaller; traps are silent)
         --no-typecheck           Skip the TypeScript type check
         --no-cache               Componentize even when the build cache holds the component
-        -j, --jobs <n>           Plugins built at once (default: one per core, ~900 MB free memory each)
+        -j, --jobs <n>           Plugins built at once (default: one per 1.5 cores, ~900 MB free memory each)
         --json                   Print the result as JSON on stdout (an array for several dirs)
 
       Dev options (and --release, --no-typecheck)
