@@ -122,7 +122,7 @@ async function authoring() {
     const steps = Object.fromEntries(['scaffold', 'install', 'build', 'test'].map((k) => [k, round(p[k].ms)]));
     const source = join(p.dir, 'src', 'index.ts');
     const text = await readFile(source, 'utf8');
-    const edited = text.replace("description: 'Count the words and characters in a text.'", "description: 'Count the words and characters of a text.'");
+    const edited = text.replace("description: 'Turn a title into a URL slug: lowercase words joined by dashes.'", "description: 'Turn a title into a URL slug: lowercase words, joined by dashes.'");
     if (edited === text) throw new Error('the one-line edit did not apply: the tool template changed');
     await writeFile(source, edited);
     // The project's own `airlock-plugin build`, as the author runs it; wall time includes starting Node.

@@ -5,19 +5,21 @@
  */
 import { defineTool, defineToolPlugin, ToolError } from '@airlock/sdk';
 
-const countWords = defineTool({
-  name: 'count_words',
-  description: 'Count the words and characters in a text.',
+const slugify = defineTool({
+  name: 'slugify',
+  description: 'Turn a title into a URL slug: lowercase words joined by dashes.',
   parameters: {
     type: 'object',
-    properties: { text: { type: 'string', description: 'The text to count' } },
-    required: ['text'],
+    properties: { title: { type: 'string', description: 'The title to turn into a slug' } },
+    required: ['title'],
     additionalProperties: false,
   },
-  // `text` is typed `string`: the type follows from the schema above.
-  run: ({ text }) => ({
-    words: text.split(/\s+/).filter(Boolean).length,
-    characters: [...text].length,
+  // `title` is typed `string`: the type follows from the schema above.
+  run: ({ title }) => ({
+    slug: title
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, ''),
   }),
 });
 
@@ -40,4 +42,4 @@ const repeat = defineTool({
   },
 });
 
-export default defineToolPlugin({ tools: [countWords, repeat] });
+export default defineToolPlugin({ tools: [slugify, repeat] });

@@ -12,12 +12,12 @@ afterAll(() => t?.close());
 
 describe('{{id}}', () => {
   it('lists its tools with their schemas and risk levels', () => {
-    expect(t.tools().map((tool) => tool.name).sort()).toEqual(['count_words', 'repeat']);
+    expect(t.tools().map((tool) => tool.name).sort()).toEqual(['repeat', 'slugify']);
     expect(t.tools().every((tool) => tool.risk === 'read-only')).toBe(true);
   });
 
-  it('counts words', async () => {
-    expect(await t.callTool('count_words', { text: 'one two  three' })).toEqual({ words: 3, characters: 14 });
+  it('makes slugs', async () => {
+    expect(await t.callTool('slugify', { title: 'Hello, World: 2 Recipes!' })).toEqual({ slug: 'hello-world-2-recipes' });
   });
 
   it('runs async tools and applies defaults in code', async () => {
@@ -31,6 +31,6 @@ describe('{{id}}', () => {
 
   it('refuses arguments that do not match the schema before the plugin runs', async () => {
     await expect(t.callTool('repeat', { text: 'x', times: 0 })).rejects.toMatchObject({ code: 'TOOL_ARGUMENTS_INVALID' });
-    await expect(t.callTool('count_words', {})).rejects.toMatchObject({ code: 'TOOL_ARGUMENTS_INVALID' });
+    await expect(t.callTool('slugify', {})).rejects.toMatchObject({ code: 'TOOL_ARGUMENTS_INVALID' });
   });
 });
