@@ -37,6 +37,8 @@ describe('scaffold', () => {
     expect(pkg.dependencies).toEqual({ '@airlock/sdk': `^${VERSION}` });
     expect(pkg.scripts).toMatchObject({ build: 'airlock-plugin build', test: 'vitest run', dev: 'airlock-plugin dev' });
     expect(pkg.pnpm.onlyBuiltDependencies).toContain('better-sqlite3');
+    // npm pack must ship the component, which .gitignore keeps out of git.
+    expect(pkg.files).toEqual(['src', 'dist/plugin.wasm', 'airlock.sig.json']);
     // No token is left unrendered anywhere (the host's own `{{ config.key }}` templates have spaces).
     for (const f of result.files) expect(await readFile(join(dir, f), 'utf8'), f).not.toMatch(/\{\{\w+\}\}/);
   });

@@ -1,8 +1,9 @@
-import { rm } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outsideWorkspace, packWorkspace, passedTests, scaffoldAndTest, type Run } from '../src/index.js';
+import { createHost } from '@airlock/host';
+import { outsideWorkspace, packWorkspace, passedTests, run, scaffoldAndTest, type Run } from '../src/index.js';
 
 const workspaceRoot = fileURLToPath(new URL('../../../', import.meta.url));
 let base: string;
@@ -25,5 +26,20 @@ describe.each(['tool', 'auth', 'provider'] as const)('a scaffolded %s project', 
     expect(p.build!.stderr).toMatch(/built my-\w+-plugin/);
     expect(p.test?.code, explain(p.test)).toBe(0);
     expect(passedTests(p.test!.stdout)).toBeGreaterThanOrEqual(5);
+
+    // Published as its README says (a tarball), it installs into a host and loads.
+    const packed = await run('pnpm', ['pack'], p.dir);
+    expect(packed.code, explain(packed)).toBe(0);
+    const tgz = (await readdir(p.dir)).find((f) => f.endsWith('.tgz'))!;
+    const host = await createHost({ home: join(base, `home-${kind}`), logger: () => {} });
+    try {
+      const installed = await host.registry.install(join(p.dir, tgz), { grant: 'manifest' });
+      expect(installed).toMatchObject({ id: `my-${kind}-plugin`, version: '0.1.0' });
+      const { loaded, failed } = await host.loadInstalled();
+      expect(failed).toEqual([]);
+      expect(loaded.map((l) => [l.id, l.kind])).toEqual([[`my-${kind}-plugin`, kind]]);
+    } finally {
+      await host.close();
+    }
   }, 600_000);
 });
