@@ -258,7 +258,7 @@ describe('plugin directories and builds', () => {
     expect(TestHostError.isInstance(err)).toBe(true);
     expect(err.code).toBe('BUILD_FAILED');
     expect(err.message).toContain(`building the plugin in ${dir} failed (TYPE_ERROR)`);
-    expect(err.message).toContain("src/index.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'.");
+    expect(err.message).toContain("src/index.ts:1:7: error TS2322: Type 'string' is not assignable to type 'number'.");
     expect((err as TestHostError).details).toContain('TS2322');
     expect(err.hint).toContain('airlock-plugin build');
   });
