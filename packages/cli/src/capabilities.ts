@@ -8,7 +8,7 @@
  * starts with `!` (yellow where colors are on); without colors it also ends
  * with `(risky)`, so the mark survives copy, paste and NO_COLOR.
  */
-import { configDefaults, expandConfigTemplates, type Capabilities, type CapabilityDiff, type Grant, type Manifest } from '@airlock/host';
+import { expandConfigTemplates, type Capabilities, type CapabilityDiff, type Grant, type Manifest } from '@airlock/host';
 import { PLUGIN_ID } from './args.js';
 import { UsageError, type Painter } from './output.js';
 
@@ -59,7 +59,7 @@ export function capabilityLines(paint: Painter, items: CapabilityItem[], indent 
  * checks a grant; an entry with neither grants nothing and is left out.
  */
 export function askedCapabilities(manifest: Manifest, config: Record<string, unknown>): Capabilities {
-  return expandConfigTemplates(manifest, { ...configDefaults(manifest.configSchema), ...config }).capabilities;
+  return expandConfigTemplates(manifest, config).capabilities;
 }
 
 /** One item of a grant, as `airlock grant` and `airlock revoke` name it. */

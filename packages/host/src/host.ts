@@ -10,7 +10,9 @@ import { readManifest, type Manifest, type PluginKind } from './manifest.js';
 import { cachedComponent, prepareComponent, sha256, type PreparedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
-import { effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
+import { configDefaults, effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
+
+export { configDefaults };
 import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
@@ -772,15 +774,6 @@ function connectTargets(table: Record<string, string>): Map<string, ConnectTarge
     });
   }
   return map;
-}
-
-/** `default` values of a config schema's top-level properties. */
-export function configDefaults(schema: Record<string, unknown> | undefined): Record<string, unknown> {
-  const properties = schema?.properties;
-  if (typeof properties !== 'object' || properties === null) return {};
-  return Object.fromEntries(
-    Object.entries(properties as Record<string, unknown>).flatMap(([key, p]) => (typeof p === 'object' && p !== null && 'default' in p ? [[key, structuredClone((p as { default: unknown }).default)]] : [])),
-  );
 }
 
 /** Environment variable names whose values are treated as secrets: `OPENAI_API_KEY`, `GITHUB_TOKEN`, `DB_PASSWORD`… */

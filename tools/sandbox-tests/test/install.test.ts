@@ -76,6 +76,21 @@ describe('install from each kind of source', () => {
     await expect(again.callTool('count_words', { text: 'installed and running' })).resolves.toMatchObject({ words: 3 });
   });
 
+  it('records the origin a config default stands for when the manifest is granted, and loads with it', async () => {
+    await freshHome();
+    const host = await open();
+    const dir = await notesAt('1.0.0', (a) => {
+      a.capabilities = { storage: true, http: ['{{ config.baseUrl }}'] };
+      a.configSchema = { type: 'object', properties: { baseUrl: { type: 'string', default: 'https://api.example.com/v1' } } };
+    });
+    const installed = await host.registry.install(dir, { grant: 'manifest' });
+    expect(installed.grant.http).toEqual(['https://api.example.com']);
+    const again = await open();
+    const { loaded, failed } = await again.loadInstalled();
+    expect(failed).toEqual([]);
+    expect(loaded.map((p) => p.id)).toEqual(['notes']);
+  });
+
   it('from a tarball made by npm pack', async () => {
     await freshHome();
     const host = await open();

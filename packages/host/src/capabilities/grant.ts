@@ -9,14 +9,25 @@ import { expandPath } from './filesystem.js';
 /** What a user allowed a plugin to do. Same shape as the manifest's capabilities. */
 export type Grant = Capabilities;
 
+/** `default` values of a config schema's top-level properties. */
+export function configDefaults(schema: Record<string, unknown> | undefined): Record<string, unknown> {
+  const properties = schema?.properties;
+  if (typeof properties !== 'object' || properties === null) return {};
+  return Object.fromEntries(
+    Object.entries(properties as Record<string, unknown>).flatMap(([key, p]) => (typeof p === 'object' && p !== null && 'default' in p ? [[key, structuredClone((p as { default: unknown }).default)]] : [])),
+  );
+}
+
 /**
  * The manifest with its `{{ config.<key> }}` http entries replaced by the
  * origins of the configured URLs. An entry whose key is not configured (and has
  * no default) grants nothing. What the user consents to is the expanded list.
  */
-export function expandConfigTemplates(manifest: Manifest, config: Record<string, unknown>): Manifest {
+export function expandConfigTemplates(manifest: Manifest, given: Record<string, unknown>): Manifest {
   const http = manifest.capabilities.http;
   if (!http?.some((entry) => configTemplate(entry) !== undefined)) return manifest;
+  // Defaults count: a plugin loads with them filled in, so consent must cover their origins too.
+  const config = { ...configDefaults(manifest.configSchema), ...given };
   const expanded = http.flatMap((entry) => {
     const key = configTemplate(entry);
     if (key === undefined) return [entry];

@@ -178,6 +178,20 @@ describe('expandConfigTemplates', () => {
     expect(m.capabilities.http).toEqual(['http://127.0.0.1:8123', 'https://fixed.example.com']);
   });
 
+  it('uses the schema defaults for keys not configured, as the plugin will run with them', () => {
+    const m = parseManifest({
+      name: 'backend',
+      version: '1.0.0',
+      airlock: {
+        kind: 'provider',
+        capabilities: { http: ['{{ config.baseUrl }}'] },
+        configSchema: { properties: { baseUrl: { type: 'string', default: 'https://api.example.com/v1' } } },
+      },
+    });
+    expect(expandConfigTemplates(m, {}).capabilities.http).toEqual(['https://api.example.com']);
+    expect(expandConfigTemplates(m, { baseUrl: 'http://127.0.0.1:9000/v1' }).capabilities.http).toEqual(['http://127.0.0.1:9000']);
+  });
+
   it('leaves the manifest it was given unchanged', () => {
     const m = templated();
     expandConfigTemplates(m, { tokenUrl: 'https://login.example.com/token' });
