@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, defineAuthPlugin, toAuthError, type AuthDefinition } from '../src/auth.js';
 import { HostError } from '../src/errors.js';
+import { rejected } from './rejected.js';
 
 /** An auth plugin with a trivial status, token and logout, and the given overrides. */
 const plugin = (overrides: Partial<AuthDefinition> = {}) =>
@@ -10,15 +11,6 @@ const plugin = (overrides: Partial<AuthDefinition> = {}) =>
     logout: () => {},
     ...overrides,
   });
-
-async function rejected(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
 
 /** Where an error comes from: a named function, so its stack names it. */
 function refreshTheToken(): never {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { defineProviderPlugin, ProviderError, toProviderError, type ChatEvent, type ChatRequest, type ProviderDefinition } from '../src/provider.js';
 import { HostError } from '../src/errors.js';
+import { rejected } from './rejected.js';
+
+import { dispose } from '../src/dispose.js';
 
 const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi', toolCalls: [] }], tools: [] };
-import { dispose } from '../src/dispose.js';
 
 /** A provider with trivial info, models and chat, and the given overrides. */
 const provider = (overrides: Partial<ProviderDefinition> & Pick<ProviderDefinition, 'streamChat'>) =>
@@ -13,15 +15,6 @@ const provider = (overrides: Partial<ProviderDefinition> & Pick<ProviderDefiniti
     chat: () => ({ message: { role: 'assistant', content: '', toolCalls: [] }, finishReason: 'stop' }),
     ...overrides,
   });
-
-async function rejected(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
 
 /** Where an error comes from: a named function, so its stack names it. */
 function callTheBackend(): never {
