@@ -173,6 +173,20 @@ describe('BuildCache', () => {
     await writeFile(join(cache.dir, 'index.json'), '{ not json');
     expect(await cache.keys()).toEqual([]);
   });
+
+  it('forgets outputs that no longer exist when it next writes its index', async () => {
+    const cache = new BuildCache(join(root, 'shared'));
+    const key = 'b'.repeat(64);
+    const gone = join(root, 'copy-1', 'plugin.wasm');
+    const kept = join(root, 'copy-2', 'plugin.wasm');
+    await writeAtomically(gone, 'component');
+    await cache.store(key, Buffer.from('component'), gone, false);
+    await rm(join(root, 'copy-1'), { recursive: true });
+    expect(await cache.restore(key, kept)).toBeDefined();
+    const index = JSON.parse(await readFile(join(cache.dir, 'index.json'), 'utf8')) as { outputs: Record<string, unknown> };
+    expect(Object.keys(index.outputs)).toEqual([kept]);
+    expect(await cache.current(kept, key)).toBeDefined();
+  });
 });
 
 describe('defaultConcurrency', () => {

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -268,6 +268,22 @@ describe('plugin directories and builds', () => {
     expect(await isStale(dir)).toBe(true);
     const err = await rejection(createTestHost({ plugin: dir, build: false }));
     expect(err).toMatchObject({ code: 'COMPONENT_MISSING', message: `plugin \`unbuilt\` has no component at ${join(dir, 'dist/plugin.wasm')}, and build is false` });
+  });
+
+  it('marks a component the build cache already held as up to date', { timeout: 180_000 }, async () => {
+    const dir = join(scratch, 'cached');
+    await cp(TOOL, dir, { recursive: true, preserveTimestamps: true });
+    const component = join(dir, 'dist/plugin.wasm');
+    // Older than the SDK it bundles, as after the SDK is rebuilt.
+    const past = new Date('2020-01-01T00:00:00Z');
+    await utimes(component, past, past);
+    expect(await isStale(dir)).toBe(true);
+    await buildIfStale(dir, { skipTypecheck: true });
+    expect(await isStale(dir)).toBe(false);
+    // Now the cache records this output as current, so the build leaves it alone.
+    await utimes(component, past, past);
+    expect(await buildIfStale(dir, { skipTypecheck: true })).toMatchObject({ cached: true });
+    expect(await isStale(dir)).toBe(false);
   });
 
   it('uses a component that is up to date, rebuilds it when its source changes, and reload() runs the new one', { timeout: 180_000 }, async () => {

@@ -171,6 +171,9 @@ export class BuildCache {
   }
 
   async #write(index: Index): Promise<void> {
+    // Forget outputs that are gone (a removed checkout or temporary copy): a
+    // shared cache would otherwise record every directory ever built from it.
+    for (const file of Object.keys(index.outputs)) if (!existsSync(file)) delete index.outputs[file];
     await writeAtomically(join(this.dir, 'index.json'), JSON.stringify(index, null, 1));
   }
 }

@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { clearScreenDown, cursorTo, moveCursor } from 'node:readline';
 import { start, type REPLServer } from 'node:repl';
 import { createHost, readManifest, type Grant, type Host, type LogEntry, type Manifest } from '@airlock/host';
 import { watchPlugin, type PluginWatcher, type WatchBuildEvent } from '../dev/index.js';
@@ -65,13 +66,8 @@ export async function dev(flags: DevFlags, io: Io): Promise<number> {
   }
 
   const home = flags.home ? resolve(flags.home) : await mkdtemp(join(tmpdir(), 'airlock-dev-'));
-  let repl: REPLServer | undefined;
-  /** Print a line without garbling the REPL's prompt. */
-  const say = (text: string, stream: 'stdout' | 'stderr' = 'stderr') => {
-    if (repl) process.stdout.write('\r\x1b[K');
-    io[stream](text.endsWith('\n') ? text : `${text}\n`);
-    repl?.displayPrompt(true);
-  };
+  const screen = new ReplScreen(io);
+  const say = screen.say;
   const logger = (entry: LogEntry) => {
     if (entry.level === 'trace') return;
     const text = `[${entry.plugin ?? 'host'}] ${entry.level}: ${entry.message}`;
@@ -120,7 +116,7 @@ export async function dev(flags: DevFlags, io: Io): Promise<number> {
   const signal = new Promise<void>((r) => (wake = r));
   const onSignal = () => {
     signalled = true;
-    repl?.close();
+    screen.repl?.close();
     wake();
   };
   process.on('SIGINT', onSignal);
@@ -129,13 +125,13 @@ export async function dev(flags: DevFlags, io: Io): Promise<number> {
     await Promise.race([watcher.idle(), signal]);
     if (interactive && !signalled) {
       process.off('SIGINT', onSignal);
-      const server = (repl = startRepl(host, manifest, watcher, say));
+      const server = startRepl(host, manifest, watcher, screen);
       await new Promise<void>((r) => server.on('exit', r));
     } else await signal;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    repl = undefined;
+    screen.detach();
     await watcher.close();
     await host.close();
     if (!flags.home) await rm(home, { recursive: true, force: true });
@@ -160,14 +156,82 @@ function parseValue(text: string): unknown {
   }
 }
 
+/**
+ * The terminal around the REPL. A line said while the REPL waits for input
+ * goes above the prompt, which is then drawn again with what was typed so
+ * far; a line said while a command runs goes below what the command printed
+ * (on a line of its own), and the REPL shows the prompt when the command ends.
+ */
+class ReplScreen {
+  repl: REPLServer | undefined;
+  /** Whether the REPL is running a command (from its line until it shows the prompt again). */
+  #running = false;
+  /** Whether stdout's last line is unfinished: a chat answer streaming. */
+  #midLine = false;
+
+  constructor(private readonly io: Io) {}
+
+  attach(repl: REPLServer): void {
+    this.repl = repl;
+    // The REPL shows the prompt when a command ends, whichever way it ends
+    // (a result, an error, `.help`), and to wait for more of a multi-line input.
+    const displayPrompt = repl.displayPrompt.bind(repl);
+    repl.displayPrompt = (preserveCursor?: boolean) => {
+      this.#running = false;
+      displayPrompt(preserveCursor);
+    };
+    // Before the REPL's own listener, which evaluates the line.
+    repl.prependListener('line', () => {
+      this.#running = true;
+    });
+    repl.on('exit', () => this.detach());
+  }
+
+  detach(): void {
+    this.repl = undefined;
+  }
+
+  /** Print a line without garbling the REPL's prompt or a command's output. */
+  say = (text: string, stream: 'stdout' | 'stderr' = 'stderr'): void => {
+    const line = text.endsWith('\n') ? text : `${text}\n`;
+    const repl = this.repl;
+    // In editor mode (`.editor`) the REPL waits for input until Ctrl-D, with no prompt.
+    if (!repl || (this.#running && !repl.editorMode)) {
+      this.endLine();
+      this.io[stream](line);
+      return;
+    }
+    // Clear the prompt and the input, from the row the prompt starts on.
+    moveCursor(process.stdout, 0, -repl.getCursorPos().rows);
+    cursorTo(process.stdout, 0);
+    clearScreenDown(process.stdout);
+    this.io[stream](line);
+    if (repl.editorMode) repl.prompt(true);
+    else repl.displayPrompt(true);
+  };
+
+  /** Part of a line of a command's output, on stdout. */
+  write(text: string): void {
+    if (!text) return;
+    process.stdout.write(text);
+    this.#midLine = !text.endsWith('\n');
+  }
+
+  /** Finish stdout's last line if a command left it unfinished. */
+  endLine(): void {
+    if (this.#midLine) this.write('\n');
+  }
+}
+
 interface Helper {
   usage: string;
   description: string;
   fn: (...args: never[]) => unknown;
 }
 
-function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, say: (text: string, stream?: 'stdout' | 'stderr') => void): REPLServer {
+function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, screen: ReplScreen): REPLServer {
   const id = manifest.id;
+  const say = screen.say;
   const helpers: Record<string, Helper> = {
     rebuild: { usage: 'await rebuild()', description: 'Build and reload now, without waiting for a change', fn: () => watcher.rebuild() },
   };
@@ -202,11 +266,15 @@ function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, say: 
       fn: (async (text: string, options: { model?: string; system?: string } = {}) => {
         const messages = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), { role: 'user' as const, content: String(text) }];
         let done: unknown;
-        for await (const e of host.chatStream({ provider: id, model: options.model, messages })) {
-          if (e.type === 'text') process.stdout.write(e.text);
-          else if (e.type === 'done') done = { finishReason: e.finishReason, model: e.model };
+        try {
+          for await (const e of host.chatStream({ provider: id, model: options.model, messages })) {
+            if (e.type === 'text') screen.write(e.text);
+            else if (e.type === 'done') done = { finishReason: e.finishReason, model: e.model };
+          }
+        } finally {
+          // The result, or the error of a stream cut short, goes on a line of its own.
+          screen.endLine();
         }
-        process.stdout.write('\n');
         return done;
       }) as Helper['fn'],
     };
@@ -215,6 +283,7 @@ function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, say: 
 
   say(dim(`REPL for ${id}: .help lists the helpers (${Object.keys(helpers).join(', ')}); .exit or Ctrl-D to stop`));
   const server = start({ prompt: `${id}> `, useGlobal: false, ignoreUndefined: true });
+  screen.attach(server);
   Object.assign(server.context, { host, plugin: id }, Object.fromEntries(Object.entries(helpers).map(([name, h]) => [name, h.fn])));
   const builtIn = Object.entries(server.commands).filter(([name]) => name !== 'help');
   server.defineCommand('help', {

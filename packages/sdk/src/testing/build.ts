@@ -1,6 +1,6 @@
 /** Build a plugin's component when it is missing or older than what it is built from. */
 import { existsSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat, utimes } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readManifest } from '@airlock/host';
@@ -78,7 +78,15 @@ export function buildIfStale(dir: string | URL, options: BuildIfStaleOptions = {
 
 async function build(dir: string, options: BuildIfStaleOptions): Promise<BuildResult> {
   try {
-    return await buildPlugin({ dir, skipTypecheck: options.skipTypecheck, release: options.release, onProgress: options.onProgress });
+    const result = await buildPlugin({ dir, skipTypecheck: options.skipTypecheck, release: options.release, onProgress: options.onProgress });
+    // A build cache hit may leave the component as it was, older than the
+    // input that made it stale (a rebuilt SDK that bundles the same): mark it
+    // up to date, or it would stay stale and be built on every run.
+    if (result.cached) {
+      const now = new Date();
+      await utimes(result.component, now, now);
+    }
+    return result;
   } catch (err) {
     if (!(err instanceof BuildError)) throw err;
     const details = err.details?.trim();
