@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost } from '@airlock/host';
-import { ensureBuilt } from '@airlock/test-utils';
+import { buildIfStale } from '@airlock/test-utils';
 import { main } from '../src/index.js';
 import { capture, lines, scriptedAuth } from './helpers.js';
 
@@ -28,7 +28,7 @@ async function chooseScript(home: string, script: string): Promise<void> {
 const auth = (command: string, home: string, ...extra: string[]) => ['auth', command, 'scripted-auth', '-p', scriptedAuth, '--yes', '--home', home, ...extra];
 
 beforeAll(async () => {
-  await ensureBuilt(scriptedAuth, { skipTypecheck: true });
+  await buildIfStale(scriptedAuth, { skipTypecheck: true });
 }, 120_000);
 afterAll(async () => {
   await Promise.all(homes.map((home) => rm(home, { recursive: true, force: true })));

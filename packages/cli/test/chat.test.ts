@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, pluginVariant } from '@airlock/test-utils';
+import { buildIfStale, pluginVariant } from '@airlock/test-utils';
 import { main } from '../src/index.js';
 import { capture, echoProvider, lines, notes } from './helpers.js';
 
@@ -12,7 +12,7 @@ const chat = (...argv: string[]) => ['chat', ...argv, '-p', echoProvider, '--hom
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'airlock-cli-chat-'));
-  await ensureBuilt(echoProvider, { skipTypecheck: true });
+  await buildIfStale(echoProvider, { skipTypecheck: true });
   // The same provider, with a configuration schema to check --config against.
   configurable = await pluginVariant(echoProvider, join(home, 'configurable'), (pkg) => {
     pkg.name = 'configurable';

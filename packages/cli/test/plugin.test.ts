@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, pluginVariant } from '@airlock/test-utils';
+import { buildIfStale, pluginVariant } from '@airlock/test-utils';
 import { main } from '../src/index.js';
 import { capture, notes, type CaptureOptions } from './helpers.js';
 
@@ -43,7 +43,7 @@ async function installed(home: string): Promise<Record<string, unknown>[]> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'airlock-cli-plugin-'));
-  await ensureBuilt(notes, { skipTypecheck: true });
+  await buildIfStale(notes, { skipTypecheck: true });
 }, 180_000);
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { ensureBuilt } from '@airlock/test-utils';
+import { buildIfStale } from '@airlock/test-utils';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const witDir = new URL('../../../wit/', import.meta.url).pathname;
@@ -34,6 +34,6 @@ export default async function setup(): Promise<void> {
     const dir = join(fixtures, name);
     // The TypeScript fixtures' code is deliberately loose; the sandbox is what is under test.
     if (existsSync(join(dir, 'plugin.wat'))) await buildWat(dir);
-    else await ensureBuilt(dir, { skipTypecheck: true });
+    else await buildIfStale(dir, { skipTypecheck: true });
   }
 }

@@ -5,7 +5,6 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { AirlockError } from '@airlock/host';
-import { buildIfStale } from '@airlock/sdk/testing';
 
 /** Await a promise that must reject with an AirlockError, and return that error. */
 export async function rejection(promise: Promise<unknown>): Promise<AirlockError> {
@@ -18,13 +17,10 @@ export async function rejection(promise: Promise<unknown>): Promise<AirlockError
 }
 
 /**
- * Build the plugin in `dir` unless its component is up to date (`buildIfStale`
- * from @airlock/sdk/testing). `turbo run test` has normally built it already;
- * this lets `vitest` run alone.
+ * Build a plugin unless its component is up to date. `turbo run test` has
+ * normally built it already; this lets `vitest` run alone.
  */
-export async function ensureBuilt(dir: string, options: { skipTypecheck?: boolean } = {}): Promise<void> {
-  await buildIfStale(dir, options);
-}
+export { buildIfStale } from '@airlock/sdk/testing';
 
 /**
  * Copy a built plugin into `dir` with its package.json changed by `edit`: the
