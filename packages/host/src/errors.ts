@@ -31,6 +31,12 @@ export type ErrorCode =
   | 'PLUGIN_CRASHED'
   | 'PLUGIN_START_FAILED'
   | 'STORAGE_FAILED'
+  /** One of the home's SQLite files (`state.db`, `storage.db`) is not a readable database. Nothing was changed. */
+  | 'DATABASE_CORRUPT'
+  /** The host was asked not to create its home (`createHost({ create: false })`), and there is none. */
+  | 'HOME_NOT_FOUND'
+  /** The home path cannot hold a host's state: not a directory, not writable, or on a filesystem that is not a disk (`/proc`). */
+  | 'HOME_UNUSABLE'
   | 'PROVIDER_NOT_FOUND'
   | 'PROVIDER_AUTH'
   | 'PROVIDER_RATE_LIMITED'

@@ -3,7 +3,7 @@
  * calls to them. Create one with `createHost()` and close it with `host.close()`.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
@@ -23,7 +23,10 @@ import { PluginInstance, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { HostCall, HostReply } from './sandbox/protocol.js';
-import { openSqliteStorage } from './storage/sqlite.js';
+import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
+import { checkDatabaseFile } from './storage/database.js';
+import { STATE_DB } from './install/state.js';
+import { makeDirectories, prepareHome } from './home.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { checkSchema, compileSchema, formatProblems } from './schema.js';
 import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
@@ -49,8 +52,14 @@ export interface HostLimits {
 }
 
 export interface HostOptions {
-  /** Directory for the host's state: plugin storage, transpile cache. Created if missing. */
+  /** Directory for the host's state: installed plugins, plugin storage, transpile cache. Created if missing, unless `create` is false. */
   home: string;
+  /**
+   * Create `home` when it does not exist. Default true. Tools that only read
+   * a home (listing what is installed) pass false, and get `HOME_NOT_FOUND`
+   * instead of an empty home left behind.
+   */
+  create?: boolean;
   /** Where plugin key-value data lives. Default: SQLite at `<home>/storage.db`. */
   storage?: StorageAdapter;
   /**
@@ -183,10 +192,20 @@ interface Loaded {
 export async function createHost(options: HostOptions): Promise<Host> {
   if (options.connectTo !== undefined) connectTargets(options.connectTo);
   const home = resolve(options.home);
-  await mkdir(join(home, 'cache'), { recursive: true });
-  await mkdir(options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir), { recursive: true });
+  await prepareHome(home, options.create ?? true);
+  // Both files are checked before either is opened (opening creates a missing one), so a damaged one changes nothing.
+  checkDatabaseFile(join(home, 'state.db'), STATE_DB);
+  if (options.storage === undefined) checkDatabaseFile(join(home, 'storage.db'), STORAGE_DB);
+  await makeDirectories(join(home, 'cache'), 'the Airlock home');
+  await makeDirectories(options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir), 'the component cache');
   const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
-  const host = new Host(home, storage, options);
+  let host: Host;
+  try {
+    host = new Host(home, storage, options);
+  } catch (error) {
+    if (options.storage === undefined) await storage.close();
+    throw error;
+  }
   await host.registry.recover();
   return host;
 }

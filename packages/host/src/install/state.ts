@@ -3,9 +3,11 @@
  * with its version, whether it is enabled, what the user granted, its
  * configuration, and the hashes recorded at install. Every change is one
  * transaction, so the row is the commit point of an install or update: a
- * crash before it leaves the old row, after it the new one.
+ * crash before it leaves the old row, after it the new one. The file is synced
+ * fully on commit: a lost commit would orphan the files it names.
  */
-import Database from 'better-sqlite3';
+import type { StatementSync } from 'node:sqlite';
+import { openDatabase, type DatabaseRole, type DatabaseSync } from '../storage/database.js';
 import type { Grant } from '../capabilities/grant.js';
 import type { PluginKind } from '../manifest.js';
 
@@ -67,62 +69,65 @@ const toPlugin = (r: Row): InstalledPlugin => ({
   updatedAt: r.updated_at,
 });
 
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS installed (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    grant_json TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    component_sha256 TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    signature_json TEXT NOT NULL,
+    requires_json TEXT NOT NULL,
+    installed_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+/** `<home>/state.db`, as its errors describe it. */
+export const STATE_DB: DatabaseRole = {
+  holds: 'the list of installed plugins, their grants and configuration',
+  lossIfReset: 'installed plugins must be added again (their stored data stays in storage.db)',
+};
+
 export class InstallState {
-  readonly #db: Database.Database;
-  readonly #get: Database.Statement<[string], Row>;
-  readonly #all: Database.Statement<[], Row>;
-  readonly #put: Database.Statement<[Row]>;
-  readonly #delete: Database.Statement<[string]>;
+  readonly #db: DatabaseSync;
+  #open = true;
+  readonly #q: Record<'get' | 'all' | 'put' | 'delete', StatementSync>;
 
   constructor(file: string) {
-    this.#db = new Database(file);
-    this.#db.pragma('journal_mode = WAL');
-    // An install is committed once, and a lost commit would orphan its files: sync fully.
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS installed (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        version TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        source TEXT NOT NULL,
-        enabled INTEGER NOT NULL,
-        grant_json TEXT NOT NULL,
-        config_json TEXT NOT NULL,
-        component_sha256 TEXT NOT NULL,
-        manifest_sha256 TEXT NOT NULL,
-        signature_json TEXT NOT NULL,
-        requires_json TEXT NOT NULL,
-        installed_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      ) WITHOUT ROWID;
-    `);
-    this.#get = this.#db.prepare('SELECT * FROM installed WHERE id = ?');
-    this.#all = this.#db.prepare('SELECT * FROM installed ORDER BY id');
-    this.#put = this.#db.prepare(`
-      INSERT INTO installed VALUES (@id, @name, @version, @kind, @source, @enabled, @grant_json, @config_json,
-        @component_sha256, @manifest_sha256, @signature_json, @requires_json, @installed_at, @updated_at)
-      ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version, kind = excluded.kind,
-        source = excluded.source, enabled = excluded.enabled, grant_json = excluded.grant_json,
-        config_json = excluded.config_json, component_sha256 = excluded.component_sha256,
-        manifest_sha256 = excluded.manifest_sha256, signature_json = excluded.signature_json,
-        requires_json = excluded.requires_json, updated_at = excluded.updated_at`);
-    this.#delete = this.#db.prepare('DELETE FROM installed WHERE id = ?');
+    this.#db = openDatabase(file, { ...STATE_DB, synchronous: 'FULL', schema: SCHEMA });
+    this.#q = {
+      get: this.#db.prepare('SELECT * FROM installed WHERE id = ?'),
+      all: this.#db.prepare('SELECT * FROM installed ORDER BY id'),
+      put: this.#db.prepare(`
+        INSERT INTO installed VALUES (:id, :name, :version, :kind, :source, :enabled, :grant_json, :config_json,
+          :component_sha256, :manifest_sha256, :signature_json, :requires_json, :installed_at, :updated_at)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version, kind = excluded.kind,
+          source = excluded.source, enabled = excluded.enabled, grant_json = excluded.grant_json,
+          config_json = excluded.config_json, component_sha256 = excluded.component_sha256,
+          manifest_sha256 = excluded.manifest_sha256, signature_json = excluded.signature_json,
+          requires_json = excluded.requires_json, updated_at = excluded.updated_at`),
+      delete: this.#db.prepare('DELETE FROM installed WHERE id = ?'),
+    };
   }
 
   get(id: string): InstalledPlugin | undefined {
-    const row = this.#get.get(id);
+    const row = this.#q.get.get(id) as Row | undefined;
     return row ? toPlugin(row) : undefined;
   }
 
   list(): InstalledPlugin[] {
-    return this.#all.all().map(toPlugin);
+    return (this.#q.all.all() as unknown as Row[]).map(toPlugin);
   }
 
   /** Insert or replace a plugin's row (the commit point of an install or update). */
   put(p: InstalledPlugin): void {
-    this.#put.run({
+    this.#q.put.run({
       id: p.id,
       name: p.name,
       version: p.version,
@@ -150,10 +155,11 @@ export class InstallState {
   }
 
   delete(id: string): boolean {
-    return this.#delete.run(id).changes > 0;
+    return Number(this.#q.delete.run(id).changes) > 0;
   }
 
   close(): void {
-    this.#db.close();
+    if (this.#open) this.#db.close();
+    this.#open = false;
   }
 }
