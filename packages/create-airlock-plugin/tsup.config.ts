@@ -3,7 +3,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
   format: 'esm',
-  target: 'node20',
+  target: 'node22',
+  // Keep `node:` specifiers: `node:sqlite` exists only under its prefixed name.
+  removeNodeProtocol: false,
   platform: 'node',
   dts: { entry: { index: 'src/index.ts' } },
   clean: true,

@@ -26,7 +26,9 @@ export default defineConfig([
       'dev/index': 'src/dev/index.ts',
     },
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
+    // Keep `node:` specifiers: `node:sqlite` exists only under its prefixed name.
+    removeNodeProtocol: false,
     platform: 'node',
     dts: { entry: { 'build/index': 'src/build/index.ts', 'testing/index': 'src/testing/index.ts', 'dev/index': 'src/dev/index.ts' } },
     splitting: false,

@@ -5,6 +5,8 @@ export default defineConfig({
   format: ['esm'],
   dts: true,
   clean: true,
-  target: 'node20',
+  target: 'node22',
+  // Keep `node:` specifiers: `node:sqlite` exists only under its prefixed name.
+  removeNodeProtocol: false,
   sourcemap: true,
 });

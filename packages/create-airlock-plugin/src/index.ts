@@ -65,7 +65,7 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json
 
 /** Published ranges for standalone projects. */
 const PUBLISHED_RANGES = {
-  typesNodeRange: '^20.19.0',
+  typesNodeRange: '^22.13.0',
   typescriptRange: '^5.9.3',
   vitestRange: '^4.1.12',
 };

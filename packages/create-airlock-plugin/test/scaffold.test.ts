@@ -116,7 +116,7 @@ describe('inside a pnpm workspace', () => {
     expect(result).toMatchObject({ dependencies: 'workspace', workspaceRoot: root });
     const pkg = await json(join(root, 'plugins/notes2/package.json'));
     expect(pkg.dependencies).toEqual({ '@airlock/sdk': 'workspace:*' });
-    expect(pkg.devDependencies).toEqual({ '@types/node': '^20.19.0', typescript: 'catalog:', vitest: 'catalog:' });
+    expect(pkg.devDependencies).toEqual({ '@types/node': '^22.13.0', typescript: 'catalog:', vitest: 'catalog:' });
     expect(pkg.overrides).toBeUndefined();
   });
 

@@ -4,6 +4,7 @@
  */
 
 import { formatProblems } from './schema.js';
+import type { Refusal } from './capabilities/refusal.js';
 
 const BRAND = Symbol.for('airlock.error');
 
@@ -134,17 +135,24 @@ export interface ManifestIssue {
 /** A plugin's manifest (the `"airlock"` field of its package.json) is invalid. */
 export class ManifestError extends AirlockError {
   readonly file: string;
+  /** Every problem found, not only the first: an author fixes them in one go. */
   readonly issues: readonly ManifestIssue[];
 
   constructor(file: string, issues: ManifestIssue[]) {
     const first = issues[0]!;
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-    super('MANIFEST_INVALID', `${file}: ${first.path}: ${first.message}${more}`, {
-      hint: first.hint ?? 'Fix the field in the plugin\'s package.json; see docs/MANIFEST.md for the format.',
-    });
+    const general = 'Fix the fields in the plugin\'s package.json; see docs/MANIFEST.md for the format.';
+    const message =
+      issues.length === 1
+        ? `${file}: ${first.path}: ${first.message}`
+        : `${file}: ${issues.length} problems in the manifest:\n${issues.map((i) => `  - ${i.path}: ${i.message}${i.hint ? ` (${i.hint})` : ''}`).join('\n')}`;
+    super('MANIFEST_INVALID', message, { hint: issues.length === 1 ? (first.hint ?? general) : general });
     this.name = 'ManifestError';
     this.file = file;
     this.issues = issues;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), file: this.file, issues: this.issues };
   }
 }
 
@@ -162,6 +170,10 @@ export class ToolArgumentsError extends AirlockError {
     this.tool = tool;
     this.errors = errors;
   }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), tool: this.tool, errors: this.errors };
+  }
 }
 
 /** The plugin's own code reported an error (a WIT `err`), with the plugin's message. */
@@ -170,12 +182,22 @@ export class PluginError extends AirlockError {
   readonly pluginCode: string;
   /** Extra detail from the plugin (e.g. its stack), for logs. */
   readonly details: string | undefined;
+  /** What the host refused the plugin during the call (a fetch its grant does not cover); the message names them too. */
+  readonly refused: readonly Refusal[];
 
-  constructor(code: 'TOOL_FAILED' | 'PLUGIN_ERROR', plugin: string, pluginCode: string, message: string, details?: string) {
-    super(code, `plugin \`${plugin}\` failed: ${message}`, { plugin });
+  constructor(
+    code: 'TOOL_FAILED' | 'PLUGIN_ERROR',
+    plugin: string,
+    pluginCode: string,
+    message: string,
+    details?: string,
+    options: { hint?: string | undefined; refused?: readonly Refusal[] | undefined } = {},
+  ) {
+    super(code, `plugin \`${plugin}\` failed: ${message}`, { plugin, hint: options.hint });
     this.name = 'PluginError';
     this.pluginCode = pluginCode;
     this.details = details;
+    this.refused = options.refused ?? [];
   }
 }
 
@@ -189,12 +211,19 @@ export class AuthError extends AirlockError {
   readonly pluginCode: string | undefined;
   /** Extra detail from the plugin (e.g. its stack), for logs. */
   readonly details: string | undefined;
+  /** What the host refused the plugin during the call (a fetch its grant does not cover); the message names them too. */
+  readonly refused: readonly Refusal[];
 
-  constructor(code: AuthErrorCode, message: string, options: { plugin: string; pluginCode?: string | undefined; details?: string | undefined; hint?: string | undefined }) {
+  constructor(
+    code: AuthErrorCode,
+    message: string,
+    options: { plugin: string; pluginCode?: string | undefined; details?: string | undefined; hint?: string | undefined; refused?: readonly Refusal[] | undefined },
+  ) {
     super(code, message, { plugin: options.plugin, hint: options.hint });
     this.name = 'AuthError';
     this.pluginCode = options.pluginCode;
     this.details = options.details;
+    this.refused = options.refused ?? [];
   }
 }
 
@@ -210,16 +239,26 @@ export class ProviderError extends AirlockError {
   readonly details: string | undefined;
   /** For `PROVIDER_RATE_LIMITED`: how long the backend asked to wait, when it said. */
   readonly retryAfterMs: number | undefined;
+  /** What the host refused the plugin during the call (a fetch its grant does not cover); the message names them too. */
+  readonly refused: readonly Refusal[];
 
   constructor(
     code: ProviderErrorCode,
     message: string,
-    options: { plugin: string; pluginCode?: string | undefined; details?: string | undefined; retryAfterMs?: number | undefined; hint?: string | undefined },
+    options: {
+      plugin: string;
+      pluginCode?: string | undefined;
+      details?: string | undefined;
+      retryAfterMs?: number | undefined;
+      hint?: string | undefined;
+      refused?: readonly Refusal[] | undefined;
+    },
   ) {
     super(code, message, { plugin: options.plugin, hint: options.hint });
     this.name = 'ProviderError';
     this.pluginCode = options.pluginCode;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
+    this.refused = options.refused ?? [];
   }
 }

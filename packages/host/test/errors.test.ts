@@ -60,14 +60,27 @@ describe('ManifestError', () => {
     expect(e.file).toBe('plugins/x/package.json');
   });
 
-  it('counts the other problems', () => {
-    const issue = (path: string) => ({ path, message: 'is wrong' });
-    expect(new ManifestError('p.json', [issue('a'), issue('b')]).message).toBe('p.json: a: is wrong (and 1 more problem)');
-    expect(new ManifestError('p.json', [issue('a'), issue('b'), issue('c')]).message).toBe('p.json: a: is wrong (and 2 more problems)');
+  it('lists every problem, each with its own hint', () => {
+    const e = new ManifestError('p.json', [
+      { path: 'airlock.kind', message: 'is missing', hint: 'Set it to tool, auth or provider.' },
+      { path: 'airlock.capabilities.http[1]', message: 'is not an origin' },
+      { path: 'airlock.limits.timeoutMs', message: 'must be a positive integer' },
+    ]);
+    expect(e.message).toBe(
+      'p.json: 3 problems in the manifest:\n' +
+        '  - airlock.kind: is missing (Set it to tool, auth or provider.)\n' +
+        '  - airlock.capabilities.http[1]: is not an origin\n' +
+        '  - airlock.limits.timeoutMs: must be a positive integer',
+    );
+    expect(e.hint).toMatch(/MANIFEST\.md/);
   });
 
-  it('falls back to a general hint when the first issue has none', () => {
-    expect(new ManifestError('p.json', [{ path: 'a', message: 'x' }, { path: 'b', message: 'y', hint: 'not this one' }]).hint).toMatch(/MANIFEST\.md/);
+  it('puts the file and every issue in its JSON', () => {
+    const issues = [
+      { path: 'a', message: 'x' },
+      { path: 'b', message: 'y', hint: 'h' },
+    ];
+    expect(JSON.parse(JSON.stringify(new ManifestError('p.json', issues)))).toMatchObject({ code: 'MANIFEST_INVALID', file: 'p.json', issues });
   });
 
   it('keeps every issue', () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AuthError, ProviderError } from '../src/errors.js';
 import { authError, readAuthError } from '../src/kinds/auth.js';
 import { providerError } from '../src/kinds/provider.js';
+import { httpOriginRefusal } from '../src/capabilities/refusal.js';
 
 const STACK = 'refresh@plugin.js:10:5\ngetToken@plugin.js:20:3';
 
@@ -67,5 +68,29 @@ describe('providerError', () => {
       expect(e).toMatchObject({ code: 'PROVIDER_FAILED', pluginCode: undefined, details: undefined });
       expect(e.message).toMatch(/^provider `openai` failed in models: /);
     }
+  });
+});
+
+describe('errors of calls during which the host refused the plugin something', () => {
+  const refusal = httpOriginRefusal('gh', 'POST', 'https://github.com');
+
+  it('name what was refused after the plugin\'s own message, and hint at the manifest entry', () => {
+    const e = authError('gh', 'start-device-flow', { tag: 'network', val: { message: 'NetworkError when attempting to fetch resource.' } }, [refusal]);
+    expect(e.message).toBe(
+      'auth plugin `gh` start-device-flow failed (network: NetworkError when attempting to fetch resource.) ' +
+        '(the host refused POST https://github.com: plugin `gh` holds no http grant for this origin)',
+    );
+    expect(e.hint).toContain('Add "https://github.com" to "capabilities.http"');
+    expect(e.refused).toEqual([refusal]);
+  });
+
+  it('keep the kind\'s own hint after the refusal\'s, and name a refusal repeated by retries once', () => {
+    const e = providerError('openai', 'chat', { tag: 'rate-limited', val: { message: 'slow down' } }, [refusal, refusal]);
+    expect(e.message.match(/the host refused/g)).toHaveLength(1);
+    expect(e.hint).toBe(`${refusal.hint} Wait and retry; the provider already retried as long as it was told to.`);
+  });
+
+  it('are unchanged when nothing was refused', () => {
+    expect(providerError('openai', 'chat', { tag: 'auth', val: { message: 'no' } }, [])).toMatchObject({ message: 'provider `openai` chat: no', refused: [] });
   });
 });

@@ -25,6 +25,7 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
+import { httpAddressRefusal, httpOriginRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
 
 export interface HttpPolicy {
   pluginId: string;
@@ -161,8 +162,12 @@ interface OpenResponse {
   owners: object[];
 }
 
-/** The wasi:http error the plugin's fetch sees; the reason goes to the host's log. */
-const deny = (): { err: { tag: string } } => ({ err: { tag: 'HTTP-request-denied' } });
+/**
+ * The wasi:http error the plugin's fetch sees (StarlingMonkey reports it as a
+ * bare NetworkError), with the refusal the host keeps: it goes to the host's
+ * log and into the error of the call that fails because of it.
+ */
+const deny = (refused: Refusal): RefusedReply => ({ err: { tag: 'HTTP-request-denied' }, refused });
 
 /** One plugin's outbound HTTP: requests in flight and their bodies. */
 export class HttpBroker {
@@ -256,13 +261,13 @@ export class HttpBroker {
   }
 
   /** Check a hop against the grant; resolve and vet its address. */
-  async #check(method: string, url: URL): Promise<{ address: string; family: 4 | 6; mapped?: ConnectTarget } | { err: unknown }> {
+  async #check(method: string, url: URL): Promise<{ address: string; family: 4 | 6; mapped?: ConnectTarget } | RefusedReply | { err: unknown }> {
     const origin = url.origin;
     const scheme = url.protocol.slice(0, -1);
-    if (scheme !== 'http' && scheme !== 'https') return deny();
+    if (scheme !== 'http' && scheme !== 'https') return deny(httpSchemeRefusal(method, url.href));
     if (!this.#policy.origins.some((p) => originMatches(p, origin))) {
       this.#policy.log('warn', `denied ${method} ${origin}: the plugin holds no http grant for it`);
-      return deny();
+      return deny(httpOriginRefusal(this.#policy.pluginId, method, origin));
     }
     // A granted origin the integrator mapped (tests): no lookup, the loopback target is the address.
     const mapped = this.#policy.connectTo?.get(origin);
@@ -281,7 +286,7 @@ export class HttpBroker {
         const blocked = found.find((a) => this.#isNonPublic(a.address, a.family));
         if (blocked) {
           this.#policy.log('warn', `denied ${method} ${origin}: ${host} resolves to ${blocked.address}, a non-public address no grant names`);
-          return deny();
+          return deny(httpAddressRefusal(this.#policy.pluginId, method, origin, blocked.address));
         }
         address = found[0]!.address;
         family = found[0]!.family as 4 | 6;

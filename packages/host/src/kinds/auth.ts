@@ -5,7 +5,8 @@
  * scrubber so they never appear in logs or errors.
  */
 import { AuthError, type AuthErrorCode } from '../errors.js';
-import { errorOf, type PluginCaller } from '../sandbox/instance.js';
+import { errorOf, refusalsOf, type PluginCaller } from '../sandbox/instance.js';
+import { explainRefusals, type Refusal } from '../capabilities/refusal.js';
 
 export interface AuthStatus {
   signedIn: boolean;
@@ -55,8 +56,8 @@ export function readAuthError(error: unknown): WitAuthError | undefined {
   return { tag: e.tag, val: { message: e.val.message, details: typeof e.val.details === 'string' ? e.val.details : undefined } };
 }
 
-/** An AuthError for an auth plugin's WIT error, with the plugin's stack as `details`. */
-export function authError(pluginId: string, what: string, error: unknown): AuthError {
+/** An AuthError for an auth plugin's WIT error, with the plugin's stack as `details` and what the host refused it meanwhile. */
+export function authError(pluginId: string, what: string, error: unknown, refused?: Refusal[]): AuthError {
   const e = readAuthError(error);
   const code = (e && CODES[e.tag]) ?? 'AUTH_FAILED';
   const detail = e ? `${e.tag}: ${e.val.message}` : String(error);
@@ -66,7 +67,8 @@ export function authError(pluginId: string, what: string, error: unknown): AuthE
       : code === 'AUTH_DENIED'
         ? 'The sign-in was declined at the verification page; start again to retry.'
         : undefined;
-  return new AuthError(code, `auth plugin \`${pluginId}\` ${what} failed (${detail})`, { plugin: pluginId, pluginCode: e?.tag, details: e?.val.details, hint });
+  const explained = explainRefusals(`auth plugin \`${pluginId}\` ${what} failed (${detail})`, refused, hint);
+  return new AuthError(code, explained.message, { plugin: pluginId, pluginCode: e?.tag, details: e?.val.details, hint: explained.hint, refused });
 }
 
 const toStatus = (v: { signedIn: boolean; account?: string; expiresAt?: bigint; scopes: string[]; method?: string }): AuthStatus => ({
@@ -127,7 +129,7 @@ export class AuthClient {
     const outcome = await this.#caller.call(`auth.${fn}`, args).catch((err: unknown) => {
       throw this.#secrets.masked(err);
     });
-    if (!outcome.ok) throw this.#secrets.masked(authError(this.#id, what, errorOf(outcome)));
+    if (!outcome.ok) throw this.#secrets.masked(authError(this.#id, what, errorOf(outcome), refusalsOf(outcome)));
     return outcome.value as T;
   }
 

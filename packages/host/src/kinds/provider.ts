@@ -8,7 +8,8 @@
  */
 import { AirlockError, ProviderError, type ProviderErrorCode } from '../errors.js';
 import { redactSecrets } from '../redact.js';
-import { errorOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
+import { errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
+import { explainRefusals, type Refusal } from '../capabilities/refusal.js';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 export type FinishReason = 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'other';
@@ -138,20 +139,23 @@ const HINTS: Partial<Record<WitProviderError['tag'], string>> = {
   'rate-limited': 'Wait and retry; the provider already retried as long as it was told to.',
 };
 
-/** A ProviderError for a provider's WIT error, with the plugin's stack as `details`. */
-export function providerError(pluginId: string, what: string, error: unknown): ProviderError {
+/** A ProviderError for a provider's WIT error, with the plugin's stack as `details` and what the host refused it meanwhile. */
+export function providerError(pluginId: string, what: string, error: unknown, refused?: Refusal[]): ProviderError {
   const e = error as { tag?: unknown; val?: Partial<WitFailure> & { retryAfterMs?: unknown } } | null | undefined;
   if (!e || typeof e !== 'object' || typeof e.tag !== 'string' || !Object.hasOwn(ERROR_CODES, e.tag) || !e.val || typeof e.val.message !== 'string') {
-    return new ProviderError('PROVIDER_FAILED', `provider \`${pluginId}\` failed in ${what}: ${String(error)}`, { plugin: pluginId });
+    const explained = explainRefusals(`provider \`${pluginId}\` failed in ${what}: ${String(error)}`, refused);
+    return new ProviderError('PROVIDER_FAILED', explained.message, { plugin: pluginId, hint: explained.hint, refused });
   }
   const tag = e.tag as WitProviderError['tag'];
   const { message, details, retryAfterMs } = e.val;
-  return new ProviderError(ERROR_CODES[tag], `provider \`${pluginId}\` ${what}: ${message}`, {
+  const explained = explainRefusals(`provider \`${pluginId}\` ${what}: ${message}`, refused, HINTS[tag]);
+  return new ProviderError(ERROR_CODES[tag], explained.message, {
     plugin: pluginId,
     pluginCode: tag,
     details: typeof details === 'string' ? details : undefined,
     retryAfterMs: tag === 'rate-limited' && typeof retryAfterMs === 'bigint' ? Number(retryAfterMs) : undefined,
-    hint: HINTS[tag],
+    hint: explained.hint,
+    refused,
   });
 }
 
@@ -218,14 +222,14 @@ export interface ProviderHandle {
 /** Ask a freshly loaded provider for its info. */
 export async function readProviderInfo(caller: PluginCaller, pluginId: string): Promise<ProviderInfo> {
   const outcome = await caller.call('provider.info', []);
-  if (!outcome.ok) throw providerError(pluginId, 'info', errorOf(outcome));
+  if (!outcome.ok) throw providerError(pluginId, 'info', errorOf(outcome), refusalsOf(outcome));
   const v = outcome.value as { displayName: string; defaultModel?: string };
   return { id: pluginId, displayName: v.displayName, defaultModel: v.defaultModel };
 }
 
 export async function listModels(p: ProviderHandle): Promise<ModelInfo[]> {
   const outcome = await p.caller.call('provider.models', []);
-  if (!outcome.ok) throw providerError(p.id, 'models', errorOf(outcome));
+  if (!outcome.ok) throw providerError(p.id, 'models', errorOf(outcome), refusalsOf(outcome));
   return (outcome.value as { id: string; displayName?: string; contextWindow?: number; features: Partial<ModelInfo['features']> }[]).map((m) => ({
     id: m.id,
     provider: p.id,
@@ -245,7 +249,7 @@ export async function chat(p: ProviderHandle, req: ChatRequest, options: ChatOpt
   const model = modelFor(p, req);
   const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
   const outcome: CallOutcome = await abortable(p.caller.call('provider.chat', [request], { timeoutMs: options.timeoutMs }), options.signal);
-  if (!outcome.ok) throw providerError(p.id, 'chat', errorOf(outcome));
+  if (!outcome.ok) throw providerError(p.id, 'chat', errorOf(outcome), refusalsOf(outcome));
   const r = outcome.value as { message: WitMessage; finishReason: FinishReason; usage?: Usage };
   return { message: fromWitMessage(r.message), finishReason: r.finishReason, usage: r.usage, provider: p.id, model, redactions };
 }
@@ -286,13 +290,13 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
   }
   if (!started.ok) {
     p.release(scope);
-    throw providerError(p.id, 'stream-chat', errorOf(started));
+    throw providerError(p.id, 'stream-chat', errorOf(started), refusalsOf(started));
   }
   const handle = (started.value as { resource: number }).resource;
   try {
     for (;;) {
       const outcome = await call('resource.next', [handle]);
-      if (!outcome.ok) throw providerError(p.id, 'stream', errorOf(outcome));
+      if (!outcome.ok) throw providerError(p.id, 'stream', errorOf(outcome), refusalsOf(outcome));
       const event = outcome.value as WitEvent | undefined;
       // A stream that ends without `done` still ends with one, reason `other`.
       if (event === undefined || event.tag === 'done') {

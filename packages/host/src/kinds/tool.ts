@@ -3,7 +3,8 @@
  * compiles their JSON Schemas, and validates arguments before a plugin sees them.
  */
 import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
-import { errorOf, type PluginCaller } from '../sandbox/instance.js';
+import { errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
+import { explainRefusals } from '../capabilities/refusal.js';
 import { checkSchema, formatProblems } from '../schema.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
@@ -37,13 +38,18 @@ interface WitToolError {
   details?: string;
 }
 
+/** The PluginError for a failed tool-plugin call: its `tool-error`, and what the host refused it meanwhile. */
+function toolError(code: 'TOOL_FAILED' | 'PLUGIN_ERROR', pluginId: string, outcome: CallOutcome, prefix = ''): PluginError {
+  const e = errorOf(outcome) as WitToolError | undefined;
+  const refused = refusalsOf(outcome);
+  const { message, hint } = explainRefusals(`${prefix}${e?.message ?? String(e)}`, refused);
+  return new PluginError(code, pluginId, e?.code ?? 'error', message, e?.details, { hint, refused });
+}
+
 /** Ask a freshly loaded plugin for its tools and check every definition. */
 export async function readTools(instance: PluginCaller, pluginId: string): Promise<ToolInfo[]> {
   const outcome = await instance.call('tool.listTools', []);
-  if (!outcome.ok) {
-    const e = errorOf(outcome) as WitToolError | undefined;
-    throw new PluginError('PLUGIN_ERROR', pluginId, e?.code ?? 'error', `list-tools failed: ${e?.message ?? String(e)}`, e?.details);
-  }
+  if (!outcome.ok) throw toolError('PLUGIN_ERROR', pluginId, outcome, 'list-tools failed: ');
   const defs = outcome.value as WitToolDefinition[];
   const bad = (what: string) =>
     new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` declares an invalid tool: ${what}`, { plugin: pluginId, hint: 'Fix the tool definition in the plugin source and rebuild.' });
@@ -75,10 +81,7 @@ export async function invokeTool(instance: PluginCaller, tool: ToolInfo, args: u
   // Validated in the plugin's worker, before its code runs: see Request.validate.
   const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args ?? null)], { timeoutMs, validate: true });
   if ('invalid' in outcome) throw new ToolArgumentsError(tool.name, tool.plugin, outcome.invalid);
-  if (!outcome.ok) {
-    const e = errorOf(outcome) as WitToolError | undefined;
-    throw new PluginError('TOOL_FAILED', tool.plugin, e?.code ?? 'error', e?.message ?? String(e), e?.details);
-  }
+  if (!outcome.ok) throw toolError('TOOL_FAILED', tool.plugin, outcome);
   if (typeof outcome.value !== 'string') {
     throw new AirlockError('TOOL_RESULT_INVALID', `tool \`${tool.qualifiedName}\` returned a ${typeof outcome.value}, not JSON text`, { plugin: tool.plugin });
   }

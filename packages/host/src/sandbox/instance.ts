@@ -24,6 +24,7 @@ import {
 import type { WorkerInit, WorkerSetup } from './worker.js';
 import { AdaptiveSpin } from './spin.js';
 import { closeListedFds, createFdTable, type Preopen } from './wasi-fs.js';
+import type { Refusal } from '../capabilities/refusal.js';
 
 const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
 
@@ -60,11 +61,14 @@ export interface InstanceOptions {
 /** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
 export type CallOutcome =
   | { ok: true; value: unknown }
-  | { ok: false; error: unknown }
+  | { ok: false; error: unknown; refused?: Refusal[] }
   | { ok: false; invalid: { path: string; message: string }[] };
 
 /** The plugin's WIT error payload from an outcome (undefined for refused arguments). */
 export const errorOf = (outcome: CallOutcome): unknown => ('error' in outcome ? outcome.error : undefined);
+
+/** What the host refused the plugin during a failed call (see capabilities/refusal.ts). */
+export const refusalsOf = (outcome: CallOutcome): Refusal[] | undefined => ('refused' in outcome ? outcome.refused : undefined);
 
 export interface CallOptions {
   timeoutMs?: number;
@@ -233,6 +237,7 @@ export class PluginInstance {
     const live = await this.#ensureLive();
     const { ch } = live;
     const deadline = performance.now() + timeoutMs;
+    const refused: Refusal[] = [];
     try {
       writeMessage(ch, validate ? { fn, args, validate } : { fn, args });
     } catch (err) {
@@ -251,7 +256,7 @@ export class PluginInstance {
         throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` crashed during ${fn}; it will be restarted on the next call`, { plugin: o.pluginId });
       }
       if (state === State.HOST_CALL) {
-        if (!(await this.#serveHostCall(ch, deadline, scope))) {
+        if (!(await this.#serveHostCall(ch, deadline, scope, refused))) {
           await this.#discard(live);
           throw this.#timeout(fn, timeoutMs);
         }
@@ -284,7 +289,7 @@ export class PluginInstance {
         hint: 'Raise `limits.memoryMb` in the plugin manifest if the plugin legitimately needs more (the host caps it at its maxMemoryMb).',
       });
     }
-    if ('err' in response) return { ok: false, error: response.err };
+    if ('err' in response) return refused.length ? { ok: false, error: response.err, refused } : { ok: false, error: response.err };
     if ('invalid' in response) return { ok: false, invalid: response.invalid };
     if ('tooLarge' in response) {
       throw new AirlockError('RESULT_TOO_LARGE', `plugin \`${o.pluginId}\` returned ${response.tooLarge} bytes from ${fn}, over the limit of ${response.max} bytes; the result was dropped`, {
@@ -309,8 +314,8 @@ export class PluginInstance {
     });
   }
 
-  /** Serve one host call; false when the call's deadline passed first. */
-  async #serveHostCall(ch: Channel, deadline: number, scope: object | undefined): Promise<boolean> {
+  /** Serve one host call, noting a refusal in `refused`; false when the call's deadline passed first. */
+  async #serveHostCall(ch: Channel, deadline: number, scope: object | undefined, refused: Refusal[]): Promise<boolean> {
     let reply: HostReply;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -322,6 +327,10 @@ export class PluginInstance {
       reply = { err: { tag: 'internal', val: (err as Error).message } };
     } finally {
       clearTimeout(timer);
+    }
+    if ('refused' in reply && reply.refused) {
+      refused.push(reply.refused);
+      reply = { err: reply.err };
     }
     // The worker may have been stopped meanwhile; then nobody listens.
     if (Atomics.load(ch.ctrl, CTRL_STATE) !== State.HOST_CALL) return true;

@@ -12,6 +12,7 @@
  *                          HOST_REPLY ◀──host answers──┘ (worker resumes, CALL)
  */
 import { deserialize, serialize } from 'node:v8';
+import type { Refusal } from '../capabilities/refusal.js';
 
 export const State = {
   IDLE: 0,
@@ -146,7 +147,11 @@ export interface HostCall {
   args: unknown[];
 }
 
-export type HostReply = { ok: unknown } | { err: unknown };
+/**
+ * The host's answer to a host call. `refused` (the refusal behind an `err`) stays
+ * on the host thread: the instance collects it for the call's outcome.
+ */
+export type HostReply = { ok: unknown } | { err: unknown; refused?: Refusal };
 
 /** Messages the worker posts (asynchronously) to the host thread. */
 export type WorkerEvent =

@@ -189,6 +189,25 @@ describe('HttpBroker connectTo', () => {
     expect(server.seen).toEqual([]);
   });
 
+  it('keeps the refusal beside the WIT error: the origin, and the manifest entry that would allow it', async () => {
+    const b = new HttpBroker({ pluginId: 'weather', origins: ['https://api.example.com'], ranges: [], maxBodyBytes: 1 << 20, log: () => {} });
+    const send = (url: string) => {
+      const u = new URL(url);
+      return b.serve('send', [{ method: 'POST', scheme: u.protocol.slice(0, -1), authority: u.host, path: u.pathname, headers: [], body: new Uint8Array() }]);
+    };
+    expect(await send('https://api.weather.example/v1/now')).toEqual({
+      err: { tag: 'HTTP-request-denied' },
+      refused: {
+        capability: 'http',
+        message: 'POST https://api.weather.example: plugin `weather` holds no http grant for this origin',
+        hint:
+          'Add "https://api.weather.example" to "capabilities.http" in the "airlock" field of the plugin\'s package.json, ' +
+          "and grant it (`airlock grant weather http https://api.weather.example`, or load with grant 'manifest').",
+      },
+    });
+    expect(await send('ftp://files.example.com/x')).toMatchObject({ refused: { message: 'POST ftp://files.example.com/x: only http and https URLs can be fetched' } });
+  });
+
   it('leaves unmapped origins alone: a granted loopback origin is reached directly, a name that resolves to loopback stays refused', async () => {
     const mapped = await loopback();
     const direct = await loopback();
