@@ -10,7 +10,6 @@ const fakes = fileURLToPath(new URL('./test/fakes/', import.meta.url));
 export default mergeConfig(
   shared,
   defineConfig({
-    test: { globalSetup: ['test/global-setup.ts'] },
     resolve: {
       alias: [
         { find: /^airlock:plugin\/(.*)@0\.1\.0$/, replacement: `${fakes}$1.ts` },

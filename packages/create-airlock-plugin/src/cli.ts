@@ -23,6 +23,8 @@ Options
   --workspace            Use the surrounding pnpm workspace's packages (workspace:*);
                          fail if the directory is not one of its packages
   --published            Use the published @airlock/sdk ^${VERSION} even inside a workspace
+  --registry <url>       Where the Airlock packages come from, when not npm's public registry;
+                         written to the project's .npmrc (default: the registry npm create used)
   --json                 Print the result as one JSON document on stdout
   -h, --help             Show this help
   -v, --version          Show the version
@@ -31,6 +33,7 @@ It never writes into an existing file or a non-empty directory.
 
 Examples
   npm create airlock-plugin@latest weather -- --kind tool
+  npm create airlock-plugin@latest weather --registry https://npm.example.com -- --kind tool
   create-airlock-plugin plugins/my-provider --kind provider --id my-provider
 `;
 
@@ -40,6 +43,8 @@ export interface Io {
   /** A terminal to ask questions on; undefined when not interactive. */
   prompt?: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream };
   color?: boolean;
+  /** The environment: `npm_config_registry` is the registry `npm create` fetched this package from. */
+  env?: NodeJS.ProcessEnv;
 }
 
 function defaultIo(): Io {
@@ -49,6 +54,7 @@ function defaultIo(): Io {
     stderr: (s) => process.stderr.write(s),
     prompt: tty ? { input: process.stdin, output: process.stdout } : undefined,
     color: !!process.stdout.isTTY && !process.env.NO_COLOR,
+    env: process.env,
   };
 }
 
@@ -71,6 +77,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         description: { type: 'string' },
         workspace: { type: 'boolean', default: false },
         published: { type: 'boolean', default: false },
+        registry: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
@@ -114,7 +121,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 
   let result: ScaffoldResult;
   try {
-    result = await scaffold({ dir, kind, id, description, dependencies: values.workspace ? 'workspace' : values.published ? 'published' : 'auto' });
+    result = await scaffold({
+      dir,
+      kind,
+      id,
+      description,
+      dependencies: values.workspace ? 'workspace' : values.published ? 'published' : 'auto',
+      registry: values.registry ?? io.env?.npm_config_registry,
+    });
   } catch (err) {
     const e = err as Error & { code?: string; hint?: string };
     if (values.json) io.stdout(JSON.stringify({ error: { code: e.code ?? 'ERROR', message: e.message, hint: e.hint } }) + '\n');

@@ -30,6 +30,13 @@ export interface ScaffoldOptions {
    * the published range of this version.
    */
   dependencies?: 'auto' | 'workspace' | 'published';
+  /**
+   * The registry the Airlock packages come from, when it is not npm's public
+   * one (a private registry, or a clone's local one). A standalone project
+   * gets an `.npmrc` with `@airlock:registry=<url>`, so its `npm install`
+   * finds them there.
+   */
+  registry?: string;
 }
 
 export interface ScaffoldResult {
@@ -44,7 +51,7 @@ export interface ScaffoldResult {
   workspaceRoot: string | undefined;
 }
 
-export type ScaffoldErrorCode = 'TARGET_EXISTS' | 'INVALID_ID' | 'INVALID_KIND' | 'NOT_IN_WORKSPACE' | 'TEMPLATE_BROKEN';
+export type ScaffoldErrorCode = 'TARGET_EXISTS' | 'INVALID_ID' | 'INVALID_KIND' | 'INVALID_REGISTRY' | 'NOT_IN_WORKSPACE' | 'TEMPLATE_BROKEN';
 
 /** A scaffold was refused; `hint` says how to fix it. */
 export class ScaffoldError extends Error {
@@ -66,9 +73,12 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json
 /** Published ranges for standalone projects. */
 const PUBLISHED_RANGES = {
   typesNodeRange: '^22.13.0',
-  typescriptRange: '^5.9.3',
-  vitestRange: '^4.1.12',
+  typescriptRange: '^6.0.3',
+  vitestRange: '^5.1.2',
 };
+
+/** npm's public registry: a project installing from it needs no registry setting. */
+const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
 
 const KIND_HINTS: Record<PluginKind, string> = {
   tool: "Add tools with `defineTool`; the type of each tool's arguments follows from its JSON Schema.",
@@ -107,6 +117,7 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
   if (options.dependencies === 'workspace' && !workspace) {
     throw new ScaffoldError('NOT_IN_WORKSPACE', `${dir} is not a package directory of a pnpm workspace that contains @airlock/sdk`, 'Create it under the workspace\'s plugins/ (or another package folder), or drop --workspace.');
   }
+  const registry = workspace ? undefined : privateRegistry(options.registry);
   const name = titleCase(id);
   const tokens: Record<string, string> = {
     id,
@@ -139,8 +150,11 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
     const pkgPath = join(staging, 'package.json');
     const pkg = JSON.parse(await readFile(pkgPath, 'utf8')) as Record<string, unknown>;
     pkg.airlock = manifest;
-    if (!workspace) Object.assign(pkg, standaloneInstallSettings());
     await writeFile(pkgPath, JSON.stringify(pkg, null, 2) + '\n');
+    if (registry) {
+      await writeFile(join(staging, '.npmrc'), `# The Airlock packages come from the registry this project was created from.\n@airlock:registry=${registry}\n`);
+      files.push('.npmrc');
+    }
     await moveIntoPlace(staging, dir);
     return { dir, id, kind: options.kind, files: [...new Set(files)].sort(), dependencies: workspace ? 'workspace' : 'published', workspaceRoot: workspace?.root };
   } finally {
@@ -148,14 +162,20 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
   }
 }
 
-/**
- * What a project outside the monorepo needs to install on Node 20: the lzma
- * binding that componentize-js loads declares Node >= 22 from 1.5 on, and
- * pnpm runs only the build scripts it is told to.
- */
-function standaloneInstallSettings(): Record<string, unknown> {
-  const overrides = { '@napi-rs/lzma': '1.4.5' };
-  return { overrides, pnpm: { overrides, onlyBuiltDependencies: ['better-sqlite3', 'esbuild'] } };
+/** `registry` as a URL ending in `/`, unless it is missing or npm's public registry. */
+export function privateRegistry(registry: string | undefined): string | undefined {
+  if (!registry?.trim()) return undefined;
+  let url: URL;
+  try {
+    url = new URL(registry.trim());
+  } catch {
+    throw new ScaffoldError('INVALID_REGISTRY', `${JSON.stringify(registry)} is not a registry URL`, 'Pass the registry as a URL, e.g. --registry https://npm.example.com/.');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ScaffoldError('INVALID_REGISTRY', `${JSON.stringify(registry)} is not an http(s) registry URL`, 'Pass the registry as a URL, e.g. --registry https://npm.example.com/.');
+  }
+  const href = url.href.endsWith('/') ? url.href : `${url.href}/`;
+  return href === PUBLIC_REGISTRY ? undefined : href;
 }
 
 async function assertVacant(dir: string): Promise<void> {

@@ -34,9 +34,13 @@ describe('scaffold', () => {
     const manifest = await readManifest(dir);
     expect(manifest).toMatchObject({ id: `my-${kind}`, kind, entry: 'src/index.ts' });
     const pkg = await json(join(dir, 'package.json'));
+    // Plugin code bundles only the guest SDK; building and testing come from the kit, a dev dependency.
     expect(pkg.dependencies).toEqual({ '@airlock/sdk': `^${VERSION}` });
+    expect(pkg.devDependencies).toMatchObject({ '@airlock/plugin-kit': `^${VERSION}` });
     expect(pkg.scripts).toMatchObject({ build: 'airlock-plugin build', test: 'vitest run', dev: 'airlock-plugin dev' });
-    expect(pkg.pnpm.onlyBuiltDependencies).toContain('better-sqlite3');
+    // Nothing to build natively on install, so no install settings either.
+    expect(pkg.overrides).toBeUndefined();
+    expect(pkg.pnpm).toBeUndefined();
     // npm pack must ship the component, which .gitignore keeps out of git.
     expect(pkg.files).toEqual(['src', 'dist/plugin.wasm', 'airlock.sig.json']);
     // No token is left unrendered anywhere (the host's own `{{ config.key }}` templates have spaces).
@@ -49,6 +53,18 @@ describe('scaffold', () => {
     expect(Object.keys(await caps('auth'))).toEqual(['storage']);
     const provider = await json(join((await scaffold({ dir: join(base, 'p2'), kind: 'provider', id: 'acme-chat' })).dir, 'package.json'));
     expect(provider.airlock.capabilities).toEqual({ http: ['{{ config.baseUrl }}'], env: ['ACME_CHAT_API_KEY'] });
+  });
+
+  it('points the @airlock scope at a private registry in .npmrc, and writes none for the public one', async () => {
+    const priv = await scaffold({ dir: join(base, 'priv'), kind: 'tool', registry: 'http://127.0.0.1:4873' });
+    expect(priv.files).toContain('.npmrc');
+    expect(await readFile(join(priv.dir, '.npmrc'), 'utf8')).toMatch(/^@airlock:registry=http:\/\/127\.0\.0\.1:4873\/$/m);
+    const pub = await scaffold({ dir: join(base, 'pub'), kind: 'tool', registry: 'https://registry.npmjs.org' });
+    expect(pub.files).not.toContain('.npmrc');
+    expect((await readdir(pub.dir)).includes('.npmrc')).toBe(false);
+    const bad = await refusal(scaffold({ dir: join(base, 'bad'), kind: 'tool', registry: 'not a url' }));
+    expect(bad).toMatchObject({ code: 'INVALID_REGISTRY' });
+    expect((await readdir(base)).sort()).toEqual(['priv', 'pub']);
   });
 
   it('takes the id and description given, JSON-escaped in package.json', async () => {
@@ -116,7 +132,7 @@ describe('inside a pnpm workspace', () => {
     expect(result).toMatchObject({ dependencies: 'workspace', workspaceRoot: root });
     const pkg = await json(join(root, 'plugins/notes2/package.json'));
     expect(pkg.dependencies).toEqual({ '@airlock/sdk': 'workspace:*' });
-    expect(pkg.devDependencies).toEqual({ '@types/node': '^22.13.0', typescript: 'catalog:', vitest: 'catalog:' });
+    expect(pkg.devDependencies).toEqual({ '@airlock/plugin-kit': 'workspace:*', '@types/node': '^22.13.0', typescript: 'catalog:', vitest: 'catalog:' });
     expect(pkg.overrides).toBeUndefined();
   });
 
@@ -168,6 +184,15 @@ describe('create-airlock-plugin command', () => {
     expect(a.out).toContain('npm install');
     expect(a.out).not.toMatch(/\x1b\[/);
     expect((await json(join(dir, 'package.json'))).airlock.kind).toBe('tool');
+  });
+
+  it('takes the registry npm create used (npm_config_registry), or --registry, for the project\'s .npmrc', async () => {
+    const a = Object.assign(io(), { env: { npm_config_registry: 'http://127.0.0.1:4873/' } });
+    expect(await main([join(base, 'from-env'), '--kind', 'tool'], a)).toBe(0);
+    expect(await readFile(join(base, 'from-env', '.npmrc'), 'utf8')).toContain('@airlock:registry=http://127.0.0.1:4873/');
+    const b = Object.assign(io(), { env: { npm_config_registry: 'https://registry.npmjs.org/' } });
+    expect(await main([join(base, 'flag'), '--kind', 'tool', '--registry', 'https://npm.example.com/private'], b)).toBe(0);
+    expect(await readFile(join(base, 'flag', '.npmrc'), 'utf8')).toContain('@airlock:registry=https://npm.example.com/private/');
   });
 
   it('prints JSON with --json, errors included', async () => {

@@ -1,6 +1,6 @@
 /**
  * @airlock/sdk — write Airlock plugins in TypeScript. This entry is for plugin
- * code (it runs inside the component); the build API is `@airlock/sdk/build`.
+ * code (it runs inside the component); the build API is `@airlock/plugin-kit/build`.
  * Everything public is exported here by name.
  */
 export { defineTool, defineToolPlugin } from './tool.js';

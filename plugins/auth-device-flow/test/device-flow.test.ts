@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOAuthServer, type OAuthServer, type OAuthServerOptions } from '@airlock/oauth-server';
-import { createTestHost, type DeviceAuthorization, type TestHost } from '@airlock/sdk/testing';
+import { createTestHost, type DeviceAuthorization, type TestHost } from '@airlock/plugin-kit/testing';
 import { rejection } from '@airlock/test-utils';
 
 const plugin = new URL('..', import.meta.url);

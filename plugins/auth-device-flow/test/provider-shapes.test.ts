@@ -5,7 +5,7 @@
  * against the loopback server that follows the RFC to the letter.
  */
 import { afterEach, expect, it } from 'vitest';
-import { createTestHost, type FetchHandler, type TestHost } from '@airlock/sdk/testing';
+import { createTestHost, type FetchHandler, type TestHost } from '@airlock/plugin-kit/testing';
 
 const plugin = new URL('..', import.meta.url);
 

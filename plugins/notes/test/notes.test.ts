@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejection } from '@airlock/test-utils';
-import { createTestHost, type TestHost } from '@airlock/sdk/testing';
+import { createTestHost, type TestHost } from '@airlock/plugin-kit/testing';
 import type { PluginError } from '@airlock/host';
 
 const plugin = new URL('..', import.meta.url);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, type ChatRequest, type ChatStreamEvent } from '@airlock/host';
 import { startOAuthServer, type OAuthServer } from '@airlock/oauth-server';
 import { startOpenAIServer, type ChatCompletionRequest, type OpenAIServer, type OpenAIServerOptions } from '@airlock/openai-server';
-import { createTestHost, type FetchHandler, type TestHost } from '@airlock/sdk/testing';
+import { createTestHost, type FetchHandler, type TestHost } from '@airlock/plugin-kit/testing';
 import { capabilityVariant, rejection } from '@airlock/test-utils';
 
 const plugin = new URL('..', import.meta.url);

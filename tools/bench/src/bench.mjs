@@ -14,7 +14,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildPlugin } from '@airlock/sdk/build';
+import { buildPlugin } from '@airlock/plugin-kit/build';
 import { outsideWorkspace, packWorkspace, passedTests, run, scaffoldAndTest } from '@airlock/authoring-tests';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));

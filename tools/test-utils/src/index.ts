@@ -20,7 +20,7 @@ export async function rejection(promise: Promise<unknown>): Promise<AirlockError
  * Build a plugin unless its component is up to date. `turbo run test` has
  * normally built it already; this lets `vitest` run alone.
  */
-export { buildIfStale } from '@airlock/sdk/testing';
+export { buildIfStale } from '@airlock/plugin-kit/testing';
 
 /**
  * Copy a built plugin into `dir` with its package.json changed by `edit`: the

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '@airlock/sdk/testing';
+import { createTestHost, type TestHost } from '@airlock/plugin-kit/testing';
 
 let t: TestHost;
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '@airlock/sdk/testing';
+import { createTestHost, type TestHost } from '@airlock/plugin-kit/testing';
 
 const plugin = new URL('..', import.meta.url);
 const KEY = 'sk-test-0123456789';

@@ -11,7 +11,7 @@
  * what is tested here, and build.test.ts runs `dev` with it.
  *
  * The componentize step runs in a child process whose scripts exist only in
- * dist/, so this file runs the built package (`pnpm --filter @airlock/sdk build`).
+ * dist/, so this file runs the built package (`pnpm --filter @airlock/plugin-kit... build`).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -219,7 +219,7 @@ let scratch: string;
 let term: DevTerminal | undefined;
 
 beforeAll(async () => {
-  expect(existsSync(join(pkgDir, 'dist/cli/bin.js')), 'build @airlock/sdk before running this test').toBe(true);
+  expect(existsSync(join(pkgDir, 'dist/cli/bin.js')), 'build @airlock/plugin-kit before running this test').toBe(true);
   // Under test/, at the fixtures' depth: a copied fixture bundles to the same bytes, so its cache serves the copy.
   scratch = await mkdtemp(join(pkgDir, 'test', '.tmp-repl-'));
   await linkSdk(scratch);

@@ -6,14 +6,15 @@
  * and events, never on durations.
  *
  * The componentize step runs in a child process whose scripts exist only in
- * dist/, so this file runs the built package (`pnpm --filter @airlock/sdk build`).
+ * dist/, so this file runs the built package (`pnpm --filter @airlock/plugin-kit... build`).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkSdk } from './global-setup.js';
 import { createHost, type LogEntry } from '@airlock/host';
 import type * as Build from '../src/build/index.js';
 import type * as Dev from '../src/dev/index.js';
@@ -30,10 +31,10 @@ let root: string;
 let cacheDir: string;
 
 beforeAll(async () => {
-  expect(existsSync(join(pkgDir, 'dist/build/componentize-child.js')), 'build @airlock/sdk before running this test').toBe(true);
+  expect(existsSync(join(pkgDir, 'dist/build/componentize-child.js')), 'build @airlock/plugin-kit before running this test').toBe(true);
   build = (await import(dist('build'))) as typeof Build;
   dev = (await import(dist('dev'))) as typeof Dev;
-  // Inside the workspace, so the plugins resolve @airlock/sdk's dependencies.
+  // Inside the workspace, so the plugins resolve the guest SDK's dependencies.
   root = await mkdtemp(join(pkgDir, 'test', '.tmp-build-'));
   cacheDir = join(root, 'cache');
 });
@@ -74,9 +75,8 @@ async function echoPlugin(name: string, id = 'echo', source = echoSource(1)): Pr
     JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', skipLibCheck: true, noEmit: true, types: [] }, include: ['src'] }),
   );
   await writeFile(join(dir, 'src/index.ts'), source);
-  // @airlock/sdk resolves as it does for a real plugin; its types come from dist/.
-  await mkdir(join(dir, 'node_modules/@airlock'), { recursive: true });
-  await symlink(pkgDir, join(dir, 'node_modules/@airlock/sdk'), 'dir');
+  // @airlock/sdk resolves as it does for a real plugin.
+  await linkSdk(dir);
   return dir;
 }
 

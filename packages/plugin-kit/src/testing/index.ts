@@ -1,8 +1,8 @@
 /**
- * @airlock/sdk/testing — test a plugin in a real host, with any test runner.
+ * @airlock/plugin-kit/testing — test a plugin in a real host, with any test runner.
  *
  * @example
- * import { createTestHost } from '@airlock/sdk/testing';
+ * import { createTestHost } from '@airlock/plugin-kit/testing';
  *
  * const t = await createTestHost({ plugin: new URL('..', import.meta.url), storage: { 'note:1': { title: 'x' } } });
  * console.log(await t.callTool('get_note', { id: 1 }));

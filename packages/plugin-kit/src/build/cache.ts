@@ -41,18 +41,19 @@ export function cacheKey(inputs: CacheKeyInputs): string {
       bundle: sha256(inputs.bundle),
       wit,
       componentizeJs: componentizeJsVersion(),
-      sdk: sdkVersion(),
+      kit: kitVersion(),
       release: inputs.release,
       wasi: inputs.wasi,
     }),
   );
 }
 
-let sdk: string | undefined;
-function sdkVersion(): string {
+let kit: string | undefined;
+/** This package's version: how the bundle is wrapped and componentized can change with it. */
+function kitVersion(): string {
   // One level below the package root, from src/build/, dist/build/ and dist/cli/ alike.
-  sdk ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return sdk;
+  kit ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return kit;
 }
 
 let componentizeJs: string | undefined;

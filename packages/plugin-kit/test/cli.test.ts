@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { linkSdk } from './global-setup.js';
 import { main, type Io } from '../src/cli/main.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -184,10 +185,8 @@ describe('airlock-plugin CLI', () => {
         ].join('\n'),
       },
     );
-    // Make @airlock/sdk resolvable from the plugin, as it is for a real plugin; its types come from dist/.
-    expect(existsSync(join(pkgDir, 'dist/index.d.ts')), 'build @airlock/sdk before running this test').toBe(true);
-    await mkdir(join(dir, 'node_modules/@airlock'), { recursive: true });
-    await symlink(pkgDir, join(dir, 'node_modules/@airlock/sdk'), 'dir');
+    // Make @airlock/sdk resolvable from the plugin, as it is for a real plugin.
+    await linkSdk(dir);
     const { code, stdout } = await run(['build', dir, '--json']);
     expect(code).toBe(1);
     const out = JSON.parse(stdout) as JsonFailure;
@@ -233,10 +232,10 @@ describe('airlock-plugin CLI', () => {
   });
 
   // The componentize step runs in a child process whose scripts exist only in
-  // dist/, so this test runs the built command (`pnpm --filter @airlock/sdk build`).
+  // dist/, so this test runs the built command (`pnpm --filter @airlock/plugin-kit... build`).
   it('refuses a default export that is not a plugin as KIND_MISMATCH', { timeout: 120_000 }, async () => {
     const bin = join(pkgDir, 'bin/airlock-plugin.js');
-    expect(existsSync(join(pkgDir, 'dist/cli/bin.js')), 'build @airlock/sdk before running this test').toBe(true);
+    expect(existsSync(join(pkgDir, 'dist/cli/bin.js')), 'build @airlock/plugin-kit before running this test').toBe(true);
     const dir = await plugin({ kind: 'tool' }, { 'src/index.ts': 'export default { hello: 1 };\n' });
     const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       execFile(process.execPath, [bin, 'build', dir, '--json'], { env: { ...process.env, NO_COLOR: '1' } }, (err, stdout) =>

@@ -107,7 +107,7 @@ export function checkComponentKind(bytes: Uint8Array, kind: PluginKind, entry: s
     actualKind && actualKind !== kind
       ? `If it is meant to be a ${actualKind} plugin, set "kind": "${actualKind}" in the "airlock" manifest; otherwise make ${entry} \`export default\` a plugin made with define${cap(kind)}Plugin().`
       : ours.some((n) => parseInterfaceId(n)?.version !== CONTRACT_VERSION)
-        ? `The component was built against another contract version; rebuild it with this @airlock/sdk (contract ${CONTRACT_VERSION}).`
+        ? `The component was built against another contract version; rebuild it with this @airlock/plugin-kit (contract ${CONTRACT_VERSION}).`
         : `Make ${entry} \`export default\` a plugin made with define${cap(kind)}Plugin() from @airlock/sdk.`;
   throw new BuildError('KIND_MISMATCH', `the manifest says "kind": "${kind}", so the component must export ${expected}, but it exports ${found}`, undefined, fix);
 }
