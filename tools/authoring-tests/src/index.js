@@ -1,95 +1,141 @@
 /**
- * Plugin projects as an author gets them: scaffolded by create-airlock-plugin
- * into a directory outside this workspace, installed from tarballs of the
- * workspace packages (packed as they would be published), built and tested
- * with the project's own scripts.
+ * Plugin projects as an author gets them: the workspace's packages published
+ * to a local npm registry (`@airlock/registry`), then, in a directory outside
+ * the workspace and with an environment a fresh shell would have, exactly the
+ * commands the README gives: `npm create airlock-plugin@<version> <dir>
+ * --registry <url> -- --kind <kind>`, `npm install`, `npm test`, a one-line
+ * edit and `npm run build`. Used by the end-to-end test and by the bench.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scaffold } from 'create-airlock-plugin';
 
-/** @typedef {import('create-airlock-plugin').PluginKind} PluginKind */
+/** @typedef {'tool' | 'auth' | 'provider'} PluginKind */
 /** @typedef {{ code: number, stdout: string, stderr: string, ms: number }} Run */
-/** @typedef {{ scaffold?: Run, install?: Run, build?: Run, test?: Run, dir: string }} Project */
+/**
+ * @typedef {{ dir: string, create?: Run, install?: Run, test?: Run, build?: Run, testedComponent?: string }} Project
+ * Steps stop at the first failure; later ones are absent. `testedComponent` is
+ * the sha256 of the component `npm test` built, before the edit.
+ */
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const workspaceRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** The packages a plugin project installs, in dependency order. */
-export const PUBLISHED = /** @type {const} */ ({ '@airlock/wit': 'packages/wit', '@airlock/host': 'packages/host', '@airlock/sdk': 'packages/sdk' });
+/**
+ * The environment of a fresh shell on this machine: nothing pnpm or npm set
+ * for the script running this, and no directory of this workspace on PATH (a
+ * project must find every command in its own node_modules). The Node that runs
+ * this process stays first on PATH.
+ * @param {NodeJS.ProcessEnv} [extra]
+ * @returns {NodeJS.ProcessEnv}
+ */
+export function userEnv(extra = {}) {
+  /** @type {NodeJS.ProcessEnv} */
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(npm_|pnpm_|PNPM_|NPM_CONFIG_|TURBO_|VITEST|INIT_CWD$|NODE_OPTIONS$|NODE_PATH$)/.test(key)) continue;
+    env[key] = value;
+  }
+  const inWorkspace = (/** @type {string} */ p) => resolve(p).startsWith(workspaceRoot);
+  const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p && !inWorkspace(p));
+  env.PATH = [dirname(process.execPath), ...path].join(delimiter);
+  return { ...env, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0', ...extra };
+}
 
 /**
  * Run a command; never throws for a non-zero exit (the caller asserts).
  * @param {string} cmd @param {string[]} args @param {string} cwd @param {NodeJS.ProcessEnv} [env]
  * @returns {Promise<Run>}
  */
-export function run(cmd, args, cwd, env = {}) {
+export function run(cmd, args, cwd, env = userEnv()) {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0', ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr, ms: performance.now() - t0 });
     });
+    // Nothing to answer: a command that asks would wait forever.
+    child.stdin?.end();
   });
 }
 
 /**
- * `pnpm pack` each published package into `dest`; returns name → tarball path. The packages must be built.
- * @param {string} dest
- * @returns {Promise<Record<string, string>>}
+ * The one-line edit each template gets before `npm run build`: a string the
+ * plugin shows, so the bundle (and so the component) changes.
+ * @type {Record<PluginKind, [RegExp, string]>}
  */
-export async function packWorkspace(dest) {
-  await mkdir(dest, { recursive: true });
-  /** @type {Record<string, string>} */
-  const out = {};
-  for (const [name, dir] of Object.entries(PUBLISHED)) {
-    const before = new Set(await readdir(dest));
-    const r = await run('pnpm', ['pack', '--pack-destination', dest], join(root, dir));
-    if (r.code !== 0) throw new Error(`pnpm pack ${name} failed:\n${r.stderr}${r.stdout}`);
-    const made = (await readdir(dest)).filter((f) => f.endsWith('.tgz') && !before.has(f));
-    if (made.length !== 1) throw new Error(`pnpm pack ${name} wrote ${made.length} tarballs: ${made.join(', ')}`);
-    out[name] = join(dest, /** @type {string} */ (made[0]));
-  }
-  return out;
-}
+export const ONE_LINE_EDIT = {
+  tool: [/description: 'Turn a title into a URL slug/, "description: 'Turn a title (any text) into a URL slug"],
+  auth: [/log\.info\('API key saved'\)/, "log.info('API key saved in plugin storage')"],
+  provider: [/displayName: '/, "displayName: 'Edited "],
+};
 
 /**
- * Scaffold a `kind` project under `parent` (outside the workspace), point its
- * Airlock dependencies at the tarballs, then install, build and test it the
- * way its README says. Steps stop at the first failure (later ones are absent).
- * @param {PluginKind} kind @param {string} parent @param {Record<string, string>} tarballs
+ * Make a `kind` project under `parent` and take it through the README's
+ * steps with the packages of `registry`. `npm create` gets its own npm cache
+ * (`createCache`): npm exec reuses an install of the same version from an
+ * earlier run, which may have come from another registry; `npm install` uses
+ * the user's cache, as an author's would.
+ * @param {{ registry: string, version: string, kind: PluginKind, parent: string, createCache: string }} options
  * @returns {Promise<Project>}
  */
-export async function scaffoldAndTest(kind, parent, tarballs) {
-  const dir = join(parent, `my-${kind}-plugin`);
-  const t0 = performance.now();
-  await scaffold({ dir, kind });
+export async function authorFlow({ registry, version, kind, parent, createCache }) {
+  const name = `my-${kind}`;
+  const dir = join(parent, name);
   /** @type {Project} */
-  const steps = { dir, scaffold: { code: 0, stdout: '', stderr: '', ms: performance.now() - t0 } };
-  await useTarballs(dir, tarballs);
-  // pnpm, not npm: its store shares the compiled native addon (better-sqlite3)
-  // between projects; with npm each install compiles it again (about a minute).
-  steps.install = await run('pnpm', ['install', '--prefer-offline', '--config.confirmModulesPurge=false'], dir);
+  const steps = { dir };
+  // npm_config_yes answers npm exec's "Ok to proceed?" (install create-airlock-plugin) as a user would.
+  steps.create = await run('npm', ['create', `airlock-plugin@${version}`, name, '--registry', registry, '--', '--kind', kind], parent, userEnv({ npm_config_cache: createCache, npm_config_yes: 'true' }));
+  if (steps.create.code !== 0) return steps;
+  steps.install = await run('npm', ['install'], dir);
   if (steps.install.code !== 0) return steps;
-  steps.build = await run('pnpm', ['run', 'build'], dir);
-  if (steps.build.code !== 0) return steps;
-  steps.test = await run('pnpm', ['test'], dir);
+  steps.test = await run('npm', ['test'], dir);
+  if (steps.test.code !== 0) return steps;
+  steps.testedComponent = createHash('sha256').update(await readFile(join(dir, 'dist', 'plugin.wasm'))).digest('hex');
+  await editOneLine(dir, kind);
+  steps.build = await run('npm', ['run', 'build'], dir);
   return steps;
 }
 
+/** @param {string} dir @param {PluginKind} kind */
+export async function editOneLine(dir, kind) {
+  const file = join(dir, 'src', 'index.ts');
+  const source = await readFile(file, 'utf8');
+  const [pattern, replacement] = ONE_LINE_EDIT[kind];
+  if (!pattern.test(source)) throw new Error(`the ${kind} template no longer has ${pattern}; update ONE_LINE_EDIT`);
+  await writeFile(file, source.replace(pattern, replacement));
+}
+
 /**
- * Resolve the Airlock packages from local tarballs instead of the registry (as if just published).
- * @param {string} dir @param {Record<string, string>} tarballs
+ * Bytes under `dir` (files and links, as `du --apparent-size` counts them), and the largest packages in it.
+ * @param {string} nodeModules
+ * @returns {Promise<{ bytes: number, largest: { name: string, bytes: number }[] }>}
  */
-export async function useTarballs(dir, tarballs) {
-  const file = join(dir, 'package.json');
-  const pkg = JSON.parse(await readFile(file, 'utf8'));
-  const specs = Object.fromEntries(Object.entries(tarballs).map(([name, tgz]) => [name, `file:${tgz}`]));
-  pkg.dependencies['@airlock/sdk'] = specs['@airlock/sdk'];
-  pkg.pnpm.overrides = { ...pkg.pnpm.overrides, ...specs };
-  await writeFile(file, JSON.stringify(pkg, null, 2) + '\n');
+export async function nodeModulesSize(nodeModules) {
+  /** @type {{ name: string, bytes: number }[]} */
+  const packages = [];
+  let total = 0;
+  for (const entry of await readdir(nodeModules, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const names = entry.name.startsWith('@') ? (await readdir(join(nodeModules, entry.name))).map((n) => `${entry.name}/${n}`) : [entry.name];
+    for (const name of names) {
+      const bytes = await treeBytes(join(nodeModules, name));
+      packages.push({ name, bytes });
+      total += bytes;
+    }
+  }
+  return { bytes: total, largest: packages.sort((a, b) => b.bytes - a.bytes).slice(0, 8) };
+}
+
+/** @param {string} path @returns {Promise<number>} */
+async function treeBytes(path) {
+  const info = await lstat(path);
+  if (!info.isDirectory()) return info.size;
+  let sum = 0;
+  for (const entry of await readdir(path)) sum += await treeBytes(join(path, entry));
+  return sum;
 }
 
 /** A fresh directory outside the workspace tree. @param {string} prefix */

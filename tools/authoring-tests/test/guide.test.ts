@@ -17,7 +17,7 @@ const guidePath = fileURLToPath(new URL('../../../docs/PLUGIN_SDK.md', import.me
 const require = createRequire(import.meta.url);
 const bin = (pkg: string, file: string) => join(dirname(require.resolve(`${pkg}/package.json`)), file);
 const BINS = {
-  'airlock-plugin': bin('@airlock/sdk', 'bin/airlock-plugin.js'),
+  'airlock-plugin': bin('@airlock/plugin-kit', 'bin/airlock-plugin.js'),
   airlock: bin('@airlock/cli', 'bin/airlock.js'),
   'create-airlock-plugin': bin('create-airlock-plugin', 'bin/create-airlock-plugin.js'),
 };
