@@ -11,6 +11,8 @@ import { createRoutes, PATHS, type RequestRecord, type Routes } from './routes.j
 export interface OAuthServerEvents {
   /** Emitted after each response, with its log line. */
   request: [record: RequestRecord];
+  /** Emitted when a request arrives, before its body is read (status 0 until it is answered). */
+  'request-start': [record: RequestRecord];
 }
 
 /** A running authorization server. All URLs are absolute, without a trailing slash. */
@@ -44,7 +46,7 @@ export interface OAuthServer {
   verifyAccessToken(token: string): TokenVerification;
   /** Every request answered so far, oldest first. */
   readonly requests: readonly RequestRecord[];
-  /** Emits `request` after each response. */
+  /** Emits `request-start` when a request arrives and `request` after each response. */
   readonly events: EventEmitter<OAuthServerEvents>;
   /** Stop listening and close every open connection, keep-alive ones included. */
   close(): Promise<void>;
@@ -70,6 +72,7 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
   server.on('request', (req, res) => {
     const [path = '/', ...query] = (req.url ?? '/').split('?');
     const record: RequestRecord = { method: req.method ?? '', path, status: 0, time: settings.now() };
+    events.emit('request-start', record);
     void dispatch(routes, req, new URLSearchParams(query.join('?')), record).then((reply) => {
       record.status = reply.status;
       if (reply.error !== undefined) record.error = reply.error;

@@ -253,6 +253,7 @@ export class OpenAIServer extends EventEmitter<OpenAIServerEvents> {
     if (res.destroyed) return;
     const envelope = newEnvelope(request.model);
     const plan = chunkPlan(envelope, completion, request.stream_options?.include_usage ? usage(request, completion) : undefined);
+    const special = specialModel(request.model);
     const stream: StreamRecord = {
       requestId: record.id,
       completionId: envelope.id,
@@ -261,6 +262,7 @@ export class OpenAIServer extends EventEmitter<OpenAIServerEvents> {
       chunksWritten: 0,
       state: 'streaming',
       stalled: false,
+      delayMs: special?.kind === 'bench' ? 0 : this.#settings.chunkDelayMs,
     };
     this.#streams.push(stream);
     const closed = new AbortController();
@@ -273,9 +275,8 @@ export class OpenAIServer extends EventEmitter<OpenAIServerEvents> {
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
     this.emit('stream-start', stream);
-    const special = specialModel(request.model);
     const outcome = await writeEvents(res, plan.chunks, stream, {
-      delayMs: special?.kind === 'bench' ? 0 : this.#settings.chunkDelayMs,
+      delayMs: stream.delayMs,
       stallAfter: special?.kind === 'stall' ? (this.#settings.stallAfterChunks ?? STALL_MODEL_CHUNKS) : this.#settings.stallAfterChunks,
       signal: closed.signal,
     });

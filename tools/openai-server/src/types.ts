@@ -120,6 +120,8 @@ export interface StreamRecord {
   state: StreamState;
   /** Whether the stream stopped writing on purpose (`stall` model or `stallAfterChunks`). */
   stalled: boolean;
+  /** The pause between two chunks, in ms: `chunkDelayMs`, or 0 for `bench-<n>` models. */
+  delayMs: number;
 }
 
 /** Events of {@link OpenAIServer}, with their arguments. */

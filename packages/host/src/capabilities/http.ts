@@ -204,6 +204,16 @@ export class HttpBroker {
     }
   }
 
+  /**
+   * What the host holds of a response the plugin has not read yet: its bytes,
+   * whether it has all arrived, and whether the host stopped reading the
+   * socket until the plugin catches up. Undefined once dropped.
+   */
+  held(id: number): { bytes: number; ended: boolean; paused: boolean } | undefined {
+    const open = this.#open.get(id);
+    return open && { bytes: open.buffered, ended: open.ended, paused: open.response.isPaused() };
+  }
+
   /** Abort every request in flight (the plugin stopped). */
   closeAll(): void {
     for (const id of [...this.#open.keys()]) this.#drop(id);

@@ -86,6 +86,14 @@ export const toToken = (v: { accessToken: string; tokenType: string; expiresAt?:
   scopes: [...v.scopes],
 });
 
+/** Time as a device login sees it; tests pass one that records the waits instead of waiting. */
+export interface LoginClock {
+  now(): number;
+  sleep(ms: number, signal: AbortSignal | undefined): Promise<void>;
+}
+
+const realClock: LoginClock = { now: () => Date.now(), sleep };
+
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     signal?.throwIfAborted();
@@ -118,11 +126,13 @@ export class AuthClient {
   readonly #id: string;
   readonly #caller: PluginCaller;
   readonly #secrets: SecretKeeping;
+  readonly #clock: LoginClock;
 
-  constructor(id: string, caller: PluginCaller, secrets: SecretKeeping) {
+  constructor(id: string, caller: PluginCaller, secrets: SecretKeeping, clock: LoginClock = realClock) {
     this.#id = id;
     this.#caller = caller;
     this.#secrets = secrets;
+    this.#clock = clock;
   }
 
   async #call<T>(fn: string, args: unknown[], what: string): Promise<T> {
@@ -156,7 +166,8 @@ export class AuthClient {
 
   /** Start a device login (RFC 8628): ask the plugin for a user code. */
   async login(): Promise<DeviceLogin> {
-    const started = Date.now();
+    const clock = this.#clock;
+    const started = clock.now();
     const auth = await this.#call<{ deviceCode: string; userCode: string; verificationUri: string; verificationUriComplete?: string; expiresIn: number; interval: number }>(
       'startDeviceFlow',
       [],
@@ -177,8 +188,8 @@ export class AuthClient {
       },
       async wait(options = {}) {
         for (;;) {
-          await sleep(interval * 1000, options.signal);
-          if (Date.now() > expiresAt) throw authError(id, 'login', { tag: 'expired', val: { message: 'the user code expired before the user finished' } });
+          await clock.sleep(interval * 1000, options.signal);
+          if (clock.now() > expiresAt) throw authError(id, 'login', { tag: 'expired', val: { message: 'the user code expired before the user finished' } });
           const outcome = await poll(auth.deviceCode);
           if (outcome.tag === 'complete') return toStatus(outcome.val);
           if (outcome.tag === 'slow-down') interval = Math.max(interval, outcome.val);

@@ -56,7 +56,7 @@ describe('HttpBroker response bodies', () => {
   it('hands over everything that arrived since the last read in one answer, up to the size asked', async () => {
     let done!: () => void;
     const written = new Promise<void>((resolve) => (done = resolve));
-    const { read } = await setup(async (res) => {
+    const { broker, id, read } = await setup(async (res) => {
       res.writeHead(200);
       for (let i = 0; i < 50; i++) {
         res.write(`data: ${i}\n\n`);
@@ -65,7 +65,8 @@ describe('HttpBroker response bodies', () => {
       res.end(() => done());
     });
     await written;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Everything has arrived at the host before the plugin reads.
+    while (!broker.held(id)?.ended) await new Promise((resolve) => setImmediate(resolve));
     const pieces: string[] = [];
     for (;;) {
       const r = await read(100);
@@ -80,10 +81,10 @@ describe('HttpBroker response bodies', () => {
   });
 
   it('stops reading from the socket when the plugin does not read', async () => {
-    let wrote = 0;
     const chunk = Buffer.alloc(64 * 1024, 120);
-    await setup((res) => {
+    const { broker, id, read } = await setup((res) => {
       res.writeHead(200);
+      let wrote = 0;
       const pump = () => {
         while (wrote < 48 << 20) {
           wrote += chunk.length;
@@ -93,9 +94,15 @@ describe('HttpBroker response bodies', () => {
       };
       pump();
     });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    // The host holds at most 1 MiB unread; the rest waits in socket buffers or at the server.
-    expect(wrote).toBeLessThan(16 << 20);
+    // Once 1 MiB is unread the host stops reading the socket; TCP then holds the server back.
+    while (!broker.held(id)?.paused) await new Promise((resolve) => setImmediate(resolve));
+    const held = broker.held(id)!;
+    expect(held.ended).toBe(false);
+    expect(held.bytes).toBeGreaterThanOrEqual(1 << 20);
+    expect(held.bytes).toBeLessThan((1 << 20) + (256 << 10));
+    // A read lets it go on.
+    expect((await read(1 << 20)).ok!.byteLength).toBe(1 << 20);
+    expect(broker.held(id)!.paused).toBe(false);
   });
 });
 
