@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SOURCE_MAP_SECTION, readCustomSection } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 
 export interface PreparedComponent {
@@ -28,6 +29,8 @@ export interface PreparedComponent {
   exports: string[];
   /** Whether this call transpiled (false: served from the cache). */
   transpiled: boolean;
+  /** The source map of the plugin's bundled JavaScript, when its build attached one (a file inside `dir`). */
+  sourceMap: string | undefined;
 }
 
 interface Meta {
@@ -37,10 +40,12 @@ interface Meta {
   coreFiles: string[];
   imports: string[];
   exports: string[];
+  /** File name of the source map taken from the component, if it had one. */
+  sourceMap?: string;
 }
 
 /** Bump when the transpile options or the patches below change, to invalidate caches. */
-export const CACHE_FORMAT = 2;
+export const CACHE_FORMAT = 3;
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -99,6 +104,11 @@ export async function prepareComponent(bytes: Uint8Array, cacheDir: string, hash
         await writeFile(join(tmp, meta.glue), script ?? patched);
       }
     }
+    const sourceMap = sourceMapOf(bytes);
+    if (sourceMap) {
+      meta.sourceMap = 'source-map.json';
+      await writeFile(join(tmp, meta.sourceMap), sourceMap);
+    }
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
     await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
       // Another process cached the same component first: theirs is as good as ours.
@@ -109,14 +119,28 @@ export async function prepareComponent(bytes: Uint8Array, cacheDir: string, hash
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
-  return { sha256: hash, dir, glue: meta.glue, glueKind: meta.glueKind, coreFiles: meta.coreFiles, imports: meta.imports, exports: meta.exports, transpiled: true };
+  return toPrepared(hash, dir, meta, true);
+}
+
+function toPrepared(hash: string, dir: string, meta: Omit<Meta, 'format'>, transpiled: boolean): PreparedComponent {
+  const { glue, glueKind, coreFiles, imports, exports } = meta;
+  return { sha256: hash, dir, glue, glueKind, coreFiles, imports, exports, transpiled, sourceMap: meta.sourceMap && join(dir, meta.sourceMap) };
+}
+
+/** The source map the build attached, if any; a malformed binary is for the transpiler to report, not this. */
+function sourceMapOf(bytes: Uint8Array): Uint8Array | undefined {
+  try {
+    return readCustomSection(bytes, SOURCE_MAP_SECTION);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The cached transpiled component for `hash`, if there is one. */
 export async function cachedComponent(cacheDir: string, hash: string): Promise<PreparedComponent | undefined> {
   const dir = join(cacheDir, `${hash}.v${CACHE_FORMAT}`);
   const cached = await readMeta(dir);
-  return cached && { sha256: hash, dir, glue: cached.glue, glueKind: cached.glueKind, coreFiles: cached.coreFiles, imports: cached.imports, exports: cached.exports, transpiled: false };
+  return cached && toPrepared(hash, dir, cached, false);
 }
 
 async function readMeta(dir: string): Promise<Omit<Meta, 'format'> | undefined> {
@@ -124,7 +148,7 @@ async function readMeta(dir: string): Promise<Omit<Meta, 'format'> | undefined> 
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta;
     if (meta.format !== CACHE_FORMAT) return undefined;
     const present = new Set(await readdir(dir));
-    if (![meta.glue, ...meta.coreFiles].every((f) => present.has(f))) return undefined;
+    if (![meta.glue, ...meta.coreFiles, ...(meta.sourceMap ? [meta.sourceMap] : [])].every((f) => present.has(f))) return undefined;
     return meta;
   } catch {
     return undefined;

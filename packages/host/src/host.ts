@@ -29,6 +29,7 @@ import { STATE_DB } from './install/state.js';
 import { makeDirectories, prepareHome } from './home.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { checkSchema, compileSchema, formatProblems } from './schema.js';
+import { StackMapper, mapErrorStacks } from './source-map.js';
 import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import type { Capabilities } from './manifest.js';
@@ -178,6 +179,8 @@ interface Loaded {
   /** For a provider plugin: what it said about itself at load. */
   provider: ProviderInfo | undefined;
   http: HttpBroker;
+  /** Maps the plugin's stack traces to its sources, when its build attached a source map. */
+  stacks: StackMapper | undefined;
 }
 
 /**
@@ -324,6 +327,8 @@ export class Host extends EventEmitter<HostEvents> {
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#rememberSecret(value);
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
+    // Known once the component is prepared; log lines and errors before then are left as written.
+    let stacks: StackMapper | undefined;
     const poolSize = options.poolSize ?? 1;
     const instance = new InstancePool(poolSize, () => {
       // Names this instance's HTTP responses, to close them when its worker stops.
@@ -340,7 +345,8 @@ export class Host extends EventEmitter<HostEvents> {
         memoryCapBytes,
         maxQueuedCalls: this.#limits.maxQueuedCalls,
         spin: this.#spin,
-        onLog: (level, message) => {
+        onLog: (level, text) => {
+          const message = stacks && text.includes('plugin.js:') ? stacks.map(text) : text;
           const held = this.#heldLogs.get(id);
           if (held) held.entries.push({ level, message, plugin: id });
           else this.#logger({ level, message, plugin: id });
@@ -360,16 +366,17 @@ export class Host extends EventEmitter<HostEvents> {
       const started = instance.start();
       started.catch(() => {});
       const { component, contract } = await prepared;
+      stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap);
       await started;
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
       const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-      return { info, manifest, settings, instance, tools, provider, http };
+      return { info, manifest, settings, instance, tools, provider, http, stacks };
     } catch (err) {
       await instance.close();
       http.closeAll();
       // A failing list-tools or info may show the plugin's environment secrets, like any later call.
-      throw this.#masked(err);
+      throw this.#masked(mapErrorStacks(err, stacks));
     }
   }
 
@@ -557,6 +564,8 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** An error on its way out to the integrator, with known secrets masked in its message, stack and the plugin's details. */
   #masked = (err: unknown): unknown => {
+    // A plugin's stack, in its own sources.
+    if (AirlockError.isInstance(err) && err.plugin !== undefined) mapErrorStacks(err, this.#plugins.get(err.plugin)?.stacks);
     if (err instanceof Error) {
       err.message = this.#scrub(err.message);
       if (err.stack) err.stack = this.#scrub(err.stack);

@@ -4,7 +4,7 @@ import type { PreparedComponent } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
 
 function component(exports: string[], imports: string[] = []): PreparedComponent {
-  return { sha256: '0'.repeat(64), dir: 'unused', glue: 'plugin.mjs', glueKind: 'module', coreFiles: [], imports, exports, transpiled: false };
+  return { sha256: '0'.repeat(64), dir: 'unused', glue: 'plugin.mjs', glueKind: 'module', coreFiles: [], imports, exports, transpiled: false, sourceMap: undefined };
 }
 
 function failure(c: PreparedComponent, kind: 'tool' | 'auth' | 'provider' = 'tool'): AirlockError {

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BuildCache, KEPT_ENTRIES, cacheKey, writeAtomically } from '../src/build/cache.js';
+import { BuildCache, KEPT_ENTRIES, cacheKey, writeAtomically, type CacheOutput } from '../src/build/cache.js';
 import { checkComponentKind, componentExports } from '../src/build/component-exports.js';
 import { BuildError } from '../src/build/errors.js';
 import { defaultConcurrency } from '../src/build/index.js';
@@ -130,26 +131,30 @@ describe('BuildCache', () => {
     }
   });
 
+  /** What an output holds beyond the cached bytes: nothing, or `extra` appended (as a source map is). */
+  const output = (key: string, extra = ''): CacheOutput => ({ key: `${key}${extra}`, finish: (cached) => Buffer.concat([cached, Buffer.from(extra)]) });
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
   it('restores what it stored, knows an up-to-date output, and keeps the most recently used entries', async () => {
     const cache = new BuildCache(join(root, 'cache'));
     const out = join(root, 'out', 'plugin.wasm');
     const key = (i: number) => String(i).repeat(64).slice(0, 64);
-    expect(await cache.restore(key(1), out)).toBeUndefined();
+    expect(await cache.restore(key(1), out, output(key(1)))).toBeUndefined();
 
     const put = async (i: number) => {
       await writeAtomically(out, `component ${i}`);
-      return cache.store(key(i), Buffer.from(`component ${i}`), out, i % 2 === 0);
+      await cache.store(key(i), Buffer.from(`component ${i}`), i % 2 === 0, out, output(key(i)), Buffer.from(`component ${i}`));
     };
-    const stored = await put(1);
-    expect(await cache.current(out, key(1))).toEqual(stored);
-    expect(await cache.current(out, key(2))).toBeUndefined();
+    await put(1);
+    expect(await cache.current(out, output(key(1)))).toEqual({ sha256: sha('component 1'), bytes: 11 });
+    expect(await cache.current(out, output(key(2)))).toBeUndefined();
 
     for (let i = 2; i <= KEPT_ENTRIES + 2; i++) await put(i);
     expect(await readFile(out, 'utf8')).toBe(`component ${KEPT_ENTRIES + 2}`);
     // Restoring an older entry writes it to the output and marks it used.
-    expect(await cache.restore(key(4), out)).toMatchObject({ bytes: 11 });
+    expect(await cache.restore(key(4), out, output(key(4)))).toMatchObject({ bytes: 11 });
     expect(await readFile(out, 'utf8')).toBe('component 4');
-    expect(await cache.current(out, key(4))).toBeDefined();
+    expect(await cache.current(out, output(key(4)))).toBeDefined();
 
     const kept = await cache.keys();
     expect(kept).toHaveLength(KEPT_ENTRIES);
@@ -159,17 +164,34 @@ describe('BuildCache', () => {
     expect((await readdir(cache.dir)).filter((f) => f.endsWith('.wasm')).sort()).toEqual(kept.map((k) => `${k}.wasm`).sort());
   });
 
+  it('finishes a cached component anew for another output: same entry, other source map, no componentize', async () => {
+    const cache = new BuildCache(join(root, 'finish'));
+    const out = join(root, 'finish-out', 'plugin.wasm');
+    const key = 'c'.repeat(64);
+    const first = output(key, '+map-1');
+    await writeAtomically(out, 'core+map-1');
+    await cache.store(key, Buffer.from('core'), false, out, first, Buffer.from('core+map-1'));
+    expect(await cache.current(out, first)).toEqual({ sha256: sha('core+map-1'), bytes: 10 });
+    // Lines moved, the bundle did not: the output is stale, the entry is not.
+    const second = output(key, '+map-2');
+    expect(await cache.current(out, second)).toBeUndefined();
+    expect(await cache.restore(key, out, second)).toEqual({ sha256: sha('core+map-2'), bytes: 10 });
+    expect(await readFile(out, 'utf8')).toBe('core+map-2');
+    expect(await cache.current(out, second)).toBeDefined();
+    expect(await readFile(join(cache.dir, `${key}.wasm`), 'utf8')).toBe('core');
+  });
+
   it('treats a damaged entry or output as a miss', async () => {
     const cache = new BuildCache(join(root, 'damaged'));
     const out = join(root, 'damaged-out', 'plugin.wasm');
     const key = 'a'.repeat(64);
     await writeAtomically(out, 'the real component');
-    await cache.store(key, Buffer.from('the real component'), out, false);
-    expect(await cache.current(out, key)).toBeDefined();
+    await cache.store(key, Buffer.from('the real component'), false, out, output(key), Buffer.from('the real component'));
+    expect(await cache.current(out, output(key))).toBeDefined();
     await writeFile(out, 'edited by hand');
-    expect(await cache.current(out, key)).toBeUndefined();
+    expect(await cache.current(out, output(key))).toBeUndefined();
     await writeFile(join(cache.dir, `${key}.wasm`), 'bit rot');
-    expect(await cache.restore(key, out)).toBeUndefined();
+    expect(await cache.restore(key, out, output(key))).toBeUndefined();
     await writeFile(join(cache.dir, 'index.json'), '{ not json');
     expect(await cache.keys()).toEqual([]);
   });
@@ -180,12 +202,12 @@ describe('BuildCache', () => {
     const gone = join(root, 'copy-1', 'plugin.wasm');
     const kept = join(root, 'copy-2', 'plugin.wasm');
     await writeAtomically(gone, 'component');
-    await cache.store(key, Buffer.from('component'), gone, false);
+    await cache.store(key, Buffer.from('component'), false, gone, output(key), Buffer.from('component'));
     await rm(join(root, 'copy-1'), { recursive: true });
-    expect(await cache.restore(key, kept)).toBeDefined();
+    expect(await cache.restore(key, kept, output(key))).toBeDefined();
     const index = JSON.parse(await readFile(join(cache.dir, 'index.json'), 'utf8')) as { outputs: Record<string, unknown> };
     expect(Object.keys(index.outputs)).toEqual([kept]);
-    expect(await cache.current(kept, key)).toBeDefined();
+    expect(await cache.current(kept, output(key))).toBeDefined();
   });
 });
 

@@ -281,10 +281,19 @@ describe.skipIf(!!noPty)('the dev REPL', () => {
       '}',
     ]);
 
+    // An error shows its code, message and hint, not the host's Node.js frames.
     const missing = await term.run("await call('nope', {})");
-    expect(missing[0]).toBe('Uncaught AirlockError: no loaded plugin offers a tool `harness-tool.nope`');
-    expect(missing).toContain("  code: 'TOOL_NOT_FOUND',");
-    expect(missing.join('\n')).toContain('Available tools: harness-tool.fetch_text');
+    expect(missing.slice(0, 2)).toEqual(['Uncaught:', 'TOOL_NOT_FOUND: no loaded plugin offers a tool `harness-tool.nope`']);
+    expect(missing.join('\n')).toMatch(/^hint: .*Available tools: harness-tool\.fetch_text/m);
+    expect(missing.join('\n')).not.toMatch(/dist\/|node:internal/);
+
+    // A plugin error shows the plugin's own frames, in its sources; not the SDK's or the host's.
+    const refused = (await term.run("await call('fetch_text', { url: 'https://elsewhere.example.com/x' })")).join('\n');
+    expect(refused).toContain('TOOL_FAILED: plugin `harness-tool` failed: https://elsewhere.example.com/x: ');
+    expect(refused).toContain('(the host refused GET https://elsewhere.example.com: plugin `harness-tool` holds no http grant for this origin)');
+    expect(refused).toMatch(/^ {4}at fetchText\S* \(src\/index\.ts:\d+:\d+\)$/m);
+    expect(refused).toMatch(/^hint: Add "https:\/\/elsewhere\.example\.com" to "capabilities\.http"/m);
+    expect(refused).not.toMatch(/node_modules|sdk\/dist|host\/dist|plugin\.js:|initializer\.js/);
     expect(await term.run('host.plugins().map((p) => p.id)')).toEqual(["[ 'harness-tool' ]"]);
 
     // Half a command typed, then the source changes: the build's lines go above
@@ -343,8 +352,9 @@ describe.skipIf(!!noPty)('the dev REPL', () => {
     // A stream that fails halfway: the error starts a row of its own.
     const broken = (await term.run("await chat('break off')")).filter((r) => r !== closed);
     expect(broken[0]).toBe('Hello from the fake model');
-    expect(broken.slice(1).join('\n')).toMatch(/^Uncaught:?\s?ProviderError: provider `harness-provider` stream: the stream ended without \[DONE\]\n/);
-    expect(broken).toContain("  code: 'PROVIDER_UNAVAILABLE',");
+    expect(broken.slice(1, 3)).toEqual(['Uncaught:', 'PROVIDER_UNAVAILABLE: provider `harness-provider` stream: the stream ended without [DONE]']);
+    // Where the plugin threw, in its source: the stream's generator.
+    expect(broken.join('\n')).toMatch(/^ {4}at streamChat\S* \(src\/index\.ts:\d+:\d+\)$/m);
 
     const models = (await term.run('await models()')).join('\n');
     expect(models).toContain("id: 'fake-1',");

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -225,6 +225,61 @@ describe('fake origins', () => {
     expect(err.code).toBe('FAKE_ORIGIN_INVALID');
     expect(err.message).toContain(message);
     expect(err.hint).toBeDefined();
+  });
+});
+
+describe('errors a plugin author meets first', () => {
+  /** A prebuilt copy of `from` (its component, no sources) whose manifest `edit` changed. */
+  async function variant(from: string, name: string, edit: (manifest: Record<string, unknown>) => void): Promise<string> {
+    const dir = join(scratch, name);
+    await mkdir(join(dir, 'dist'), { recursive: true });
+    const pkg = JSON.parse(await readFile(join(from, 'package.json'), 'utf8')) as { airlock: Record<string, unknown> };
+    edit(pkg.airlock);
+    await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
+    await copyFile(join(from, 'dist', 'plugin.wasm'), join(dir, 'dist', 'plugin.wasm'));
+    return dir;
+  }
+
+  /** Where `needle` starts in the fixture's src/index.ts, as `line:column` (1-based). */
+  async function sourceLocation(fixture: string, needle: string): Promise<string> {
+    const lines = (await readFile(join(fixture, 'src', 'index.ts'), 'utf8')).split('\n');
+    const line = lines.findIndex((l) => l.includes(needle));
+    expect(line, `${needle} in ${fixture}`).toBeGreaterThanOrEqual(0);
+    return `${line + 1}:${lines[line]!.indexOf(needle) + 1}`;
+  }
+
+  it('a tool fetching an origin its manifest does not list: the error names the origin and the manifest entry; the stack, the plugin\'s source line', async () => {
+    t = await createTestHost({ plugin: TOOL });
+    const err = (await rejection(t.callTool('fetch_text', { url: 'https://elsewhere.example.com/data' }))) as Error & { code: string; hint: string; details: string; refused: unknown[] };
+    expect(err.code).toBe('TOOL_FAILED');
+    expect(err.message).toContain('the host refused GET https://elsewhere.example.com: plugin `harness-tool` holds no http grant for this origin');
+    expect(err.hint).toContain('Add "https://elsewhere.example.com" to "capabilities.http"');
+    expect(err.refused).toEqual([expect.objectContaining({ capability: 'http' })]);
+    expect(err.details).toContain(`@src/index.ts:${await sourceLocation(TOOL, "new ToolError('fetch-failed'")}`);
+    expect(err.details).not.toMatch(/(^|@)plugin\.js:/m);
+  });
+
+  it('an auth plugin whose sign-in server is not in its manifest: the same, as an AuthError', async () => {
+    const dir = await variant(AUTH, 'auth-without-http', (manifest) => {
+      manifest.capabilities = { storage: true };
+    });
+    t = await createTestHost({ plugin: dir });
+    const err = (await rejection(t.auth.login())) as Error & { code: string; hint: string; refused: unknown[] };
+    expect(err.code).toBe('AUTH_FAILED');
+    expect(err.message).toContain('the host refused POST https://auth.example.com: plugin `harness-auth` holds no http grant for this origin');
+    expect(err.hint).toContain('Add "https://auth.example.com" to "capabilities.http"');
+  });
+
+  it('a provider plugin whose backend is not in its manifest: the same, as a ProviderError', async () => {
+    const dir = await variant(PROVIDER, 'provider-without-http', (manifest) => {
+      manifest.capabilities = {};
+    });
+    t = await createTestHost({ plugin: dir });
+    const err = (await rejection(t.chat({ messages: [{ role: 'user', content: 'hi' }] }))) as Error & { code: string; hint: string; details: string };
+    expect(err.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(err.message).toContain('the host refused POST https://llm.example.com: plugin `harness-provider` holds no http grant for this origin');
+    expect(err.hint).toContain('Add "https://llm.example.com" to "capabilities.http"');
+    expect(err.details).toContain(`@src/index.ts:${await sourceLocation(PROVIDER, "new ProviderError('unavailable', `${base()}: ")}`);
   });
 });
 

@@ -89,3 +89,5 @@ export function parseInterfaceId(id: string): InterfaceId | undefined {
   if (!m) return undefined;
   return { package: m[1]!, name: m[2]!, version: m[3] };
 }
+
+export { SOURCE_MAP_SECTION, readCustomSection, withCustomSection } from './sections.js';

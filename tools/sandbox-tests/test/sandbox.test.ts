@@ -57,8 +57,11 @@ describe('a plugin that misbehaves', () => {
     const err = await rejection(host.callTool('trap', {}));
     expect(err.code).toBe('PLUGIN_TRAPPED');
     expect(err.message).toContain('wasm trap');
-    // componentize-js prints nothing for an Error thrown out of an export; the plugin's own stderr explains it.
+    // componentize-js prints nothing for an Error thrown out of an export; the plugin's own stderr explains it,
+    // with its stack in the plugin's sources (the component carries the bundle's source map).
     expect(err.message).toContain('about to fail on purpose');
+    expect(err.message).toMatch(/callTool@src\/index\.ts:\d+:\d+/);
+    expect(err.message).not.toMatch(/@plugin\.js:/);
     await expect(host.callTool('echo', { after: 'trap' })).resolves.toEqual({ after: 'trap' });
   });
 

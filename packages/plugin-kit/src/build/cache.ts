@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /** Bump when what goes into a key or the layout changes. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 /** Entries kept per plugin: the current dev and release builds, and the previous ones. */
 export const KEPT_ENTRIES = 4;
 
@@ -88,6 +88,16 @@ export interface CachedComponent {
   bytes: number;
 }
 
+/**
+ * What an output file holds beyond the cached component: `finish` turns the
+ * cached bytes into the file (attaching the source map), and `key` names the
+ * result, so an output is current only if it was written from that key.
+ */
+export interface CacheOutput {
+  key: string;
+  finish: (cached: Uint8Array) => Uint8Array;
+}
+
 export class BuildCache {
   readonly dir: string;
 
@@ -106,35 +116,39 @@ export class BuildCache {
     return join(this.dir, 'typecheck.tsbuildinfo');
   }
 
-  /** The output file, if it holds the component built from `key` (checked by its hash). */
-  async current(outFile: string, key: string): Promise<CachedComponent | undefined> {
+  /** The output file, if it holds what `output` names (checked by its hash). */
+  async current(outFile: string, output: CacheOutput): Promise<CachedComponent | undefined> {
     const record = (await this.#read()).outputs[outFile];
-    if (record?.key !== key) return undefined;
+    if (record?.key !== output.key) return undefined;
     const bytes = await readFile(outFile).catch(() => undefined);
     return bytes && sha256(bytes) === record.sha256 ? { sha256: record.sha256, bytes: bytes.byteLength } : undefined;
   }
 
-  /** Write the component cached for `key` to `outFile`; undefined when there is none (or it is damaged). */
-  async restore(key: string, outFile: string): Promise<CachedComponent | undefined> {
+  /** Write the component cached for `key`, finished by `output`, to `outFile`; undefined when there is none (or it is damaged). */
+  async restore(key: string, outFile: string, output: CacheOutput): Promise<CachedComponent | undefined> {
     const index = await this.#read();
     const entry = index.entries[key];
     if (!entry) return undefined;
-    const bytes = await readFile(this.#file(key)).catch(() => undefined);
-    if (!bytes || sha256(bytes) !== entry.sha256) return undefined;
+    const cached = await readFile(this.#file(key)).catch(() => undefined);
+    if (!cached || sha256(cached) !== entry.sha256) return undefined;
+    const bytes = output.finish(cached);
     await writeAtomically(outFile, bytes);
     entry.used = Date.now();
-    index.outputs[outFile] = { key, sha256: entry.sha256, bytes: entry.bytes };
+    const written = { key: output.key, sha256: sha256(bytes), bytes: bytes.byteLength };
+    index.outputs[outFile] = written;
     await this.#write(index);
-    return { sha256: entry.sha256, bytes: entry.bytes };
+    return { sha256: written.sha256, bytes: written.bytes };
   }
 
-  /** Keep `bytes` as the component for `key`, record that `outFile` holds it, and evict old entries. */
-  async store(key: string, bytes: Uint8Array, outFile: string, release: boolean): Promise<CachedComponent> {
-    const hash = sha256(bytes);
-    await writeAtomically(this.#file(key), bytes);
+  /**
+   * Keep `cached` as the component for `key`, record that `outFile` holds
+   * `written` (what `output` made of it), and evict old entries.
+   */
+  async store(key: string, cached: Uint8Array, release: boolean, outFile: string, output: CacheOutput, written: Uint8Array): Promise<void> {
+    await writeAtomically(this.#file(key), cached);
     const index = await this.#read();
-    index.entries[key] = { sha256: hash, bytes: bytes.byteLength, release, used: Date.now() };
-    index.outputs[outFile] = { key, sha256: hash, bytes: bytes.byteLength };
+    index.entries[key] = { sha256: sha256(cached), bytes: cached.byteLength, release, used: Date.now() };
+    index.outputs[outFile] = { key: output.key, sha256: sha256(written), bytes: written.byteLength };
     const keep = new Set(
       Object.entries(index.entries)
         .sort(([, a], [, b]) => b.used - a.used)
@@ -147,7 +161,6 @@ export class BuildCache {
       await rm(this.#file(k), { force: true });
     }
     await this.#write(index);
-    return { sha256: hash, bytes: bytes.byteLength };
   }
 
   /** The keys held, most recently used first. */

@@ -12,8 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { readManifest, type Manifest } from '@airlock/host';
-import { CONTRACT_VERSION, WIT_PACKAGE, exportNameFor, witDir, worldFor } from '@airlock/wit';
-import { BuildCache, cacheKey, sha256, writeAtomically } from './cache.js';
+import { CONTRACT_VERSION, SOURCE_MAP_SECTION, WIT_PACKAGE, exportNameFor, withCustomSection, witDir, worldFor } from '@airlock/wit';
+import { BuildCache, cacheKey, sha256, writeAtomically, type CacheOutput } from './cache.js';
 import { checkComponentKind } from './component-exports.js';
 import { BuildError, formatDiagnostic, fromEsbuild } from './errors.js';
 import { typecheck } from './typecheck.js';
@@ -168,9 +168,13 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
 
   t = performance.now();
   progress('bundling');
-  const bundle = await bundlePlugin(dir, entry, manifest);
+  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest);
   const world = await worldFiles(manifest.kind);
   const key = cacheKey({ bundle, wit: world.files, release, wasi: WASI_VERSION });
+  // The component carries the bundle's source map, so errors and traps can name src/ lines.
+  // A cached component is stored without it: an edit that moves lines but bundles the same
+  // bytes reuses the componentized core and attaches the new map.
+  const output: CacheOutput = { key: sha256(`${key}:${sha256(map)}`), finish: (raw) => withCustomSection(raw, SOURCE_MAP_SECTION, map) };
   const bundleMs = performance.now() - t;
 
   const outFile = join(dir, manifest.component);
@@ -189,7 +193,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
 
   if (useCache) {
     // A cache that cannot be read is a cache miss, not a failed build.
-    const hit = await cache.current(outFile, key).catch(() => undefined) ?? (await cache.restore(key, outFile).catch(() => undefined));
+    const hit = (await cache.current(outFile, output).catch(() => undefined)) ?? (await cache.restore(key, outFile, output).catch(() => undefined));
     if (hit) {
       progress('cached');
       return done(hit, true, 0);
@@ -206,11 +210,12 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     const tmpOut = join(work, 'plugin.wasm');
     await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: !release }, manifest, signal);
     signal?.throwIfAborted();
-    const bytes = await readFile(tmpOut);
-    checkComponentKind(bytes, manifest.kind, manifest.entry);
+    const raw = await readFile(tmpOut);
+    checkComponentKind(raw, manifest.kind, manifest.entry);
+    const bytes = output.finish(raw);
     await writeAtomically(outFile, bytes);
     // A cache that cannot be written costs the next build time, not this one.
-    await cache.store(key, bytes, outFile, release).catch(() => undefined);
+    await cache.store(key, raw, release, outFile, output, bytes).catch(() => undefined);
     return done({ sha256: sha256(bytes), bytes: bytes.byteLength }, false, performance.now() - t);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -274,7 +279,8 @@ export async function buildPlugins(dirs: string[], options: BuildPluginsOptions 
   return outcomes;
 }
 
-async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<Uint8Array> {
+/** The bundle componentize-js reads, and its source map (paths relative to the plugin, no sources content). */
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<{ code: Uint8Array; map: Uint8Array }> {
   const exportName = exportNameFor(manifest.kind);
   // The shim checks at build time (componentize-js runs top-level code while
   // snapshotting) that the default export is a plugin of the manifest's kind.
@@ -305,9 +311,12 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
       write: false,
       logLevel: 'silent',
       keepNames: true,
-      sourcemap: false,
+      // External: the bundle itself stays the same bytes whatever the map says.
+      sourcemap: 'external',
+      sourcesContent: false,
     });
-    return out.outputFiles[0]!.contents;
+    const file = (suffix: string) => out.outputFiles.find((f) => f.path.endsWith(suffix))!.contents;
+    return { code: file('plugin.js'), map: file('plugin.js.map') };
   } catch (err) {
     const failure = err as esbuild.BuildFailure;
     if (!failure.errors) throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}: ${String(err)}`);

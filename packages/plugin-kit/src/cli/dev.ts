@@ -13,6 +13,7 @@ import { createHost, readManifest, type Grant, type Host, type LogEntry, type Ma
 import { watchPlugin, type PluginWatcher, type WatchBuildEvent } from '../dev/index.js';
 import type { Io } from './main.js';
 import { describeBuild, describeError, fmt } from './report.js';
+import { replFriendly, replWriter } from './repl-errors.js';
 import { dim, green, red } from './paint.js';
 
 export interface DevFlags {
@@ -284,7 +285,9 @@ function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, scree
   say(dim(`REPL for ${id}: .help lists the helpers (${Object.keys(helpers).join(', ')}); .exit or Ctrl-D to stop`));
   const server = start({ prompt: `${id}> `, useGlobal: false, ignoreUndefined: true });
   screen.attach(server);
-  Object.assign(server.context, { host, plugin: id }, Object.fromEntries(Object.entries(helpers).map(([name, h]) => [name, h.fn])));
+  // Assigned after start(), so the default writer keeps the colours the REPL chose for this terminal.
+  Object.assign(server, { writer: replWriter(server.writer) });
+  Object.assign(server.context, { host, plugin: id }, Object.fromEntries(Object.entries(helpers).map(([name, h]) => [name, replFriendly(h.fn)])));
   const builtIn = Object.entries(server.commands).filter(([name]) => name !== 'help');
   server.defineCommand('help', {
     help: 'Show the helpers and commands',
