@@ -369,7 +369,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     onlyOptions(args, name, optionsOf(command));
     if (command.scope === 'local') return await command.prepare(rest, args, ui)();
     const run = await command.prepare(rest, args, ui);
-    return await (command.scope === 'plugins' ? withHost : withRegistry)(args, ui, run);
+    if (command.scope === 'plugins') return await withHost(args, ui, run);
+    // Only an install may create the home; every other command on installed plugins needs one.
+    return await withRegistry(args, ui, run, name === 'plugin add');
   } catch (err) {
     return reportError(ui, err);
   }

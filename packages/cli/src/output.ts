@@ -162,6 +162,7 @@ const CLI_HINTS: Partial<Record<string, string>> = {
   CAPABILITY_NOT_GRANTED: 'pass --yes to grant what the manifest asks for',
   CONFIG_INVALID: 'set configuration with --config <plugin-id>.<key>=<value>',
   PROVIDER_NOT_FOUND: 'install a provider with `airlock plugin add <source>` or load one with --plugin <dir>; choose one with --provider <id>',
+  HOME_NOT_FOUND: '`airlock plugin add <source>` creates the home; --plugin <dir> runs a plugin without installing it',
 };
 
 /** Print an error for people (stderr) and, with --json, as `{"error":…}` on stdout. Returns the exit code. */

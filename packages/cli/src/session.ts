@@ -29,7 +29,8 @@ export async function readTrust(home: string, args: Args): Promise<TrustPolicy> 
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError('CONFIG_FILE_INVALID', `cannot read ${file}: ${(err as Error).message}`);
+    // No home (or not a directory): no settings; opening the host reports what is wrong with the home.
+    if (!['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw new CliError('CONFIG_FILE_INVALID', `cannot read ${file}: ${(err as Error).message}`);
   }
   const { keys: configured = [], requireSigned = false } = text === undefined ? {} : parseConfigFile(file, text);
   const keys = await Promise.all([
@@ -72,8 +73,13 @@ async function readKey(entry: string, base: string, where: string): Promise<stri
 /** Lines the host logs that the command reports itself, and so are not printed. */
 type Mute = (entry: { level: string; message: string }) => boolean;
 
-/** Create the host for this invocation (no plugin loaded). Plugin and host log lines go to stderr, so stdout stays parseable. */
-export async function openHost(args: Args, ui: Ui, mute: Mute = () => false): Promise<Host> {
+/**
+ * Create the host for this invocation (no plugin loaded). Plugin and host log
+ * lines go to stderr, so stdout stays parseable. `create`: whether a missing
+ * home may be created (only commands that install or run plugin directories
+ * do; the others fail with HOME_NOT_FOUND and leave no empty home behind).
+ */
+export async function openHost(args: Args, ui: Ui, { create, mute = () => false }: { create: boolean; mute?: Mute }): Promise<Host> {
   const home = homeDir(args, ui);
   const trust = await readTrust(home, args);
   const logger: Logger = ({ level, message, plugin }) => {
@@ -82,12 +88,16 @@ export async function openHost(args: Args, ui: Ui, mute: Mute = () => false): Pr
     const label = level === 'warn' ? `${ui.err.yellow('warning:')} ` : level === 'error' ? `${ui.err.red('error:')} ` : '';
     ui.log(`${tag} ${label}${message}`);
   };
-  return createHost({ home, logger, env: ui.io.env, trust });
+  return createHost({ home, create, logger, env: ui.io.env, trust });
 }
 
-/** Run `command` with a host and no plugin loaded (for managing installed plugins); the host is closed afterwards. */
-export async function withRegistry<T>(args: Args, ui: Ui, command: (host: Host) => Promise<T>): Promise<T> {
-  const host = await openHost(args, ui);
+/**
+ * Run `command` with a host and no plugin loaded (for managing installed
+ * plugins); the host is closed afterwards. Only an install (`create`) makes a
+ * home that does not exist yet.
+ */
+export async function withRegistry<T>(args: Args, ui: Ui, command: (host: Host) => Promise<T>, create = false): Promise<T> {
+  const host = await openHost(args, ui, { create });
   try {
     return await command(host);
   } finally {
@@ -107,7 +117,7 @@ export async function withHost<T>(args: Args, ui: Ui, command: (host: Host) => P
   const manifests = await Promise.all(dirs.map((dir) => readManifest(dir)));
   checkConfigTargets(configs, manifests);
 
-  const host = await openHost(args, ui);
+  const host = await openHost(args, ui, { create: true });
   try {
     for (const [i, dir] of dirs.entries()) {
       await host.load(dir, { grant: args.values.yes ? 'manifest' : {}, config: configs.get(manifests[i]!.id) });
@@ -127,11 +137,12 @@ async function withInstalled<T>(args: Args, ui: Ui, command: (host: Host) => Pro
   }
   // loadInstalled logs each failure; it is reported below with its hint instead.
   let loading = false;
-  const host = await openHost(args, ui, ({ level, message }) => loading && level === 'error' && message.startsWith('not loaded: '));
+  const host = await openHost(args, ui, { create: false, mute: ({ level, message }) => loading && level === 'error' && message.startsWith('not loaded: ') });
   try {
     const installed = host.registry.list();
     if (installed.length === 0) {
-      throw new UsageError(`no plugins to load: none is installed in ${homeDir(args, ui)}; add one with \`airlock plugin add <source>\`, or load a directory with --plugin <dir>`);
+      // Not an error in itself: listing nothing is a fine answer, and a command that needs a plugin fails on its own.
+      ui.log(ui.err.dim(`note: no plugin is installed in ${homeDir(args, ui)}; add one with \`airlock plugin add <source>\`, or load a directory with --plugin <dir>`));
     }
     loading = true;
     const { failed } = await host.loadInstalled().finally(() => (loading = false));
@@ -141,7 +152,7 @@ async function withInstalled<T>(args: Args, ui: Ui, command: (host: Host) => Pro
       const hint = error.code === 'CAPABILITY_NOT_GRANTED' ? `Grant it with \`airlock grant ${id} <capability> [value]\`, or update the plugin with --yes.` : error.hint;
       if (hint) ui.log(`${ui.err.dim('hint:')} ${hint}`);
     }
-    if (!installed.some((p) => p.enabled)) ui.log(ui.err.dim('note: every installed plugin is disabled; enable one with `airlock plugin enable <id>`'));
+    if (installed.length > 0 && !installed.some((p) => p.enabled)) ui.log(ui.err.dim('note: every installed plugin is disabled; enable one with `airlock plugin enable <id>`'));
     return await command(host);
   } finally {
     await host.close();

@@ -148,7 +148,6 @@ describe('airlock', () => {
     [['auth', 'login', '-p', notes], 'name the auth plugin: airlock auth login <plugin-id>'],
     [['auth', 'status', 'a', 'b', '-p', notes], 'unexpected argument `b`'],
     [['chat', '-p', notes], 'give a prompt'],
-    [['chat', 'hi'], 'no plugins to load: none is installed in'],
     [['tools', 'list', '--yes'], '`--yes` applies to --plugin directories'],
     [['tools', 'list', '-c', 'notes.a=1'], '`--config` applies to --plugin directories'],
     [['chat', 'hi', '--temperature', 'warm', '-p', notes], '`--temperature` must be a number from 0 to 2, got `warm`'],
