@@ -23,11 +23,15 @@ import { fileURLToPath } from 'node:url';
 
 export const workspaceRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** npm settings a user may have in their environment (a registry, a CA, a cache), which npm should keep seeing. */
+const USER_NPM_SETTINGS = /^npm_config_(registry|cache|userconfig|globalconfig|cafile|ca|strict_ssl|proxy|https_proxy|noproxy)$/i;
+
 /**
- * The environment of a fresh shell on this machine: nothing pnpm or npm set
- * for the script running this, and no directory of this workspace on PATH (a
- * project must find every command in its own node_modules). The Node that runs
- * this process stays first on PATH.
+ * The environment of a fresh shell on this machine: nothing pnpm, npm or the
+ * test runner set for the script running this (only the user's own npm
+ * settings), and no directory of this workspace on PATH (a project must find
+ * every command in its own node_modules). The Node that runs this process
+ * stays first on PATH.
  * @param {NodeJS.ProcessEnv} [extra]
  * @returns {NodeJS.ProcessEnv}
  */
@@ -35,7 +39,8 @@ export function userEnv(extra = {}) {
   /** @type {NodeJS.ProcessEnv} */
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(npm_|pnpm_|PNPM_|NPM_CONFIG_|TURBO_|VITEST|INIT_CWD$|NODE_OPTIONS$|NODE_PATH$)/.test(key)) continue;
+    const runners = /^(npm_|pnpm_|PNPM_|NPM_CONFIG_|TURBO_|VITEST|INIT_CWD$|NODE_OPTIONS$|NODE_PATH$)/i.test(key);
+    if (runners && !USER_NPM_SETTINGS.test(key)) continue;
     env[key] = value;
   }
   const inWorkspace = (/** @type {string} */ p) => resolve(p).startsWith(workspaceRoot);
