@@ -2,7 +2,7 @@
  * Plugin projects as an author gets them: the workspace's packages published
  * to a local npm registry (`@airlock/registry`), then, in a directory outside
  * the workspace and with an environment a fresh shell would have, exactly the
- * commands the README gives: `npm create airlock-plugin@<version> <dir>
+ * commands the README gives: `npm create airlock-plugin@latest <dir>
  * --registry <url> -- --kind <kind>`, `npm install`, `npm test`, a one-line
  * edit and `npm run build`. Used by the end-to-end test and by the bench.
  */
@@ -83,16 +83,16 @@ export const ONE_LINE_EDIT = {
  * (`createCache`): npm exec reuses an install of the same version from an
  * earlier run, which may have come from another registry; `npm install` uses
  * the user's cache, as an author's would.
- * @param {{ registry: string, version: string, kind: PluginKind, parent: string, createCache: string }} options
+ * @param {{ registry: string, kind: PluginKind, parent: string, createCache: string }} options
  * @returns {Promise<Project>}
  */
-export async function authorFlow({ registry, version, kind, parent, createCache }) {
+export async function authorFlow({ registry, kind, parent, createCache }) {
   const name = `my-${kind}`;
   const dir = join(parent, name);
   /** @type {Project} */
   const steps = { dir };
   // npm_config_yes answers npm exec's "Ok to proceed?" (install create-airlock-plugin) as a user would.
-  steps.create = await run('npm', ['create', `airlock-plugin@${version}`, name, '--registry', registry, '--', '--kind', kind], parent, userEnv({ npm_config_cache: createCache, npm_config_yes: 'true' }));
+  steps.create = await run('npm', ['create', 'airlock-plugin@latest', name, '--registry', registry, '--', '--kind', kind], parent, userEnv({ npm_config_cache: createCache, npm_config_yes: 'true' }));
   if (steps.create.code !== 0) return steps;
   steps.install = await run('npm', ['install'], dir);
   if (steps.install.code !== 0) return steps;

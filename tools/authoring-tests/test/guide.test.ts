@@ -138,6 +138,15 @@ describe('shell blocks', () => {
       scaffolded = JSON.parse(await readFile(join(dir, args[2]!, 'package.json'), 'utf8'));
       return;
     }
+    if (text === 'pnpm registry') {
+      // Run in a clone of this repository: its root script, and the command it starts.
+      const root = JSON.parse(await readFile(join(here, '../../package.json'), 'utf8')) as { scripts: Record<string, string> };
+      expect(root.scripts.registry).toMatch(/node tools\/registry\/bin\/airlock-registry\.js$/);
+      const r = await run(process.execPath, [join(here, '../registry/bin/airlock-registry.js'), '--help'], dir);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('serve this clone');
+      return;
+    }
     if (cmd === 'airlock-plugin') {
       const usage = await help('airlock-plugin', []);
       expect(usage, `airlock-plugin has a ${args[0]} command`).toMatch(new RegExp(`airlock-plugin ${args[0]}\\b`));

@@ -53,13 +53,12 @@ export async function main(argv) {
   try {
     process.stderr.write(`publishing ${publicPackages().length} packages to ${registry.url} …\n`);
     const published = await publishWorkspace(registry.url);
-    const create = published.find((p) => p.name === 'create-airlock-plugin');
     process.stdout.write(
       `\nServing this clone's packages at ${registry.url}\n` +
         published.map((p) => `  ${p.name}@${p.version}\n`).join('') +
         `(every other package comes from ${registry.uplink}). Ctrl-C stops it.\n\n` +
         `Start a plugin project, in another terminal:\n` +
-        `  npm create airlock-plugin@${create?.version ?? 'latest'} my-plugin --registry ${registry.url} -- --kind tool\n` +
+        `  npm create airlock-plugin@latest my-plugin --registry ${registry.url} -- --kind tool\n` +
         `  cd my-plugin && npm install && npm test\n`,
     );
   } catch (err) {
