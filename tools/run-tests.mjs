@@ -5,11 +5,13 @@
  * failed package with its failed tests. Each vitest run writes its results as
  * JSON (see vitest.shared.ts) into the package's node_modules/.vitest/, which
  * turbo caches with the task, so a suite served from cache still counts.
- * Arguments are passed on to `turbo run test` (e.g. `--filter @airlock/host`).
- * Exits with turbo's code.
+ * Arguments are passed on to `turbo run test` (e.g. `--filter @airlock/host`,
+ * or `--force` to run every suite whatever turbo has cached). The summary is
+ * also written to node_modules/.cache/airlock/test-run.json, which `pnpm
+ * bench` reports. Exits with turbo's code.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,11 +86,19 @@ for (const task of tasks) {
   });
 }
 
+const durationMs = Date.now() - started;
+const cachedPackages = tasks.filter((t) => t.cache?.status === 'HIT').length;
+mkdirSync(join(root, 'node_modules', '.cache', 'airlock'), { recursive: true });
+writeFileSync(
+  join(root, 'node_modules', '.cache', 'airlock', 'test-run.json'),
+  `${JSON.stringify({ date: new Date(started).toISOString(), durationMs, passed, failed, skipped, packages: tasks.length, cachedPackages, failedPackages: failures.map((f) => f.name) }, null, 2)}\n`,
+);
+
 const minutes = Math.floor((Date.now() - started) / 60_000);
 const seconds = Math.round(((Date.now() - started) % 60_000) / 1000);
 process.stdout.write(
   `\n${bold('Test summary')}: ${green(`${passed} passed`)}, ${failed ? red(`${failed} failed`) : '0 failed'}${skipped ? `, ${skipped} skipped` : ''} ` +
-    `in ${tasks.length} packages (${minutes} min ${seconds} s)\n`,
+    `in ${tasks.length} packages${cachedPackages ? ` (${cachedPackages} from turbo's cache)` : ''}, ${minutes} min ${seconds} s\n`,
 );
 if (!summary) process.stdout.write(red('turbo wrote no run summary; see its output above\n'));
 for (const f of failures) {
