@@ -57,7 +57,8 @@ describe('the registry', () => {
   });
 });
 
-describe.each(['tool', 'auth', 'provider'] as const)('the README\'s steps for a new %s plugin', (kind) => {
+// The three projects run at once: most of each is npm and the network, and one at a time they take minutes.
+describe.concurrent.each(['tool', 'auth', 'provider'] as const)('the README\'s steps for a new %s plugin', (kind) => {
   it('is created, installs without building anything native, passes its own tests, rebuilds after a one-line edit, and installs into a host', async () => {
     const parent = await outsideWorkspace(`airlock-${kind}-`);
     try {

@@ -4,7 +4,6 @@
  * and serve until interrupted.
  */
 import { parseArgs } from 'node:util';
-import { publicPackages, publishWorkspace, startRegistry } from './index.js';
 
 export const HELP = `airlock-registry — serve this clone's Airlock packages from a local npm registry
 
@@ -41,6 +40,8 @@ export async function main(argv) {
     process.stderr.write(`error: --port must be a port number, got ${values.port}\n`);
     return 2;
   }
+  // Loaded only now: verdaccio takes seconds to import, and --help should not wait for it.
+  const { publicPackages, publishWorkspace, startRegistry } = await import('./index.js');
   let registry;
   try {
     registry = await startRegistry({ port, host: values.host, dir: values.dir });

@@ -42,10 +42,11 @@ describe('startRegistry', () => {
     const pkg = join(work, 'pkg');
     await mkdir(pkg);
     await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: '@airlock/registry-probe', version: '1.0.0' }));
-    const anonymous = await npm(['publish', '--registry', registry.url], pkg, { npm_config_userconfig: join(work, 'none.npmrc') });
+    // The registry is given in the environment too: a test run by pnpm inherits pnpm's npm_config_registry.
+    const anonymous = await npm(['publish'], pkg, { npm_config_userconfig: join(work, 'none.npmrc'), npm_config_registry: registry.url });
     expect(anonymous.code).not.toBe(0);
     const userconfig = await publisherConfig(registry.url, work);
-    const published = await npm(['publish'], pkg, { npm_config_userconfig: userconfig });
+    const published = await npm(['publish'], pkg, { npm_config_userconfig: userconfig, npm_config_registry: registry.url });
     expect(published.code, published.out).toBe(0);
     const doc = (await (await fetch(new URL('@airlock%2fregistry-probe', registry.url))).json()) as { 'dist-tags': Record<string, string> };
     expect(doc['dist-tags']).toEqual({ latest: '1.0.0' });
