@@ -47,6 +47,14 @@ function turboSummary(since) {
   return newest ? JSON.parse(readFileSync(newest, 'utf8')) : undefined;
 }
 
+// pnpm checks packages' engines against `nodeVersion`; it must be the Node the scripts run on.
+const runtime = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies?.node;
+const checked = /^nodeVersion:\s*(\S+)/m.exec(readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8'))?.[1];
+if (runtime !== checked) {
+  process.stderr.write(`error: package.json installs node ${runtime}, but pnpm-workspace.yaml checks engines against nodeVersion ${checked}; make them the same\n`);
+  process.exit(1);
+}
+
 const packages = workspacePackages();
 // Results of an earlier run must not stand in for this one: turbo restores a cached task's file.
 for (const dir of packages.values()) rmSync(join(dir, RESULTS), { force: true });

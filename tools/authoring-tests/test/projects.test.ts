@@ -4,7 +4,7 @@
 // project per kind.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost } from '@airlock/host';
@@ -46,6 +46,25 @@ describe('the registry', () => {
     }
     expect((await fetch(new URL('@airlock%2fnot-published', registry.url))).status).toBe(404);
   });
+
+  it('serves an airlock CLI that installs with npm and runs', async () => {
+    const dir = await outsideWorkspace('airlock-cli-');
+    try {
+      await writeFile(join(dir, '.npmrc'), `@airlock:registry=${registry.url}\n`);
+      await writeFile(join(dir, 'package.json'), '{ "name": "uses-airlock", "private": true }\n');
+      const install = await run('npm', ['install', '@airlock/cli'], dir);
+      expect(install.code, explain(install)).toBe(0);
+      const airlock = join(dir, 'node_modules', '.bin', 'airlock');
+      const version = await run(airlock, ['--version'], dir);
+      expect(version.code, explain(version)).toBe(0);
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      const list = await run(airlock, ['plugin', 'list', '--home', join(dir, 'no-home'), '--json'], dir);
+      expect(list.code).toBe(1);
+      expect(JSON.parse(list.stdout).error.code).toBe('HOME_NOT_FOUND');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it('keeps the guest SDK light: plugin code pulls in only the contract package', async () => {
     const doc = (await (await fetch(new URL('@airlock%2fsdk', registry.url))).json()) as { versions: Record<string, { dependencies?: Record<string, string> }> };
