@@ -63,6 +63,10 @@ const started = Date.now();
 const code = await new Promise((resolve) => {
   const child = spawn('turbo', ['run', 'test', '--continue', '--summarize', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
   child.on('exit', (exit, signal) => resolve(exit ?? (signal ? 1 : 0)));
+  child.on('error', (err) => {
+    process.stderr.write(`error: cannot start turbo (${err.message}); run the tests with \`pnpm test\`, which puts it on the PATH\n`);
+    resolve(1);
+  });
 });
 
 const summary = turboSummary(started);
