@@ -26,7 +26,7 @@ describe('scaffold', () => {
     const dir = join(base, `my-${kind}`);
     const result = await scaffold({ dir, kind });
     expect(result).toMatchObject({ dir, id: `my-${kind}`, kind, dependencies: 'published', workspaceRoot: undefined });
-    expect(result.files).toEqual(['.gitignore', 'README.md', 'package.json', 'src/index.ts', 'test/plugin.test.ts', 'tsconfig.json', 'vitest.config.ts']);
+    expect(result.files).toEqual(['.gitignore', 'README.md', 'package.json', 'src/index.ts', 'test/global-setup.ts', 'test/plugin.test.ts', 'tsconfig.json', 'vitest.config.ts']);
     expect((await readdir(dir, { recursive: true })).filter((f) => !f.includes('/') || f.includes('.')).sort()).toEqual(
       expect.arrayContaining(['.gitignore', 'README.md', 'package.json', 'tsconfig.json', 'vitest.config.ts']),
     );

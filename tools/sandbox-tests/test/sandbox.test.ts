@@ -83,7 +83,8 @@ describe('a plugin that misbehaves', () => {
   });
 
   it('is held to its memory cap: the call fails with a memory-limit error and a fresh instance serves the next', async () => {
-    const err = await rejection(host.callTool('hog', {}));
+    // A generous deadline: on a busy machine, filling 64 MiB can take longer than the fixture's 1.5 s.
+    const err = await rejection(host.callTool('hog', {}, { timeoutMs: 120_000 }));
     expect(err.code).toBe('PLUGIN_MEMORY_LIMIT');
     expect(err.message).toContain('64 MiB');
     await expect(host.callTool('echo', { after: 'hog' })).resolves.toEqual({ after: 'hog' });
