@@ -106,8 +106,9 @@ writeFileSync(
   `${JSON.stringify({ date: new Date(started).toISOString(), durationMs, passed, failed, skipped, packages: tasks.length, cachedPackages, failedPackages: failures.map((f) => f.name) }, null, 2)}\n`,
 );
 
-const minutes = Math.floor((Date.now() - started) / 60_000);
-const seconds = Math.round(((Date.now() - started) % 60_000) / 1000);
+const totalSeconds = Math.round(durationMs / 1000);
+const minutes = Math.floor(totalSeconds / 60);
+const seconds = totalSeconds % 60;
 process.stdout.write(
   `\n${bold('Test summary')}: ${green(`${passed} passed`)}, ${failed ? red(`${failed} failed`) : '0 failed'}${skipped ? `, ${skipped} skipped` : ''} ` +
     `in ${tasks.length} packages${cachedPackages ? ` (${cachedPackages} from turbo's cache)` : ''}, ${minutes} min ${seconds} s\n`,
