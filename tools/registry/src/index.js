@@ -9,9 +9,9 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runServer } from 'verdaccio';
 
@@ -121,7 +121,10 @@ export async function publisherConfig(registry, dir) {
 
 /**
  * Publish every public workspace package to `registry` with `changeset
- * publish` (no git tags). The packages' `prepack` scripts build them.
+ * publish` (no git tags), from a copy of their sources: each package's
+ * `prepack` builds it there from scratch, as on a release machine, and the
+ * workspace's own `dist/` folders, which other test suites may be importing
+ * at the same time, are never rewritten.
  * @param {string} registry
  * @param {{ onOutput?: (chunk: string) => void }} [options]
  * @returns {Promise<PublicPackage[]>} what is now served there
@@ -129,10 +132,11 @@ export async function publisherConfig(registry, dir) {
 export async function publishWorkspace(registry, options = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-publish-'));
   try {
+    const source = await sourceCopy(join(dir, 'workspace'));
     const userconfig = await publisherConfig(registry, dir);
     const env = { ...process.env, npm_config_registry: registry, npm_config_userconfig: userconfig, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0' };
     const changeset = join(workspaceRoot, 'node_modules', '.bin', 'changeset');
-    const result = await exec(changeset, ['publish', '--no-git-tag'], { cwd: workspaceRoot, env, onOutput: options.onOutput });
+    const result = await exec(changeset, ['publish', '--no-git-tag'], { cwd: source, env, onOutput: options.onOutput });
     const packages = publicPackages();
     const missing = [];
     for (const p of packages) {
@@ -144,6 +148,33 @@ export async function publishWorkspace(registry, options = {}) {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What a build produces or installs; never copied. */
+const NOT_SOURCES = new Set(['node_modules', 'dist', '.turbo', 'coverage']);
+
+/**
+ * The sources the public packages are built from, copied into `dest`: the
+ * root's files, `wit/`, `.changeset/` and each public package, without
+ * build output. Installed dependencies are linked, not copied (pnpm's links
+ * inside them are relative to where they really are).
+ * @param {string} dest
+ * @returns {Promise<string>} `dest`
+ */
+async function sourceCopy(dest) {
+  const skip = (/** @type {string} */ path) => !NOT_SOURCES.has(basename(path)) && !path.endsWith('.tsbuildinfo');
+  await mkdir(dest, { recursive: true });
+  for (const entry of await readdir(workspaceRoot, { withFileTypes: true })) {
+    if (entry.isFile()) await cp(join(workspaceRoot, entry.name), join(dest, entry.name));
+  }
+  for (const dir of ['wit', '.changeset']) await cp(join(workspaceRoot, dir), join(dest, dir), { recursive: true, filter: skip });
+  await symlink(join(workspaceRoot, 'node_modules'), join(dest, 'node_modules'), 'dir');
+  for (const p of publicPackages()) {
+    const to = join(dest, relative(workspaceRoot, p.dir));
+    await cp(p.dir, to, { recursive: true, filter: skip });
+    await symlink(join(p.dir, 'node_modules'), join(to, 'node_modules'), 'dir');
+  }
+  return dest;
 }
 
 /** @param {string} url */
