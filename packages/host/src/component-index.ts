@@ -3,11 +3,14 @@
  * path and identity (device, inode, size, mtime). A load that finds its file
  * unchanged can start compiling the cached transpiled component at once, while
  * the file is re-read and re-hashed in parallel; the instance starts only once
- * the hash is confirmed. Persisted in the host home, so fresh processes benefit.
+ * the hash is confirmed. Persisted in the host home (mode 0600), so fresh
+ * processes benefit. It is only a cache: it names which entry to try first,
+ * and the entry is checked against its digest record (component.ts) anyway.
  */
 import { readFileSync } from 'node:fs';
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { writePrivateFile } from './home.js';
 
 interface Entry {
   key: string;
@@ -54,10 +57,11 @@ export class ComponentIndex {
     this.#writing = this.#writing.then(async () => {
       const tmp = `${this.#file}.${randomBytes(4).toString('hex')}.tmp`;
       try {
-        await writeFile(tmp, snapshot);
+        await writePrivateFile(tmp, snapshot);
         await rename(tmp, this.#file);
       } catch {
         // Losing the index only costs speed.
+        await rm(tmp, { force: true }).catch(() => {});
       }
     });
   }

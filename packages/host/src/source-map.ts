@@ -9,6 +9,7 @@
  * left as written); a map is parsed once per component, on the first stack
  * that needs it; a damaged map means no mapping, never a failed call.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 
@@ -17,11 +18,17 @@ const BUNDLE_LOCATION = /(?<![\w/.-])plugin\.js:(\d+):(\d+)/g;
 
 export class StackMapper {
   readonly #file: string;
+  readonly #sha256: string | undefined;
   #map: TraceMap | null | undefined;
 
-  /** `file`: the source map JSON the host stored when it transpiled the component. */
-  constructor(file: string) {
+  /**
+   * `file`: the source map JSON the host stored when it transpiled the
+   * component; `sha256`: its recorded digest. A file that no longer has it is
+   * not used (stacks stay as written).
+   */
+  constructor(file: string, sha256?: string) {
     this.#file = file;
+    this.#sha256 = sha256;
   }
 
   /** `text` with every bundle location it can resolve replaced by `source:line:column`. */
@@ -37,7 +44,9 @@ export class StackMapper {
   #load(): TraceMap | null {
     if (this.#map === undefined) {
       try {
-        this.#map = new TraceMap(readFileSync(this.#file, 'utf8'));
+        const bytes = readFileSync(this.#file);
+        if (this.#sha256 !== undefined && createHash('sha256').update(bytes).digest('hex') !== this.#sha256) throw new Error('the source map changed');
+        this.#map = new TraceMap(bytes.toString('utf8'));
       } catch {
         this.#map = null;
       }

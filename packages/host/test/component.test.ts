@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CACHE_FORMAT, patchGlue, prepareComponent, sha256, toScript } from '../src/component.js';
+import { CACHE_FORMAT, patchGlue, prepareComponent, sha256, toScript, type ComponentCache } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
 
 const DEBUG_LINE = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
@@ -78,9 +78,26 @@ describe('patchGlue', () => {
 
 describe('prepareComponent', () => {
   let cacheDir: string;
+  let cache: ComponentCache;
   beforeEach(async () => {
     cacheDir = await mkdtemp(join(tmpdir(), 'airlock-component-'));
+    cache = { dir: cacheDir, digests: join(cacheDir, 'digests') };
   });
+
+  /** A hand-made entry for `bytes` and, unless `record` is false, its digest record as the host writes it. */
+  async function entry(bytes: Uint8Array, meta: Record<string, unknown>, files: Record<string, string>, record = true): Promise<string> {
+    const hash = sha256(bytes);
+    const dir = join(cacheDir, `${hash}.v${CACHE_FORMAT}`);
+    await mkdir(dir);
+    const all: [string, string][] = [['meta.json', JSON.stringify(meta)], ...Object.entries(files)];
+    for (const [name, text] of all) await writeFile(join(dir, name), text);
+    if (record) {
+      await mkdir(cache.digests, { recursive: true });
+      const recorded = all.map(([name, text]) => ({ name, size: Buffer.byteLength(text), sha256: sha256(new TextEncoder().encode(text)) }));
+      await writeFile(join(cache.digests, `${hash}.v${CACHE_FORMAT}.json`), JSON.stringify({ v: 1, component: hash, format: CACHE_FORMAT, files: recorded }));
+    }
+    return dir;
+  }
   afterEach(async () => {
     await rm(cacheDir, { recursive: true, force: true });
   });
@@ -96,45 +113,61 @@ describe('prepareComponent', () => {
     ['nothing', () => new Uint8Array(0)],
   ])('rejects %s with COMPONENT_INVALID and leaves nothing behind', async (_, make) => {
     await writeFile(join(cacheDir, 'unrelated.txt'), 'keep me');
-    const err = await prepareComponent(make(), cacheDir).catch((e: unknown) => e);
+    const err = await prepareComponent(make(), cache).catch((e: unknown) => e);
     expect(AirlockError.isInstance(err)).toBe(true);
     expect(err).toMatchObject({ code: 'COMPONENT_INVALID', message: expect.stringMatching(/^not a valid WebAssembly component: ./) });
     expect(await readdir(cacheDir)).toEqual(['unrelated.txt']);
   });
 
-  it('serves a complete cache entry without transpiling', async () => {
+  const META = { format: CACHE_FORMAT, glue: 'plugin.mjs', glueKind: 'module', coreFiles: ['plugin.core.wasm'], imports: ['airlock:plugin/log@0.1.0'], exports: ['airlock:plugin/tool@0.1.0'] };
+
+  it('serves a complete cache entry that matches its digest record without transpiling, with the bytes it checked', async () => {
+    // Random bytes: a transpile would fail, so a result proves the entry was served.
     const bytes = new Uint8Array(randomBytes(64));
-    const hash = sha256(bytes);
-    const dir = join(cacheDir, `${hash}.v${CACHE_FORMAT}`);
-    await mkdir(dir);
-    const meta = { format: CACHE_FORMAT, glue: 'plugin.mjs', glueKind: 'module', coreFiles: ['plugin.core.wasm'], imports: ['airlock:plugin/log@0.1.0'], exports: ['airlock:plugin/tool@0.1.0'] };
-    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-    await writeFile(join(dir, 'plugin.mjs'), '');
-    await writeFile(join(dir, 'plugin.core.wasm'), '');
-    expect(await prepareComponent(bytes, cacheDir)).toMatchObject({
-      sha256: hash,
+    const dir = await entry(bytes, META, { 'plugin.mjs': 'export function instantiate() {}', 'plugin.core.wasm': 'core' });
+    const loaded = await prepareComponent(bytes, cache);
+    expect(loaded.component).toMatchObject({
+      sha256: sha256(bytes),
       dir,
       glue: 'plugin.mjs',
       glueKind: 'module',
+      glueCode: new TextEncoder().encode('export function instantiate() {}'),
       coreFiles: ['plugin.core.wasm'],
       imports: ['airlock:plugin/log@0.1.0'],
       exports: ['airlock:plugin/tool@0.1.0'],
       transpiled: false,
     });
+    expect(new TextDecoder().decode(loaded.core['plugin.core.wasm'])).toBe('core');
   });
 
   it.each([
-    ['a file is missing', { format: CACHE_FORMAT, coreFiles: ['plugin.core.wasm', 'plugin.core2.wasm'] }],
-    ['the format is old', { format: CACHE_FORMAT - 1, coreFiles: ['plugin.core.wasm'] }],
-  ])('does not trust a cache entry when %s', async (_, partial) => {
-    // Random bytes, so a transpile (which the broken entry forces) fails.
+    ['a recorded file is missing', 'INTEGRITY_FAILED', async (bytes: Uint8Array) => await rm(join(await entry(bytes, META, { 'plugin.mjs': '', 'plugin.core.wasm': '' }), 'plugin.core.wasm'))],
+    ['the format is old', 'INTEGRITY_FAILED', async (bytes: Uint8Array) => void (await entry(bytes, { ...META, format: CACHE_FORMAT - 1 }, { 'plugin.mjs': '', 'plugin.core.wasm': '' }))],
+    ['it has no digest record', 'COMPONENT_INVALID', async (bytes: Uint8Array) => void (await entry(bytes, META, { 'plugin.mjs': '', 'plugin.core.wasm': '' }, false))],
+    [
+      'a file differs from its record',
+      'INTEGRITY_FAILED',
+      async (bytes: Uint8Array) => {
+        const dir = await entry(bytes, META, { 'plugin.mjs': 'export function instantiate() {}', 'plugin.core.wasm': 'core' });
+        await writeFile(join(dir, 'plugin.mjs'), 'export function instantiate() { evil() }');
+      },
+    ],
+  ])('does not trust a cache entry when %s (rebuilding it fails: %s)', async (_, code, make) => {
+    // Random bytes, so the transpile the broken entry forces fails: a changed entry is then refused, an unrecorded one is just not a component.
     const bytes = new Uint8Array(randomBytes(64));
-    const dir = join(cacheDir, `${sha256(bytes)}.v${CACHE_FORMAT}`);
-    await mkdir(dir);
-    await writeFile(join(dir, 'meta.json'), JSON.stringify({ glue: 'plugin.mjs', imports: [], exports: [], ...partial }));
-    await writeFile(join(dir, 'plugin.mjs'), '');
-    await writeFile(join(dir, 'plugin.core.wasm'), '');
-    await expect(prepareComponent(bytes, cacheDir)).rejects.toMatchObject({ code: 'COMPONENT_INVALID' });
+    await make(bytes);
+    await expect(prepareComponent(bytes, cache)).rejects.toMatchObject({ code });
+  });
+
+  it('refuses a changed entry that cannot be rebuilt with INTEGRITY_FAILED, saying what changed, and reports it first', async () => {
+    // Random bytes: no transpile can rebuild the entry.
+    const bytes = new Uint8Array(randomBytes(64));
+    const dir = await entry(bytes, META, { 'plugin.mjs': 'export function instantiate() {}', 'plugin.core.wasm': 'core' });
+    await writeFile(join(dir, 'plugin.core.wasm'), 'c0re');
+    const problems: unknown[] = [];
+    const err = await prepareComponent(bytes, cache, sha256(bytes), { pluginId: 'demo', onProblem: (p) => problems.push(p) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INTEGRITY_FAILED', plugin: 'demo', message: expect.stringContaining('(plugin.core.wasm differs from what was written), and it could not be rebuilt: not a valid WebAssembly component') });
+    expect(problems).toEqual([{ kind: 'changed', path: dir, problem: 'plugin.core.wasm differs from what was written' }]);
   });
 });
 

@@ -4,7 +4,21 @@ import type { PreparedComponent } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
 
 function component(exports: string[], imports: string[] = []): PreparedComponent {
-  return { sha256: '0'.repeat(64), dir: 'unused', glue: 'plugin.mjs', glueKind: 'module', coreFiles: [], imports, exports, transpiled: false, sourceMap: undefined };
+  return {
+    sha256: '0'.repeat(64),
+    dir: 'unused',
+    glue: 'plugin.mjs',
+    glueKind: 'module',
+    glueCode: new Uint8Array(),
+    glueSha256: '0'.repeat(64),
+    codeCache: undefined,
+    coreFiles: [],
+    imports,
+    exports,
+    transpiled: false,
+    sourceMap: undefined,
+    sourceMapSha256: undefined,
+  };
 }
 
 function failure(c: PreparedComponent, kind: 'tool' | 'auth' | 'provider' = 'tool'): AirlockError {

@@ -14,6 +14,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { AirlockError } from '../errors.js';
+import { preparePrivateDatabase } from '../home.js';
 
 export type { DatabaseSync };
 
@@ -39,6 +40,8 @@ const NOT_A_DATABASE = new Set([11 /* SQLITE_CORRUPT */, 26 /* SQLITE_NOTADB */]
 /** Open (or create) one of the host's SQLite files. */
 export function openDatabase(file: string, options: OpenDatabaseOptions): DatabaseSync {
   checkDatabaseFile(file, options);
+  // Created 0600 before SQLite makes it (with the umask's mode), so it and its -wal and -shm are private.
+  preparePrivateDatabase(file);
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(file);
