@@ -20,6 +20,8 @@ const OPTIONS = {
   temperature: { type: 'string' },
   'no-tools': { type: 'boolean' },
   force: { type: 'boolean' },
+  'keep-data': { type: 'boolean' },
+  purge: { type: 'boolean' },
   out: { type: 'string' },
   key: { type: 'string' },
   'trust-key': { type: 'string', multiple: true },

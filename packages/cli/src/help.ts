@@ -19,12 +19,14 @@ Usage
   directories (no installed plugin is loaded then).
 
 Installed plugins
-  airlock plugin list                                 The installed plugins: version, status, signature
+  airlock plugin list                                 The installed plugins: version, status, signature;
+                                                      and data kept for plugins no longer installed
   airlock plugin info <id>                            One plugin: source, hashes, signature, config, grant
   airlock plugin add <source>                         Install from a directory, a .tgz, npm:<spec> or a
                                                       git URL (git+https://…#ref), asking for consent
   airlock plugin update <id> [source]                 Update; asks before granting anything new
-  airlock plugin remove <id>                          Uninstall (its stored data is kept)
+  airlock plugin remove <id>                          Uninstall; its stored data is kept for its
+                                                      package, unless --purge deletes it
   airlock plugin enable <id>                          Load it again from now on
   airlock plugin disable <id>                         Stop loading it
   airlock plugin verify [id]                          Check installed files against their hashes and
@@ -105,6 +107,8 @@ const OPTION_TEXT: Record<OptionName, [string, string]> = {
   temperature: ['--temperature <x>', 'Sampling temperature, 0 to 2'],
   'no-tools': ['--no-tools', 'Do not offer the loaded tools to the model'],
   force: ['--force', 'Even when other installed plugins require it'],
+  'keep-data': ['--keep-data', "Hand the data kept under the plugin's id for another package to this one"],
+  purge: ['--purge', 'Also delete everything stored under the id'],
   out: ['--out <dir>', 'Where to write the key pair (default: <home>/keys)'],
   key: ['--key <file>', 'The private key (PEM), as `airlock keys generate` writes it'],
   'trust-key': ['--trust-key <file>', 'Also trust plugins signed with this public key (repeatable)'],

@@ -130,8 +130,14 @@ const COMMANDS: Record<string, Command> = {
     help: {
       usage: 'airlock plugin list',
       summary: 'List the installed plugins: version, kind, status, signature and source.',
-      details: 'SIGNATURE is what was found at install: "signed by <key id>", "unsigned", or "untrusted" (signed by a key not trusted then).',
-      options: [...HOME, ['json', 'Print the installed plugins as a JSON array']],
+      details: `SIGNATURE is what was found at install: "signed by <key id>", "unsigned", or "untrusted" (signed by a key not trusted then).
+Stored data belongs to the package that wrote it (its name and signing key). Data kept for a package
+that is not installed (removed without --purge, or replaced by another package under the same id) is
+listed after the table, with whose it is and its size.`,
+      options: [
+        ...HOME,
+        ['json', 'Print a JSON array: the installed plugins with their `storedData`, then ids with kept data only (`"installed": false`)'],
+      ],
       examples: ['airlock plugin list', 'airlock plugin list --json'],
     },
     prepare: (rest, _args, ui) => {
@@ -145,9 +151,10 @@ const COMMANDS: Record<string, Command> = {
       usage: 'airlock plugin info <id>',
       summary: 'Show an installed plugin: its record and what it is granted.',
       details: `Version, kind, status, source, signature, component and manifest hashes, requirements,
-configuration, and the grant, one capability a line. Risky capabilities (network, environment
-variables, writable files, sign-ins) are marked with \`!\`.`,
-      options: [...HOME, ['json', 'Print the plugin as JSON, with the directory it is installed in (`dir`)']],
+configuration, its stored data and any kept under its id for other packages, and the grant, one
+capability a line. Risky capabilities (network, environment variables, writable files, sign-ins) are
+marked with \`!\`. For an id that is not installed but has data kept, shows whose data it is.`,
+      options: [...HOME, ['json', 'Print the plugin as JSON, with the directory it is installed in (`dir`) and its `storedData`']],
       examples: ['airlock plugin info notes'],
     },
     prepare: (rest, _args, ui) => {
@@ -158,55 +165,77 @@ variables, writable files, sign-ins) are marked with \`!\`.`,
   'plugin add': {
     scope: 'registry',
     help: {
-      usage: 'airlock plugin add <source> [--yes] [-c <id>.<key>=<value>]...',
+      usage: 'airlock plugin add <source> [--yes] [--keep-data] [-c <id>.<key>=<value>]...',
       summary: 'Install a plugin, asking before granting what it asks for.',
       details: `<source> is a plugin directory, a .tgz (as npm pack makes), npm:<spec>, or a git URL with an
 optional ref (git+https://…#v1.2.0, git+file://…#main).
 The package is checked (manifest, host version, requirements, signature, component) before anything is
 recorded; an unsigned plugin installs with a warning unless signatures are required.
 Without --yes, what a directory asks for is shown and, on a terminal, you are asked before it is granted;
-other sources are fetched first, so they need --yes when they ask for anything.`,
+other sources are fetched first, so they need --yes when they ask for anything.
+Stored data belongs to the package that wrote it (its name and signing key): adding a package again
+finds its data. When data is kept under the plugin's id for another package (a removed one, or one
+with another name or key), the plugin starts with empty storage and the data stays with its owner,
+unless --keep-data hands it over (whose data it is is shown, and on a terminal you are asked).`,
       options: [
         ['yes', 'Grant everything the manifest asks for, without asking'],
+        'keep-data',
         ['config', 'Configure the plugin; value: JSON, else a string (repeatable)'],
         ...HOME,
-        ['json', 'Print the installed plugin as JSON'],
+        ['json', 'Print the installed plugin as JSON, with its `storedData`'],
       ],
       examples: ['airlock plugin add ./plugins/notes', 'airlock plugin add npm:@acme/airlock-weather@^1 --yes -c weather.units=metric', 'airlock plugin add git+https://github.com/acme/weather.git#v1.2.0 --yes'],
     },
     prepare: (rest, args, ui) => {
       const target = addTarget(rest, args.values.config ?? []);
-      return (host) => addPlugin(host, ui, { ...target, yes: !!args.values.yes });
+      return (host) => addPlugin(host, ui, { ...target, yes: !!args.values.yes, keepData: !!args.values['keep-data'] });
     },
   },
   'plugin update': {
     scope: 'registry',
     help: {
-      usage: 'airlock plugin update <id> [<source>] [--yes]',
+      usage: 'airlock plugin update <id> [<source>] [--yes] [--keep-data]',
       summary: 'Update an installed plugin, asking before granting anything new.',
       details: `From <source>, or from where it was installed from. When the new version asks for more than was granted, the difference is shown and, on a terminal, you
-are asked; otherwise it needs --yes. If the new version fails to start, the old one stays installed.`,
-      options: [['yes', 'Grant what the new version asks for beyond the current grant, without asking'], ...HOME, ['json', 'Print {"from", "to", "added", "plugin"} as JSON']],
+are asked; otherwise it needs --yes. If the new version fails to start, the old one stays installed.
+A new version from another package (another name or signing key) does not get the stored data: it
+stays kept for its owner, unless --keep-data hands it over.`,
+      options: [
+        ['yes', 'Grant what the new version asks for beyond the current grant, without asking'],
+        ['keep-data', 'Hand the stored data to a new version from another package or signing key'],
+        ...HOME,
+        ['json', 'Print {"from", "to", "added", "ownerChanged", "dataHandedOver", "plugin"} as JSON'],
+      ],
       examples: ['airlock plugin update notes', 'airlock plugin update notes ./plugins/notes --yes'],
     },
     prepare: (rest, args, ui) => {
       const [id, source, ...extra] = rest;
       if (!id) throw new UsageError('name the plugin: airlock plugin update <id> [<source>]');
       if (extra.length) throw new UsageError(`unexpected argument \`${extra[0]}\``);
-      return (host) => updatePlugin(host, ui, id, source, !!args.values.yes);
+      return (host) => updatePlugin(host, ui, id, source, !!args.values.yes, !!args.values['keep-data']);
     },
   },
   'plugin remove': {
     scope: 'registry',
     help: {
-      usage: 'airlock plugin remove <id> [--force]',
-      summary: 'Uninstall a plugin; its stored data is kept (adding it again finds it).',
-      options: [['force', 'Even when other installed plugins require it'], ...HOME, ['json', 'Print the removed plugin as JSON']],
-      examples: ['airlock plugin remove notes'],
+      usage: 'airlock plugin remove <id> [--force] [--purge]',
+      summary: 'Uninstall a plugin; its stored data is kept for its package unless --purge.',
+      details: `Without --purge, the stored data stays kept for the package that wrote it (its name and signing
+key): adding that package again finds it; another package added as <id> starts with empty storage.
+\`plugin list\` and \`plugin info <id>\` show kept data. --purge deletes everything stored under <id>:
+the plugin's data (for an auth plugin, its sign-ins) and any kept for other packages. For an <id>
+that is no longer installed, --purge deletes the data kept under it.`,
+      options: [
+        ['force', 'Even when other installed plugins require it'],
+        'purge',
+        ...HOME,
+        ['json', 'Print the removed plugin as JSON, with the data deleted (`purged`) and kept (`kept`)'],
+      ],
+      examples: ['airlock plugin remove notes', 'airlock plugin remove notes --purge'],
     },
     prepare: (rest, args, ui) => {
       const id = pluginTarget('plugin remove', rest)!;
-      return (host) => removePlugin(host, ui, id, !!args.values.force);
+      return (host) => removePlugin(host, ui, id, !!args.values.force, !!args.values.purge);
     },
   },
   'plugin enable': {
@@ -240,9 +269,11 @@ are asked; otherwise it needs --yes. If the new version fails to start, the old 
     help: {
       usage: 'airlock plugin verify [<id>]',
       summary: 'Check installed plugins against their recorded hashes and the trusted keys.',
-      details: `The component and the manifest are compared with the sha256 recorded at install; the signature
-is checked against the trusted keys. Exits 1 when any plugin fails (a changed file, an invalid
-signature, or an unsigned or untrusted one under --require-signed).`,
+      details: `The component and the manifest are compared with the sha256 recorded at install; the
+component's transpiled output in the cache (the code the host runs) with the digests recorded when
+it was written (CACHE is none until a load builds it); the signature is checked against the trusted
+keys. Exits 1 when any plugin fails (a changed file or cache entry, an invalid signature, or an
+unsigned or untrusted one under --require-signed).`,
       options: [...HOME, ['json', 'Print the reports as a JSON array']],
       examples: ['airlock plugin verify', 'airlock plugin verify notes --trust-key publisher.pub --require-signed'],
     },

@@ -9,11 +9,14 @@ import {
   parseSource,
   readManifest,
   type CapabilityDiff,
+  type DataOffer,
+  type DataOwner,
   type Grant,
   type Host,
   type InstallStep,
   type InstalledPlugin,
   type SignatureRecord,
+  type StoredData,
   type Verification,
 } from '@airlock/host';
 import { parseConfigs } from './args.js';
@@ -52,12 +55,53 @@ export function signatureText(s: SignatureRecord | Verification): string {
   }
 }
 
+// ─── stored data ───────────────────────────────────────────────────────────
+
+/** "@airlock/example-notes (unsigned)", "@acme/notes (key 3f9c0a1b2c3d4e5f)": whose data it is. */
+export function ownerText(owner: DataOwner): string {
+  if (owner.package === null) return 'an unknown package (stored before Airlock recorded owners)';
+  return `${owner.package} (${owner.keyId === null ? 'unsigned' : `key ${owner.keyId}`})`;
+}
+
+/** "287 B", "1.2 KiB", "3.4 MiB". */
+export function approxBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** "3 keys (1.2 KiB)". */
+export const sizeText = (d: Pick<StoredData, 'keys' | 'bytes'>): string => `${d.keys} ${d.keys === 1 ? 'key' : 'keys'} (${approxBytes(d.bytes)})`;
+
+/** One line on data kept under an id: whose it is, and how to delete it. */
+function keptLine(d: StoredData, installed: boolean): string {
+  const purge = `\`airlock plugin remove ${d.id} --purge\` deletes it`;
+  return installed
+    ? `${d.id}: ${sizeText(d)} kept for ${ownerText(d.owner)}, not the installed package — ${purge} (and removes ${d.id})`
+    : `${d.id}: not installed, ${sizeText(d)} kept for ${ownerText(d.owner)} — ${purge}`;
+}
+
+/** Stored data by plugin id. */
+function byId(data: StoredData[]): Map<string, StoredData[]> {
+  const map = new Map<string, StoredData[]>();
+  for (const d of data) map.set(d.id, [...(map.get(d.id) ?? []), d]);
+  return map;
+}
+
 // ─── list, info ────────────────────────────────────────────────────────────
 
-export function listPlugins(host: Host, ui: Ui): number {
+export async function listPlugins(host: Host, ui: Ui): Promise<number> {
   const plugins = host.registry.list();
+  const data = await host.registry.storedData();
+  const installedIds = new Set(plugins.map((p) => p.id));
   if (ui.json) {
-    ui.print(`${JSON.stringify(plugins.map((p) => withDir(host, p)))}\n`);
+    // Installed plugins, and ids that only have data kept (`installed: false`), by id.
+    const grouped = byId(data);
+    const entries = [
+      ...plugins.map((p) => ({ ...withDir(host, p), installed: true, storedData: grouped.get(p.id) ?? [] })),
+      ...[...grouped].filter(([id]) => !installedIds.has(id)).map(([id, stored]) => ({ id, installed: false, storedData: stored })),
+    ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    ui.print(`${JSON.stringify(entries)}\n`);
     return 0;
   }
   const rows = plugins.map((p) => [p.id, p.version, p.kind, p.enabled ? 'enabled' : 'disabled', signatureText(p.signature), p.source]);
@@ -69,16 +113,21 @@ export function listPlugins(host: Host, ui: Ui): number {
       return cell;
     }),
   );
+  const kept = data.filter((d) => !d.inUse);
+  if (kept.length) ui.print(`\nKept stored data\n${kept.map((d) => `  ${keptLine(d, installedIds.has(d.id))}\n`).join('')}`);
   if (plugins.length === 0) ui.log(ui.err.dim('No plugins installed. Add one with `airlock plugin add <source>`.'));
   return 0;
 }
 
 export async function pluginInfo(host: Host, ui: Ui, id: string): Promise<number> {
+  const data = await host.registry.storedData(id);
+  if (!host.registry.get(id) && data.length > 0) return keptInfo(ui, id, data);
   const p = installed(host, id);
   if (ui.json) {
-    ui.print(`${JSON.stringify(withDir(host, p))}\n`);
+    ui.print(`${JSON.stringify({ ...withDir(host, p), storedData: data })}\n`);
     return 0;
   }
+  const own = data.find((d) => d.inUse);
   const requires = Object.entries(p.requires).map(([dep, range]) => `${dep} ${range}`);
   const details: [string, string][] = [
     ['name', p.name],
@@ -93,10 +142,27 @@ export async function pluginInfo(host: Host, ui: Ui, id: string): Promise<number
     ['installed', new Date(p.installedAt).toISOString()],
     ['updated', new Date(p.updatedAt).toISOString()],
     ['directory', host.registry.dir(p)],
+    ['data', own && own.keys > 0 ? `${sizeText(own)}, of ${ownerText(own.owner)}` : '(none stored)'],
+    ...data.filter((d) => !d.inUse).map((d): [string, string] => ['kept', `${sizeText(d)} for ${ownerText(d.owner)}, not this package, since ${new Date(d.keptSince!).toISOString()}`]),
   ];
   const lines = details.map(([label, value]) => `  ${label.padEnd(9)}  ${value}\n`);
   ui.print(`${ui.out.bold(p.id)} ${p.version}\n${lines.join('')}Granted\n${capabilityLines(ui.out, capabilityItems(p.grant))}`);
   await warnIfUncovered(host, ui, p);
+  return 0;
+}
+
+/** `plugin info <id>` for an id that is not installed but has data kept. */
+function keptInfo(ui: Ui, id: string, data: StoredData[]): number {
+  if (ui.json) {
+    ui.print(`${JSON.stringify({ id, installed: false, storedData: data })}\n`);
+    return 0;
+  }
+  const lines = data.map((d) => `  kept       ${sizeText(d)} for ${ownerText(d.owner)}, since ${new Date(d.keptSince!).toISOString()}\n`);
+  ui.print(
+    `${ui.out.bold(id)}: not installed\n${lines.join('')}` +
+      `Adding the same package (name and signing key) again finds its data; another package added as ${id} starts with empty storage unless added with --keep-data.\n` +
+      `\`airlock plugin remove ${id} --purge\` deletes it.\n`,
+  );
   return 0;
 }
 
@@ -160,12 +226,14 @@ async function consent(ui: Ui, yes: boolean, what: { subject: string; asked: str
 export interface AddOptions {
   source: string;
   yes: boolean;
+  /** `--keep-data`: hand data kept under the plugin's id for another package to this one. */
+  keepData: boolean;
   /** `--config` flags: all for the plugin being added. */
   config: Map<string, Record<string, unknown>>;
 }
 
 /** `<source>` and its `--config`, checked before the host opens. */
-export function addTarget(rest: string[], configFlags: readonly string[]): Omit<AddOptions, 'yes'> {
+export function addTarget(rest: string[], configFlags: readonly string[]): Omit<AddOptions, 'yes' | 'keepData'> {
   const [source, ...extra] = rest;
   if (!source) throw new UsageError('name what to install: airlock plugin add <source> (a directory, a .tgz, npm:<spec> or a git URL)');
   if (extra.length) throw new UsageError(`unexpected argument \`${extra[0]}\``);
@@ -194,8 +262,17 @@ export async function addPlugin(host: Host, ui: Ui, options: AddOptions): Promis
   const progress = new Progress(ui, `Installing ${source}`);
   progress.start();
   let plugin: InstalledPlugin;
+  let handedOver: StoredData | undefined;
+  // Asked only when there is data of another package to hand over, and this one has none of its own.
+  const keepData = async (offer: DataOffer): Promise<boolean> => {
+    progress.stop();
+    const yesToIt = await handOver(ui, yes, offer.data, offer.to);
+    if (yesToIt) handedOver = offer.data;
+    progress.start();
+    return yesToIt;
+  };
   try {
-    plugin = await host.registry.install(source, { grant, config, onProgress: progress.onProgress, onStep: progress.onStep });
+    plugin = await host.registry.install(source, { grant, config, onProgress: progress.onProgress, onStep: progress.onStep, keepData: options.keepData ? keepData : false });
   } catch (err) {
     progress.stop();
     // Another kind of source is read only when fetched: it asked for something, and nothing was granted.
@@ -210,21 +287,54 @@ export async function addPlugin(host: Host, ui: Ui, options: AddOptions): Promis
     await host.registry.remove(plugin.id, { force: true });
     checkConfigTarget(configId, plugin.id);
   }
-  if (ui.json) ui.print(`${JSON.stringify(withDir(host, plugin))}\n`);
-  else ui.print(`${ui.out.green('✔')} Installed ${ui.out.bold(plugin.id)} ${plugin.version}\n${yes ? `Granted\n${capabilityLines(ui.out, capabilityItems(plugin.grant))}` : ''}`);
+  const data = await host.registry.storedData(plugin.id);
+  if (ui.json) {
+    ui.print(`${JSON.stringify({ ...withDir(host, plugin), storedData: data })}\n`);
+    return 0;
+  }
+  const own = data.find((d) => d.inUse);
+  const found = handedOver
+    ? `It was handed the data kept for ${ownerText(handedOver.owner)}: ${sizeText(handedOver)}\n`
+    : own && own.keys > 0
+      ? `Its stored data was found: ${sizeText(own)}\n`
+      : '';
+  ui.print(`${ui.out.green('✔')} Installed ${ui.out.bold(plugin.id)} ${plugin.version}\n${found}${yes ? `Granted\n${capabilityLines(ui.out, capabilityItems(plugin.grant))}` : ''}`);
+  const kept = data.filter((d) => !d.inUse);
+  if (kept.length === 0) return 0;
+  const mine = ownerText({ package: plugin.name, keyId: plugin.signature.status === 'unsigned' ? null : plugin.signature.keyId });
+  const start = own && own.keys > 0 ? `${plugin.id} uses its own stored data` : `${plugin.id} starts with empty storage`;
+  for (const d of kept) ui.log(`${ui.err.yellow('note:')} ${start}: ${sizeText(d)} stored under \`${plugin.id}\` belong to ${ownerText(d.owner)}, not to ${mine}, and stay kept for it.`);
+  ui.log(
+    `${ui.err.dim('hint:')} Adding that package again finds them. To hand them to this one: \`airlock plugin remove ${plugin.id}\`, then add it again with --keep-data. \`airlock plugin remove ${plugin.id} --purge\` deletes them.`,
+  );
   return 0;
+}
+
+/**
+ * `--keep-data`: say whose data would be handed to whom and, on a terminal
+ * (without --yes), ask. Off a terminal, --keep-data is the answer.
+ */
+async function handOver(ui: Ui, yes: boolean, data: StoredData, to: DataOwner): Promise<boolean> {
+  ui.log(`${ui.err.bold(data.id)}: ${sizeText(data)} stored under this id belong to ${ownerText(data.owner)}; --keep-data hands them to ${ownerText(to)}.`);
+  const { prompt } = ui.io;
+  if (yes || !ui.io.stdinIsTTY || !prompt) return true;
+  ui.status(undefined);
+  const handed = /^y(es)?$/i.test((await prompt('Hand them over? [y/N] ')).trim());
+  if (!handed) ui.log(ui.err.dim(`Not handed over; ${to.package} starts with empty storage, and the data stays kept for ${ownerText(data.owner)}.`));
+  return handed;
 }
 
 function checkConfigTarget(configId: string | undefined, id: string): void {
   if (configId !== undefined && configId !== id) throw new UsageError(`\`--config\` names plugin \`${configId}\`, but the source holds \`${id}\`; nothing was installed`);
 }
 
-export async function updatePlugin(host: Host, ui: Ui, id: string, source: string | undefined, yes: boolean): Promise<number> {
+export async function updatePlugin(host: Host, ui: Ui, id: string, source: string | undefined, yes: boolean, keepData = false): Promise<number> {
   installed(host, id);
   const progress = new Progress(ui, `Updating ${id}`);
   progress.start();
   const plan = await host.registry.update(id, source, { onProgress: progress.onProgress, onStep: progress.onStep }).finally(() => progress.stop());
   let added: CapabilityDiff | undefined;
+  let handed = false;
   try {
     if (plan.needsConsent) {
       added = plan.added;
@@ -232,24 +342,66 @@ export async function updatePlugin(host: Host, ui: Ui, id: string, source: strin
       ui.io.stderr(capabilityLines(ui.err, capabilityItems(plan.added)));
       await consent(ui, yes, { subject: `${id} ${plan.to}`, asked: `more than ${id} ${plan.from} was granted: ${describeDiff(plan.added)}`, outcome: 'nothing was changed' });
     }
+    // Another package (name or signing key) under the same id: the data stays with its owner unless handed over.
+    if (plan.ownerChanged) {
+      ui.log(`${ui.err.yellow('warning:')} ${id} ${plan.to} is another package than ${plan.from}: ${ownerText(plan.owner.from)} → ${ownerText(plan.owner.to)}`);
+      if (plan.data && plan.data.keys > 0) {
+        if (keepData) handed = await handOver(ui, yes, plan.data, plan.owner.to);
+        else {
+          ui.log(`${ui.err.yellow('note:')} its stored data (${sizeText(plan.data)}) stays kept for ${ownerText(plan.owner.from)}; ${id} ${plan.to} does not get it.`);
+          ui.log(`${ui.err.dim('hint:')} Pass --keep-data to hand it over; \`airlock plugin remove ${id} --purge\` deletes it.`);
+        }
+      }
+    }
   } catch (err) {
     await plan.cancel();
     throw err;
   }
   progress.start();
-  const updated = await (added ? plan.apply({ grant: 'manifest' }) : plan.apply()).finally(() => progress.stop());
-  if (ui.json) ui.print(`${JSON.stringify({ from: plan.from, to: plan.to, added: plan.added, plugin: withDir(host, updated) })}\n`);
-  else ui.print(`${ui.out.green('✔')} Updated ${ui.out.bold(id)} ${plan.from} → ${plan.to}\n`);
+  const updated = await plan.apply({ ...(added ? { grant: 'manifest' as const } : {}), keepData: handed }).finally(() => progress.stop());
+  if (ui.json) {
+    ui.print(`${JSON.stringify({ from: plan.from, to: plan.to, added: plan.added, ownerChanged: plan.ownerChanged, dataHandedOver: handed, plugin: withDir(host, updated) })}\n`);
+  } else {
+    ui.print(`${ui.out.green('✔')} Updated ${ui.out.bold(id)} ${plan.from} → ${plan.to}\n${handed && plan.data ? `It was handed the data kept for ${ownerText(plan.owner.from)}: ${sizeText(plan.data)}\n` : ''}`);
+  }
   return 0;
 }
 
 // ─── remove, enable, disable ───────────────────────────────────────────────
 
-export async function removePlugin(host: Host, ui: Ui, id: string, force: boolean): Promise<number> {
-  installed(host, id);
-  const removed = await host.registry.remove(id, { force });
-  if (ui.json) ui.print(`${JSON.stringify(removed)}\n`);
-  else ui.print(`${ui.out.green('✔')} Removed ${ui.out.bold(id)} ${removed.version} ${ui.out.dim('(its stored data is kept)')}\n`);
+/**
+ * `plugin remove <id> [--purge]`. Without --purge the data stays kept for its
+ * package; with it, everything stored under `id` is deleted. An id that is not
+ * installed but has data kept can be purged.
+ */
+export async function removePlugin(host: Host, ui: Ui, id: string, force: boolean, purge = false): Promise<number> {
+  const before = await host.registry.storedData(id);
+  if (!host.registry.get(id)) {
+    if (before.length === 0) installed(host, id);
+    if (!purge) {
+      throw new CliError('PLUGIN_NOT_INSTALLED', `no plugin \`${id}\` is installed, but data is kept for it: ${before.map((d) => `${sizeText(d)} of ${ownerText(d.owner)}`).join('; ')}`, `\`airlock plugin remove ${id} --purge\` deletes it.`);
+    }
+    const purged = await host.registry.purge(id);
+    if (ui.json) ui.print(`${JSON.stringify({ id, installed: false, purged })}\n`);
+    else ui.print(`${ui.out.green('✔')} Deleted the data kept under ${ui.out.bold(id)}: ${purged.map((d) => `${sizeText(d)} of ${ownerText(d.owner)}`).join('; ')}\n`);
+    return 0;
+  }
+  const removed = await host.registry.remove(id, { force, purge });
+  const kept = purge ? [] : await host.registry.storedData(id);
+  if (ui.json) {
+    ui.print(`${JSON.stringify({ ...removed, purged: purge ? before : [], kept })}\n`);
+    return 0;
+  }
+  const own = before.find((d) => d.inUse && d.keys > 0);
+  const others = before.filter((d) => !d.inUse);
+  let outcome: string;
+  if (purge) {
+    const deleted = [...(own ? [`its stored data (${sizeText(own)})`] : []), ...others.map((d) => `the data kept for ${ownerText(d.owner)} (${sizeText(d)})`)];
+    outcome = deleted.length ? ` and deleted ${deleted.join(' and ')}` : ' (it had no stored data)';
+  } else {
+    outcome = own ? `; its stored data is kept for ${ownerText(own.owner)}: ${sizeText(own)} — \`airlock plugin remove ${id} --purge\` deletes it` : ' (it had no stored data)';
+  }
+  ui.print(`${ui.out.green('✔')} Removed ${ui.out.bold(id)} ${removed.version}${outcome}\n`);
   return 0;
 }
 
@@ -271,12 +423,15 @@ export async function verifyPlugins(host: Host, ui: Ui, id: string | undefined):
     ui.print(`${JSON.stringify(reports)}\n`);
   } else {
     const intact = (ok: boolean) => (ok ? 'ok' : 'CHANGED');
-    const rows = reports.map((r) => [r.id, r.version, intact(r.componentIntact), intact(r.manifestIntact), signatureText(r.signature)]);
+    // The transpiled output the host runs: `none` until a load builds it from the (checked) component.
+    const cached = (state: 'intact' | 'absent' | 'tampered') => (state === 'intact' ? 'ok' : state === 'absent' ? 'none' : 'CHANGED');
+    const rows = reports.map((r) => [r.id, r.version, intact(r.componentIntact), intact(r.manifestIntact), cached(r.cache), signatureText(r.signature)]);
     ui.print(
-      table(['ID', 'VERSION', 'COMPONENT', 'MANIFEST', 'SIGNATURE'], rows, (cell, row, column) => {
+      table(['ID', 'VERSION', 'COMPONENT', 'MANIFEST', 'CACHE', 'SIGNATURE'], rows, (cell, row, column) => {
         const r = reports[row]!;
-        const bad = (column === 2 && !r.componentIntact) || (column === 3 && !r.manifestIntact) || (column === 4 && !r.ok && r.signature.status !== 'signed');
-        return bad ? ui.out.red(cell) : column >= 2 && column <= 3 ? ui.out.green(cell) : cell;
+        const bad =
+          (column === 2 && !r.componentIntact) || (column === 3 && !r.manifestIntact) || (column === 4 && !r.cacheIntact) || (column === 5 && !r.ok && r.signature.status !== 'signed');
+        return bad ? ui.out.red(cell) : column >= 2 && column <= 4 && cell === 'ok' ? ui.out.green(cell) : cell;
       }),
     );
     if (reports.length === 0) ui.log(ui.err.dim('No plugins installed.'));
@@ -284,7 +439,17 @@ export async function verifyPlugins(host: Host, ui: Ui, id: string | undefined):
   if (failed.length === 0) return 0;
   const names = failed.map((r) => r.id).join(', ');
   ui.log(`${ui.err.red('error')}: ${failed.length === 1 ? '1 plugin fails' : `${failed.length} plugins fail`} verification: ${names}`);
-  ui.log(`${ui.err.dim('hint:')} Do not run ${failed.length === 1 ? 'it' : 'them'}. Reinstall from a source you trust (\`airlock plugin remove <id>\`, then \`airlock plugin add <source>\`).`);
+  for (const r of failed) if (r.cacheProblem) ui.log(`  ${r.id}: its cached transpiled output changed since it was written: ${r.cacheProblem}`);
+  // Only the cache changed: the installed files are as recorded, and a load rebuilds the output from them.
+  const onlyCache = failed.every((r) => !r.cacheIntact && r.componentIntact && r.manifestIntact && r.signature.status !== 'invalid');
+  if (onlyCache) {
+    ui.log(
+      `${ui.err.dim('hint:')} The installed ${failed.length === 1 ? 'plugin is' : 'plugins are'} as recorded; the next load discards the changed output and rebuilds it from the component. ` +
+        `Something other than the host wrote to ${host.home}/cache: find out what.`,
+    );
+  } else {
+    ui.log(`${ui.err.dim('hint:')} Do not run ${failed.length === 1 ? 'it' : 'them'}. Reinstall from a source you trust (\`airlock plugin remove <id>\`, then \`airlock plugin add <source>\`).`);
+  }
   return 1;
 }
 

@@ -34,12 +34,14 @@ describe('airlock', () => {
         directories (no installed plugin is loaded then).
 
       Installed plugins
-        airlock plugin list                                 The installed plugins: version, status, signature
+        airlock plugin list                                 The installed plugins: version, status, signature;
+                                                            and data kept for plugins no longer installed
         airlock plugin info <id>                            One plugin: source, hashes, signature, config, grant
         airlock plugin add <source>                         Install from a directory, a .tgz, npm:<spec> or a
                                                             git URL (git+https://…#ref), asking for consent
         airlock plugin update <id> [source]                 Update; asks before granting anything new
-        airlock plugin remove <id>                          Uninstall (its stored data is kept)
+        airlock plugin remove <id>                          Uninstall; its stored data is kept for its
+                                                            package, unless --purge deletes it
         airlock plugin enable <id>                          Load it again from now on
         airlock plugin disable <id>                         Stop loading it
         airlock plugin verify [id]                          Check installed files against their hashes and

@@ -223,7 +223,7 @@ describe('airlock plugin enable, disable, remove, verify', () => {
   it('removes a plugin', async () => {
     const home = await newHome();
     await airlock(home, ['plugin', 'add', notes, '--yes']);
-    expect(await airlock(home, ['plugin', 'remove', 'notes'])).toMatchObject({ code: 0, out: '✔ Removed notes 0.1.0 (its stored data is kept)\n' });
+    expect(await airlock(home, ['plugin', 'remove', 'notes'])).toMatchObject({ code: 0, out: '✔ Removed notes 0.1.0 (it had no stored data)\n' });
     expect(await installed(home)).toEqual([]);
     const info = await airlock(home, ['plugin', 'info', 'notes', '--json']);
     expect(info.code).toBe(1);
@@ -243,9 +243,9 @@ describe('airlock plugin enable, disable, remove, verify', () => {
     await airlock(home, ['plugin', 'add', notes, '--yes']);
     const ok = await airlock(home, ['plugin', 'verify', '--json']);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.out)).toEqual([{ id: 'notes', version: '0.1.0', componentIntact: true, manifestIntact: true, signature: { status: 'unsigned' }, ok: true }]);
+    expect(JSON.parse(ok.out)).toEqual([{ id: 'notes', version: '0.1.0', componentIntact: true, manifestIntact: true, cache: 'intact', cacheIntact: true, signature: { status: 'unsigned' }, ok: true }]);
     const table = await airlock(home, ['plugin', 'verify']);
-    expect(table.out).toMatch(/^ID\s+VERSION\s+COMPONENT\s+MANIFEST\s+SIGNATURE\nnotes\s+0\.1\.0\s+ok\s+ok\s+unsigned\n$/);
+    expect(table.out).toMatch(/^ID\s+VERSION\s+COMPONENT\s+MANIFEST\s+CACHE\s+SIGNATURE\nnotes\s+0\.1\.0\s+ok\s+ok\s+ok\s+unsigned\n$/);
 
     const { dir } = JSON.parse((await airlock(home, ['plugin', 'info', 'notes', '--json'])).out) as { dir: string };
     await appendFile(join(dir, 'dist/plugin.wasm'), Buffer.from([0]));
@@ -263,6 +263,32 @@ describe('airlock plugin enable, disable, remove, verify', () => {
     expect(JSON.parse(tools.out)).toEqual([]);
     expect(tools.err).toContain('warning: notes not loaded: the component of `notes` changed since it was installed');
     expect(tools.err.match(/not loaded/g)).toHaveLength(1);
+  });
+
+  it('reports a changed cache entry of the component (exit 1, with what changed); the next load rebuilds it and runs the plugin\'s own code', async () => {
+    const home = await newHome();
+    await airlock(home, ['plugin', 'add', notes, '--yes']);
+    const { componentSha256 } = JSON.parse((await airlock(home, ['plugin', 'info', 'notes', '--json'])).out) as { componentSha256: string };
+    // The transpiled glue runs with the host's privileges in the plugin's worker: an edit there is an edit of what runs.
+    const marker = join(home, 'ran');
+    const glue = join(home, 'cache', 'components', `${componentSha256}.v3`, 'plugin.js');
+    const text = await readFile(glue, 'utf8');
+    await writeFile(glue, text.replace('(function (__airlockModuleUrl) {\n', `(function (__airlockModuleUrl) {\nprocess.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n`));
+
+    const bad = await airlock(home, ['plugin', 'verify']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/notes\s+0\.1\.0\s+ok\s+ok\s+CHANGED\s+unsigned\n$/);
+    expect(bad.err).toContain('error: 1 plugin fails verification: notes\n  notes: its cached transpiled output changed since it was written: plugin.js is ');
+    expect(bad.err).toContain('the next load discards the changed output and rebuilds it from the component');
+    const json = JSON.parse((await airlock(home, ['plugin', 'verify', '--json'])).out) as Record<string, unknown>[];
+    expect(json).toMatchObject([{ id: 'notes', componentIntact: true, manifestIntact: true, cache: 'tampered', cacheIntact: false, cacheProblem: expect.stringMatching(/^plugin\.js is \d+ bytes long/), ok: false }]);
+
+    const call = await airlock(home, ['tools', 'call', 'count_words', '{"text":"still its own code"}', '--json']);
+    expect(call.code).toBe(0);
+    expect(JSON.parse(call.out)).toMatchObject({ result: { words: 4 } });
+    expect(call.err).toContain('[notes] warning: the cached transpiled output of `notes` changed since it was written');
+    await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await airlock(home, ['plugin', 'verify'])).code).toBe(0);
   });
 });
 

@@ -6,9 +6,14 @@
  * SQLite transaction. Opening the registry deletes whatever a crash left
  * outside that rule (staging leftovers, version folders no row names), so a
  * kill at any point leaves the old state or the new one.
+ *
+ * Stored data belongs to the package that wrote it (package name and signing
+ * key), recorded in state.db by the same transaction (see state.ts): another
+ * package under the same id starts with empty storage unless the data is
+ * handed over (`keepData`), and a purge is recorded before data is deleted.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
@@ -18,9 +23,11 @@ import { AirlockError } from '../errors.js';
 import { readManifest, type Manifest } from '../manifest.js';
 import { enforcePolicy, manifestDigest, verifyPackage, type Verification } from './signing.js';
 import { fetchSource, parseSource, type Source } from './sources.js';
-import { InstallState, type InstalledPlugin, type SignatureRecord } from './state.js';
+import { makePrivateDirectories, privatePackage } from '../home.js';
+import { InstallState, ownerOfPlugin, sameOwner, type DataOwner, type InstalledPlugin, type SignatureRecord } from './state.js';
+import type { StorageAdapter } from '../storage/adapter.js';
 
-export type { InstalledPlugin, SignatureRecord };
+export type { InstalledPlugin, SignatureRecord, DataOwner };
 export { capabilityDiff, type CapabilityDiff };
 
 /** Which publishers' signatures the host trusts, and whether it runs only signed plugins. */
@@ -43,6 +50,39 @@ export interface InstallOptions {
   onProgress?: (message: string) => void;
   /** Called after each step completes; for progress displays and crash tests. */
   onStep?: (step: InstallStep) => void | Promise<void>;
+  /**
+   * Stored data belongs to the package that wrote it (package name and
+   * signing key). Data kept under this plugin's id for another package (one
+   * removed, or one with another name or key) stays with that package, and
+   * the plugin starts with empty storage, unless this is true, or a function
+   * that returns true when shown the data: then that data (the most recently
+   * kept) is handed to the new package. A package always gets back data of
+   * its own; this only matters when it has none. Default false.
+   */
+  keepData?: boolean | ((offer: DataOffer) => boolean | Promise<boolean>);
+}
+
+/** Data stored under a plugin id by one owner, with its size. */
+export interface StoredData {
+  /** The plugin id it was stored under. */
+  id: string;
+  /** The storage namespace holding it (the id itself, or `<id>~<random>` when the id held another owner's data first). */
+  namespace: string;
+  /** The package that owns it. */
+  owner: DataOwner;
+  /** The installed plugin `id` is its owner and uses it. */
+  inUse: boolean;
+  /** Since when it is kept for its owner without being used by an installed plugin (ms since the epoch); null while in use. */
+  keptSince: number | null;
+  keys: number;
+  /** Bytes of keys and values, as counted against a quota. */
+  bytes: number;
+}
+
+/** What `keepData` is asked about: data kept for another package, and the package that would get it. */
+export interface DataOffer {
+  data: StoredData;
+  to: DataOwner;
 }
 
 /** A fetched and checked update, waiting to be applied or cancelled. */
@@ -54,8 +94,19 @@ export interface UpdatePlan {
   added: CapabilityDiff;
   /** Whether `apply` needs a grant covering `added`. */
   needsConsent: boolean;
-  /** Apply it. Needs `grant` (or `'manifest'`) when `needsConsent`; rolls back if the new version fails to start. */
-  apply(options?: { grant?: Grant | 'manifest' }): Promise<InstalledPlugin>;
+  /** The owner of the installed version's data, and the owner the new version is (package name and signing key). */
+  owner: { from: DataOwner; to: DataOwner };
+  /** The new version is another package (another name or signing key): its data does not carry over unless `apply({ keepData: true })`. */
+  ownerChanged: boolean;
+  /** The data the installed version uses now, if it has any. */
+  data: StoredData | undefined;
+  /**
+   * Apply it. Needs `grant` (or `'manifest'`) when `needsConsent`; rolls back
+   * if the new version fails to start. When `ownerChanged`, the data stays
+   * kept for the old owner and the new version starts with its own (empty
+   * unless it had some), unless `keepData` hands it over.
+   */
+  apply(options?: { grant?: Grant | 'manifest'; keepData?: boolean }): Promise<InstalledPlugin>;
   /** Drop the staged files. */
   cancel(): Promise<void>;
 }
@@ -68,6 +119,19 @@ export interface VerifyReport {
   componentIntact: boolean;
   /** The manifest still has the digest recorded at install. */
   manifestIntact: boolean;
+  /**
+   * The host's transpiled output of the recorded component (the code its
+   * worker runs), in the component cache: `intact` (every file matches the
+   * digest recorded when it was written), `absent` (not built yet; the next
+   * load builds it from the component, after checking the component's hash),
+   * or `tampered` (changed since it was written: a load discards and rebuilds
+   * it, or refuses to start; see `cacheProblem`).
+   */
+  cache: 'intact' | 'absent' | 'tampered';
+  /** False only when `cache` is `tampered`: absent output is built from the checked component, so it is no risk. */
+  cacheIntact: boolean;
+  /** What changed in the cached output, when `cacheIntact` is false. */
+  cacheProblem?: string;
   signature: Verification;
   ok: boolean;
 }
@@ -78,10 +142,14 @@ export interface RegistryHost {
   trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<void>;
   /** Whether plugin `id` is loaded now. */
   isLoaded(id: string): boolean;
-  /** Replace a loaded plugin with the package in `dir`; in-flight calls finish on the old instance. Rejects, leaving the old one, if the new one fails to start. */
-  reload(id: string, dir: string, grant: Grant, config: Record<string, unknown>, expectedSha256: string): Promise<void>;
+  /** Replace a loaded plugin with the package in `dir`, storing in `namespace`; in-flight calls finish on the old instance. Rejects, leaving the old one, if the new one fails to start. */
+  reload(id: string, dir: string, grant: Grant, config: Record<string, unknown>, expectedSha256: string, namespace: string): Promise<void>;
+  /** Where plugin data lives. */
+  storage: StorageAdapter;
   unload(id: string): Promise<void>;
   emit(event: RegistryEvent, plugin: InstalledPlugin): void;
+  /** The state of the transpiled output of component `sha256` in the host's cache; `bytes`, the component, to compare an entry without a digest record with. */
+  checkCache(sha256: string, bytes: Uint8Array | undefined): Promise<{ state: 'intact' | 'absent' } | { state: 'tampered'; problem: string }>;
 }
 
 export type RegistryEvent = 'plugin-installed' | 'plugin-updated' | 'plugin-removed' | 'plugin-enabled' | 'plugin-disabled' | 'plugin-rolled-back' | 'plugin-granted';
@@ -116,6 +184,18 @@ const installedPackage = (dir: string): Promise<Record<string, unknown> | undefi
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
+/** How an install, update or load gets its data: its own, another owner's (handed over), or a new namespace. */
+type Binding =
+  | { kind: 'use'; namespace: string }
+  | { kind: 'handover'; namespace: string; from: DataOwner; drop: string | undefined }
+  | { kind: 'create'; namespace: string };
+
+const sameRecordedOwner = (a: DataOwner, b: DataOwner) => a.package === b.package && a.keyId === b.keyId;
+
+/** The data of `id` changed between planning and committing (another process on the same home). */
+const dataChanged = (id: string) =>
+  new AirlockError('STORAGE_FAILED', `the stored data recorded for \`${id}\` changed while this was in progress; nothing was changed`, { plugin: id, hint: 'Try again.' });
+
 export class PluginRegistry {
   readonly #home: string;
   readonly #state: InstallState;
@@ -132,8 +212,15 @@ export class PluginRegistry {
     this.#warn = warn;
   }
 
-  /** Delete what an interrupted install or update left behind. Run once when the host opens. */
+  /**
+   * Delete what an interrupted install or update left behind, and finish a
+   * purge that was cut short. The first time a home is opened by a host that
+   * records data owners, record them for the data already stored. Run once when
+   * the host opens.
+   */
   async recover(): Promise<void> {
+    if (this.#state.ownersUnrecorded()) this.#state.recordOwners((await this.#host.storage.namespaces?.()) ?? [], Date.now());
+    await this.#finishPurges();
     await rm(join(this.#home, 'staging'), { recursive: true, force: true });
     const root = join(this.#home, 'plugins');
     const ids = await readdir(root).catch(() => [] as string[]);
@@ -181,12 +268,7 @@ export class PluginRegistry {
       await options.onStep?.('fetched');
       const checked = await this.#check(dir, options.grant ?? {}, options.config ?? {});
       const existing = this.#state.get(checked.manifest.id);
-      if (existing) {
-        throw new AirlockError('PLUGIN_ALREADY_INSTALLED', `plugin \`${existing.id}\` ${existing.version} is already installed`, {
-          plugin: existing.id,
-          hint: `Update it with \`airlock plugin update ${existing.id} ${source}\`.`,
-        });
-      }
+      if (existing) throw alreadyInstalled(existing, source);
       await options.onStep?.('verified');
       const now = Date.now();
       const plugin: InstalledPlugin = {
@@ -195,9 +277,21 @@ export class PluginRegistry {
         installedAt: now,
         updatedAt: now,
       };
+      const owner = ownerOfPlugin(plugin);
+      const binding = await this.#bind(plugin.id, owner, options.keepData ?? false);
       await this.#place(dir, plugin);
       await options.onStep?.('staged');
-      this.#state.put(plugin);
+      try {
+        // The plugin's row and the record of whose data it uses commit together.
+        this.#state.atomic(() => {
+          if (this.#state.get(plugin.id)) throw alreadyInstalled(this.#state.get(plugin.id)!, source);
+          this.#state.put(plugin);
+          this.#commitBinding(binding, plugin.id, owner, now, true);
+        });
+      } catch (err) {
+        await rm(this.dir(plugin), { recursive: true, force: true });
+        throw err;
+      }
       await options.onStep?.('committed');
       if (checked.warning) this.#warn(checked.warning, plugin.id);
       this.#host.emit('plugin-installed', plugin);
@@ -226,6 +320,8 @@ export class PluginRegistry {
       const asked = expandConfigTemplates(checked.manifest, current.config).capabilities;
       const added = capabilityDiff(asked, current.grant);
       const needsConsent = !isEmptyDiff(added);
+      const owner = { from: ownerOfPlugin(current), to: ownerOfPlugin({ name: checked.manifest.name, signature: checked.signature }) };
+      const data = (await this.storedData(id)).find((d) => d.inUse);
       await options.onStep?.('verified');
       let settled = false;
       return {
@@ -234,11 +330,14 @@ export class PluginRegistry {
         to: checked.manifest.version,
         added,
         needsConsent,
+        owner,
+        ownerChanged: !sameOwner(owner.from, owner.to),
+        data,
         cancel: async () => {
           settled = true;
           await discard();
         },
-        apply: async ({ grant } = {}) => {
+        apply: async ({ grant, keepData } = {}) => {
           if (settled) throw new AirlockError('UPDATE_FAILED', `this update of \`${id}\` was already applied or cancelled`, { plugin: id });
           if (needsConsent && grant === undefined) {
             throw new AirlockError('CONSENT_REQUIRED', `${id} ${checked.manifest.version} asks for more than was granted: ${describeDiff(added)}`, {
@@ -248,7 +347,7 @@ export class PluginRegistry {
           }
           settled = true;
           try {
-            return await this.#applyUpdate(current, recordedSource(parsed), checked, grant, options);
+            return await this.#applyUpdate(current, recordedSource(parsed), checked, grant, keepData ?? false, options);
           } finally {
             await discard();
           }
@@ -260,16 +359,25 @@ export class PluginRegistry {
     }
   }
 
-  async #applyUpdate(current: InstalledPlugin, source: string, checked: Checked, grant: Grant | 'manifest' | undefined, options: Pick<InstallOptions, 'onStep'>): Promise<InstalledPlugin> {
+  async #applyUpdate(
+    current: InstalledPlugin,
+    source: string,
+    checked: Checked,
+    grant: Grant | 'manifest' | undefined,
+    keepData: boolean,
+    options: Pick<InstallOptions, 'onStep'>,
+  ): Promise<InstalledPlugin> {
     const consent = grant === undefined ? current.grant : consentOf(checked.manifest, grant, current.config);
-    const next: InstalledPlugin = { ...this.#record(checked, source, consent, current.config), enabled: current.enabled, installedAt: current.installedAt, updatedAt: Date.now() };
+    const now = Date.now();
+    const next: InstalledPlugin = { ...this.#record(checked, source, consent, current.config), enabled: current.enabled, installedAt: current.installedAt, updatedAt: now };
     const oldDir = this.dir(current);
     const newDir = this.dir(next);
     if (newDir === oldDir) throw new AirlockError('UPDATE_FAILED', `\`${current.id}\` ${current.version} is already installed with this exact content`, { plugin: current.id });
+    const { binding, retire } = await this.#bindUpdate(current, next, keepData);
     await this.#place(checked.dir, next);
     await options.onStep?.('staged');
     try {
-      if (this.#host.isLoaded(current.id)) await this.#host.reload(current.id, newDir, next.grant, next.config, next.componentSha256);
+      if (this.#host.isLoaded(current.id)) await this.#host.reload(current.id, newDir, next.grant, next.config, next.componentSha256, binding.namespace);
       else await this.#host.trial(newDir, next.grant, next.config);
     } catch (err) {
       // Roll back: the old version stays recorded, loaded and on disk.
@@ -277,7 +385,12 @@ export class PluginRegistry {
       this.#host.emit('plugin-rolled-back', current);
       throw new AirlockError('UPDATE_FAILED', `\`${current.id}\` ${next.version} failed to start, so ${current.version} stays installed: ${(err as Error).message}`, { plugin: current.id, cause: err });
     }
-    this.#state.put(next);
+    // The new row, and whose data it uses (the old owner's kept for it when the owner changed), commit together.
+    this.#state.atomic(() => {
+      this.#state.put(next);
+      this.#commitBinding(binding, next.id, ownerOfPlugin(next), now, true);
+      if (retire !== undefined && retire !== binding.namespace) this.#state.setKeptSince(retire, now);
+    });
     await options.onStep?.('committed');
     await rm(oldDir, { recursive: true, force: true });
     if (checked.warning) this.#warn(checked.warning, next.id);
@@ -285,15 +398,189 @@ export class PluginRegistry {
     return next;
   }
 
-  /** Remove a plugin. Refused while other installed plugins require it, unless `force`. Its stored data is kept. */
-  async remove(id: string, options: { force?: boolean } = {}): Promise<InstalledPlugin> {
+  /**
+   * Remove a plugin. Refused while other installed plugins require it, unless
+   * `force`. Its stored data is kept for its package (adding the same package
+   * again finds it; another package with the same id does not get it), unless
+   * `purge`: then everything stored under `id` is deleted, the plugin's own
+   * data and any kept for other packages.
+   */
+  async remove(id: string, options: { force?: boolean; purge?: boolean } = {}): Promise<InstalledPlugin> {
     const plugin = this.#require(id);
     this.#refuseIfRequired(plugin, 'remove', options.force, () => true);
     if (this.#host.isLoaded(id)) await this.#host.unload(id);
-    this.#state.delete(id);
+    const now = Date.now();
+    this.#state.atomic(() => {
+      this.#state.delete(id);
+      const own = this.#state.slotOf(id, ownerOfPlugin(plugin));
+      if (options.purge) this.#state.markPurging(id);
+      else if (own) this.#state.setKeptSince(own.namespace, now);
+    });
     await rm(join(this.#home, 'plugins', id), { recursive: true, force: true });
+    if (options.purge) await this.#finishPurges();
     this.#host.emit('plugin-removed', plugin);
     return plugin;
+  }
+
+  /**
+   * Delete the data kept under plugin `id` for packages that are not installed
+   * (a plugin removed without purging, or one replaced by another package).
+   * The data of the installed plugin `id`, if any, is untouched: remove it with
+   * `remove(id, { purge: true })`. Returns what was deleted (empty when nothing was kept).
+   */
+  async purge(id: string): Promise<StoredData[]> {
+    const kept = (await this.storedData(id)).filter((d) => !d.inUse);
+    this.#state.atomic(() => {
+      const installed = this.#state.get(id);
+      this.#state.markPurging(id, installed ? this.#state.slotOf(id, ownerOfPlugin(installed))?.namespace : undefined);
+    });
+    await this.#finishPurges();
+    return kept;
+  }
+
+  /**
+   * The data stored under plugin `id` (or every id), by owner: first the data
+   * the installed plugin uses (`inUse`, listed even when empty), then data kept
+   * for other packages (removed, replaced by another package, or loaded from a
+   * directory), most recently kept first; kept entries without keys are left out.
+   */
+  async storedData(id?: string): Promise<StoredData[]> {
+    const users = new Map(this.#state.list().map((p) => [p.id, ownerOfPlugin(p)]));
+    const found: StoredData[] = [];
+    for (const slot of this.#state.slots(id)) {
+      const user = users.get(slot.id);
+      const inUse = user !== undefined && sameOwner(user, slot.owner);
+      const keys = (await this.#host.storage.list(slot.namespace, '')).length;
+      if (!inUse && keys === 0) continue;
+      const bytes = await this.#host.storage.usage(slot.namespace);
+      found.push({ id: slot.id, namespace: slot.namespace, owner: slot.owner, inUse, keptSince: inUse ? null : (slot.keptSince ?? slot.createdAt), keys, bytes });
+    }
+    return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : Number(b.inUse) - Number(a.inUse) || (b.keptSince ?? 0) - (a.keptSince ?? 0)));
+  }
+
+  /** @internal The namespace an installed plugin stores in, recorded when missing. */
+  async namespaceOf(plugin: InstalledPlugin): Promise<string> {
+    const owner = ownerOfPlugin(plugin);
+    const own = this.#state.slotOf(plugin.id, owner);
+    if (own) return own.namespace;
+    await this.#recordUnowned(plugin.id);
+    const binding = this.#newSlot(plugin.id);
+    this.#state.atomic(() => this.#commitBinding(binding, plugin.id, owner, Date.now(), true));
+    return binding.namespace;
+  }
+
+  /**
+   * @internal The namespace a plugin loaded from a directory (`host.load(dir)`)
+   * stores in: its package's own under that id, recorded on first use. The id
+   * itself when nothing is recorded under it yet (so data the integrator seeds
+   * through `storageOf` before the first load is found); a new namespace when
+   * the id's data belongs to another package.
+   */
+  async namespaceForDirectory(dir: string, manifest: Manifest): Promise<string> {
+    const v = await verifyPackage(dir, this.#trust.keys);
+    const owner: DataOwner = { package: manifest.name, keyId: v.status === 'signed' || v.status === 'untrusted' ? v.keyId : null };
+    return this.#state.atomic(() => {
+      const own = this.#state.slotOf(manifest.id, owner);
+      if (own) return own.namespace;
+      const namespace = this.#state.slotAt(manifest.id) ? this.#freshNamespace(manifest.id) : manifest.id;
+      const now = Date.now();
+      this.#state.addSlot({ namespace, id: manifest.id, owner, createdAt: now, keptSince: now });
+      return namespace;
+    });
+  }
+
+  /** @internal The namespace `host.storageOf(id)` shows when `id` is not loaded: the installed plugin's, else the most recently kept, else the id. */
+  namespaceFor(id: string): string {
+    const installed = this.#state.get(id);
+    const slot = installed ? this.#state.slotOf(id, ownerOfPlugin(installed)) : this.#state.slots(id)[0];
+    return slot?.namespace ?? id;
+  }
+
+  /** The binding of an install: the package's own data; else, when `keepData` says so, the most recently kept data of another owner; else a new namespace. */
+  async #bind(id: string, owner: DataOwner, keepData: NonNullable<InstallOptions['keepData']>): Promise<Binding> {
+    await this.#recordUnowned(id);
+    const own = this.#state.slotOf(id, owner);
+    if (keepData !== false && (own === undefined || (await this.#host.storage.list(own.namespace, '')).length === 0)) {
+      const offer = (await this.storedData(id)).find((d) => !d.inUse && !sameRecordedOwner(d.owner, owner));
+      if (offer && (keepData === true || (await keepData({ data: offer, to: owner })))) return { kind: 'handover', namespace: offer.namespace, from: offer.owner, drop: own?.namespace };
+    }
+    return own ? { kind: 'use', namespace: own.namespace } : this.#newSlot(id);
+  }
+
+  /** The binding of an update, and the namespace to mark kept (the old owner's, when the owner changes). */
+  async #bindUpdate(current: InstalledPlugin, next: InstalledPlugin, keepData: boolean): Promise<{ binding: Binding; retire?: string }> {
+    const from = ownerOfPlugin(current);
+    const to = ownerOfPlugin(next);
+    const slot = this.#state.slotOf(current.id, from);
+    if (sameOwner(from, to)) return { binding: slot ? { kind: 'use', namespace: slot.namespace } : await this.#bind(current.id, to, false) };
+    if (keepData && slot) {
+      const own = this.#state.slotOf(current.id, to);
+      if (own && (await this.#host.storage.list(own.namespace, '')).length > 0) {
+        throw new AirlockError('UPDATE_FAILED', `${to.package} already has stored data of its own under \`${current.id}\`, so it cannot also be handed the data of ${from.package}; nothing was changed`, {
+          plugin: current.id,
+          hint: `Update without keeping the data (${to.package} gets its own back, and the data of ${from.package} stays kept for it), or delete the data kept for ${to.package} first.`,
+        });
+      }
+      return { binding: { kind: 'handover', namespace: slot.namespace, from, drop: own?.namespace } };
+    }
+    return { binding: await this.#bind(current.id, to, false), ...(slot ? { retire: slot.namespace } : {}) };
+  }
+
+  /** A namespace for a new owner of `id`: the id itself when no record names it, else `<id>~<random>`. */
+  #newSlot(id: string): Binding {
+    return { kind: 'create', namespace: this.#state.slotAt(id) ? this.#freshNamespace(id) : id };
+  }
+
+  /**
+   * Record data under the id itself that no record names as kept for an
+   * unknown owner, so that no installed package gets it unless handed it.
+   * Such data was stored by host 0.1 through a storage adapter that cannot
+   * list its namespaces, or seeded through `storageOf` before any package was
+   * recorded under the id.
+   */
+  async #recordUnowned(id: string): Promise<void> {
+    if (this.#state.slotAt(id) || (await this.#host.storage.list(id, '')).length === 0) return;
+    const now = Date.now();
+    this.#state.atomic(() => {
+      if (!this.#state.slotAt(id)) this.#state.addSlot({ namespace: id, id, owner: { package: null, keyId: null }, createdAt: now, keptSince: now });
+    });
+  }
+
+  #freshNamespace(id: string): string {
+    for (;;) {
+      const namespace = `${id}~${randomBytes(6).toString('hex')}`;
+      if (!this.#state.slotAt(namespace)) return namespace;
+    }
+  }
+
+  /** Record a binding; inside the transaction that records the plugin. Throws (rolling it back) when the data changed since it was planned. */
+  #commitBinding(binding: Binding, id: string, owner: DataOwner, now: number, inUse: boolean): void {
+    const row = this.#state.slotAt(binding.namespace);
+    switch (binding.kind) {
+      case 'use':
+        if (!row || row.purging) throw dataChanged(id);
+        this.#state.setKeptSince(binding.namespace, inUse ? null : now);
+        return;
+      case 'handover':
+        if (!row || row.purging || row.id !== id || !sameRecordedOwner(row.owner, binding.from)) throw dataChanged(id);
+        if (binding.drop !== undefined) this.#state.deleteSlot(binding.drop);
+        this.#state.setOwner(binding.namespace, owner);
+        this.#state.setKeptSince(binding.namespace, inUse ? null : now);
+        return;
+      case 'create':
+        if (row || this.#state.slotOf(id, owner)) throw dataChanged(id);
+        this.#state.addSlot({ namespace: binding.namespace, id, owner, createdAt: now, keptSince: inUse ? null : now });
+    }
+  }
+
+  /** Delete the data of rows marked for purging, then the rows. */
+  async #finishPurges(): Promise<void> {
+    const storage = this.#host.storage;
+    for (const slot of this.#state.purging()) {
+      if (storage.clear) await storage.clear(slot.namespace);
+      else for (const key of await storage.list(slot.namespace, '')) await storage.delete(slot.namespace, key);
+      this.#state.deleteSlot(slot.namespace);
+    }
   }
 
   async enable(id: string): Promise<InstalledPlugin> {
@@ -345,7 +632,20 @@ export class PluginRegistry {
         const manifestIntact = pkg !== undefined && manifestDigest(pkg) === p.manifestSha256;
         const signature = await verifyPackage(dir, this.#trust.keys);
         const signatureOk = signature.status === 'signed' || (!this.#trust.requireSigned && signature.status !== 'invalid');
-        return { id: p.id, version: p.version, componentIntact, manifestIntact, signature, ok: componentIntact && manifestIntact && signatureOk };
+        // What runs is the transpiled output of the recorded component: a changed cache entry changes it as much as a changed component.
+        const cache = await this.#host.checkCache(p.componentSha256, componentIntact ? component : undefined);
+        const cacheIntact = cache.state !== 'tampered';
+        return {
+          id: p.id,
+          version: p.version,
+          componentIntact,
+          manifestIntact,
+          cache: cache.state,
+          cacheIntact,
+          ...(cache.state === 'tampered' ? { cacheProblem: cache.problem } : {}),
+          signature,
+          ok: componentIntact && manifestIntact && cacheIntact && signatureOk,
+        };
       }),
     );
   }
@@ -378,14 +678,15 @@ export class PluginRegistry {
   }
 
   async #newStaging(): Promise<string> {
-    await mkdir(join(this.#home, 'staging'), { recursive: true });
+    await makePrivateDirectories(join(this.#home, 'staging'));
     return mkdtemp(join(this.#home, 'staging', 'x-'));
   }
 
   /** Move a checked package into its version folder (not yet committed). */
   async #place(dir: string, plugin: InstalledPlugin): Promise<void> {
     const target = this.dir(plugin);
-    await mkdir(dirname(target), { recursive: true });
+    await makePrivateDirectories(dirname(target));
+    await privatePackage(dir);
     await rm(target, { recursive: true, force: true });
     await rename(dir, target);
   }
@@ -446,6 +747,12 @@ export class PluginRegistry {
     }
   }
 }
+
+const alreadyInstalled = (existing: InstalledPlugin, source: string) =>
+  new AirlockError('PLUGIN_ALREADY_INSTALLED', `plugin \`${existing.id}\` ${existing.version} is already installed`, {
+    plugin: existing.id,
+    hint: `Update it with \`airlock plugin update ${existing.id} ${source}\`.`,
+  });
 
 /** The source to record: paths absolute, so a later `update` without a source finds them from anywhere. */
 const recordedSource = (s: Source) => (s.kind === 'directory' || s.kind === 'tarball' ? s.location : s.given);

@@ -17,5 +17,16 @@ export interface StorageAdapter {
   list(namespace: string, prefix: string): MaybePromise<string[]>;
   /** Bytes (keys + values) used by a namespace. */
   usage(namespace: string): MaybePromise<number>;
+  /**
+   * Delete every key of a namespace at once, returning how many there were
+   * (`airlock plugin remove --purge`). Optional: without it the host deletes
+   * the keys one by one, and finishes at its next start if it stops midway.
+   */
+  clear?(namespace: string): MaybePromise<number>;
+  /**
+   * Every namespace that holds a key. Optional: the host uses it once, to
+   * record who owns data stored before it recorded owners (host 0.1).
+   */
+  namespaces?(): MaybePromise<string[]>;
   close(): MaybePromise<void>;
 }

@@ -27,6 +27,9 @@ export function openSqliteStorage(file: string): StorageAdapter {
     list: db.prepare('SELECT key FROM kv WHERE ns = :ns AND key >= :prefix AND substr(key, 1, length(:prefix)) = :prefix ORDER BY key'),
     usage: db.prepare('SELECT bytes FROM usage WHERE ns = ?'),
     addUsage: db.prepare('INSERT INTO usage (ns, bytes) VALUES (:ns, :delta) ON CONFLICT (ns) DO UPDATE SET bytes = bytes + :delta'),
+    clearKv: db.prepare('DELETE FROM kv WHERE ns = ?'),
+    clearUsage: db.prepare('DELETE FROM usage WHERE ns = ?'),
+    namespaces: db.prepare('SELECT DISTINCT ns FROM kv ORDER BY ns'),
   };
   let open = true;
   const usage = (ns: string) => (q.usage.get(ns)?.bytes as number | undefined) ?? 0;
@@ -48,12 +51,21 @@ export function openSqliteStorage(file: string): StorageAdapter {
     return true;
   });
 
+  // One transaction: a namespace is either whole or gone, with its usage count.
+  const clear = transaction(db, (ns: string): number => {
+    const n = Number(q.clearKv.run(ns).changes);
+    q.clearUsage.run(ns);
+    return n;
+  });
+
   return {
     get: (ns, key) => q.get.get(ns, key)?.value as Uint8Array | undefined,
     set,
     delete: del,
     list: (ns, prefix) => q.list.all({ ns, prefix }).map((row) => row.key as string),
     usage,
+    clear,
+    namespaces: () => q.namespaces.all().map((row) => row.ns as string),
     close() {
       if (open) db.close();
       open = false;
