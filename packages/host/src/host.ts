@@ -3,11 +3,13 @@
  * calls to them. Create one with `createHost()` and close it with `host.close()`.
  */
 import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
-import { cachedComponent, prepareComponent, sha256, type PreparedComponent } from './component.js';
+import { checkCachedComponent, loadCachedComponent, prepareComponent, saveCodeCache, sha256, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { configDefaults, effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
@@ -22,11 +24,12 @@ import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './ca
 import { PluginInstance, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
-import type { HostCall, HostReply } from './sandbox/protocol.js';
+import type { HostCall, HostReply, WorkerMemory } from './sandbox/protocol.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
+import { memoryStorage } from './storage/memory.js';
 import { checkDatabaseFile } from './storage/database.js';
 import { STATE_DB } from './install/state.js';
-import { makeDirectories, prepareHome } from './home.js';
+import { PRIVATE_DIR, makeDirectories, prepareHome, tightenHome } from './home.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { checkSchema, compileSchema, formatProblems } from './schema.js';
 import { StackMapper, mapErrorStacks } from './source-map.js';
@@ -50,6 +53,14 @@ export interface HostLimits {
   defaultMemoryMb?: number;
   /** Upper bound on any manifest's `memoryMb`. Default 2048. */
   maxMemoryMb?: number;
+  /**
+   * Replace an instance, between calls, once its linear memory has grown this
+   * many MiB beyond what it held after its first call. Wasm memory never
+   * shrinks, and a guest that leaks a little on every call (componentize-js
+   * 0.23 does, about 330 bytes) would otherwise sit at its cap for good.
+   * Default 16; 0 turns it off.
+   */
+  instanceGrowthMb?: number;
 }
 
 export interface HostOptions {
@@ -64,10 +75,13 @@ export interface HostOptions {
   /** Where plugin key-value data lives. Default: SQLite at `<home>/storage.db`. */
   storage?: StorageAdapter;
   /**
-   * Where transpiled components are cached. Default `<home>/cache/components`.
-   * Hosts may share one (entries are named by the component's sha256 and
-   * written atomically), e.g. test hosts that each get a fresh home. Whoever
-   * can write to it can change what plugins run: keep it as private as the home.
+   * Where transpiled components are cached. Default `<home>/cache/components`,
+   * checked against digest records in `<home>/cache-digests`. Hosts may share
+   * one (entries are named by the component's sha256 and written atomically),
+   * e.g. test hosts that each get a fresh home; its digest records are then
+   * kept with it, in `<componentCacheDir>/digests`. An entry that does not
+   * match its record is rebuilt, never run, but whoever can write to both can
+   * change what plugins run: keep it as private as the home.
    */
   componentCacheDir?: string;
   /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
@@ -124,8 +138,10 @@ export interface LoadOptions {
 interface OpenOptions extends LoadOptions {
   /** The id of the loaded plugin this one will replace (hot reload). */
   replacing?: string;
-  /** A trial start that will be stopped at once: a loaded plugin with the same id is no conflict. */
+  /** A trial start that will be stopped at once: a loaded plugin with the same id is no conflict. Its storage is in memory, empty, and forgotten. */
   trial?: boolean;
+  /** The storage namespace of an installed plugin's data. Default: the namespace of the package's own data (see `registry.namespaceForDirectory`). */
+  namespace?: string;
 }
 
 /** What `loadInstalled` did: the plugins it loaded, and the ones that failed, with why. */
@@ -169,6 +185,13 @@ export interface HostEvents {
   'plugin-granted': [InstalledPlugin];
 }
 
+/** What one loaded plugin's workers hold (see `host.memoryUsage()`). */
+export interface PluginMemory {
+  id: string;
+  /** One entry per instance with a running worker thread. */
+  workers: WorkerMemory[];
+}
+
 interface Loaded {
   info: PluginInfo;
   manifest: Manifest;
@@ -179,6 +202,8 @@ interface Loaded {
   /** For a provider plugin: what it said about itself at load. */
   provider: ProviderInfo | undefined;
   http: HttpBroker;
+  /** The storage namespace it uses; undefined when it holds no storage grant. */
+  namespace: string | undefined;
   /** Maps the plugin's stack traces to its sources, when its build attached a source map. */
   stacks: StackMapper | undefined;
 }
@@ -199,8 +224,12 @@ export async function createHost(options: HostOptions): Promise<Host> {
   // Both files are checked before either is opened (opening creates a missing one), so a damaged one changes nothing.
   checkDatabaseFile(join(home, 'state.db'), STATE_DB);
   if (options.storage === undefined) checkDatabaseFile(join(home, 'storage.db'), STORAGE_DB);
-  await makeDirectories(join(home, 'cache'), 'the Airlock home');
-  await makeDirectories(options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir), 'the component cache');
+  // Everything the host writes in its home is its owner's only; a home an older host left readable is tightened.
+  await tightenHome(home);
+  await makeDirectories(join(home, 'cache'), 'the Airlock home', PRIVATE_DIR);
+  const cache = componentCacheOf(home, options);
+  await makeDirectories(cache.dir, 'the component cache', PRIVATE_DIR);
+  await makeDirectories(cache.digests, 'the component cache', PRIVATE_DIR);
   const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
   let host: Host;
   try {
@@ -227,9 +256,18 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #spin: { hostMicros: number; workerMicros: number };
   readonly #plugins = new Map<string, Loaded>();
   readonly #connectTo: ReadonlyMap<string, ConnectTarget> | undefined;
-  readonly #componentCacheDir: string;
+  readonly #cache: ComponentCache;
+  /** Components whose V8 code cache this host stored, and stores still being written (awaited by close). */
+  readonly #codeCachesSaved = new Set<string>();
+  readonly #writes = new Set<Promise<void>>();
   /** Compiled core modules by component hash, shared by all instances. */
   readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
+  /**
+   * Cache entries this host has read and checked, by component sha256: a
+   * further plugin with the same component (and memory cap) starts from these
+   * bytes and the compiled modules, without reading the entry again.
+   */
+  readonly #checked = new Map<string, LoadedComponent['component']>();
   readonly #componentIndex: ComponentIndex;
   #closed = false;
 
@@ -256,11 +294,12 @@ export class Host extends EventEmitter<HostEvents> {
       maxQueuedCalls: options.limits?.maxQueuedCalls ?? 256,
       maxHttpBodyBytes: options.limits?.maxHttpBodyBytes ?? 32 * 1024 * 1024,
       defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
+      instanceGrowthMb: options.limits?.instanceGrowthMb ?? 16,
       maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
     this.#env = options.env ?? process.env;
     this.#connectTo = options.connectTo === undefined ? undefined : connectTargets(options.connectTo);
-    this.#componentCacheDir = options.componentCacheDir === undefined ? join(home, 'cache', 'components') : resolve(options.componentCacheDir);
+    this.#cache = componentCacheOf(home, options);
     this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
@@ -269,9 +308,11 @@ export class Host extends EventEmitter<HostEvents> {
       {
         trial: async (dir, grant, config) => this.#stop(await this.#open(dir, { grant, config, trial: true })),
         isLoaded: (id) => this.#plugins.has(id),
-        reload: async (id, dir, grant, config, expectedSha256) => void (await this.#replace(id, dir, { grant, config, expectedSha256 })),
+        reload: async (id, dir, grant, config, expectedSha256, namespace) => void (await this.#replace(id, dir, { grant, config, expectedSha256, namespace })),
+        storage,
         unload: (id) => this.unload(id),
         emit: (event, plugin) => this.emit(event, plugin),
+        checkCache: (hash, bytes) => checkCachedComponent(this.#cache, hash, bytes),
       },
       (message, plugin) => this.#logger({ level: 'warn', message, plugin }),
     );
@@ -282,6 +323,10 @@ export class Host extends EventEmitter<HostEvents> {
    * `"airlock"` manifest and a built component), start it, and return its info.
    */
   async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
+    return this.#load(dir, { ...options, namespace: undefined });
+  }
+
+  async #load(dir: string, options: OpenOptions): Promise<PluginInfo> {
     this.#assertOpen();
     const loaded = await this.#open(resolve(dir), options);
     if (this.#closed || this.#plugins.has(loaded.info.id)) {
@@ -319,7 +364,19 @@ export class Host extends EventEmitter<HostEvents> {
       log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
       connectTo: this.#connectTo,
     });
-    const storageGrant = { namespace: namespaceOf(id), pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
+    // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
+    // registry, a directory's is its package's own (found while the component is prepared); a trial's is in memory.
+    const namespaceOf: Promise<string | undefined> =
+      !capabilities.storage ? Promise.resolve(undefined) : options.namespace !== undefined || options.trial ? Promise.resolve(options.namespace ?? id) : this.registry.namespaceForDirectory(pluginDir, manifest);
+    namespaceOf.catch(() => {}); // observed below
+    const store = options.trial ? memoryStorage() : this.#storage;
+    const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
+    let namespaceKnown = false;
+    const namespaced = namespaceOf.then((namespace) => {
+      storageGrant.namespace = namespace ?? id;
+      namespaceKnown = true;
+    });
+    namespaced.catch(() => {});
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
     const preopens = preopensFor(id, capabilities.filesystem);
     const env = grantedEnv(capabilities.env, this.#env);
@@ -343,6 +400,7 @@ export class Host extends EventEmitter<HostEvents> {
         timeoutMs,
         maxMessageBytes: this.#limits.maxMessageBytes,
         memoryCapBytes,
+        growthBytes: this.#limits.instanceGrowthMb * 1024 * 1024,
         maxQueuedCalls: this.#limits.maxQueuedCalls,
         spin: this.#spin,
         onLog: (level, text) => {
@@ -352,12 +410,13 @@ export class Host extends EventEmitter<HostEvents> {
           else this.#logger({ level, message, plugin: id });
         },
         onHostCall: (call: HostCall, scope: object | undefined): HostReply | Promise<HostReply> => {
-          if (call.iface === 'storage') return serveStorage(this.#storage, storageGrant, call.fn, call.args);
+          if (call.iface === 'storage') return namespaceKnown ? serveStorage(store, storageGrant, call.fn, call.args) : namespaced.then(() => serveStorage(store, storageGrant, call.fn, call.args));
           if (call.iface === 'http') return http.serve(call.fn, call.args, owner, scope);
           if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
           return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
         },
         onExit: () => http.closeOwned(owner),
+        onCodeCache: (data) => this.#saveCodeCache(prepared, data),
       });
     });
 
@@ -366,12 +425,13 @@ export class Host extends EventEmitter<HostEvents> {
       const started = instance.start();
       started.catch(() => {});
       const { component, contract } = await prepared;
-      stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap);
+      stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap, component.sourceMapSha256);
+      const namespace = await namespaceOf;
       await started;
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
       const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-      return { info, manifest, settings, instance, tools, provider, http, stacks };
+      return { info, manifest, settings, instance, tools, provider, http, namespace, stacks };
     } catch (err) {
       await instance.close();
       http.closeAll();
@@ -389,49 +449,92 @@ export class Host extends EventEmitter<HostEvents> {
   /**
    * Read and hash the component, check its contract, and compile its core
    * modules. When the file is unchanged since a previous load (same path,
-   * inode, size and mtime), compiling starts from the cached transpiled
-   * component right away and the hash is confirmed in parallel; nothing is
-   * instantiated before it is.
+   * inode, size and mtime), its cached transpiled output is read and checked
+   * against its digest record, and compiled, while the component's hash is
+   * confirmed in parallel; nothing is instantiated before both hold. What the
+   * instance runs is the bytes that were checked (component.ts).
    */
   async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string) {
     const file = join(pluginDir, manifest.component);
-    const cacheDir = this.#componentCacheDir;
+    const cache = this.#cache;
+    const onProblem = (problem: CacheProblem) => this.#logger({ level: 'warn', message: describeCacheProblem(manifest.id, problem), plugin: manifest.id });
     const identity = await ComponentIndex.identity(file);
-    const read = readFile(file).then(
-      (bytes) => ({ bytes, hash: sha256(bytes) }),
-      (cause: unknown) => {
-        throw new AirlockError('COMPONENT_INVALID', `plugin \`${manifest.id}\` has no component at ${manifest.component}`, {
-          plugin: manifest.id,
-          cause,
-          hint: 'Build it with `airlock-plugin build` in the plugin directory.',
-        });
-      },
-    );
+    const missing = (cause: unknown) => {
+      throw new AirlockError('COMPONENT_INVALID', `plugin \`${manifest.id}\` has no component at ${manifest.component}`, {
+        plugin: manifest.id,
+        cause,
+        hint: 'Build it with `airlock-plugin build` in the plugin directory.',
+      });
+    };
     const expected = this.#componentIndex.lookup(file, identity);
-    const speculative = expected ? await cachedComponent(cacheDir, expected) : undefined;
-    if (speculative) {
-      const compiled = this.#compile(speculative, memoryCapBytes, manifest.id);
+    // Known component: hash the file as it streams past (it is 10+ MB, and buffers that size
+    // linger in the allocator long after they are freed); read it whole only to transpile it.
+    const read = (expected ? hashFile(file).then((hash) => ({ bytes: undefined, hash })) : readFile(file).then((bytes) => ({ bytes, hash: sha256(bytes) }))).catch(missing);
+    const checked = expected ? this.#checked.get(expected) : undefined;
+    const compiledForCap = expected ? this.#modules.get(`${expected}:${memoryCapBytes}`) : undefined;
+    if (checked && compiledForCap) {
+      // Read and checked by this host already: only the component file is re-hashed.
       const { hash } = await read;
-      if (hash === speculative.sha256 && (expectedSha256 === undefined || hash === expectedSha256)) {
-        const contract = checkContract(speculative, manifest.kind, manifest.id);
-        return { component: speculative, contract, modules: compiled };
+      if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
+        return { component: checked, contract: checkContract(checked, manifest.kind, manifest.id), modules: compiledForCap };
       }
-      // The file changed without changing size or mtime: take the slow path with its real hash.
     }
-    const { bytes, hash } = await read;
+    // Core modules start compiling as soon as they are read, while they are hashed; they are used only if the entry checks out.
+    const early = new Map<string, Promise<WebAssembly.Module>>();
+    const compileEarly = (hash: string): OnRead | undefined => {
+      if (this.#modules.has(`${hash}:${memoryCapBytes}`)) return undefined;
+      return (name, bytes) => void (name.endsWith('.wasm') && early.set(name, compileCore(bytes, Math.floor(memoryCapBytes / PAGE_BYTES))));
+    };
+    let found: CacheLookup | undefined;
+    if (expected) {
+      found = await loadCachedComponent(cache, expected, onProblem, compileEarly(expected));
+      if (found.state === 'intact') {
+        const { component } = found.loaded;
+        const compiled = this.#compile(found.loaded, memoryCapBytes, manifest.id, early);
+        const { hash } = await read;
+        if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
+          const contract = checkContract(component, manifest.kind, manifest.id);
+          this.#checked.set(hash, component);
+          return { component, contract, modules: compiled };
+        }
+      }
+      // The file changed without changing size or mtime, or its entry must be rebuilt: take the slow path with its real hash.
+    }
+    const bytes = (await read).bytes ?? (await readFile(file).catch(missing));
+    const hash = sha256(bytes);
     if (expectedSha256 !== undefined && hash !== expectedSha256) throw tampered(manifest.id, hash, expectedSha256);
-    const component = await prepareComponent(bytes, cacheDir, hash);
-    const contract = checkContract(component, manifest.kind, manifest.id);
+    const lookup = hash === expected ? found : undefined;
+    if (!lookup) early.clear();
+    const loaded = await prepareComponent(bytes, cache, hash, { lookup, onProblem, onRead: lookup ? undefined : compileEarly(hash), pluginId: manifest.id });
+    const contract = checkContract(loaded.component, manifest.kind, manifest.id);
+    this.#checked.set(hash, loaded.component);
     this.#componentIndex.record(file, identity, hash);
-    return { component, contract, modules: this.#compile(component, memoryCapBytes, manifest.id) };
+    // Compiles started early belong to the entry that checked out; a rebuilt one is compiled from its own bytes.
+    return { component: loaded.component, contract, modules: this.#compile(loaded, memoryCapBytes, manifest.id, loaded.component.transpiled ? undefined : early) };
+  }
+
+  /** Store the V8 code cache a worker made for a component's glue, once per component and host. */
+  #saveCodeCache(prepared: Promise<{ component: PreparedComponent }>, data: Uint8Array): void {
+    prepared.then(
+      ({ component }) => {
+        if (this.#closed || this.#codeCachesSaved.has(component.sha256)) return;
+        this.#codeCachesSaved.add(component.sha256);
+        // Instances this plugin starts later (a pool, a restart after a trap) start with it.
+        component.codeCache = data;
+        const writing = saveCodeCache(this.#cache, component, data).finally(() => this.#writes.delete(writing));
+        this.#writes.add(writing);
+      },
+      () => {},
+    );
   }
 
   /** Compiled core modules with memory capped, shared by every instance of a component with the same cap. */
-  #compile(component: PreparedComponent, memoryCapBytes: number, pluginId: string): Promise<Record<string, WebAssembly.Module>> {
+  #compile(loaded: LoadedComponent, memoryCapBytes: number, pluginId: string, early?: Map<string, Promise<WebAssembly.Module>>): Promise<Record<string, WebAssembly.Module>> {
+    const { component } = loaded;
     const key = `${component.sha256}:${memoryCapBytes}`;
     let modules = this.#modules.get(key);
     if (!modules) {
-      modules = compileModules(component.dir, component.coreFiles, Math.floor(memoryCapBytes / PAGE_BYTES)).catch((err: unknown) => {
+      modules = compileModules(loaded.core, Math.floor(memoryCapBytes / PAGE_BYTES), early).catch((err: unknown) => {
         if (!(err instanceof MemoryCapError)) throw err;
         throw new AirlockError('PLUGIN_MEMORY_LIMIT', `plugin \`${pluginId}\` cannot start: ${err.message}`, {
           plugin: pluginId,
@@ -457,7 +560,8 @@ export class Host extends EventEmitter<HostEvents> {
         await this.registry.checkIntegrity(plugin);
         const missing = Object.keys(plugin.requires).find((dep) => !this.#plugins.has(dep));
         if (missing) throw new AirlockError('DEPENDENCY_MISSING', `\`${plugin.id}\` requires \`${missing}\`, which did not load`, { plugin: plugin.id });
-        result.loaded.push(await this.load(this.registry.dir(plugin), { grant: plugin.grant, config: plugin.config, expectedSha256: plugin.componentSha256 }));
+        const namespace = await this.registry.namespaceOf(plugin);
+        result.loaded.push(await this.#load(this.registry.dir(plugin), { grant: plugin.grant, config: plugin.config, expectedSha256: plugin.componentSha256, namespace }));
       } catch (err) {
         const error = AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { plugin: plugin.id, cause: err });
         this.#logger({ level: 'error', message: `not loaded: ${error.message}`, plugin: plugin.id });
@@ -481,11 +585,11 @@ export class Host extends EventEmitter<HostEvents> {
     return this.#replace(id, dir ?? current.info.dir, {
       grant: installed ? installed.grant : current.info.capabilities,
       config: installed?.config ?? current.settings,
-      ...(fromRegistry ? { expectedSha256: installed.componentSha256 } : {}),
+      ...(fromRegistry ? { expectedSha256: installed.componentSha256, namespace: await this.registry.namespaceOf(installed) } : {}),
     });
   }
 
-  async #replace(id: string, dir: string, options: LoadOptions): Promise<PluginInfo> {
+  async #replace(id: string, dir: string, options: OpenOptions): Promise<PluginInfo> {
     const old = this.#get(id);
     const fresh = await this.#open(resolve(dir), { ...options, replacing: id });
     if (this.#closed || this.#plugins.get(id) !== old) {
@@ -515,11 +619,30 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /**
+   * What each loaded plugin's workers hold in memory now: per running
+   * instance, its thread's V8 heap and its linear memories. For monitoring a
+   * long-running host; the process's own figures are `process.memoryUsage()`.
+   * With `collect`, each worker first runs a full garbage collection (a few
+   * milliseconds each), so the figures are what is really held.
+   */
+  async memoryUsage(options: { collect?: boolean } = {}): Promise<PluginMemory[]> {
+    return Promise.all([...this.#plugins.values()].map(async (p) => ({ id: p.info.id, workers: await p.instance.memory(options) })));
+  }
+
+  /**
    * The stored data of plugin `id`, loaded or not, for the integrator: read it,
    * seed it before the plugin starts, inspect what it wrote, or clear it. Keys
    * and values follow the rules a plugin's own writes do (non-empty keys of at
    * most 512 bytes without NUL, values of at most 1 MiB); the plugin's quota
    * does not apply to writes made here.
+   *
+   * Stored data belongs to the package that wrote it, so an id can have data
+   * of several packages (see `registry.storedData(id)`). This is the data
+   * plugin `id` uses at the time of the call: the loaded plugin's, else the
+   * installed plugin's, else the data most recently kept under `id`. When
+   * nothing is recorded under `id` yet, data seeded here is found by the first
+   * plugin loaded from a directory as `id` (`host.load`); a package installed
+   * as `id` gets it only with `keepData`, as data of an unknown owner.
    *
    * @example
    * await host.storageOf('notes').set('note:1', new TextEncoder().encode('{"title":"x"}'));
@@ -527,7 +650,8 @@ export class Host extends EventEmitter<HostEvents> {
    */
   storageOf(id: string): PluginStorage {
     this.#assertOpen();
-    return pluginStorage(this.#storage, { namespace: namespaceOf(id), pluginId: id }, () => this.#assertOpen());
+    const namespace = this.#plugins.get(id)?.namespace ?? this.registry.namespaceFor(id);
+    return pluginStorage(this.#storage, { namespace, pluginId: id }, () => this.#assertOpen());
   }
 
   /** Every tool of every loaded tool plugin. */
@@ -705,7 +829,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#closed = true;
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
-    await Promise.all([...loaded.map((p) => this.#stop(p)), this.#componentIndex.flush()]);
+    await Promise.all([...loaded.map((p) => this.#stop(p)), this.#componentIndex.flush(), ...this.#writes]);
     this.registry.close();
     if (this.#ownsStorage) await this.#storage.close();
   }
@@ -785,9 +909,6 @@ export class Host extends EventEmitter<HostEvents> {
   }
 }
 
-/** A plugin's storage namespace: its id, so its data outlives reinstalls and updates. */
-const namespaceOf = (id: string): string => id;
-
 /** The `connectTo` option, checked: HOST_OPTIONS_INVALID naming every bad entry. */
 function connectTargets(table: Record<string, string>): Map<string, ConnectTarget> {
   if (typeof table !== 'object' || table === null) {
@@ -836,7 +957,49 @@ function tampered(id: string, actual: string, expected: string): AirlockError {
   });
 }
 
-async function compileModules(dir: string, files: string[], maxPages: number): Promise<Record<string, WebAssembly.Module>> {
-  const entries = await Promise.all(files.map(async (f) => [f, await WebAssembly.compile(capMemory(await readFile(join(dir, f)), maxPages))] as const));
+/**
+ * Compile core modules from the bytes that were checked against the cache
+ * entry's digest (`early`: compiles of those same bytes started while they
+ * were being checked).
+ */
+async function compileModules(core: Record<string, Uint8Array>, maxPages: number, early?: Map<string, Promise<WebAssembly.Module>>): Promise<Record<string, WebAssembly.Module>> {
+  const entries = await Promise.all(Object.entries(core).map(async ([f, bytes]) => [f, await (early?.get(f) ?? compileCore(bytes, maxPages))] as const));
   return Object.fromEntries(entries);
+}
+
+/** The sha256 of a file, read in chunks. */
+function hashFile(file: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}
+
+/** One core module with its memory capped; a failure is the caller's to observe. */
+function compileCore(bytes: Uint8Array, maxPages: number): Promise<WebAssembly.Module> {
+  const compiled = (async () => WebAssembly.compile(capMemory(bytes, maxPages)))();
+  compiled.catch(() => {});
+  return compiled;
+}
+
+/** Where transpiled components and their digest records are kept for a host on `home`. */
+function componentCacheOf(home: string, options: Pick<HostOptions, 'componentCacheDir'>): ComponentCache {
+  if (options.componentCacheDir === undefined) return { dir: join(home, 'cache', 'components'), digests: join(home, 'cache-digests') };
+  const dir = resolve(options.componentCacheDir);
+  return { dir, digests: join(dir, 'digests') };
+}
+
+/** The warning a load logs when it finds a cache entry changed. */
+function describeCacheProblem(id: string, p: CacheProblem): string {
+  switch (p.kind) {
+    case 'changed':
+      return `the cached transpiled output of \`${id}\` changed since it was written (${p.problem}, in ${p.path}); discarding it and rebuilding it from the component`;
+    case 'unrecorded':
+      return `the cached transpiled output of \`${id}\` in ${p.path} has no recorded digest and differs from what its component transpiles to (${p.problem}); replacing it`;
+    case 'code-cache':
+      return `the V8 code cache of \`${id}\` changed since it was written (${p.problem}, ${p.path}); discarding it`;
+  }
 }

@@ -1,8 +1,9 @@
 /**
  * Airlock benchmarks: component build, load to first call (cold and warm
  * transpile cache), call latency, resident memory per loaded plugin, the
- * sandbox's own costs, streaming throughput through a provider plugin, and
- * the plugin author's loop (scaffold to green tests, rebuilds).
+ * sandbox's own costs, streaming throughput through a provider plugin, the
+ * plugin author's loop (scaffold to green tests, rebuilds), and the soak
+ * suite's full runs (memory over a million calls and a thousand misbehaviours).
  * Prints a table and writes results/latest.json. Measures only; it judges nothing.
  *
  *   pnpm bench            (from the repository root: builds first, then runs this)
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { buildPlugin } from '@airlock/plugin-kit/build';
 import { editOneLine, nodeModulesSize, outsideWorkspace, passedTests, run, userEnv } from '@airlock/authoring-tests';
 import { publishWorkspace, startRegistry } from '@airlock/registry';
+import { describe as describeSoak, passed as passedSoak, runSoak } from '@airlock/sandbox-tests/soak';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const echoDir = join(benchDir, 'fixtures', 'echo');
@@ -342,7 +344,21 @@ async function main() {
     row('Rebuild after a one-line change', fmtMs(a.oneLineChange.totalMs), `npm run build; cached: ${a.oneLineChange.cached} · typecheck ${fmtMs(a.oneLineChange.typecheckMs)} · componentize ${fmtMs(a.oneLineChange.componentizeMs)}`);
     row('Second build, no change', fmtMs(a.noChange.totalMs), `cached: ${a.noChange.cached} · typecheck ${fmtMs(a.noChange.typecheckMs)} · componentize ${fmtMs(a.noChange.componentizeMs)}`);
 
-    // 9. The test suite: the last full `pnpm test` (measuring it here would take as long again)
+    // 9. Soak: the full runs of `pnpm soak`, each in a fresh process
+    progress('soak: the full runs (1,000,000 calls; 1,000 memory-cap hits, traps, deadline kills; 100 reloads under load)');
+    const soak = await runSoak({ full: true, onResult: (r) => progress(`soak: ${describeSoak(r)}`) });
+    results.soak = soak.map(({ samples, ...r }) => ({ ...r, samples: samples.map((x) => ({ call: x.call, rss: x.rss, workerHeap: x.workerHeap, linear: x.linear })) }));
+    section('Soak (full runs, one fresh process each; memory after GC: end of the first tenth → end of the run)');
+    for (const r of soak) {
+      const what = r.misbehaving ? `${fmtInt(r.misbehaving)} ${r.what} among ${fmtInt(r.calls)} calls` : `${fmtInt(r.calls)} ${r.what}`;
+      row(
+        `${r.scenario}: RSS`,
+        `${r.rss.growth >= 0 ? '+' : '−'}${fmtMB(Math.abs(r.rss.growth))}`,
+        `${fmtMB(r.rss.firstTenth)} → ${fmtMB(r.rss.end)} (peak ${fmtMB(r.peakRss)}); worker heap ${fmtMB(r.workerHeap.firstTenth)} → ${fmtMB(r.workerHeap.end)}; ${r.retainedMemories} discarded memories alive; ${what}; ${passedSoak(r) ? 'flat' : 'NOT FLAT'}; ${r.seconds} s`,
+      );
+    }
+
+    // 10. The test suite: the last full `pnpm test` (measuring it here would take as long again)
     const suite = await lastSuiteRun();
     results.suite = suite ?? null;
     section('Test suite (the last `pnpm test` in this checkout)');

@@ -82,6 +82,18 @@ describe('a plugin that misbehaves', () => {
     expect(logs).toContainEqual({ level: 'warn', message: 'to stderr', plugin: 'misbehaving' });
   });
 
+  it('cannot flood the host with log lines: at most 1,000 per call reach the logger, and the rest are counted', async () => {
+    const from = logs.length;
+    await expect(host.callTool('flood', { lines: 5_000, size: 10 })).resolves.toEqual({ wrote: 5_000 });
+    const flood = logs.slice(from).filter((l) => l.plugin === 'misbehaving');
+    expect(flood.filter((l) => /^\d+ f{10}$/.test(l.message))).toHaveLength(1_000);
+    expect(flood.at(-1)).toEqual({ level: 'warn', message: '4000 more log lines from this call were dropped (at most 1000 per call)', plugin: 'misbehaving' });
+    // The budget is per call: the next call logs again.
+    const next = logs.length;
+    await host.callTool('print', {});
+    expect(logs.slice(next)).toContainEqual({ level: 'info', message: 'to stdout', plugin: 'misbehaving' });
+  });
+
   it('is held to its memory cap: the call fails with a memory-limit error and a fresh instance serves the next', async () => {
     // A generous deadline: on a busy machine, filling 64 MiB can take longer than the fixture's 1.5 s.
     const err = await rejection(host.callTool('hog', {}, { timeoutMs: 120_000 }));

@@ -10,6 +10,7 @@ import type { PreparedComponent } from '../component.js';
 import { workerUrl } from '../paths.js';
 import {
   CTRL_STATE,
+  MEMORY_PROBE,
   State,
   createChannel,
   openChannel,
@@ -20,6 +21,7 @@ import {
   type HostReply,
   type Response,
   type WorkerEvent,
+  type WorkerMemory,
 } from './protocol.js';
 import type { WorkerInit, WorkerSetup } from './worker.js';
 import { AdaptiveSpin } from './spin.js';
@@ -48,6 +50,8 @@ export interface InstanceOptions {
   maxQueuedCalls: number;
   /** Cap on each linear memory, in bytes; the compiled modules enforce it. */
   memoryCapBytes: number;
+  /** Growth of the linear memories after the first call past which the instance is replaced between calls (0: never). */
+  growthBytes: number;
   /** Poll budgets (µs) before blocking: the host thread awaiting a result, the worker awaiting a call. */
   spin: { hostMicros: number; workerMicros: number };
   onLog: (level: LogLevel, message: string) => void;
@@ -56,6 +60,8 @@ export interface InstanceOptions {
   onHostCall: (call: HostCall, scope: object | undefined) => HostReply | Promise<HostReply>;
   /** The worker stopped (terminated, crashed or closed): release what it held on the host thread. */
   onExit?: () => void;
+  /** The worker made a V8 code cache of the glue (see `saveCodeCache` in component.ts). */
+  onCodeCache?: (data: Uint8Array) => void;
 }
 
 /** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
@@ -137,6 +143,18 @@ export class PluginInstance {
     return run;
   }
 
+  /**
+   * What the worker thread holds now (its V8 heap, the instance's linear
+   * memories), or undefined when no worker is running; with `collect`, after
+   * a full garbage collection of the thread. Queued behind the calls already
+   * waiting.
+   */
+  async memory(options: { collect?: boolean } = {}): Promise<WorkerMemory | undefined> {
+    if (!this.#live || this.#live.exited) return undefined;
+    const outcome = await this.call(MEMORY_PROBE, [options.collect === true]);
+    return outcome.ok ? (outcome.value as WorkerMemory) : undefined;
+  }
+
   /** Calls running or waiting on this instance. */
   get pending(): number {
     return this.#pending;
@@ -178,6 +196,7 @@ export class PluginInstance {
       fds: createFdTable(),
       spinMicros: o.spin.workerMicros,
       memoryCapBytes: o.memoryCapBytes,
+      growthBytes: o.growthBytes,
     };
     // The worker boots while the host prepares the component, and loads the transpiled module while the host compiles the core modules.
     const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
@@ -196,7 +215,10 @@ export class PluginInstance {
             live.logsReceived = event.seq;
             o.onLog(event.level as LogLevel, event.message);
             if (live.logWaiter && live.logsReceived >= live.logWaiter.until) live.logWaiter.resolve();
+            return;
           }
+          case 'code-cache':
+            return o.onCodeCache?.(event.data);
         }
       });
       worker.once('error', (err) => fail(err.message, err));
@@ -217,7 +239,8 @@ export class PluginInstance {
     ready.catch(() => {});
     try {
       const component = await o.component();
-      worker.postMessage({ type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind } satisfies WorkerSetup);
+      // The glue's text and code cache as the host checked them: the worker reads nothing from the cache itself.
+      worker.postMessage({ type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache } satisfies WorkerSetup);
       worker.postMessage({ type: 'modules', modules: await o.modules() } satisfies WorkerSetup);
       await ready;
     } catch (err) {

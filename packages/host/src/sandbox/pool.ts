@@ -5,6 +5,7 @@
  * and otherwise to the least loaded.
  */
 import type { CallOptions, CallOutcome, PluginCaller, PluginInstance } from './instance.js';
+import type { WorkerMemory } from './protocol.js';
 
 export class InstancePool implements PluginCaller {
   readonly #instances: PluginInstance[] = [];
@@ -46,6 +47,12 @@ export class InstancePool implements PluginCaller {
       return fresh;
     }
     return best;
+  }
+
+  /** What each running instance's worker holds (instances with no worker running are left out). */
+  async memory(options: { collect?: boolean } = {}): Promise<WorkerMemory[]> {
+    const reports = await Promise.all(this.#instances.map((i) => i.memory(options)));
+    return reports.filter((r): r is WorkerMemory => r !== undefined);
   }
 
   async close(): Promise<void> {

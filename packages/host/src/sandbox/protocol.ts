@@ -24,6 +24,27 @@ export const State = {
   DEAD: 5,
 } as const;
 
+/** A call the host makes to this thread itself, not to the plugin: what it holds in memory. */
+export const MEMORY_PROBE = '$airlock.memory';
+
+/** What this thread holds: its V8 heap and the current instance's linear memories. */
+export interface WorkerMemory {
+  /** Bytes of the current instance's linear memories (never shrink while it lives). */
+  linearBytes: number;
+  /** V8 heap of this thread, in use and reserved. */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  /** Memory outside the V8 heap that V8 tracks (array buffers, including wasm memories), and malloc'd by V8. */
+  externalBytes: number;
+  mallocedBytes: number;
+  /** Resources (chat streams) the plugin returned and the host has not dropped. */
+  resources: number;
+  /** With `collect`: wasm memories still alive in the thread after the collection (the current instance's, unless something leaks). */
+  wasmMemories?: number;
+  /** Linear memories of the current instance. */
+  instanceMemories: number;
+}
+
 /** Control words: [state, payload length]. */
 export const CTRL_BYTES = 8;
 export const CTRL_STATE = 0;
@@ -157,4 +178,6 @@ export type HostReply = { ok: unknown } | { err: unknown; refused?: Refusal };
 export type WorkerEvent =
   | { type: 'ready'; instantiateMs: number }
   | { type: 'start-failed'; message: string; stderr: string }
-  | { type: 'log'; level: string; message: string; seq: number };
+  | { type: 'log'; level: string; message: string; seq: number }
+  /** A V8 code cache of the glue script, made after the first call when none was given or V8 rejected it; the host stores it. */
+  | { type: 'code-cache'; data: Uint8Array };

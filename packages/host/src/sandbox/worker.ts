@@ -5,9 +5,9 @@
  * interfaces that need the host thread (storage, credentials) are bridged back
  * through the same channel; the plugin sees them as ordinary synchronous calls.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
+import { getHeapStatistics, queryObjects } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
 import { closeListedFds, type Preopen } from './wasi-fs.js';
@@ -15,7 +15,9 @@ import { symbolDispose } from './wasi-io.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
+  MEMORY_PROBE,
   MessageTooLargeError,
+  type WorkerMemory,
   State,
   openChannel,
   readMessage,
@@ -44,6 +46,8 @@ export interface WorkerInit {
   spinMicros: number;
   /** The cap on each linear memory, in bytes (the compiled modules already enforce it). */
   memoryCapBytes: number;
+  /** Replace the instance between calls once its linear memories grew this much after its first call (0: never). */
+  growthBytes: number;
 }
 
 type Instance = Record<string, Record<string, (...args: unknown[]) => unknown>>;
@@ -54,6 +58,25 @@ type Instantiate = (
 ) => Instance | Promise<Instance>;
 
 const init = workerData as WorkerInit;
+
+/**
+ * A full garbage collection of this thread's heap: `v8.queryObjects` makes
+ * one before it counts (there is no other way short of `--expose-gc`, and
+ * setting V8 flags while other threads run wasm is not safe). Returns how
+ * many wasm memories are still alive in this thread.
+ */
+function collectGarbage(): number {
+  return queryObjects(WebAssembly.Memory, { format: 'count' }) as number;
+}
+
+// `v8.queryObjects` is experimental in Node 22 and 24 and says so once per
+// thread: keep that notice off the integrator's stderr, and print any other
+// warning as Node would.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name === 'ExperimentalWarning' && w.message.includes('queryObjects')) return;
+  process.stderr.write(`(airlock plugin worker) ${w.name}: ${w.message}\n`);
+});
 const port = parentPort!;
 const ch = openChannel(init.ctrlBuffer, init.dataBuffer);
 const post = (event: WorkerEvent) => port.postMessage(event);
@@ -64,8 +87,28 @@ const post = (event: WorkerEvent) => port.postMessage(event);
 let logSeq = 0;
 let stderrTail = '';
 const STDERR_TAIL_MAX = 8 * 1024;
+/**
+ * Log lines go to the host by message, and a plugin must not be able to flood
+ * the host's heap with them: each line is cut at LOG_LINE_MAX characters, and
+ * past LOG_LINES_PER_CALL lines in one call the rest are counted, not sent.
+ */
+const LOG_LINE_MAX = 16 * 1024;
+const LOG_LINES_PER_CALL = 1_000;
+let logLinesThisCall = 0;
+let logLinesDropped = 0;
 function emitLog(level: string, message: string) {
-  post({ type: 'log', level, message, seq: ++logSeq });
+  if (++logLinesThisCall > LOG_LINES_PER_CALL) {
+    logLinesDropped++;
+    return;
+  }
+  const text = message.length > LOG_LINE_MAX ? `${message.slice(0, LOG_LINE_MAX)}… (${message.length - LOG_LINE_MAX} more characters cut)` : message;
+  post({ type: 'log', level, message: text, seq: ++logSeq });
+}
+/** At the end of a call: say how many lines were dropped, and start the next call's budget. */
+function endCallLogs() {
+  if (logLinesDropped > 0) post({ type: 'log', level: 'warn', message: `${logLinesDropped} more log lines from this call were dropped (at most ${LOG_LINES_PER_CALL} per call)`, seq: ++logSeq });
+  logLinesThisCall = 0;
+  logLinesDropped = 0;
 }
 function lineSink(level: string, keepTail: boolean): (bytes: Uint8Array) => void {
   const decoder = new TextDecoder();
@@ -155,6 +198,7 @@ let memories: { buffer: ArrayBuffer }[] = [];
 
 function createInstance(): void {
   memories = [];
+  settledBytes = undefined;
   // With synchronous module lookup and core instantiation, jco's instantiate
   // completes synchronously, which lets a trapped instance be replaced from
   // inside the blocking call loop.
@@ -238,12 +282,31 @@ function nearMemoryCap(): boolean {
   return memories.some((m) => m.buffer.byteLength >= init.memoryCapBytes * RECYCLE_AT);
 }
 
-/** Replace the instance with a fresh one from the compiled modules. */
-function replaceInstance(): void {
+/** Set when an instance was discarded: collect it once its pending jobs have run. */
+let collectPending = false;
+
+/**
+ * Drop the instance; `serve` collects it and starts its successor once the
+ * call's result is out, so the caller does not wait for either.
+ */
+function discardInstance(): void {
   instance = undefined;
+  collectPending = true;
   resources.clear();
   // The old instance's files go with it.
   closeListedFds(init.fds);
+}
+
+/**
+ * After a result is out: give a discarded instance's memory back (a wasm
+ * memory is freed only when V8 collects it, and the worker's small JS heap
+ * seldom asks for a collection), then start the next instance ahead of the
+ * next call.
+ */
+function afterDiscard(): void {
+  if (!collectPending) return;
+  collectPending = false;
+  collectGarbage();
   try {
     createInstance();
   } catch {
@@ -251,12 +314,35 @@ function replaceInstance(): void {
   }
 }
 
+/** Bytes of the current instance's linear memories. */
+const linearBytes = () => memories.reduce((sum, m) => sum + m.buffer.byteLength, 0);
+
+/** What the instance's memories held after its first call; growth is measured from there. */
+let settledBytes: number | undefined;
+
+/**
+ * Whether the instance has outgrown its first call by more than the budget.
+ * Guests built with componentize-js 0.23 leak a few hundred bytes of linear
+ * memory on every call, and linear memory never shrinks: replacing the
+ * instance is the only way to give it back. Not while it holds resources (an
+ * open chat stream lives in it).
+ */
+function outgrown(): boolean {
+  if (!instance || init.growthBytes <= 0) return false;
+  const bytes = linearBytes();
+  settledBytes ??= bytes;
+  return bytes - settledBytes > init.growthBytes && resources.size === 0;
+}
+
 function handle(req: Request): Response {
   const response = call(req);
+  endCallLogs();
+  response.logs = logSeq;
+  if (req.fn === MEMORY_PROBE) return response;
   // A trap leaves the instance unusable ("cannot enter component instance"), and one
   // near its memory cap would fail the next call: either way, start afresh.
   if (nearMemoryCap()) response.memoryLimit = true;
-  if ('trap' in response || response.memoryLimit) replaceInstance();
+  if ('trap' in response || response.memoryLimit || outgrown()) discardInstance();
   return response;
 }
 
@@ -285,7 +371,24 @@ function checkArguments(name: string, argsJson: string): Response | undefined {
   return problems.length > 0 ? { invalid: problems, logs: logSeq } : undefined;
 }
 
+function memoryReport(): WorkerMemory {
+  const h = getHeapStatistics();
+  return {
+    linearBytes: linearBytes(),
+    instanceMemories: memories.length,
+    heapUsedBytes: h.used_heap_size,
+    heapTotalBytes: h.total_heap_size,
+    externalBytes: h.external_memory,
+    mallocedBytes: h.malloced_memory,
+    resources: resources.size,
+  };
+}
+
 function call(req: Request): Response {
+  if (req.fn === MEMORY_PROBE) {
+    const alive = req.args[0] === true ? collectGarbage() : undefined;
+    return { ok: alive === undefined ? memoryReport() : { ...memoryReport(), wasmMemories: alive }, logs: logSeq };
+  }
   if (!instance) {
     try {
       createInstance();
@@ -318,10 +421,25 @@ function call(req: Request): Response {
 const isCall = (s: number) => s === State.CALL;
 const callSpin = new AdaptiveSpin(init.spinMicros);
 
-function serve(): never {
-  for (;;) {
+/** Let the event loop turn at least this often under back-to-back calls. */
+const TURN_EVERY_CALLS = 1024;
+
+/** One turn of this thread's event loop: V8's own tasks for the thread (finishing a GC, among others) run there. */
+const turnEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Serve calls until the thread is stopped. The loop blocks in Atomics.wait,
+ * but it yields between calls: it awaits after each one, so the promise jobs
+ * the call queued run (jco's task bookkeeping queues some on every call), and
+ * it lets the event loop turn before blocking and every TURN_EVERY_CALLS
+ * calls. A loop that never yielded kept every one of those jobs, and through
+ * them every discarded instance with its linear memory, for the life of the
+ * thread.
+ */
+async function serve(): Promise<never> {
+  for (let calls = 1; ; calls++) {
     let s: number;
-    callSpin.spin(ch.ctrl, isCall);
+    if (!callSpin.spin(ch.ctrl, isCall) || calls % TURN_EVERY_CALLS === 0) await turnEventLoop();
     while ((s = Atomics.load(ch.ctrl, CTRL_STATE)) !== State.CALL) Atomics.wait(ch.ctrl, CTRL_STATE, s);
     let response: Response;
     try {
@@ -347,12 +465,16 @@ function serve(): never {
       saveCodeCache();
       saveCodeCache = undefined;
     }
+    // The promise jobs the call queued run here, before the collection.
+    await undefined;
+    afterDiscard();
   }
 }
 
 /** What the host sends once it knows them: the transpiled module first, then the compiled core modules. */
 export type WorkerSetup =
-  | { type: 'glue'; file: string; kind: 'script' | 'module' }
+  /** The glue's text and code cache as the host read and checked them (`file` only names it, in stacks). */
+  | { type: 'glue'; file: string; kind: 'script' | 'module'; source: Uint8Array; codeCache: Uint8Array | undefined }
   | { type: 'modules'; modules: Record<string, WebAssembly.Module> };
 
 function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<WorkerSetup, { type: T }>> {
@@ -366,29 +488,26 @@ function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<Work
   });
 }
 
-/** Set when the glue was compiled without a usable code cache: write one after the first call. */
+/** Set when the glue was compiled without a usable code cache: make one after the first call, for the host to store. */
 let saveCodeCache: (() => void) | undefined;
 
+/**
+ * Run the glue the host sent: its text as the host checked it against the cache
+ * entry's digest, never the file (which could have changed since).
+ */
 async function loadGlue(m: Extract<WorkerSetup, { type: 'glue' }>): Promise<{ instantiate: Instantiate }> {
-  if (m.kind === 'module') return (await import(pathToFileURL(m.file).href)) as { instantiate: Instantiate };
-  const source = readFileSync(m.file, 'utf8');
-  const cacheFile = `${m.file}.v8cache`;
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
-  }
-  const script = new vm.Script(source, { filename: m.file, cachedData });
+  const source = Buffer.from(m.source.buffer, m.source.byteOffset, m.source.byteLength);
+  if (m.kind === 'module') return (await import(`data:text/javascript;base64,${source.toString('base64')}`)) as { instantiate: Instantiate };
+  const cachedData = m.codeCache === undefined ? undefined : Buffer.from(m.codeCache.buffer, m.codeCache.byteOffset, m.codeCache.byteLength);
+  const script = new vm.Script(source.toString('utf8'), { filename: m.file, cachedData });
   if (!cachedData || script.cachedDataRejected) {
     saveCodeCache = () => {
       // Taken after the first call, the cache also holds the functions that call compiled.
-      const tmp = `${cacheFile}.${process.pid}.${threadId}.tmp`;
       try {
-        writeFileSync(tmp, script.createCachedData());
-        renameSync(tmp, cacheFile);
+        const data = script.createCachedData();
+        post({ type: 'code-cache', data });
       } catch {
-        rmSync(tmp, { force: true }); // only a lost optimisation
+        // only a lost optimisation
       }
     };
   }
@@ -412,7 +531,7 @@ async function start(): Promise<void> {
     return;
   }
   post({ type: 'ready', instantiateMs: performance.now() - t });
-  serve();
+  void serve();
 }
 
 void start();

@@ -1,0 +1,86 @@
+/**
+ * What a plugin's worker holds, through `host.memoryUsage()`: a discarded
+ * instance does not outlive a collection, and an instance that outgrew its
+ * first call is replaced between calls (`limits.instanceGrowthMb`), or kept
+ * when that is turned off.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rejection } from '@airlock/test-utils';
+import { createHost, type Host, type HostLimits, type WorkerMemory } from '@airlock/host';
+
+const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
+const MiB = 1024 * 1024;
+
+const open: { host: Host; home: string }[] = [];
+
+async function hostWith(limits: HostLimits = {}): Promise<Host> {
+  const home = await mkdtemp(join(tmpdir(), 'airlock-memory-'));
+  const host = await createHost({ home, logger: () => {}, limits });
+  open.push({ host, home });
+  await host.load(fixture);
+  return host;
+}
+
+async function worker(host: Host): Promise<WorkerMemory> {
+  const [plugin] = await host.memoryUsage({ collect: true });
+  expect(plugin?.id).toBe('misbehaving');
+  expect(plugin?.workers).toHaveLength(1);
+  return plugin!.workers[0]!;
+}
+
+afterEach(async () => {
+  for (const { host, home } of open.splice(0)) {
+    await host.close();
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+describe('a plugin worker’s memory', () => {
+  it('is reported per instance: linear memory, heap, and the wasm memories alive after a collection', async () => {
+    const host = await hostWith();
+    await host.callTool('echo', {});
+    const w = await worker(host);
+    expect(w.linearBytes).toBeGreaterThan(MiB);
+    expect(w.instanceMemories).toBeGreaterThanOrEqual(1);
+    expect(w.wasmMemories).toBe(w.instanceMemories);
+    expect(w.heapUsedBytes).toBeGreaterThan(0);
+    expect(w.resources).toBe(0);
+    // Without `collect`, nothing is collected and nothing is counted.
+    const [quick] = await host.memoryUsage();
+    expect(quick!.workers[0]!.wasmMemories).toBeUndefined();
+  });
+
+  it('does not keep a trapped instance alive: after five traps, only the current instance’s memories remain', async () => {
+    const host = await hostWith();
+    await host.callTool('echo', {});
+    for (let i = 0; i < 5; i++) expect((await rejection(host.callTool('trap', {}))).code).toBe('PLUGIN_TRAPPED');
+    await expect(host.callTool('echo', { after: 'traps' })).resolves.toEqual({ after: 'traps' });
+    const w = await worker(host);
+    expect(w.wasmMemories).toBe(w.instanceMemories);
+  });
+
+  it('replaces an instance that outgrew its first call by more than instanceGrowthMb, between calls', async () => {
+    const host = await hostWith({ instanceGrowthMb: 2 });
+    await host.callTool('echo', {});
+    const before = await worker(host);
+    // A 4 MiB string (and its JSON) grows the guest's memory well past 2 MiB; the call still answers.
+    const big = (await host.callTool('big', { mb: 4 })) as string;
+    expect(big).toHaveLength(4 * MiB);
+    const after = await worker(host);
+    expect(after.linearBytes).toBe(before.linearBytes);
+    expect(after.wasmMemories).toBe(after.instanceMemories);
+    await expect(host.callTool('echo', { after: 'recycle' })).resolves.toEqual({ after: 'recycle' });
+  });
+
+  it('keeps a grown instance when instanceGrowthMb is 0', async () => {
+    const host = await hostWith({ instanceGrowthMb: 0 });
+    await host.callTool('echo', {});
+    const before = await worker(host);
+    await host.callTool('big', { mb: 4 });
+    const after = await worker(host);
+    expect(after.linearBytes).toBeGreaterThan(before.linearBytes + 2 * MiB);
+  });
+});
