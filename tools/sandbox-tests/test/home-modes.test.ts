@@ -7,12 +7,12 @@ import { chmod, cp, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHost, type Host } from '../src/index.js';
+import { createHost, type Host } from '@airlock/host';
 
-const fixtures = new URL('../../../tools/sandbox-tests/fixtures/', import.meta.url).pathname;
+const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const spin = join(fixtures, 'spin-wat');
 const grow = join(fixtures, 'grow-wat');
-const oldHome = new URL('./fixtures/home-0.1.0/', import.meta.url);
+const oldHome = new URL('../../../packages/host/test/fixtures/home-0.1.0/', import.meta.url);
 
 let root: string;
 let umask: number;

@@ -10,9 +10,9 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AirlockError, createHost, type Host, type LogEntry } from '../src/index.js';
+import { AirlockError, createHost, type Host, type LogEntry } from '@airlock/host';
 
-const fixtures = new URL('../../../tools/sandbox-tests/fixtures/', import.meta.url).pathname;
+const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 /** Two tool plugins with one tool each, told apart by the tool they list (their own code answers list-tools). */
 const spin = join(fixtures, 'spin-wat');
 const grow = join(fixtures, 'grow-wat');
