@@ -2,7 +2,9 @@
  * In-process I/O for `main()`: captured output, scripted stdin, and a Ctrl-C
  * the test presses.
  */
-import type { Io } from '../src/index.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { main, type Io } from '../src/index.js';
 
 export const fixtures = new URL('../../../tools/sandbox-tests/fixtures/', import.meta.url).pathname;
 export const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
@@ -78,4 +80,21 @@ export function lines(out: string): Record<string, unknown>[] {
     .trimEnd()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** `airlock <argv> --home <home>` (`sign` takes no home), in-process. */
+export async function airlockAt(home: string, argv: string[], options: CaptureOptions = {}) {
+  const io = capture(options);
+  const code = await main(argv[0] === 'sign' ? argv : [...argv, '--home', home], io);
+  return { code, out: io.out, err: io.err, io };
+}
+
+/** Fresh, empty homes `home-1`, `home-2`, … under the directory `dir()` names: every test gets its own. */
+export function homeMaker(dir: () => string): () => Promise<string> {
+  let homes = 0;
+  return async () => {
+    const home = join(dir(), `home-${++homes}`);
+    await mkdir(home);
+    return home;
+  };
 }

@@ -4,31 +4,19 @@
 // list` and `plugin info` show data kept for an id; `plugin remove --purge`
 // deletes it, installed or not.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, signPackage } from '@airlock/host';
 import { buildIfStale, pluginVariant } from '@airlock/test-utils';
-import { main } from '../src/index.js';
-import { capture, notes, type CaptureOptions } from './helpers.js';
+import { airlockAt, homeMaker, notes } from './helpers.js';
 
 const NOTES = '@airlock/example-notes';
 let work: string;
-let homes = 0;
 let variants = 0;
-
-async function newHome(): Promise<string> {
-  const home = join(work, `home-${++homes}`);
-  await mkdir(home);
-  return home;
-}
-
-async function airlock(home: string, argv: string[], options: CaptureOptions = {}) {
-  const io = capture(options);
-  const code = await main([...argv, '--home', home], io);
-  return { code, out: io.out, err: io.err, io };
-}
+const newHome = homeMaker(() => work);
+const airlock = airlockAt;
 
 /** The notes plugin as package `name` (manifest id `notes`), at `version`, signed with `key` when given. */
 async function notesPackage(name: string, version = '1.0.0', key?: string): Promise<string> {

@@ -5,25 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIfStale, pluginVariant } from '@airlock/test-utils';
-import { main } from '../src/index.js';
-import { capture, notes, type CaptureOptions } from './helpers.js';
+import { airlockAt, homeMaker, notes } from './helpers.js';
 
 let work: string;
-let homes = 0;
-
-/** A fresh, empty home: every test gets its own. */
-async function newHome(): Promise<string> {
-  const home = join(work, `home-${++homes}`);
-  await mkdir(home);
-  return home;
-}
-
-/** `airlock <argv> --home <home>` (`sign` takes no home), in-process. */
-async function airlock(home: string, argv: string[], options: CaptureOptions = {}) {
-  const io = capture(options);
-  const code = await main(argv[0] === 'sign' ? argv : [...argv, '--home', home], io);
-  return { code, out: io.out, err: io.err, io };
-}
+const newHome = homeMaker(() => work);
+const airlock = airlockAt;
 
 /** A copy of the notes plugin (package.json and component) at `version`, its manifest edited. */
 let variants = 0;
