@@ -27,6 +27,7 @@
  *   identical entries and records, and whoever renames second keeps the first.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SOURCE_MAP_SECTION, readCustomSection } from '@airlock/wit';
@@ -136,6 +137,13 @@ export const CACHE_FORMAT = 3;
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The sha256 of the file at `path`, read in chunks (a component is 10+ MB; no buffer that size is made). */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 const entryName = (hash: string) => `${hash}.v${CACHE_FORMAT}`;

@@ -3,13 +3,11 @@
  * calls to them. Create one with `createHost()` and close it with `host.close()`.
  */
 import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
-import { checkCachedComponent, loadCachedComponent, prepareComponent, saveCodeCache, sha256, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
+import { checkCachedComponent, loadCachedComponent, prepareComponent, saveCodeCache, sha256, sha256OfFile, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { configDefaults, effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
@@ -469,7 +467,7 @@ export class Host extends EventEmitter<HostEvents> {
     const expected = this.#componentIndex.lookup(file, identity);
     // Known component: hash the file as it streams past (it is 10+ MB, and buffers that size
     // linger in the allocator long after they are freed); read it whole only to transpile it.
-    const read = (expected ? hashFile(file).then((hash) => ({ bytes: undefined, hash })) : readFile(file).then((bytes) => ({ bytes, hash: sha256(bytes) }))).catch(missing);
+    const read = (expected ? sha256OfFile(file).then((hash) => ({ bytes: undefined, hash })) : readFile(file).then((bytes) => ({ bytes, hash: sha256(bytes) }))).catch(missing);
     const checked = expected ? this.#checked.get(expected) : undefined;
     const compiledForCap = expected ? this.#modules.get(`${expected}:${memoryCapBytes}`) : undefined;
     if (checked && compiledForCap) {
@@ -965,17 +963,6 @@ function tampered(id: string, actual: string, expected: string): AirlockError {
 async function compileModules(core: Record<string, Uint8Array>, maxPages: number, early?: Map<string, Promise<WebAssembly.Module>>): Promise<Record<string, WebAssembly.Module>> {
   const entries = await Promise.all(Object.entries(core).map(async ([f, bytes]) => [f, await (early?.get(f) ?? compileCore(bytes, maxPages))] as const));
   return Object.fromEntries(entries);
-}
-
-/** The sha256 of a file, read in chunks. */
-function hashFile(file: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolvePromise(hash.digest('hex')));
-  });
 }
 
 /** One core module with its memory capped; a failure is the caller's to observe. */

@@ -12,7 +12,7 @@
  * package under the same id starts with empty storage unless the data is
  * handed over (`keepData`), and a purge is recorded before data is deleted.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import semver from 'semver';
 import { capabilityDiff, diffItems, effectiveCapabilities, expandConfigTemplates, type CapabilityDiff, type Grant } from '../capabilities/grant.js';
 import { AirlockError } from '../errors.js';
 import { readManifest, type Manifest } from '../manifest.js';
+import { sha256 } from '../component.js';
 import { enforcePolicy, manifestDigest, verifyPackage, type Verification } from './signing.js';
 import { fetchSource, parseSource, type Source } from './sources.js';
 import { makePrivateDirectories, privatePackage } from '../home.js';
@@ -182,7 +183,6 @@ const installedPackage = (dir: string): Promise<Record<string, unknown> | undefi
     .then((text) => JSON.parse(text) as Record<string, unknown>)
     .catch(() => undefined);
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** How an install, update or load gets its data: its own, another owner's (handed over), or a new namespace. */
 type Binding =

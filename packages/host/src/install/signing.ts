@@ -8,11 +8,11 @@
  * answers with a status, and only `enforcePolicy` turns a status into an error.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirlockError, ManifestError } from '../errors.js';
 import { parseManifest } from '../manifest.js';
+import { sha256OfFile } from '../component.js';
 
 /** The file, beside package.json, that holds a package's signature. */
 export const SIGNATURE_FILE = 'airlock.sig.json';
@@ -395,9 +395,7 @@ async function hashComponent(dir: string, component: string): Promise<string | {
   try {
     const info = await lstat(path);
     if (!info.isFile()) return { problem: `the component ${component} is not a regular file` };
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-    return hash.digest('hex');
+    return await sha256OfFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return { problem: code === 'ENOENT' ? `there is no component at ${component}` : `the component ${component} cannot be read (${(err as Error).message})` };
