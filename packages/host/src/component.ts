@@ -27,7 +27,6 @@
  *   identical entries and records, and whoever renames second keeps the first.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SOURCE_MAP_SECTION, readCustomSection } from '@airlock/wit';
@@ -142,7 +141,18 @@ export function sha256(bytes: Uint8Array): string {
 /** The sha256 of the file at `path`, read in chunks (a component is 10+ MB; no buffer that size is made). */
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  // One buffer, read into again and again: hashing a 12 MB component allocates nothing per chunk.
+  const chunk = Buffer.allocUnsafeSlow(256 * 1024);
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
   return hash.digest('hex');
 }
 
@@ -513,6 +523,18 @@ async function dropCodeCache(cache: ComponentCache, hash: string, path: string):
   await rm(path, { force: true });
 }
 
+/**
+ * A copy of `bytes` in shared memory. The glue (1+ MB) and its code cache go
+ * to every worker that runs the component; posted as shared memory they are
+ * not copied into each thread, whose allocator would keep the freed copy.
+ */
+export function shared(bytes: Uint8Array): Uint8Array {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
+  const copy = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  copy.set(bytes);
+  return copy;
+}
+
 function toLoaded(hash: string, dir: string, meta: Meta, files: Map<string, Uint8Array>, record: DigestRecord, codeCache: Uint8Array | undefined, transpiled: boolean): LoadedComponent {
   const { glue, glueKind, coreFiles, imports, exports } = meta;
   const recorded = new Map(record.files.map((f) => [f.name, f.sha256]));
@@ -521,9 +543,9 @@ function toLoaded(hash: string, dir: string, meta: Meta, files: Map<string, Uint
     dir,
     glue,
     glueKind,
-    glueCode: files.get(glue)!,
+    glueCode: shared(files.get(glue)!),
     glueSha256: recorded.get(glue)!,
-    codeCache,
+    codeCache: codeCache && shared(codeCache),
     coreFiles,
     imports,
     exports,

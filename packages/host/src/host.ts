@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
-import { checkCachedComponent, loadCachedComponent, prepareComponent, saveCodeCache, sha256, sha256OfFile, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
+import { checkCachedComponent, loadCachedComponent, prepareComponent, saveCodeCache, sha256, sha256OfFile, shared, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
 import { configDefaults, effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
@@ -19,7 +19,7 @@ import type { LogEntry } from './logger.js';
 import { AuthClient, readAuthError, toToken } from './kinds/auth.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
-import { PluginInstance, errorOf } from './sandbox/instance.js';
+import { PluginInstance, ThreadLot, errorOf } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { HostCall, HostReply, WorkerMemory } from './sandbox/protocol.js';
@@ -188,6 +188,8 @@ export interface PluginMemory {
   id: string;
   /** One entry per instance with a running worker thread. */
   workers: WorkerMemory[];
+  /** Threads of replaced instances waiting for the plugin's next reload (0 or 1; see ThreadLot). */
+  parked: number;
 }
 
 interface Loaded {
@@ -266,6 +268,8 @@ export class Host extends EventEmitter<HostEvents> {
    * bytes and the compiled modules, without reading the entry again.
    */
   readonly #checked = new Map<string, LoadedComponent['component']>();
+  /** Threads of replaced instances, for the same plugin's next instance (reloads). */
+  readonly #lot = new ThreadLot();
   readonly #componentIndex: ComponentIndex;
   #closed = false;
 
@@ -304,7 +308,7 @@ export class Host extends EventEmitter<HostEvents> {
       home,
       options.trust ?? {},
       {
-        trial: async (dir, grant, config) => this.#stop(await this.#open(dir, { grant, config, trial: true })),
+        trial: async (dir, grant, config) => this.#stop(await this.#open(dir, { grant, config, trial: true }), { park: true }),
         isLoaded: (id) => this.#plugins.has(id),
         reload: async (id, dir, grant, config, expectedSha256, namespace) => void (await this.#replace(id, dir, { grant, config, expectedSha256, namespace })),
         storage,
@@ -415,6 +419,7 @@ export class Host extends EventEmitter<HostEvents> {
         },
         onExit: () => http.closeOwned(owner),
         onCodeCache: (data) => this.#saveCodeCache(prepared, data),
+        lot: this.#lot,
       });
     });
 
@@ -439,8 +444,8 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /** Stop a plugin that is no longer registered: its instances, then its HTTP responses. */
-  async #stop(loaded: Loaded, options: { drain?: boolean } = {}): Promise<void> {
-    await (options.drain ? loaded.instance.drain() : loaded.instance.close());
+  async #stop(loaded: Loaded, options: { drain?: boolean; park?: boolean } = {}): Promise<void> {
+    await (options.drain ? loaded.instance.drain({ park: options.park }) : loaded.instance.close({ park: options.park }));
     loaded.http.closeAll();
   }
 
@@ -518,7 +523,7 @@ export class Host extends EventEmitter<HostEvents> {
         if (this.#closed || this.#codeCachesSaved.has(component.sha256)) return;
         this.#codeCachesSaved.add(component.sha256);
         // Instances this plugin starts later (a pool, a restart after a trap) start with it.
-        component.codeCache = data;
+        component.codeCache = shared(data);
         const writing = saveCodeCache(this.#cache, component, data).finally(() => this.#writes.delete(writing));
         this.#writes.add(writing);
       },
@@ -597,8 +602,8 @@ export class Host extends EventEmitter<HostEvents> {
     this.#plugins.set(id, fresh);
     this.#toolIndex = undefined;
     this.emit('plugin-reloaded', fresh.info);
-    // In-flight and queued calls finish on the old instance; then it stops.
-    void this.#stop(old, { drain: true }).catch(() => {});
+    // In-flight and queued calls finish on the old instance; then its thread waits for the next reload.
+    void this.#stop(old, { drain: true, park: true }).catch(() => {});
     return fresh.info;
   }
 
@@ -624,7 +629,7 @@ export class Host extends EventEmitter<HostEvents> {
    * milliseconds each), so the figures are what is really held.
    */
   async memoryUsage(options: { collect?: boolean } = {}): Promise<PluginMemory[]> {
-    return Promise.all([...this.#plugins.values()].map(async (p) => ({ id: p.info.id, workers: await p.instance.memory(options) })));
+    return Promise.all([...this.#plugins.values()].map(async (p) => ({ id: p.info.id, workers: await p.instance.memory(options), parked: this.#lot.has(p.info.id) ? 1 : 0 })));
   }
 
   /**
@@ -828,6 +833,7 @@ export class Host extends EventEmitter<HostEvents> {
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
     await Promise.all([...loaded.map((p) => this.#stop(p)), this.#componentIndex.flush(), ...this.#writes]);
+    await this.#lot.close();
     this.registry.close();
     if (this.#ownsStorage) await this.#storage.close();
   }

@@ -7,8 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { rejection } from '@airlock/test-utils';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { pluginVariant, rejection } from '@airlock/test-utils';
 import { createHost, type Host, type HostLimits, type WorkerMemory } from '@airlock/host';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
@@ -22,6 +22,11 @@ async function hostWith(limits: HostLimits = {}): Promise<Host> {
   open.push({ host, home });
   await host.load(fixture);
   return host;
+}
+
+async function parked(host: Host): Promise<number> {
+  const [plugin] = await host.memoryUsage();
+  return plugin!.parked;
 }
 
 async function worker(host: Host): Promise<WorkerMemory> {
@@ -82,5 +87,53 @@ describe('a plugin worker’s memory', () => {
     await host.callTool('big', { mb: 4 });
     const after = await worker(host);
     expect(after.linearBytes).toBeGreaterThan(before.linearBytes + 2 * MiB);
+  });
+
+  it('hands a reloaded plugin’s thread to its next instance: reloads alternate between two threads, and nothing of the old one stays', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'airlock-memory-'));
+    const host = await createHost({ home, logger: () => {}, env: { AIRLOCK_PROBE: 'granted' } });
+    open.push({ host, home });
+    const version = (v: string, env: string[]) =>
+      pluginVariant(fixture, join(home, 'src', v), (pkg) => {
+        (pkg as { version?: string }).version = v;
+        pkg.airlock.capabilities = { env };
+      });
+    const environment = () => host.callTool('env', {});
+    await host.registry.install(await version('1.0.0', []), { grant: 'manifest' });
+    await host.loadInstalled();
+    expect(await environment()).toEqual({});
+    const first = (await worker(host)).threadId;
+    expect(await parked(host)).toBe(0);
+
+    // The new version starts while the old one may still have calls to finish, so on a thread of its own.
+    await (await host.registry.update('misbehaving', await version('2.0.0', ['AIRLOCK_PROBE']))).apply({ grant: 'manifest' });
+    expect(await environment()).toEqual({ AIRLOCK_PROBE: 'granted' });
+    expect((await worker(host)).threadId).not.toBe(first);
+    // Once its calls are done, the old version's thread waits for the next reload.
+    await vi.waitFor(async () => expect(await parked(host)).toBe(1), { timeout: 30_000, interval: 20 });
+
+    // The next version takes that thread over, with its own grant: the thread ran 1.0.0, which saw no environment.
+    await (await host.registry.update('misbehaving', await version('3.0.0', ['AIRLOCK_PROBE']))).apply({ grant: 'manifest' });
+    expect(host.plugins().map((p) => p.version)).toEqual(['3.0.0']);
+    expect(await environment()).toEqual({ AIRLOCK_PROBE: 'granted' });
+    const reused = await worker(host);
+    expect(reused.threadId).toBe(first);
+    // Only the new instance's memories are alive in the reused thread.
+    expect(reused.wasmMemories).toBe(reused.instanceMemories);
+    await vi.waitFor(async () => expect(await parked(host)).toBe(1), { timeout: 30_000, interval: 20 });
+
+    // It serves like a new thread: a trap replaces the instance, the next call answers.
+    expect((await rejection(host.callTool('trap', {}))).code).toBe('PLUGIN_TRAPPED');
+    await expect(host.callTool('echo', { after: 'trap' })).resolves.toEqual({ after: 'trap' });
+    expect((await worker(host)).threadId).toBe(first);
+  });
+
+  it('does not park the thread of a plugin that is unloaded', async () => {
+    const host = await hostWith();
+    await host.callTool('echo', {});
+    await host.unload('misbehaving');
+    expect(await host.memoryUsage()).toEqual([]);
+    await host.load(fixture);
+    expect((await host.memoryUsage())[0]!.parked).toBe(0);
   });
 });

@@ -3,7 +3,7 @@
  * through the shared-memory channel, serves the plugin's host calls, enforces
  * the call deadline, and replaces the worker after a timeout or crash.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { PreparedComponent } from '../component.js';
@@ -11,6 +11,8 @@ import { workerUrl } from '../paths.js';
 import {
   CTRL_STATE,
   MEMORY_PROBE,
+  PARK,
+  RESET,
   State,
   createChannel,
   openChannel,
@@ -23,7 +25,7 @@ import {
   type WorkerEvent,
   type WorkerMemory,
 } from './protocol.js';
-import type { WorkerInit, WorkerSetup } from './worker.js';
+import type { InstanceInit, WorkerInit, WorkerSetup } from './worker.js';
 import { AdaptiveSpin } from './spin.js';
 import { closeListedFds, createFdTable, type Preopen } from './wasi-fs.js';
 import type { Refusal } from '../capabilities/refusal.js';
@@ -62,6 +64,8 @@ export interface InstanceOptions {
   onExit?: () => void;
   /** The worker made a V8 code cache of the glue (see `saveCodeCache` in component.ts). */
   onCodeCache?: (data: Uint8Array) => void;
+  /** Where threads of this plugin's replaced instances wait for its next instance (see ThreadLot). */
+  lot?: ThreadLot;
 }
 
 /** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
@@ -93,13 +97,76 @@ export interface PluginCaller {
   call(fn: string, args: unknown[], options?: CallOptions): Promise<CallOutcome>;
 }
 
+/** A plugin's worker thread, with what the host thread keeps of it. */
 interface Live {
   worker: Worker;
   ch: Channel;
+  /** Where an instance that takes the thread over posts its component (see worker.ts `reset`). */
+  setup: MessagePort;
   /** Log lines received so far, to order them before the call's result. */
   logsReceived: number;
   logWaiter: { until: number; resolve: () => void } | undefined;
   exited: boolean;
+  /** The instance the thread serves, with its options and table of open files; none while the thread is parked. */
+  owner: PluginInstance | undefined;
+  opts: InstanceOptions | undefined;
+  fds: Int32Array;
+}
+
+/**
+ * Threads of replaced instances, parked (their instance dropped, everything of
+ * it collected) until the same plugin's next instance takes one over. A
+ * reload starts the new instance while the old one finishes its calls, so
+ * reloads alternate between two threads instead of starting one each: every
+ * thread that starts leaves memory in the allocator for good (glibc keeps a
+ * heap per thread), which made 100 reloads grow the host by 50 MiB. Threads
+ * only pass between instances of the same plugin id, and at most one per id
+ * waits; a thread nobody takes within `idleMs` is stopped.
+ */
+export class ThreadLot {
+  readonly #parked = new Map<string, { live: Live; timer: NodeJS.Timeout }>();
+  readonly #idleMs: number;
+  #closed = false;
+
+  constructor(idleMs = 30_000) {
+    this.#idleMs = idleMs;
+  }
+
+  /** Whether a thread of plugin `pluginId` is waiting. */
+  has(pluginId: string): boolean {
+    return this.#parked.has(pluginId);
+  }
+
+  put(pluginId: string, live: Live): void {
+    if (this.#closed || live.exited) return void live.worker.terminate();
+    this.#parked.get(pluginId)?.live.worker.terminate();
+    clearTimeout(this.#parked.get(pluginId)?.timer);
+    live.worker.unref();
+    const timer = setTimeout(() => {
+      if (this.#parked.get(pluginId)?.live !== live) return;
+      this.#parked.delete(pluginId);
+      void live.worker.terminate();
+    }, this.#idleMs);
+    timer.unref();
+    this.#parked.set(pluginId, { live, timer });
+  }
+
+  take(pluginId: string): Live | undefined {
+    const parked = this.#parked.get(pluginId);
+    if (!parked) return undefined;
+    this.#parked.delete(pluginId);
+    clearTimeout(parked.timer);
+    if (parked.live.exited) return undefined;
+    parked.live.worker.ref();
+    return parked.live;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const parked = [...this.#parked.values()];
+    this.#parked.clear();
+    await Promise.all(parked.map(({ live, timer }) => (clearTimeout(timer), live.worker.terminate())));
+  }
 }
 
 export class PluginInstance {
@@ -160,20 +227,101 @@ export class PluginInstance {
     return this.#pending;
   }
 
-  /** Close once the calls running or queued now have finished. */
-  async drain(): Promise<void> {
+  /**
+   * Close once the calls running or queued now have finished. With `park`,
+   * the thread waits in the plugin's lot for its next instance (a reload)
+   * rather than stopping.
+   */
+  async drain(options: { park?: boolean } = {}): Promise<void> {
     for (let queue = this.#queue; ; queue = this.#queue) {
       await queue;
       if (queue === this.#queue) break;
     }
-    await this.close();
+    await this.close(options);
   }
 
-  async close(): Promise<void> {
+  async close(options: { park?: boolean } = {}): Promise<void> {
     this.#closed = true;
     const live = this.#live ?? (await this.#starting?.catch(() => undefined));
     this.#live = undefined;
-    if (live && !live.exited) await live.worker.terminate();
+    if (!live || live.exited) return;
+    if (options.park && this.#opts.lot && this.#pending === 0 && Atomics.load(live.ch.ctrl, CTRL_STATE) === State.IDLE) await this.#park(live, this.#opts.lot);
+    else await live.worker.terminate();
+  }
+
+  /** Drop this instance from its thread and leave the thread in the lot; stop it if that fails. */
+  async #park(live: Live, lot: ThreadLot): Promise<void> {
+    // Glue loaded as an ES module stays in the thread's module map for good: such a thread is not reused.
+    const reusable = (await this.#opts.component().catch(() => undefined))?.glueKind === 'script';
+    const response = reusable ? await this.#control(live, PARK).catch(() => undefined) : undefined;
+    this.#opts.onExit?.();
+    live.owner = undefined;
+    live.opts = undefined;
+    if (response && 'ok' in response) lot.put(this.#opts.pluginId, live);
+    else await live.worker.terminate();
+  }
+
+  /** Take over a parked thread of this plugin: it loads this instance's component and settings. */
+  async #adopt(live: Live): Promise<Live> {
+    const o = this.#opts;
+    try {
+      const component = await o.component();
+      const modules = await o.modules();
+      const init: InstanceInit = {
+        pluginId: o.pluginId,
+        config: o.config,
+        env: o.env,
+        preopens: o.preopens,
+        fds: createFdTable(),
+        spinMicros: o.spin.workerMicros,
+        memoryCapBytes: o.memoryCapBytes,
+        growthBytes: o.growthBytes,
+      };
+      live.setup.postMessage({ type: 'reset', init, glue: this.#glueSetup(component), modules } satisfies WorkerSetup);
+      live.owner = this;
+      live.opts = o;
+      live.fds = init.fds;
+      const response = await this.#control(live, RESET);
+      if (!('ok' in response)) throw new AirlockError('PLUGIN_START_FAILED', `plugin \`${o.pluginId}\` failed to start: ${'fail' in response ? response.fail : 'the thread did not take the component'}`, { plugin: o.pluginId });
+    } catch (err) {
+      await live.worker.terminate();
+      throw err;
+    }
+    if (this.#closed) {
+      await live.worker.terminate();
+      throw new AirlockError('HOST_CLOSED', 'the host is closed', { plugin: o.pluginId });
+    }
+    this.#live = live;
+    return live;
+  }
+
+  #glueSetup(component: PreparedComponent): Extract<WorkerSetup, { type: 'glue' }> {
+    return { type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache };
+  }
+
+  /**
+   * A call to the thread itself (PARK, RESET), answered without the plugin
+   * running: no host calls, and a generous deadline (instantiating takes tens
+   * of milliseconds, more on a busy machine).
+   */
+  async #control(live: Live, fn: string): Promise<Response> {
+    const { ch } = live;
+    writeMessage(ch, { fn, args: [] });
+    Atomics.store(ch.ctrl, CTRL_STATE, State.CALL);
+    Atomics.notify(ch.ctrl, CTRL_STATE);
+    const deadline = performance.now() + Math.max(this.#opts.timeoutMs, 60_000);
+    for (;;) {
+      const state = Atomics.load(ch.ctrl, CTRL_STATE);
+      if (state === State.RESULT) break;
+      if (state === State.DEAD) throw new Error('the thread exited');
+      const remaining = deadline - performance.now();
+      if (state === State.HOST_CALL || remaining <= 0) throw new Error(state === State.HOST_CALL ? 'the thread made a host call while it was being set up' : 'the thread did not answer');
+      const waited = Atomics.waitAsync(ch.ctrl, CTRL_STATE, state, remaining);
+      if (waited.async) await waited.value;
+    }
+    const response = readMessage<Response>(ch);
+    Atomics.store(ch.ctrl, CTRL_STATE, State.IDLE);
+    return response;
   }
 
   async #ensureLive(): Promise<Live> {
@@ -185,7 +333,17 @@ export class PluginInstance {
 
   async #spawn(): Promise<Live> {
     const o = this.#opts;
+    const parked = o.lot?.take(o.pluginId);
+    if (parked) {
+      try {
+        return await this.#adopt(parked);
+      } catch (err) {
+        if (this.#closed) throw err;
+        o.onLog('warn', `a parked thread could not take the plugin over (${(err as Error).message}); starting a new one`);
+      }
+    }
     const { ctrlBuffer, dataBuffer } = createChannel(o.maxMessageBytes);
+    const setup = new MessageChannel();
     const init: WorkerInit = {
       pluginId: o.pluginId,
       ctrlBuffer,
@@ -197,10 +355,21 @@ export class PluginInstance {
       spinMicros: o.spin.workerMicros,
       memoryCapBytes: o.memoryCapBytes,
       growthBytes: o.growthBytes,
+      setupPort: setup.port2,
     };
     // The worker boots while the host prepares the component, and loads the transpiled module while the host compiles the core modules.
-    const worker = new Worker(workerUrl, { workerData: init, stdout: false, stderr: false });
-    const live: Live = { worker, ch: openChannel(ctrlBuffer, dataBuffer), logsReceived: 0, logWaiter: undefined, exited: false };
+    const worker = new Worker(workerUrl, { workerData: init, transferList: [setup.port2], stdout: false, stderr: false });
+    const live: Live = {
+      worker,
+      ch: openChannel(ctrlBuffer, dataBuffer),
+      setup: setup.port1,
+      logsReceived: 0,
+      logWaiter: undefined,
+      exited: false,
+      owner: this,
+      opts: o,
+      fds: init.fds,
+    };
 
     const ready = new Promise<void>((resolve, reject) => {
       const fail = (message: string, cause?: unknown) =>
@@ -213,25 +382,26 @@ export class PluginInstance {
             return fail(event.message + (event.stderr ? `\n${event.stderr}` : ''));
           case 'log': {
             live.logsReceived = event.seq;
-            o.onLog(event.level as LogLevel, event.message);
+            live.opts?.onLog(event.level as LogLevel, event.message);
             if (live.logWaiter && live.logsReceived >= live.logWaiter.until) live.logWaiter.resolve();
             return;
           }
           case 'code-cache':
-            return o.onCodeCache?.(event.data);
+            return live.opts?.onCodeCache?.(event.data);
         }
       });
       worker.once('error', (err) => fail(err.message, err));
       worker.once('exit', (code) => {
         live.exited = true;
         // Files the plugin still held: the thread is gone, so nothing else uses these descriptors.
-        closeListedFds(init.fds);
-        o.onExit?.();
+        closeListedFds(live.fds);
+        live.opts?.onExit?.();
         live.logWaiter?.resolve();
         // Wake a call waiting on the channel: the worker will never answer.
         Atomics.store(live.ch.ctrl, CTRL_STATE, State.DEAD);
         Atomics.notify(live.ch.ctrl, CTRL_STATE);
-        if (this.#live === live) this.#live = undefined;
+        if (live.owner && live.owner.#live === live) live.owner.#live = undefined;
+        setup.port1.close();
         fail(`worker exited with code ${code}`);
       });
     });
@@ -240,7 +410,7 @@ export class PluginInstance {
     try {
       const component = await o.component();
       // The glue's text and code cache as the host checked them: the worker reads nothing from the cache itself.
-      worker.postMessage({ type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache } satisfies WorkerSetup);
+      worker.postMessage(this.#glueSetup(component) satisfies WorkerSetup);
       worker.postMessage({ type: 'modules', modules: await o.modules() } satisfies WorkerSetup);
       await ready;
     } catch (err) {

@@ -55,12 +55,12 @@ export class InstancePool implements PluginCaller {
     return reports.filter((r): r is WorkerMemory => r !== undefined);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#instances.map((i) => i.close()));
+  async close(options: { park?: boolean } = {}): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.close(options)));
   }
 
-  /** Close each instance once the calls it has running or queued have finished. */
-  async drain(): Promise<void> {
-    await Promise.all(this.#instances.map((i) => i.drain()));
+  /** Close each instance once the calls it has running or queued have finished (with `park`, see PluginInstance.drain). */
+  async drain(options: { park?: boolean } = {}): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.drain(options)));
   }
 }

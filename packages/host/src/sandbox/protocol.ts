@@ -26,6 +26,13 @@ export const State = {
 
 /** A call the host makes to this thread itself, not to the plugin: what it holds in memory. */
 export const MEMORY_PROBE = '$airlock.memory';
+/**
+ * Calls that hand a thread from one instance of a plugin to the next (a
+ * reload): PARK drops the instance and everything of it, RESET starts the
+ * component the host posted on the thread's setup port.
+ */
+export const PARK = '$airlock.park';
+export const RESET = '$airlock.reset';
 
 /** What this thread holds: its V8 heap and the current instance's linear memories. */
 export interface WorkerMemory {
@@ -43,6 +50,8 @@ export interface WorkerMemory {
   wasmMemories?: number;
   /** Linear memories of the current instance. */
   instanceMemories: number;
+  /** The worker thread's id: the same across reloads that reuse the thread. */
+  threadId: number;
 }
 
 /** Control words: [state, payload length]. */

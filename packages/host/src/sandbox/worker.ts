@@ -7,8 +7,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
+import { Session } from 'node:inspector';
 import { getHeapStatistics, queryObjects } from 'node:v8';
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
 import { closeListedFds, type Preopen } from './wasi-fs.js';
 import { symbolDispose } from './wasi-io.js';
@@ -17,6 +18,8 @@ import {
   CTRL_STATE,
   MEMORY_PROBE,
   MessageTooLargeError,
+  PARK,
+  RESET,
   type WorkerMemory,
   State,
   openChannel,
@@ -48,7 +51,12 @@ export interface WorkerInit {
   memoryCapBytes: number;
   /** Replace the instance between calls once its linear memories grew this much after its first call (0: never). */
   growthBytes: number;
+  /** Where the host posts the next component when it hands this thread to a new instance (read with receiveMessageOnPort, never listened to). */
+  setupPort: MessagePort;
 }
+
+/** What changes when the thread is handed to a new instance of the plugin. */
+export type InstanceInit = Omit<WorkerInit, 'ctrlBuffer' | 'dataBuffer' | 'setupPort'>;
 
 type Instance = Record<string, Record<string, (...args: unknown[]) => unknown>>;
 type Instantiate = (
@@ -60,13 +68,37 @@ type Instantiate = (
 const init = workerData as WorkerInit;
 
 /**
- * A full garbage collection of this thread's heap: `v8.queryObjects` makes
- * one before it counts (there is no other way short of `--expose-gc`, and
- * setting V8 flags while other threads run wasm is not safe). Returns how
- * many wasm memories are still alive in this thread.
+ * How many wasm memories are alive in this thread, after a full garbage
+ * collection: `v8.queryObjects` collects before it counts. For the memory
+ * probe only: to count, it builds a set of every live object, megabytes of
+ * malloc that the thread's allocator keeps (see `collect`).
  */
-function collectGarbage(): number {
+function countWasmMemories(): number {
   return queryObjects(WebAssembly.Memory, { format: 'count' }) as number;
+}
+
+let gcSession: Session | null | undefined;
+
+/**
+ * A full garbage collection of this thread's heap, through the thread's own
+ * inspector session (`HeapProfiler.collectGarbage`, which V8 runs as a task:
+ * the promise settles once it ran). There is no other way short of
+ * `--expose-gc`, and setting V8 flags while other threads run wasm crashed
+ * V8; `queryObjects` also collects, but leaves its object set's megabytes in
+ * the allocator each time, so it is the fallback when Node has no inspector.
+ */
+function collect(): Promise<void> {
+  if (gcSession === undefined) {
+    try {
+      gcSession = new Session();
+      gcSession.connect();
+    } catch {
+      gcSession = null;
+    }
+  }
+  if (gcSession === null) return Promise.resolve(void countWasmMemories());
+  const session = gcSession;
+  return new Promise((resolve) => session.post('HeapProfiler.collectGarbage', () => resolve()));
 }
 
 // `v8.queryObjects` is experimental in Node 22 and 24 and says so once per
@@ -130,8 +162,8 @@ function lineSink(level: string, keepTail: boolean): (bytes: Uint8Array) => void
     }
   };
 }
-const stdoutSink = lineSink('info', false);
-const stderrSink = lineSink('warn', true);
+let stdoutSink = lineSink('info', false);
+let stderrSink = lineSink('warn', true);
 
 // ── Host interfaces ────────────────────────────────────────────────────────
 
@@ -157,8 +189,8 @@ function hostImports(): Record<string, unknown> {
     env: init.env,
     preopens: init.preopens,
     fds: init.fds,
-    stdout: stdoutSink,
-    stderr: stderrSink,
+    stdout: (bytes) => stdoutSink(bytes),
+    stderr: (bytes) => stderrSink(bytes),
     http: {
       send: (request) => hostCall('http', 'send', [request]) as ReturnType<HttpBridge['send']>,
       read: (id, max) => hostCall('http', 'read', [id, max]) as Uint8Array,
@@ -190,8 +222,8 @@ function hostImports(): Record<string, unknown> {
 
 // ── Instantiation ──────────────────────────────────────────────────────────
 
-let instantiate: Instantiate;
-let modules: Record<string, WebAssembly.Module>;
+let instantiate: Instantiate | undefined;
+let modules: Record<string, WebAssembly.Module> = {};
 let instance: Instance | undefined;
 /** The linear memories of the current instance, to tell when it is near its cap. */
 let memories: { buffer: ArrayBuffer }[] = [];
@@ -202,6 +234,7 @@ function createInstance(): void {
   // With synchronous module lookup and core instantiation, jco's instantiate
   // completes synchronously, which lets a trapped instance be replaced from
   // inside the blocking call loop.
+  if (!instantiate) throw new Error('no component is loaded in this thread');
   const result = instantiate(
     (name) => {
       const m = modules[name];
@@ -303,10 +336,12 @@ function discardInstance(): void {
  * seldom asks for a collection), then start the next instance ahead of the
  * next call.
  */
-function afterDiscard(): void {
+async function afterDiscard(): Promise<void> {
   if (!collectPending) return;
   collectPending = false;
-  collectGarbage();
+  await collect();
+  // A parked thread has no component: it waits for the next one.
+  if (!instantiate || instance) return;
   try {
     createInstance();
   } catch {
@@ -374,6 +409,7 @@ function checkArguments(name: string, argsJson: string): Response | undefined {
 function memoryReport(): WorkerMemory {
   const h = getHeapStatistics();
   return {
+    threadId,
     linearBytes: linearBytes(),
     instanceMemories: memories.length,
     heapUsedBytes: h.used_heap_size,
@@ -386,7 +422,7 @@ function memoryReport(): WorkerMemory {
 
 function call(req: Request): Response {
   if (req.fn === MEMORY_PROBE) {
-    const alive = req.args[0] === true ? collectGarbage() : undefined;
+    const alive = req.args[0] === true ? countWasmMemories() : undefined;
     return { ok: alive === undefined ? memoryReport() : { ...memoryReport(), wasmMemories: alive }, logs: logSeq };
   }
   if (!instance) {
@@ -418,6 +454,44 @@ function call(req: Request): Response {
   }
 }
 
+// ── Handing the thread to the plugin's next instance ──────────────────────
+// A reload starts the new instance while the old one finishes its calls; the
+// old one's thread is then parked and the next reload takes it over, instead
+// of every reload starting a thread (each new thread leaves memory behind in
+// the allocator, see ARCHITECTURE.md).
+
+/** Drop the instance and everything it left in this thread: nothing of it reaches the next one. It is collected once the answer is out. */
+function park(): Response {
+  discardInstance();
+  memories = [];
+  argValidators = undefined;
+  saveCodeCache = undefined;
+  instantiate = undefined;
+  modules = {};
+  stderrTail = '';
+  stdoutSink = lineSink('info', false);
+  stderrSink = lineSink('warn', true);
+  logLinesThisCall = 0;
+  logLinesDropped = 0;
+  return { ok: undefined, logs: logSeq };
+}
+
+/** Start the component the host posted on the setup port, with the new instance's settings. */
+async function reset(): Promise<Response> {
+  if (instantiate) park();
+  const posted = receiveMessageOnPort(init.setupPort)?.message as Extract<WorkerSetup, { type: 'reset' }> | undefined;
+  if (posted?.type !== 'reset') return { fail: 'no component was posted for the new instance', logs: logSeq };
+  Object.assign(init, posted.init);
+  try {
+    instantiate = (await loadGlue(posted.glue)).instantiate;
+    modules = posted.modules;
+    createInstance();
+  } catch (err) {
+    return { fail: `plugin could not be instantiated: ${(err as Error).message}${stderrTail ? `\n${stderrTail}` : ''}`, logs: logSeq };
+  }
+  return { ok: undefined, logs: logSeq };
+}
+
 const isCall = (s: number) => s === State.CALL;
 const callSpin = new AdaptiveSpin(init.spinMicros);
 
@@ -443,7 +517,8 @@ async function serve(): Promise<never> {
     while ((s = Atomics.load(ch.ctrl, CTRL_STATE)) !== State.CALL) Atomics.wait(ch.ctrl, CTRL_STATE, s);
     let response: Response;
     try {
-      response = handle(readMessage<Request>(ch));
+      const req = readMessage<Request>(ch);
+      response = req.fn === RESET ? await reset() : req.fn === PARK ? park() : handle(req);
     } catch (err) {
       response = { fail: `worker error: ${(err as Error).message}`, logs: logSeq };
     }
@@ -467,15 +542,25 @@ async function serve(): Promise<never> {
     }
     // The promise jobs the call queued run here, before the collection.
     await undefined;
-    afterDiscard();
+    await afterDiscard();
   }
 }
 
 /** What the host sends once it knows them: the transpiled module first, then the compiled core modules. */
 export type WorkerSetup =
   /** The glue's text and code cache as the host read and checked them (`file` only names it, in stacks). */
-  | { type: 'glue'; file: string; kind: 'script' | 'module'; source: Uint8Array; codeCache: Uint8Array | undefined }
-  | { type: 'modules'; modules: Record<string, WebAssembly.Module> };
+  | GlueSetup
+  | { type: 'modules'; modules: Record<string, WebAssembly.Module> }
+  /** All of it at once, for a parked thread taken over by a new instance (posted on the setup port). */
+  | { type: 'reset'; init: InstanceInit; glue: GlueSetup; modules: Record<string, WebAssembly.Module> };
+
+export interface GlueSetup {
+  type: 'glue';
+  file: string;
+  kind: 'script' | 'module';
+  source: Uint8Array;
+  codeCache: Uint8Array | undefined;
+}
 
 function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<WorkerSetup, { type: T }>> {
   return new Promise((resolve) => {
@@ -495,11 +580,31 @@ let saveCodeCache: (() => void) | undefined;
  * Run the glue the host sent: its text as the host checked it against the cache
  * entry's digest, never the file (which could have changed since).
  */
-async function loadGlue(m: Extract<WorkerSetup, { type: 'glue' }>): Promise<{ instantiate: Instantiate }> {
+/**
+ * UTF-8 text as a string on V8's heap. Decoded whole, the glue (over 1 MB)
+ * would be copied into malloc'd memory first (Node makes texts that size
+ * external strings, and TextDecoder copies shared memory twice), memory the
+ * thread's allocator keeps once it is freed, reload after reload. Pieces
+ * under Node's external-string size are decoded straight onto the heap.
+ */
+function heapText(bytes: Buffer): string {
+  const PIECE = 256 * 1024;
+  let text = '';
+  for (let at = 0; at < bytes.length; ) {
+    let end = Math.min(at + PIECE, bytes.length);
+    // Never cut a UTF-8 sequence: back up over continuation bytes.
+    while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end--;
+    text += bytes.toString('utf8', at, end);
+    at = end;
+  }
+  return text;
+}
+
+async function loadGlue(m: GlueSetup): Promise<{ instantiate: Instantiate }> {
   const source = Buffer.from(m.source.buffer, m.source.byteOffset, m.source.byteLength);
   if (m.kind === 'module') return (await import(`data:text/javascript;base64,${source.toString('base64')}`)) as { instantiate: Instantiate };
   const cachedData = m.codeCache === undefined ? undefined : Buffer.from(m.codeCache.buffer, m.codeCache.byteOffset, m.codeCache.byteLength);
-  const script = new vm.Script(source.toString('utf8'), { filename: m.file, cachedData });
+  const script = new vm.Script(heapText(source), { filename: m.file, cachedData });
   if (!cachedData || script.cachedDataRejected) {
     saveCodeCache = () => {
       // Taken after the first call, the cache also holds the functions that call compiled.
