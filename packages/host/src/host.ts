@@ -165,6 +165,13 @@ export interface PluginInfo {
 export interface CallOptions {
   /** Deadline for this call, capped by the host maximum. */
   timeoutMs?: number;
+  /**
+   * Cancels the call. A call still queued behind others never runs; a running
+   * one is stopped in the plugin by stopping its worker, as at a deadline (the
+   * plugin's next call starts a fresh one). The promise rejects with the
+   * signal's reason at once.
+   */
+  signal?: AbortSignal;
 }
 
 /** Events a host emits. */
@@ -694,8 +701,13 @@ export class Host extends EventEmitter<HostEvents> {
     // A plugin's stack, in its own sources.
     if (AirlockError.isInstance(err) && err.plugin !== undefined) mapErrorStacks(err, this.#plugins.get(err.plugin)?.stacks);
     if (err instanceof Error) {
-      err.message = this.#scrub(err.message);
-      if (err.stack) err.stack = this.#scrub(err.stack);
+      // Defined rather than assigned: a DOMException (an abort's reason) has `message` as a getter only.
+      const message = this.#scrub(err.message);
+      if (message !== err.message) Object.defineProperty(err, 'message', { value: message, writable: true, configurable: true });
+      if (err.stack) {
+        const stack = this.#scrub(err.stack);
+        if (stack !== err.stack) Object.defineProperty(err, 'stack', { value: stack, writable: true, configurable: true });
+      }
       // Errors a plugin reported carry its own stack as `details`, which can hold a secret as well as a message can.
       const { details } = err as { details?: unknown };
       if (typeof details === 'string') Object.assign(err, { details: this.#scrub(details) });
@@ -823,7 +835,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const tool = this.#findTool(name);
     const loaded = this.#plugins.get(tool.plugin)!;
-    return this.#masking(() => invokeTool(loaded.instance, tool, args, this.#capTimeout(options.timeoutMs)));
+    return this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal }));
   }
 
   /** Stop every plugin and release the store. Idempotent. */

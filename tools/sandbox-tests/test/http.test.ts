@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHost, type HostLimits, type LogEntry } from '@airlock/host';
 import { pluginVariant } from '@airlock/test-utils';
 
@@ -15,6 +15,7 @@ let other: Server;
 let port: number;
 let otherPort: number;
 const seen: string[] = [];
+const held: import('node:http').ServerResponse[] = [];
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -34,6 +35,8 @@ beforeAll(async () => {
     if (req.url === '/redirect-in') return res.writeHead(302, { location: '/hello' }).end();
     if (req.url === '/redirect-out') return res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/secret` }).end();
     if (req.url === '/big') return res.writeHead(200).end('x'.repeat(5000));
+    // Never answers: the request is held until the test lets it go.
+    if (req.url === '/hang') return void held.push(res);
     res.writeHead(404).end();
   });
   other = createServer((req, res) => {
@@ -45,6 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const res of held.splice(0)) res.destroy();
   granted.close();
   other.close();
   await rm(base, { recursive: true, force: true });
@@ -114,5 +118,24 @@ describe('outbound HTTP through the gate', () => {
     expect(result.rejected).toBe(true);
     const fine = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/big`, {}, { maxHttpBodyBytes: 10_000 });
     expect(fine.result.text).toHaveLength(5000);
+  });
+});
+
+describe('cancelling a call that waits on the host', () => {
+  it('stops a call whose request is in flight: it rejects with the signal’s reason at once, and the plugin serves the next call', async () => {
+    const host = await createHost({ home: join(base, 'home'), logger: () => {} });
+    try {
+      await host.load(await fetcher([`http://127.0.0.1:${port}`]), { grant: 'manifest' });
+      const waiting = held.length;
+      const controller = new AbortController();
+      const call = host.callTool('fetch', { url: `http://127.0.0.1:${port}/hang` }, { signal: controller.signal });
+      // The plugin is waiting on the host once the server holds its request.
+      await vi.waitFor(() => expect(held.length).toBe(waiting + 1), { timeout: 30_000, interval: 10 });
+      controller.abort();
+      await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+      await expect(host.callTool('fetch', { url: `http://127.0.0.1:${port}/hello` })).resolves.toMatchObject({ status: 200, text: 'hello from loopback' });
+    } finally {
+      await host.close();
+    }
   });
 });

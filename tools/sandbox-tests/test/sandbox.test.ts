@@ -135,6 +135,41 @@ describe('a plugin that misbehaves', () => {
   });
 });
 
+describe('cancelling a call with an AbortSignal', () => {
+  const instance = async () => ((await host.callTool('sleep', { ms: 0 })) as { instance: string }).instance;
+
+  it('stops a running call in the plugin: it rejects with the signal’s reason, and a fresh instance serves the next call', async () => {
+    const before = await instance();
+    const controller = new AbortController();
+    const spinning = host.callTool('spin', {}, { signal: controller.signal });
+    // With the worker up and nothing queued, the call reaches the plugin within the promise jobs that follow.
+    await new Promise((resolve) => setImmediate(resolve));
+    const reason = new Error('the user cancelled');
+    controller.abort(reason);
+    await expect(spinning).rejects.toBe(reason);
+    // The spinning worker was stopped, not left to its deadline: the next call reaches a new instance.
+    expect(await instance()).not.toBe(before);
+    await expect(host.callTool('echo', { after: 'abort' })).resolves.toEqual({ after: 'abort' });
+  });
+
+  it('drops a queued call without disturbing the one running', async () => {
+    const before = await instance();
+    const running = host.callTool('sleep', { ms: 200 });
+    const controller = new AbortController();
+    const queued = host.callTool('echo', { never: 'runs' }, { signal: controller.signal });
+    controller.abort();
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(running).resolves.toMatchObject({ instance: before });
+    expect(await instance()).toBe(before);
+  });
+
+  it('refuses a call whose signal has already aborted, without running it', async () => {
+    const before = await instance();
+    await expect(host.callTool('spin', {}, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await instance()).toBe(before);
+  });
+});
+
 describe('host limits on a plugin\'s calls', () => {
   async function withHost(options: Parameters<typeof createHost>[0]['limits'], poolSize: number | undefined, body: (h: Host) => Promise<void>) {
     const h = await createHost({ home: join(home, `limits-${Math.random().toString(16).slice(2)}`), logger: () => {}, limits: options });

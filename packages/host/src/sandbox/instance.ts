@@ -85,6 +85,12 @@ export interface CallOptions {
   /** Check `tool.callTool` arguments against the tool's schema before the plugin runs. */
   validate?: boolean;
   /**
+   * Cancels the call: a queued call is dropped, a running one is stopped by
+   * stopping its worker (as at a deadline; the next call starts a new one).
+   * The promise rejects with the signal's reason at once.
+   */
+  signal?: AbortSignal;
+  /**
    * Tags the host calls the plugin makes during this call (its HTTP
    * requests), so the host can release what they opened later: a chat
    * stream's calls share one scope, closed when the stream ends.
@@ -204,10 +210,14 @@ export class PluginInstance {
         }),
       );
     }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     this.#pending++;
-    const run = this.#queue.then(() => this.#run(fn, args, timeoutMs, options.validate === true, options.scope)).finally(() => this.#pending--);
+    const run = this.#queue
+      .then(() => (signal?.aborted ? Promise.reject(signal.reason) : this.#run(fn, args, timeoutMs, options.validate === true, options.scope, signal)))
+      .finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
-    return run;
+    return signal ? abortable(run, signal) : run;
   }
 
   /**
@@ -425,9 +435,23 @@ export class PluginInstance {
     return live;
   }
 
-  async #run(fn: string, args: unknown[], timeoutMs: number, validate: boolean, scope: object | undefined): Promise<CallOutcome> {
+  async #run(fn: string, args: unknown[], timeoutMs: number, validate: boolean, scope: object | undefined, signal?: AbortSignal): Promise<CallOutcome> {
     const o = this.#opts;
     const live = await this.#ensureLive();
+    signal?.throwIfAborted();
+    const { ch } = live;
+    // An abort wakes the wait below, which then stops the worker.
+    const wake = () => Atomics.notify(ch.ctrl, CTRL_STATE);
+    signal?.addEventListener('abort', wake, { once: true });
+    try {
+      return await this.#exchange(live, fn, args, timeoutMs, validate, scope, signal);
+    } finally {
+      signal?.removeEventListener('abort', wake);
+    }
+  }
+
+  async #exchange(live: Live, fn: string, args: unknown[], timeoutMs: number, validate: boolean, scope: object | undefined, signal: AbortSignal | undefined): Promise<CallOutcome> {
+    const o = this.#opts;
     const { ch } = live;
     const deadline = performance.now() + timeoutMs;
     const refused: Refusal[] = [];
@@ -448,9 +472,14 @@ export class PluginInstance {
       if (state === State.DEAD) {
         throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` crashed during ${fn}; it will be restarted on the next call`, { plugin: o.pluginId });
       }
+      if (signal?.aborted) {
+        await this.#discard(live);
+        throw signal.reason;
+      }
       if (state === State.HOST_CALL) {
-        if (!(await this.#serveHostCall(ch, deadline, scope, refused))) {
+        if (!(await this.#serveHostCall(ch, deadline, scope, refused, signal))) {
           await this.#discard(live);
+          if (signal?.aborted) throw signal.reason;
           throw this.#timeout(fn, timeoutMs);
         }
         continue;
@@ -458,6 +487,10 @@ export class PluginInstance {
       const remaining = deadline - performance.now();
       const waited = remaining > 0 ? Atomics.waitAsync(ch.ctrl, CTRL_STATE, state, remaining) : { async: false, value: 'timed-out' as const };
       const outcome = waited.async ? await waited.value : waited.value;
+      if (signal?.aborted && Atomics.load(ch.ctrl, CTRL_STATE) === state) {
+        await this.#discard(live);
+        throw signal.reason;
+      }
       if (outcome === 'timed-out' && Atomics.load(ch.ctrl, CTRL_STATE) === state) {
         await this.#discard(live);
         throw this.#timeout(fn, timeoutMs);
@@ -507,12 +540,17 @@ export class PluginInstance {
     });
   }
 
-  /** Serve one host call, noting a refusal in `refused`; false when the call's deadline passed first. */
-  async #serveHostCall(ch: Channel, deadline: number, scope: object | undefined, refused: Refusal[]): Promise<boolean> {
+  /** Serve one host call, noting a refusal in `refused`; false when the call's deadline passed, or its signal aborted, first. */
+  async #serveHostCall(ch: Channel, deadline: number, scope: object | undefined, refused: Refusal[], signal: AbortSignal | undefined): Promise<boolean> {
     let reply: HostReply;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()))));
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()));
+        onAbort = () => resolve('late');
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
       const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope)), late]);
       if (answered === 'late') return false;
       reply = answered;
@@ -520,6 +558,7 @@ export class PluginInstance {
       reply = { err: { tag: 'internal', val: (err as Error).message } };
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     if ('refused' in reply && reply.refused) {
       refused.push(reply.refused);
@@ -537,4 +576,13 @@ export class PluginInstance {
     if (this.#live === live) this.#live = undefined;
     await live.worker.terminate();
   }
+}
+
+/** Settle with `promise`, or reject with the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
