@@ -26,6 +26,13 @@ const OPTIONS = {
   key: { type: 'string' },
   'trust-key': { type: 'string', multiple: true },
   'require-signed': { type: 'boolean' },
+  stdio: { type: 'boolean' },
+  port: { type: 'string' },
+  bind: { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  name: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];

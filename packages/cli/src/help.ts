@@ -36,6 +36,13 @@ Installed plugins
                                                       (storage [quota], http <origin>, env <NAME>,
                                                       filesystem <path>[:read-write], credentials <id>)
 
+Serving (MCP clients, over stdio or Streamable HTTP)
+  airlock serve --stdio                               MCP on stdin/stdout, for a client that starts it
+  airlock serve [--port <n>] [--bind <address>]       MCP at http://127.0.0.1:7345/mcp; needs a token
+  airlock token create --scope tools                  Make a bearer token (shown once)
+  airlock token list                                  The tokens: id, name, scopes
+  airlock token revoke <id>                           Forget a token
+
 Publishing
   airlock keys generate [--out <dir>]                 Make an ed25519 key pair for signing plugins
   airlock sign <dir> --key <file>                     Sign a built plugin package (airlock.sig.json)
@@ -113,6 +120,13 @@ const OPTION_TEXT: Record<OptionName, [string, string]> = {
   key: ['--key <file>', 'The private key (PEM), as `airlock keys generate` writes it'],
   'trust-key': ['--trust-key <file>', 'Also trust plugins signed with this public key (repeatable)'],
   'require-signed': ['--require-signed', 'Refuse plugins that are not signed by a trusted key'],
+  stdio: ['--stdio', 'Serve MCP on stdin and stdout (for a client that starts airlock itself); no token needed'],
+  port: ['--port <n>', 'HTTP port (default 7345; 0: any free port)'],
+  bind: ['--bind <address>', 'Address to listen on (default 127.0.0.1; anything else needs tokens, and TLS)'],
+  'tls-key': ['--tls-key <file>', 'PEM private key: serve HTTPS (with --tls-cert)'],
+  'tls-cert': ['--tls-cert <file>', 'PEM certificate chain for --tls-key'],
+  scope: ['--scope <scope>', 'What the token may use: tools (MCP), chat, manage (repeatable)'],
+  name: ['--name <name>', 'A name to know the token by (default: its id)'],
 };
 
 function optionLines(options: HelpSpec['options']): string {

@@ -16,6 +16,7 @@ import { Ui, UsageError, reportError } from './output.js';
 import { addPlugin, addTarget, changeGrant, grantTarget, listPlugins, pluginInfo, pluginTarget, removePlugin, setEnabled, updatePlugin, verifyPlugins } from './plugins.js';
 import { homeDir, withHost, withRegistry } from './session.js';
 import { callTool, listTools, parseToolCall } from './tools.js';
+import { createToken, listTokens, revokeToken, serve, serveOptions, tokenScopes } from './serve.js';
 
 export type { Io } from './io.js';
 export { HELP } from './help.js';
@@ -306,6 +307,67 @@ it asks for does not load.`,
       },
     ]),
   ),
+  serve: {
+    scope: 'plugins',
+    help: {
+      usage: 'airlock serve [--stdio | --port <n> --bind <address>] [--plugin <dir>...]',
+      summary: 'Serve the loaded tools to MCP clients, over stdio or Streamable HTTP.',
+      details: `With --stdio, MCP runs on stdin and stdout: the client starts \`airlock serve --stdio\` itself,
+and needs no token. Otherwise MCP is served at http://<bind>:<port>/mcp (Streamable HTTP), with
+/healthz and /readyz; every MCP request needs "Authorization: Bearer <token>" with the tools scope
+(\`airlock token create --scope tools\`). Plugin log lines reach MCP clients as log notifications;
+clients are told when the tools change. Stops on Ctrl-C or SIGTERM.`,
+      options: [...LOADING, 'stdio', 'port', 'bind', 'tls-key', 'tls-cert', ['json', 'Print {"url", "mcp", "health", "tools"} as one JSON line once listening']],
+      examples: ['airlock serve --stdio', 'airlock serve --port 7345', 'airlock serve --stdio -p plugins/notes --yes'],
+    },
+    prepare: (rest, args, ui) => {
+      const options = serveOptions(rest, args);
+      return (host) => serve(host, ui, options);
+    },
+  },
+  'token create': {
+    scope: 'local',
+    help: {
+      usage: 'airlock token create --scope <scope>... [--name <name>]',
+      summary: 'Make a bearer token for `airlock serve` (printed once; only its hash is kept).',
+      details: 'Scopes: tools (MCP), chat (the OpenAI-compatible API), manage (the management API). The token is kept, hashed, in <home>/serve-tokens.json; a running server sees a new token within a second.',
+      options: ['scope', 'name', ['home', 'Host home (default: $AIRLOCK_HOME or ~/.airlock)'], ['json', 'Print {"token", "id", "name", "scopes"} as JSON']],
+      examples: ['airlock token create --scope tools --name "my editor"'],
+    },
+    prepare: (rest, args, ui) => {
+      noMore(rest);
+      const scopes = tokenScopes(args);
+      return () => createToken(ui, homeDir(args, ui), scopes, args.values.name);
+    },
+  },
+  'token list': {
+    scope: 'local',
+    help: {
+      usage: 'airlock token list',
+      summary: 'List the tokens `airlock serve` accepts: id, name, scopes (never the secret).',
+      options: [['home', 'Host home (default: $AIRLOCK_HOME or ~/.airlock)'], ['json', 'Print the tokens as a JSON array']],
+      examples: ['airlock token list'],
+    },
+    prepare: (rest, args, ui) => {
+      noMore(rest);
+      return () => listTokens(ui, homeDir(args, ui));
+    },
+  },
+  'token revoke': {
+    scope: 'local',
+    help: {
+      usage: 'airlock token revoke <id>',
+      summary: 'Forget a token: a running server refuses it within a second.',
+      options: [['home', 'Host home (default: $AIRLOCK_HOME or ~/.airlock)'], ['json', 'Print {"id", "revoked"} as JSON']],
+      examples: ['airlock token revoke 3f2a9c01be44'],
+    },
+    prepare: (rest, args, ui) => {
+      const [id, ...extra] = rest;
+      if (!id) throw new UsageError('name the token: airlock token revoke <id> (see `airlock token list`)');
+      noMore(extra);
+      return () => revokeToken(ui, homeDir(args, ui), id);
+    },
+  },
   'keys generate': {
     scope: 'local',
     help: {

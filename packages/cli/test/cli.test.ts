@@ -51,6 +51,13 @@ describe('airlock', () => {
                                                             (storage [quota], http <origin>, env <NAME>,
                                                             filesystem <path>[:read-write], credentials <id>)
 
+      Serving (MCP clients, over stdio or Streamable HTTP)
+        airlock serve --stdio                               MCP on stdin/stdout, for a client that starts it
+        airlock serve [--port <n>] [--bind <address>]       MCP at http://127.0.0.1:7345/mcp; needs a token
+        airlock token create --scope tools                  Make a bearer token (shown once)
+        airlock token list                                  The tokens: id, name, scopes
+        airlock token revoke <id>                           Forget a token
+
       Publishing
         airlock keys generate [--out <dir>]                 Make an ed25519 key pair for signing plugins
         airlock sign <dir> --key <file>                     Sign a built plugin package (airlock.sig.json)

@@ -188,6 +188,8 @@ export interface HostEvents {
   'plugin-enabled': [InstalledPlugin];
   'plugin-disabled': [InstalledPlugin];
   'plugin-granted': [InstalledPlugin];
+  /** Every line the logger gets (secrets masked), for whoever relays them: `airlock serve` sends them to MCP clients. */
+  log: [LogEntry];
 }
 
 /** What one loaded plugin's workers hold (see `host.memoryUsage()`). */
@@ -295,7 +297,11 @@ export class Host extends EventEmitter<HostEvents> {
     this.#ownsStorage = options.storage === undefined;
     const logger = options.logger ?? stderrLogger();
     // Every line goes out with known secrets (tokens and keys that passed through the host) masked.
-    this.#logger = (entry) => logger({ ...entry, message: this.#scrub(entry.message) });
+    this.#logger = (entry) => {
+      const scrubbed = { ...entry, message: this.#scrub(entry.message) };
+      logger(scrubbed);
+      if (this.listenerCount('log') > 0) this.emit('log', scrubbed);
+    };
     this.#limits = {
       defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,

@@ -1,0 +1,153 @@
+/**
+ * The host's tool plugins as an MCP server: `tools/list` from every loaded
+ * tool plugin, `tools/call` through `host.callTool` (the same argument
+ * validation, deadline and grants), cancellation, plugin log lines as logging
+ * notifications, and `notifications/tools/list_changed` whenever the set of
+ * tools may have changed. One `Server` per MCP session; `McpHub` keeps them,
+ * so host events reach every connected client.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type LoggingLevel,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { AirlockError, type Host, type HostEvents, type LogEntry, type ToolInfo } from '@airlock/host';
+import { version } from './version.js';
+
+/** Host events after which the list of tools may differ. */
+const TOOL_LIST_EVENTS = [
+  'plugin-loaded',
+  'plugin-unloaded',
+  'plugin-reloaded',
+  'plugin-installed',
+  'plugin-updated',
+  'plugin-removed',
+  'plugin-enabled',
+  'plugin-disabled',
+  'plugin-granted',
+] as const satisfies readonly (keyof HostEvents)[];
+
+const LEVELS: Record<LogEntry['level'], LoggingLevel> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warning', error: 'error' };
+
+/**
+ * An MCP tool for an Airlock tool. Its name is the qualified `<plugin>.<tool>`
+ * (unique within the host, and within MCP's name rules); the hints follow the
+ * tool's risk level and the plugin's network grant.
+ */
+export function toMcpTool(tool: ToolInfo, host: Host): Tool {
+  const plugin = host.plugins().find((p) => p.id === tool.plugin);
+  const network = (plugin?.capabilities.http?.length ?? 0) > 0;
+  const inputSchema = tool.parameters.type === 'object' ? tool.parameters : { type: 'object', ...tool.parameters };
+  return {
+    name: tool.qualifiedName,
+    title: `${tool.name} (${tool.plugin})`,
+    description: tool.description,
+    inputSchema: inputSchema as Tool['inputSchema'],
+    annotations: {
+      title: `${tool.name} (${tool.plugin})`,
+      readOnlyHint: tool.risk === 'read-only',
+      destructiveHint: tool.risk === 'dangerous' || tool.risk === 'risky',
+      openWorldHint: network,
+    },
+    _meta: { 'airlock/risk': tool.risk, 'airlock/plugin': tool.plugin },
+  };
+}
+
+/** What a failed call tells the model: the host's code and message, and the hint when there is one. */
+function failure(err: unknown): CallToolResult {
+  const text = AirlockError.isInstance(err)
+    ? `${err.code}: ${err.message}${err.hint ? `\nHint: ${err.hint}` : ''}`
+    : `${(err as Error)?.message ?? String(err)}`;
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+/** The value a tool returned, as MCP content: JSON text always, structured content when it is an object. */
+function success(value: unknown): CallToolResult {
+  const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(value) ?? 'null' }] };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) result.structuredContent = value as Record<string, unknown>;
+  return result;
+}
+
+export interface McpHubOptions {
+  /** Shown to clients in `initialize`. */
+  name?: string;
+}
+
+/** The MCP servers of one host: one per connected session. */
+export class McpHub {
+  readonly #host: Host;
+  readonly #servers = new Set<Server>();
+  readonly #options: McpHubOptions;
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(host: Host, options: McpHubOptions = {}) {
+    this.#host = host;
+    this.#options = options;
+    const changed = () => this.#toolsChanged();
+    for (const event of TOOL_LIST_EVENTS) {
+      host.on(event, changed);
+      this.#unsubscribe.push(() => host.off(event, changed));
+    }
+    const log = (entry: LogEntry) => this.#log(entry);
+    host.on('log', log);
+    this.#unsubscribe.push(() => host.off('log', log));
+  }
+
+  /** Sessions connected now. */
+  get sessions(): number {
+    return this.#servers.size;
+  }
+
+  /** A new MCP server for one session; connect it to a transport. It leaves the hub when it closes. */
+  server(): Server {
+    const server = new Server(
+      { name: this.#options.name ?? 'airlock', title: 'Airlock', version },
+      {
+        capabilities: { tools: { listChanged: true }, logging: {} },
+        instructions: 'Tools of the Airlock plugins installed on this machine. Each runs sandboxed with only the capabilities its user granted.',
+      },
+    );
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.#host.tools().map((t) => toMcpTool(t, this.#host)) }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const { name, arguments: args = {} } = request.params;
+      if (!this.#host.tools().some((t) => t.qualifiedName === name)) {
+        throw new McpError(ErrorCode.InvalidParams, `no tool ${JSON.stringify(name)}: tools/list names the tools this server has`);
+      }
+      try {
+        return success(await this.#host.callTool(name, args, { signal: extra.signal }));
+      } catch (err) {
+        return failure(err);
+      }
+    });
+    this.#servers.add(server);
+    server.onclose = () => this.#servers.delete(server);
+    return server;
+  }
+
+  #toolsChanged(): void {
+    for (const server of this.#servers) {
+      // Only to sessions past initialization; a closed transport rejects, and that is its end.
+      if (server.getClientCapabilities()) server.sendToolListChanged().catch(() => {});
+    }
+  }
+
+  #log(entry: LogEntry): void {
+    for (const server of this.#servers) {
+      if (!server.getClientCapabilities()) continue;
+      // The level a client set is kept per session: name it, or every line goes out.
+      server.sendLoggingMessage({ level: LEVELS[entry.level] ?? 'info', logger: entry.plugin ?? 'airlock', data: entry.message }, server.transport?.sessionId).catch(() => {});
+    }
+  }
+
+  /** Close every session and stop listening to the host. */
+  async close(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off();
+    await Promise.all([...this.#servers].map((s) => s.close().catch(() => {})));
+    this.#servers.clear();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * `@airlock/serve` over Streamable HTTP, driven by the official MCP SDK client:
+ * what a client sees of the host's tools, calls and their failures,
+ * cancellation, list_changed and log lines. The doors a request must pass
+ * (token, scope, Host, Origin, body size) are tested in packages/serve.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
+import { createHost, type Host } from '@airlock/host';
+import { createServer, TokenStore, type AirlockServer } from '@airlock/serve';
+
+const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
+const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
+
+let home: string;
+let host: Host;
+let server: AirlockServer;
+let url: string;
+let tools: string;
+const open: Client[] = [];
+/** Tool calls the server has started on the host and not seen end. */
+let callsInFlight = 0;
+
+async function connect(token = tools): Promise<Client> {
+  const client = new Client({ name: 'airlock-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  open.push(client);
+  return client;
+}
+
+const text = (result: unknown) => ((result as { content: { type: string; text: string }[] }).content[0]!).text;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'airlock-serve-'));
+  host = await createHost({ home, logger: () => {} });
+  await host.load(fixture);
+  const callTool = host.callTool.bind(host);
+  host.callTool = async (...args: Parameters<Host['callTool']>) => {
+    callsInFlight++;
+    try {
+      return await callTool(...args);
+    } finally {
+      callsInFlight--;
+    }
+  };
+  const store = await TokenStore.open(home);
+  tools = (await store.create({ scopes: ['tools'], name: 'test client' })).token;
+  server = createServer(host, { tokens: store });
+  ({ url } = await server.listen());
+});
+
+afterAll(async () => {
+  for (const client of open) await client.close().catch(() => {});
+  await server.close();
+  await host.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('MCP over Streamable HTTP', () => {
+  it('lists each tool under its qualified name, with its schema and hints from its risk level', async () => {
+    const client = await connect();
+    expect(client.getServerCapabilities()?.tools?.listChanged).toBe(true);
+    const { tools: listed } = await client.listTools();
+    const echo = listed.find((t) => t.name === 'misbehaving.echo');
+    expect(echo).toMatchObject({
+      title: 'echo (misbehaving)',
+      description: 'Return the arguments.',
+      inputSchema: { type: 'object' },
+      annotations: { readOnlyHint: true, destructiveHint: false, openWorldHint: false },
+    });
+    expect(listed.map((t) => t.name)).toEqual(host.tools().map((t) => t.qualifiedName));
+  });
+
+  it('calls a tool: the result as JSON text and as structured content', async () => {
+    const client = await connect();
+    const result = await client.callTool({ name: 'misbehaving.echo', arguments: { hello: 'world', n: 2 } });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ hello: 'world', n: 2 });
+    expect(JSON.parse(text(result))).toEqual({ hello: 'world', n: 2 });
+  });
+
+  it('reports a plugin that traps, or overruns its deadline, as a tool error; the session goes on', async () => {
+    const client = await connect();
+    const trapped = await client.callTool({ name: 'misbehaving.trap', arguments: {} });
+    expect(trapped.isError).toBe(true);
+    expect(text(trapped)).toMatch(/^PLUGIN_TRAPPED: plugin `misbehaving` trapped/);
+    const late = await client.callTool({ name: 'misbehaving.spin', arguments: {} });
+    expect(late.isError).toBe(true);
+    expect(text(late)).toMatch(/^PLUGIN_TIMEOUT: .*\nHint: Raise `limits.timeoutMs`/s);
+    expect((await client.callTool({ name: 'misbehaving.echo', arguments: { still: 'here' } })).structuredContent).toEqual({ still: 'here' });
+  });
+
+  it('refuses an unknown tool as invalid params, and arguments the schema refuses as a tool error', async () => {
+    const client = await connect();
+    const err = await client.callTool({ name: 'misbehaving.nope', arguments: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).code).toBe(-32602);
+    const invalid = await client.callTool({ name: 'misbehaving.sleep', arguments: { ms: 'soon' } });
+    expect(invalid.isError).toBe(true);
+    expect(text(invalid)).toMatch(/^TOOL_ARGUMENTS_INVALID: /);
+  });
+
+  it('stops a call in the plugin when the client cancels it', async () => {
+    const client = await connect();
+    const instance = async () => ((await client.callTool({ name: 'misbehaving.sleep', arguments: { ms: 0 } })).structuredContent as { instance: string }).instance;
+    const before = await instance();
+    const controller = new AbortController();
+    const call = client.request({ method: 'tools/call', params: { name: 'misbehaving.sleep', arguments: { ms: 60_000 } } }, CallToolResultSchema, { signal: controller.signal });
+    await vi.waitFor(() => expect(callsInFlight).toBe(1), { timeout: 30_000, interval: 10 });
+    controller.abort('the user cancelled');
+    await expect(call).rejects.toThrow();
+    // notifications/cancelled reached the host: its worker was stopped, and a new instance answers.
+    await vi.waitFor(async () => expect(await instance()).not.toBe(before), { timeout: 30_000, interval: 50 });
+  });
+
+  it('tells every client when the tools change', async () => {
+    const client = await connect();
+    const changes: string[] = [];
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes.push('changed'));
+    await host.load(notes, { grant: 'manifest' });
+    await vi.waitFor(() => expect(changes.length).toBeGreaterThan(0), { timeout: 30_000, interval: 20 });
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('notes.add_note');
+    const seen = changes.length;
+    await host.unload('notes');
+    await vi.waitFor(() => expect(changes.length).toBeGreaterThan(seen), { timeout: 30_000, interval: 20 });
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('notes.add_note');
+  });
+
+  it('sends plugin log lines as logging notifications at the level the client chose', async () => {
+    const client = await connect();
+    const messages: LoggingMessageNotification['params'][] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void messages.push(n.params));
+    await client.setLoggingLevel('warning');
+    await client.callTool({ name: 'misbehaving.print', arguments: {} });
+    await vi.waitFor(() => expect(messages.some((m) => m.data === 'to stderr')).toBe(true), { timeout: 30_000, interval: 20 });
+    expect(messages.find((m) => m.data === 'to stderr')).toMatchObject({ level: 'warning', logger: 'misbehaving' });
+    // stdout is info, below the level chosen.
+    expect(messages.some((m) => m.data === 'to stdout')).toBe(false);
+  });
+});
