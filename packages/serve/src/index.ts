@@ -18,6 +18,7 @@ import { McpHub } from './mcp.js';
 export { createServer } from './server.js';
 export type { AirlockServer, ServerOptions, ListenOptions } from './server.js';
 export { McpHub, toMcpTool } from './mcp.js';
+export { toChatRequest } from './openai.js';
 export type { McpHubOptions } from './mcp.js';
 export { TokenStore, SCOPES, isScope } from './tokens.js';
 export type { Scope, TokenRecord } from './tokens.js';

@@ -16,6 +16,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Host, LogEntry } from '@airlock/host';
 import { McpHub } from './mcp.js';
+import { chatCompletions, listModels, openAIError, type ChatBody } from './openai.js';
 import { isScope, type Scope, type TokenRecord, type TokenStore } from './tokens.js';
 
 export interface ServerOptions {
@@ -122,19 +123,25 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
   };
 
   const buckets = new Map<string, { tokens: number; at: number }>();
-  const authorize = (scope: Scope): MiddlewareHandler<Env> => async (c, next) => {
+  /** Refusals in the route's own error shape: problem+json, or OpenAI's for /v1. */
+  const refuse = (openai: boolean, status: number, code: string, detail: string, headers: Record<string, string> = {}) =>
+    openai
+      ? openAIError(status, detail, status === 401 ? 'invalid_request_error' : status === 429 ? 'rate_limit_error' : 'permission_error', code.toLowerCase(), null, headers)
+      : problem(status, code, detail, headers);
+
+  const authorize = (scope: Scope, openai = false): MiddlewareHandler<Env> => async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const presented = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     const record = presented && o.tokens ? await o.tokens.verify(presented) : undefined;
     if (!record) {
       log('warn', `refused ${c.req.method} ${c.req.path}: ${presented ? 'unknown or revoked token' : 'no bearer token'}`);
-      return problem(401, 'TOKEN_REQUIRED', presented ? 'the bearer token is unknown or revoked' : 'this route needs a bearer token', {
+      return refuse(openai, 401, 'TOKEN_REQUIRED', presented ? 'the bearer token is unknown or revoked' : 'this route needs a bearer token', {
         'www-authenticate': `Bearer realm="airlock", scope="${scope}"`,
       });
     }
     if (!record.scopes.includes(scope)) {
       log('warn', `refused ${c.req.method} ${c.req.path}: token ${record.id} (${record.name}) lacks scope ${scope}`);
-      return problem(403, 'TOKEN_SCOPE', `token ${record.id} does not have the ${scope} scope; create one with \`airlock token create --scope ${scope}\``);
+      return refuse(openai, 403, 'TOKEN_SCOPE', `token ${record.id} does not have the ${scope} scope; create one with \`airlock token create --scope ${scope}\``);
     }
     // A token bucket per token: rateLimitPerMinute, refilled continuously.
     const now = Date.now();
@@ -145,7 +152,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     if (bucket.tokens < 1) {
       const wait = Math.ceil(((1 - bucket.tokens) * 60_000) / o.rateLimitPerMinute / 1000);
       log('warn', `refused ${c.req.method} ${c.req.path}: token ${record.id} (${record.name}) is over ${o.rateLimitPerMinute} requests a minute`);
-      return problem(429, 'RATE_LIMITED', `token ${record.id} made more than ${o.rateLimitPerMinute} requests in a minute`, { 'retry-after': String(wait) });
+      return refuse(openai, 429, 'RATE_LIMITED', `token ${record.id} made more than ${o.rateLimitPerMinute} requests in a minute`, { 'retry-after': String(wait) });
     }
     bucket.tokens -= 1;
     c.set('token', record);
@@ -172,10 +179,11 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
   const jsonRpcError = (status: number, code: number, message: string) =>
     new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), { status, headers: { 'content-type': 'application/json' } });
 
-  /** The body, read up to the cap: a Response when it is too large or not JSON. */
-  async function readJson(c: Context<Env>): Promise<{ body: unknown } | Response> {
+  /** The body, read up to the cap: a Response when it is too large or not JSON (in OpenAI's shape with `openai`). */
+  async function readJson(c: Context<Env>, openai = false): Promise<{ body: unknown } | Response> {
+    const tooLarge = (detail: string) => (openai ? openAIError(413, detail, 'invalid_request_error', 'body_too_large') : problem(413, 'BODY_TOO_LARGE', detail));
     const declared = Number(c.req.header('content-length') ?? NaN);
-    if (declared > o.maxBodyBytes) return problem(413, 'BODY_TOO_LARGE', `the body is ${declared} bytes, over the limit of ${o.maxBodyBytes}`);
+    if (declared > o.maxBodyBytes) return tooLarge(`the body is ${declared} bytes, over the limit of ${o.maxBodyBytes}`);
     const reader = c.req.raw.body?.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -186,7 +194,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
         size += value.byteLength;
         if (size > o.maxBodyBytes) {
           await reader.cancel().catch(() => {});
-          return problem(413, 'BODY_TOO_LARGE', `the body is over the limit of ${o.maxBodyBytes} bytes`);
+          return tooLarge(`the body is over the limit of ${o.maxBodyBytes} bytes`);
         }
         chunks.push(value);
       }
@@ -194,9 +202,17 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     try {
       return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
     } catch (err) {
-      return jsonRpcError(400, -32700, `Parse error: ${(err as Error).message}`);
+      return openai ? openAIError(400, `the body is not JSON: ${(err as Error).message}`, 'invalid_request_error') : jsonRpcError(400, -32700, `Parse error: ${(err as Error).message}`);
     }
   }
+
+  app.get('/v1/models', authorize('chat', true), () => listModels(host));
+  app.post('/v1/chat/completions', authorize('chat', true), async (c) => {
+    const read = await readJson(c, true);
+    if (read instanceof Response) return read;
+    // Aborted when the caller goes away: the plugin's call or stream stops.
+    return chatCompletions(host, read.body as ChatBody, c.req.raw.signal);
+  });
 
   app.all('/mcp', authorize('tools'), async (c) => {
     const token = c.get('token');
@@ -234,7 +250,11 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     return transport.handleRequest(c.req.raw, { parsedBody: read.body, authInfo: { token: token.id, clientId: token.name, scopes: token.scopes } });
   });
 
-  app.notFound((c) => problem(404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}; routes: GET /healthz, GET /readyz, POST|GET|DELETE /mcp`));
+  app.notFound((c) =>
+    c.req.path.startsWith('/v1/')
+      ? openAIError(404, `no route ${c.req.method} ${c.req.path}; this gateway serves GET /v1/models and POST /v1/chat/completions`, 'invalid_request_error', 'unknown_url')
+      : problem(404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}; routes: GET /healthz, GET /readyz, POST|GET|DELETE /mcp, GET /v1/models, POST /v1/chat/completions`),
+  );
   app.onError((err) => {
     log('error', `request failed: ${err.message}`);
     return problem(500, 'INTERNAL', 'the server failed to answer; see its log');

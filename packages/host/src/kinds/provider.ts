@@ -306,6 +306,9 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
       yield fromWitEvent(event);
     }
   } finally {
+    // After an abort a `next` may still be in flight, waiting on the backend: close what the
+    // stream opened upstream now, so that call ends instead of running to its deadline.
+    if (options.signal?.aborted) p.release(scope);
     // Calls to an instance run in order, so this drop follows any `next` still in flight.
     // The plugin cleans up first (its `finally` runs on drop); then the host closes
     // whatever the stream left open upstream, since a plugin cannot always do so itself.
