@@ -316,7 +316,10 @@ it asks for does not load.`,
 and needs no token. Otherwise MCP is served at http://<bind>:<port>/mcp (Streamable HTTP), with
 /healthz and /readyz; every MCP request needs "Authorization: Bearer <token>" with the tools scope
 (\`airlock token create --scope tools\`). Plugin log lines reach MCP clients as log notifications;
-clients are told when the tools change. Stops on Ctrl-C or SIGTERM.`,
+clients are told when the tools change. A tool whose risk is dangerous asks the user first (MCP
+elicitation); a client that cannot ask gets the call refused. <home>/config.json sets which risk
+levels ask and which tools never do: {"serve": {"confirm": ["risky", "dangerous"], "allow": ["notes.delete_note"]}}.
+Stops on Ctrl-C or SIGTERM.`,
       options: [...LOADING, 'stdio', 'port', 'bind', 'tls-key', 'tls-cert', ['json', 'Print {"url", "mcp", "health", "tools"} as one JSON line once listening']],
       examples: ['airlock serve --stdio', 'airlock serve --port 7345', 'airlock serve --stdio -p plugins/notes --yes'],
     },

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Host } from '@airlock/host';
-import { SCOPES, TokenStore, createServer, isScope, serveStdio, type Scope } from '@airlock/serve';
+import { SCOPES, TokenStore, createServer, isScope, readToolPolicy, serveStdio, type Scope } from '@airlock/serve';
 import { numberOption, type Args } from './args.js';
 import { table, UsageError, type Ui } from './output.js';
 
@@ -47,9 +47,11 @@ function untilStopped(ui: Ui): Promise<void> {
 }
 
 export async function serve(host: Host, ui: Ui, options: ServeOptions): Promise<number> {
+  // Which tools ask the user before they run: <home>/config.json's serve section.
+  const policy = await readToolPolicy(host.home);
   if (options.stdio) {
     // stdout is the MCP channel now: everything for people goes to stderr.
-    const session = await serveStdio(host);
+    const session = await serveStdio(host, { policy });
     ui.log(ui.err.dim(`airlock: serving ${host.tools().length} tools over MCP on stdio`));
     const ended = new Promise<void>((resolve) => process.stdin.once('end', resolve));
     await Promise.race([session.closed, ended, untilStopped(ui)]);
@@ -57,7 +59,7 @@ export async function serve(host: Host, ui: Ui, options: ServeOptions): Promise<
     return 0;
   }
   const tokens = await TokenStore.open(host.home);
-  const server = createServer(host, { tokens, logger: ({ level, message }) => ui.log(`${ui.err.dim('[serve]')} ${level === 'warn' ? `${ui.err.yellow('warning:')} ` : ''}${message}`) });
+  const server = createServer(host, { tokens, policy, logger: ({ level, message }) => ui.log(`${ui.err.dim('[serve]')} ${level === 'warn' ? `${ui.err.yellow('warning:')} ` : ''}${message}`) });
   const tls = options.tls && { key: await readFile(options.tls.key), cert: await readFile(options.tls.cert) };
   const { url } = await server.listen({ port: options.port, hostname: options.bind, ...(tls ? { tls } : {}) });
   if (ui.json) ui.event({ url, mcp: `${url}/mcp`, health: `${url}/healthz`, tools: host.tools().length });

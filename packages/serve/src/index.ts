@@ -14,11 +14,14 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Host } from '@airlock/host';
 import { McpHub } from './mcp.js';
+import type { ToolPolicy } from './policy.js';
 
 export { createServer } from './server.js';
 export type { AirlockServer, ServerOptions, ListenOptions } from './server.js';
 export { McpHub, toMcpTool } from './mcp.js';
 export { toChatRequest } from './openai.js';
+export { readToolPolicy, needsConfirmation, DEFAULT_CONFIRM } from './policy.js';
+export type { ToolPolicy } from './policy.js';
 export type { McpHubOptions } from './mcp.js';
 export { TokenStore, SCOPES, isScope } from './tokens.js';
 export type { Scope, TokenRecord } from './tokens.js';
@@ -29,10 +32,13 @@ export { version } from './version.js';
  * user: no token). Resolves once connected; the returned function closes the
  * session. Nothing else may write to stdout meanwhile.
  */
-export async function serveStdio(host: Host, streams: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream } = {}): Promise<{ hub: McpHub; closed: Promise<void>; close: () => Promise<void> }> {
-  const hub = new McpHub(host);
+export async function serveStdio(
+  host: Host,
+  options: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream; policy?: ToolPolicy } = {},
+): Promise<{ hub: McpHub; closed: Promise<void>; close: () => Promise<void> }> {
+  const hub = new McpHub(host, { policy: options.policy });
   const server = hub.server();
-  const transport = new StdioServerTransport(streams.stdin as never, streams.stdout as never);
+  const transport = new StdioServerTransport(options.stdin as never, options.stdout as never);
   const closed = new Promise<void>((resolve) => {
     const previous = transport.onclose;
     transport.onclose = () => {

@@ -9,6 +9,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  ElicitResultSchema,
   ErrorCode,
   ListToolsRequestSchema,
   McpError,
@@ -18,6 +19,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { AirlockError, type Host, type HostEvents, type LogEntry, type ToolInfo } from '@airlock/host';
 import { version } from './version.js';
+import { howToAllow, needsConfirmation, type ToolPolicy } from './policy.js';
 
 /** Host events after which the list of tools may differ. */
 const TOOL_LIST_EVENTS = [
@@ -76,6 +78,8 @@ function success(value: unknown): CallToolResult {
 export interface McpHubOptions {
   /** Shown to clients in `initialize`. */
   name?: string;
+  /** Which calls ask the user first (default: tools whose risk is `dangerous`). */
+  policy?: ToolPolicy;
 }
 
 /** The MCP servers of one host: one per connected session. */
@@ -115,8 +119,12 @@ export class McpHub {
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.#host.tools().map((t) => toMcpTool(t, this.#host)) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name, arguments: args = {} } = request.params;
-      if (!this.#host.tools().some((t) => t.qualifiedName === name)) {
-        throw new McpError(ErrorCode.InvalidParams, `no tool ${JSON.stringify(name)}: tools/list names the tools this server has`);
+      const tool = this.#host.tools().find((t) => t.qualifiedName === name);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool ${JSON.stringify(name)}: tools/list names the tools this server has`);
+      const policy = this.#options.policy ?? {};
+      if (needsConfirmation(policy, tool)) {
+        const refusal = await this.#confirm(server, tool, args, policy, extra.signal);
+        if (refusal) return refusal;
       }
       try {
         return success(await this.#host.callTool(name, args, { signal: extra.signal }));
@@ -127,6 +135,34 @@ export class McpHub {
     this.#servers.add(server);
     server.onclose = () => this.#servers.delete(server);
     return server;
+  }
+
+  /**
+   * Ask the user, through the client, whether this call may run: undefined
+   * when allowed, else the tool result that says why not.
+   */
+  async #confirm(server: Server, tool: ToolInfo, args: Record<string, unknown>, policy: ToolPolicy, signal: AbortSignal): Promise<CallToolResult | undefined> {
+    const refuse = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
+    // An empty `elicitation` capability (protocol 2025-06-18) means form mode.
+    if (!server.getClientCapabilities()?.elicitation) {
+      return refuse(
+        `CONFIRMATION_REQUIRED: ${tool.qualifiedName} is a ${tool.risk} tool, and this server asks the user before it runs; this client cannot ask (it has no elicitation). ${howToAllow(policy, tool)}`,
+      );
+    }
+    const shown = JSON.stringify(args);
+    const result = await server.request(
+      {
+        method: 'elicitation/create',
+        params: {
+          message: `${tool.qualifiedName} (plugin ${tool.plugin}) is marked ${tool.risk}: ${tool.description}\nRun it with ${shown.length > 500 ? `${shown.slice(0, 500)}…` : shown}?`,
+          requestedSchema: { type: 'object', properties: { allow: { type: 'boolean', title: `Run ${tool.qualifiedName}`, description: 'Allow this one call' } }, required: ['allow'] },
+        },
+      },
+      ElicitResultSchema,
+      { signal },
+    );
+    if (result.action === 'accept' && result.content?.allow === true) return undefined;
+    return refuse(`DECLINED: the user did not allow this call of ${tool.qualifiedName} (${result.action === 'accept' ? 'not allowed' : result.action}).`);
   }
 
   #toolsChanged(): void {

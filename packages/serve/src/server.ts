@@ -16,6 +16,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Host, LogEntry } from '@airlock/host';
 import { McpHub } from './mcp.js';
+import type { ToolPolicy } from './policy.js';
 import { chatCompletions, listModels, openAIError, type ChatBody } from './openai.js';
 import { isScope, type Scope, type TokenRecord, type TokenStore } from './tokens.js';
 
@@ -40,6 +41,8 @@ export interface ServerOptions {
   rateLimitPerMinute?: number;
   /** Where refusals and server events are written; tokens never appear in them. */
   logger?: (entry: LogEntry) => void;
+  /** Which tool calls ask the user first (see `readToolPolicy`); default: `dangerous` tools. */
+  policy?: ToolPolicy;
 }
 
 export interface ListenOptions {
@@ -91,7 +94,7 @@ type Env = { Variables: { token: TokenRecord } };
 export function createServer(host: Host, options: ServerOptions = {}): AirlockServer {
   const o = { ...DEFAULTS, ...options };
   const log = (level: LogEntry['level'], message: string) => o.logger?.({ level, message });
-  const hub = new McpHub(host);
+  const hub = new McpHub(host, { policy: options.policy });
   const sessions = new Map<string, Session>();
   const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(o.allowedHosts ?? []).map((h) => h.toLowerCase())]);
   const allowedOrigins = new Set(o.allowedOrigins ?? []);

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
 import { createHost, type Host } from '@airlock/host';
-import { createServer, TokenStore, type AirlockServer } from '@airlock/serve';
+import { createServer, TokenStore, type AirlockServer, type ToolPolicy } from '@airlock/serve';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
@@ -26,9 +26,16 @@ const open: Client[] = [];
 /** Tool calls the server has started on the host and not seen end. */
 let callsInFlight = 0;
 
-async function connect(token = tools): Promise<Client> {
-  const client = new Client({ name: 'airlock-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+let store: TokenStore;
+const extraServers: AirlockServer[] = [];
+
+async function connect(options: { at?: string; answer?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> } } = {}): Promise<Client> {
+  const client = new Client({ name: 'airlock-test', version: '1.0.0' }, options.answer ? { capabilities: { elicitation: { form: {} } } } : {});
+  if (options.answer) {
+    const answer = options.answer;
+    client.setRequestHandler(ElicitRequestSchema, (request) => answer(request.params.message));
+  }
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${options.at ?? url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${tools}` } } }));
   open.push(client);
   return client;
 }
@@ -48,7 +55,7 @@ beforeAll(async () => {
       callsInFlight--;
     }
   };
-  const store = await TokenStore.open(home);
+  store = await TokenStore.open(home);
   tools = (await store.create({ scopes: ['tools'], name: 'test client' })).token;
   server = createServer(host, { tokens: store });
   ({ url } = await server.listen());
@@ -56,6 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of open) await client.close().catch(() => {});
+  for (const extra of extraServers) await extra.close();
   await server.close();
   await host.close();
   await rm(home, { recursive: true, force: true });
@@ -144,5 +152,56 @@ describe('MCP over Streamable HTTP', () => {
     expect(messages.find((m) => m.data === 'to stderr')).toMatchObject({ level: 'warning', logger: 'misbehaving' });
     // stdout is info, below the level chosen.
     expect(messages.some((m) => m.data === 'to stdout')).toBe(false);
+  });
+});
+
+describe('asking the user before a risky or dangerous tool runs', () => {
+  async function servedWith(policy: ToolPolicy): Promise<string> {
+    const extra = createServer(host, { tokens: store, policy });
+    extraServers.push(extra);
+    return (await extra.listen()).url;
+  }
+
+  it('asks through elicitation before a dangerous tool runs, and runs it once the user allows', async () => {
+    const asked: string[] = [];
+    const client = await connect({ answer: (message) => (asked.push(message), { action: 'accept', content: { allow: true } }) });
+    const result = await client.callTool({ name: 'misbehaving.wipe', arguments: { all: true } });
+    expect(result.structuredContent).toEqual({ wiped: true });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain('misbehaving.wipe (plugin misbehaving) is marked dangerous');
+    expect(asked[0]).toContain('{"all":true}');
+    // A read-only tool does not ask.
+    await client.callTool({ name: 'misbehaving.echo', arguments: {} });
+    expect(asked).toHaveLength(1);
+  });
+
+  it('does not run it when the user declines, or cancels', async () => {
+    for (const action of ['decline', 'cancel'] as const) {
+      const client = await connect({ answer: () => ({ action }) });
+      const result = await client.callTool({ name: 'misbehaving.wipe', arguments: {} });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toContain(`DECLINED: the user did not allow this call of misbehaving.wipe (${action})`);
+    }
+    const unchecked = await connect({ answer: () => ({ action: 'accept', content: { allow: false } }) });
+    expect((await unchecked.callTool({ name: 'misbehaving.wipe', arguments: {} })).isError).toBe(true);
+  });
+
+  it('refuses it to a client that cannot ask, saying how to allow it', async () => {
+    const client = await connect();
+    const result = await client.callTool({ name: 'misbehaving.wipe', arguments: {} });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('CONFIRMATION_REQUIRED: misbehaving.wipe is a dangerous tool');
+    expect(text(result)).toContain('{"serve": {"allow": ["misbehaving.wipe"]}}');
+    // Risky tools run by default.
+    expect((await client.callTool({ name: 'misbehaving.publish', arguments: {} })).structuredContent).toEqual({ published: true });
+  });
+
+  it('follows the policy: risky tools ask when it says so, allowed tools never ask', async () => {
+    const strict = await connect({ at: await servedWith({ confirm: ['risky', 'dangerous'] }) });
+    expect(text(await strict.callTool({ name: 'misbehaving.publish', arguments: {} }))).toContain('CONFIRMATION_REQUIRED: misbehaving.publish is a risky tool');
+    const trusting = await connect({ at: await servedWith({ allow: ['misbehaving.wipe'] }) });
+    expect((await trusting.callTool({ name: 'misbehaving.wipe', arguments: {} })).structuredContent).toEqual({ wiped: true });
+    const wholePlugin = await connect({ at: await servedWith({ confirm: ['risky', 'dangerous'], allow: ['misbehaving.*'] }) });
+    expect((await wholePlugin.callTool({ name: 'misbehaving.publish', arguments: {} })).structuredContent).toEqual({ published: true });
   });
 });
