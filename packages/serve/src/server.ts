@@ -18,6 +18,8 @@ import type { Host, LogEntry } from '@airlock/host';
 import { McpHub } from './mcp.js';
 import type { ToolPolicy } from './policy.js';
 import { chatCompletions, listModels, openAIError, type ChatBody } from './openai.js';
+import { manageRoutes } from './manage.js';
+import { OPENAPI } from './openapi.js';
 import { isScope, type Scope, type TokenRecord, type TokenStore } from './tokens.js';
 
 export interface ServerOptions {
@@ -209,6 +211,11 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     }
   }
 
+  app.get('/openapi.json', (c) => c.json(OPENAPI));
+  const manage = manageRoutes(host, { readJson: (c) => readJson(c as Context<Env>) });
+  app.use('/api/*', authorize('manage'));
+  app.route('/api', manage.app);
+
   app.get('/v1/models', authorize('chat', true), () => listModels(host));
   app.post('/v1/chat/completions', authorize('chat', true), async (c) => {
     const read = await readJson(c, true);
@@ -256,7 +263,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
   app.notFound((c) =>
     c.req.path.startsWith('/v1/')
       ? openAIError(404, `no route ${c.req.method} ${c.req.path}; this gateway serves GET /v1/models and POST /v1/chat/completions`, 'invalid_request_error', 'unknown_url')
-      : problem(404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}; routes: GET /healthz, GET /readyz, POST|GET|DELETE /mcp, GET /v1/models, POST /v1/chat/completions`),
+      : problem(404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}; GET /openapi.json describes the routes`),
   );
   app.onError((err) => {
     log('error', `request failed: ${err.message}`);
@@ -294,6 +301,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     async close() {
       closed = true;
       clearInterval(sweep);
+      manage.close();
       await Promise.all([...sessions.keys()].map(closeSession));
       await hub.close();
       const server = listening;
