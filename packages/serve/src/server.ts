@@ -41,6 +41,8 @@ export interface ServerOptions {
   sessionIdleMs?: number;
   /** Requests per minute per token (default 600); past it, 429 with Retry-After. */
   rateLimitPerMinute?: number;
+  /** A request must arrive whole (headers and body) within this (default 30 s): a slow client is cut off. Its headers, within a third of it. */
+  requestTimeoutMs?: number;
   /** Where refusals and server events are written; tokens never appear in them. */
   logger?: (entry: LogEntry) => void;
   /** Which tool calls ask the user first (see `readToolPolicy`); default: `dangerous` tools. */
@@ -67,7 +69,7 @@ export interface AirlockServer {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { maxBodyBytes: 4 * 1024 * 1024, maxSessions: 64, sessionIdleMs: 30 * 60_000, rateLimitPerMinute: 600 };
+const DEFAULTS = { maxBodyBytes: 4 * 1024 * 1024, maxSessions: 64, sessionIdleMs: 30 * 60_000, rateLimitPerMinute: 600, requestTimeoutMs: 30_000 };
 
 /** An RFC 9457 problem, with the host's error code. */
 function problem(status: number, code: string, detail: string, headers: Record<string, string> = {}): Response {
@@ -285,14 +287,20 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
             fetch: app.fetch,
             port: listen.port ?? 0,
             hostname,
-            ...(tls ? { createServer: createHttpsServer, serverOptions: { key: tls.key, cert: tls.cert } } : {}),
+            // Slow clients (slowloris): the whole request within requestTimeoutMs, its headers within a third
+            // of it, checked every second. A response (an SSE stream) may last longer.
+            serverOptions: {
+              requestTimeout: o.requestTimeoutMs,
+              headersTimeout: Math.ceil(o.requestTimeoutMs / 3),
+              connectionsCheckingInterval: Math.min(1000, Math.ceil(o.requestTimeoutMs / 3)),
+              ...(tls ? { key: tls.key, cert: tls.cert } : {}),
+            },
+            ...(tls ? { createServer: createHttpsServer } : {}),
           },
           () => resolve(s),
         );
         s.once('error', reject);
       });
-      // Slow clients: the headers within 10 s, the whole request within 30 s (an SSE response may last longer).
-      Object.assign(server, { headersTimeout: 10_000, requestTimeout: 30_000 });
       listening = server;
       const { port } = server.address() as AddressInfo;
       const shown = hostname.includes(':') ? `[${hostname}]` : hostname;

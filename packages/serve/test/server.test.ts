@@ -5,6 +5,7 @@
  * logged, never with the token.
  */
 import { request } from 'node:http';
+import { connect as connectSocket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +142,42 @@ describe('the doors of the HTTP server', () => {
     expect(statuses.slice(0, 3)).toEqual([400, 400, 400]);
     expect(statuses[3]).toBe(429);
     expect(logs.some((l) => l.message.includes('is over 3 requests a minute'))).toBe(true);
+  });
+});
+
+describe('slow clients', () => {
+  /** A raw connection that sends `head`, then a byte of body every `everyMs`; resolves when the server closes it. */
+  function trickle(url: string, head: string, everyMs: number): Promise<string> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      let received = '';
+      const socket = connectSocket(Number(port), hostname, () => socket.write(head));
+      const timer = setInterval(() => socket.writable && socket.write('x'), everyMs);
+      socket.on('data', (d) => (received += d.toString()));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve(received);
+      });
+      socket.on('timeout', () => reject(new Error('socket timeout')));
+    });
+  }
+
+  it('cuts off a client that sends its body too slowly (slowloris), and keeps answering meanwhile', async () => {
+    const { url } = await serving({ requestTimeoutMs: 1500 });
+    const head = `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${tools}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`;
+    const slow = Array.from({ length: 5 }, () => trickle(url, head, 200));
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const answers = await Promise.all(slow);
+    // Node answers 408 Request Timeout, or just closes the connection.
+    for (const answer of answers) expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('cuts off a client that never finishes its headers', async () => {
+    const { url } = await serving({ requestTimeoutMs: 1500 });
+    const answer = await trickle(url, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', 200);
+    expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
   });
 });
 

@@ -155,6 +155,22 @@ describe('MCP over Streamable HTTP', () => {
   });
 });
 
+describe('under load', () => {
+  it('answers 200 concurrent calls, each with a result or a clear error, and keeps answering /healthz', async () => {
+    const client = await connect();
+    const calls = Array.from({ length: 200 }, (_, i) => client.callTool({ name: 'misbehaving.echo', arguments: { i } }));
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const results = await Promise.all(calls);
+    for (const [i, result] of results.entries()) {
+      // The plugin's queue is bounded: a call past it is refused as busy, not dropped.
+      if (result.isError) expect(text(result)).toMatch(/^PLUGIN_BUSY: /);
+      else expect(result.structuredContent).toEqual({ i });
+    }
+    expect(results.filter((r) => !r.isError).length).toBeGreaterThan(0);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
+
 describe('asking the user before a risky or dangerous tool runs', () => {
   async function servedWith(policy: ToolPolicy): Promise<string> {
     const extra = createServer(host, { tokens: store, policy });
