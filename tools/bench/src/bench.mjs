@@ -28,6 +28,9 @@ const rssOnce = join(benchDir, 'src', 'rss-once.mjs');
 const callsOnce = join(benchDir, 'src', 'calls-once.mjs');
 const sandboxOnce = join(benchDir, 'src', 'sandbox-once.mjs');
 const streamOnce = join(benchDir, 'src', 'stream-once.mjs');
+const gatewayOnce = join(benchDir, 'src', 'gateway-once.mjs');
+const GATEWAY_CALLS = 3_000;
+const GATEWAY_STREAM_CHUNKS = 2_500;
 const providerOpenAIDir = join(benchDir, '..', '..', 'plugins', 'provider-openai');
 const misbehavingDir = join(benchDir, '..', 'sandbox-tests', 'fixtures', 'misbehaving');
 const FETCHES = 1_000;
@@ -332,6 +335,18 @@ async function main() {
     row('Direct: first chunk', fmtMs(sd.medianFirstChunkMs), 'median; includes the server planning the whole answer');
     row('Direct: inter-arrival p50', fmtUs(sd.interArrivalP50Us), gaps(sd));
     row('Added per chunk by the plugin path', fmtUs(streaming.addedPerChunkUs), `(plugin − direct median time) / ${fmtInt(STREAM_CHUNKS)}; first chunk ${streaming.addedFirstChunkMs < 0 ? '−' : '+'}${fmtMs(Math.abs(streaming.addedFirstChunkMs))}; one echo call: ${fmtUs(results.callEcho.medianUs)}`);
+
+    // 7b. airlock serve: MCP and the OpenAI-compatible API against in-process calls
+    progress(`gateway: ${fmtInt(GATEWAY_CALLS)} echo calls in process, over MCP (Streamable HTTP, stdio) and a plain SDK stdio server; streams through the gateway`);
+    const { ok: _gatewayOk, ...gateway } = await runChild([gatewayOnce, join(base, 'gateway-home'), echoDir, providerOpenAIDir, String(GATEWAY_CALLS), String(GATEWAY_STREAM_CHUNKS), String(STREAM_RUNS)]);
+    results.gateway = gateway;
+    const gc = gateway.calls;
+    section(`airlock serve (fresh processes: the server in a child, the official MCP SDK client; ${fmtInt(GATEWAY_CALLS)} sequential calls after ${fmtInt(Math.min(2_000, GATEWAY_CALLS))} warm-up)`);
+    row('Trivial tool, in process (host.callTool)', fmtUs(gc.inProcess.medianUs), `median; p99 ${fmtUs(gc.inProcess.p99Us)}`);
+    row('Through MCP, Streamable HTTP', fmtUs(gc.mcpHttp.medianUs), `median; p99 ${fmtUs(gc.mcpHttp.p99Us)}; overhead ${fmtUs(gateway.overheadUs.mcpHttp)} (target ≤ 150 µs)`);
+    row('Through MCP, stdio', fmtUs(gc.mcpStdio.medianUs), `median; p99 ${fmtUs(gc.mcpStdio.p99Us)}; overhead ${fmtUs(gateway.overheadUs.mcpStdio)} (target ≤ 150 µs)`);
+    row('Plain Node MCP stdio server (official SDK, no sandbox)', fmtUs(gc.plainStdio.medianUs), `median; p99 ${fmtUs(gc.plainStdio.p99Us)}; the same trivial tool, the way most tools ship today`);
+    row('Streaming through the gateway (/v1/chat/completions)', `${fmtInt(gateway.stream.gatewayPerSec)} /s`, `chunks; ${fmtInt(gateway.stream.chunks)} per stream, median of ${gateway.stream.runs}; in process (host.chatStream) ${fmtInt(gateway.stream.inProcessPerSec)} /s: ${Math.round(gateway.stream.ratio * 100)}% (target ≥ 80%)`);
 
     // 8. Plugin authoring: a new tool project through a local registry, from npm create to green tests, then rebuilds
     progress('authoring: publish to a local registry; npm create, npm install, npm test outside the workspace; then rebuild');

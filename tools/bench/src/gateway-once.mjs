@@ -1,0 +1,211 @@
+/**
+ * `airlock serve` against in-process calls, run by bench.mjs in a fresh process:
+ *   node src/gateway-once.mjs <home> <echoDir> <providerDir> <calls> <streamChunks> <streamRuns>
+ *
+ * Tool calls: the trivial echo tool called with `host.callTool` in this
+ * process, then through MCP with the official SDK client, over Streamable
+ * HTTP and over stdio, each served by a child process running
+ * `@airlock/serve`; and, for scale, the same trivial tool served by a plain
+ * Node MCP stdio server written with the official SDK (the way most tools ship
+ * today). Streaming: chunks per second of one chat completion, through the
+ * gateway's OpenAI-compatible API and in-process (`host.chatStream`), from the
+ * loopback OpenAI server in its own process. Prints one JSON line.
+ *
+ * Also run as the child: `node src/gateway-once.mjs --serve http|stdio <home> <echoDir> [providerDir baseUrl]`.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createHost } from '@airlock/host';
+import { BENCH_CHUNK_TEXT } from '@airlock/openai-server';
+import { median, pct, round, sortNum } from './stats.mjs';
+
+const self = fileURLToPath(import.meta.url);
+const benchDir = fileURLToPath(new URL('..', import.meta.url));
+const KEY = 'sk-bench-gateway-5c2e8a71';
+
+/** A child process that prints one JSON line once ready; closed by ending its stdin. */
+async function child(args, env = {}) {
+  const proc = spawn(process.execPath, args, { cwd: benchDir, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const lines = createInterface({ input: proc.stdout });
+  const [line] = await Promise.race([once(lines, 'line'), once(proc, 'exit').then(([code]) => Promise.reject(new Error(`${args.join(' ')} exited (${code})`)))]);
+  return {
+    info: JSON.parse(line),
+    close: async () => {
+      proc.stdin.end();
+      if (proc.exitCode === null) await once(proc, 'exit');
+    },
+  };
+}
+
+/** Time `calls` sequential calls after `warmup` untimed ones: median and p99 in µs. */
+async function timeCalls(call, warmup, calls) {
+  for (let i = 0; i < warmup; i++) await call(i);
+  const samples = [];
+  for (let i = 0; i < calls; i++) {
+    const t = process.hrtime.bigint();
+    await call(i);
+    samples.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  const sorted = sortNum(samples);
+  return { calls, medianUs: round(median(sorted)), p99Us: round(pct(sorted, 99)) };
+}
+
+const echoArgs = (i) => ({ value: i });
+const check = (result, i) => {
+  if (result.isError || result.structuredContent?.value !== i) throw new Error(`unexpected result ${JSON.stringify(result)}`);
+};
+
+/** A plain Node MCP stdio server with one trivial tool, written with the official SDK's McpServer. */
+const PLAIN_SERVER = `
+  import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+  import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+  import { z } from 'zod';
+  const server = new McpServer({ name: 'plain', version: '1.0.0' });
+  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text', text: JSON.stringify(args) }], structuredContent: args }));
+  await server.connect(new StdioServerTransport());
+`;
+
+async function viaClient(transport, name, warmup, calls) {
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(transport);
+  try {
+    return await timeCalls(async (i) => check(await client.callTool({ name, arguments: echoArgs(i) }), i), warmup, calls);
+  } finally {
+    await client.close();
+  }
+}
+
+async function streamOnce(url, headers, model) {
+  const t = process.hrtime.bigint();
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'stream' }] }) });
+  if (!res.ok) throw new Error(`stream: ${res.status} ${await res.text()}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let text = '';
+  let chunks = 0;
+  for await (const bytes of res.body) {
+    buffer += decoder.decode(bytes, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.startsWith('data: ') ? event.slice(6) : '';
+      if (!data || data === '[DONE]') continue;
+      const delta = JSON.parse(data).choices?.[0]?.delta?.content;
+      if (delta) {
+        text += delta;
+        chunks++;
+      }
+    }
+  }
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, text, chunks };
+}
+
+async function main() {
+  const [home, echoDir, providerDir, callsArg, chunksArg, runsArg] = process.argv.slice(2);
+  if (!runsArg) {
+    console.error('usage: node src/gateway-once.mjs <home> <echoDir> <providerDir> <calls> <streamChunks> <streamRuns>');
+    process.exit(2);
+  }
+  const CALLS = Number(callsArg);
+  const WARMUP = Math.min(2_000, CALLS);
+  const CHUNKS = Number(chunksArg);
+  const RUNS = Number(runsArg);
+  const expected = BENCH_CHUNK_TEXT.repeat(CHUNKS);
+
+  // The backend, in its own process.
+  const backendSrc = `
+    import { startOpenAIServer } from '@airlock/openai-server';
+    const server = await startOpenAIServer({ apiKeys: [${JSON.stringify(KEY)}] });
+    process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
+    process.stdin.on('end', () => server.close().then(() => process.exit(0)));
+    process.stdin.resume();
+  `;
+  const backend = await child(['--input-type=module', '-e', backendSrc]);
+  const http = await child([self, '--serve', 'http', `${home}-http`, echoDir, providerDir, backend.info.url]);
+  const host = await createHost({ home: `${home}-local`, logger: () => {}, env: { OPENAI_API_KEY: KEY } });
+  try {
+    await host.load(echoDir, { grant: 'manifest' });
+    await host.load(providerDir, { grant: 'manifest', config: { baseUrl: backend.info.url } });
+    const echo = host.tools()[0].qualifiedName;
+
+    const inProcess = await timeCalls(async (i) => {
+      const v = await host.callTool(echo, echoArgs(i));
+      if (v.value !== i) throw new Error('unexpected result');
+    }, WARMUP, CALLS);
+    const mcpHttp = await viaClient(new StreamableHTTPClientTransport(new URL(`${http.info.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${http.info.token}` } } }), echo, WARMUP, CALLS);
+    const mcpStdio = await viaClient(new StdioClientTransport({ command: process.execPath, args: [self, '--serve', 'stdio', `${home}-stdio`, echoDir], cwd: benchDir, stderr: 'inherit' }), echo, WARMUP, CALLS);
+    const plainStdio = await viaClient(new StdioClientTransport({ command: process.execPath, args: ['--input-type=module', '-e', PLAIN_SERVER], cwd: benchDir, stderr: 'inherit' }), 'echo', WARMUP, CALLS);
+
+    // Streaming: alternate the two paths after one untimed stream each.
+    const model = `bench-${CHUNKS}`;
+    const gateway = () => streamOnce(`${http.info.url}/v1/chat/completions`, { authorization: `Bearer ${http.info.token}` }, `provider-openai/${model}`);
+    const local = async () => {
+      const t = process.hrtime.bigint();
+      let text = '';
+      let chunks = 0;
+      for await (const e of host.chatStream({ provider: 'provider-openai', model, messages: [{ role: 'user', content: 'stream' }] })) {
+        if (e.type === 'text') {
+          text += e.text;
+          chunks++;
+        }
+      }
+      return { seconds: Number(process.hrtime.bigint() - t) / 1e9, text, chunks };
+    };
+    await gateway();
+    await local();
+    const rates = { gateway: [], inProcess: [] };
+    for (let r = 0; r < RUNS; r++) {
+      for (const [name, run] of [['gateway', gateway], ['inProcess', local]]) {
+        const { seconds, text, chunks } = await run();
+        if (text !== expected) throw new Error(`${name} stream: the text differs from what the server sent (${text.length} of ${expected.length} characters)`);
+        rates[name].push(chunks / seconds);
+      }
+    }
+    const streamGatewayPerSec = round(median(sortNum(rates.gateway)));
+    const streamInProcessPerSec = round(median(sortNum(rates.inProcess)));
+    process.stdout.write(
+      `${JSON.stringify({
+        ok: true,
+        calls: { inProcess, mcpHttp, mcpStdio, plainStdio },
+        overheadUs: { mcpHttp: round(mcpHttp.medianUs - inProcess.medianUs), mcpStdio: round(mcpStdio.medianUs - inProcess.medianUs) },
+        stream: { chunks: CHUNKS, runs: RUNS, gatewayPerSec: streamGatewayPerSec, inProcessPerSec: streamInProcessPerSec, ratio: round(streamGatewayPerSec / streamInProcessPerSec) },
+      })}\n`,
+    );
+  } finally {
+    await host.close();
+    await http.close();
+    await backend.close();
+  }
+}
+
+// ---------------------------------------------------------------- the child: a server
+
+async function serveChild() {
+  const [, , , mode, home, echoDir, providerDir, baseUrl] = process.argv;
+  const { createServer, serveStdio, TokenStore } = await import('@airlock/serve');
+  const host = await createHost({ home, logger: () => {}, env: { OPENAI_API_KEY: KEY } });
+  await host.load(echoDir, { grant: 'manifest' });
+  if (providerDir) await host.load(providerDir, { grant: 'manifest', config: { baseUrl } });
+  if (mode === 'stdio') {
+    const { closed } = await serveStdio(host);
+    process.stdin.once('end', () => process.exit(0));
+    await closed;
+    process.exit(0);
+  }
+  const tokens = await TokenStore.open(home);
+  const { token } = await tokens.create({ scopes: ['tools', 'chat'] });
+  const server = createServer(host, { tokens, rateLimitPerMinute: 10_000_000 });
+  const { url } = await server.listen();
+  process.stdout.write(`${JSON.stringify({ url, token })}\n`);
+  process.stdin.on('end', () => server.close().then(() => host.close()).then(() => process.exit(0)));
+  process.stdin.resume();
+}
+
+if (process.argv[2] === '--serve') await serveChild();
+else await main();
