@@ -277,16 +277,7 @@ export class PluginInstance {
     try {
       const component = await o.component();
       const modules = await o.modules();
-      const init: InstanceInit = {
-        pluginId: o.pluginId,
-        config: o.config,
-        env: o.env,
-        preopens: o.preopens,
-        fds: createFdTable(),
-        spinMicros: o.spin.workerMicros,
-        memoryCapBytes: o.memoryCapBytes,
-        growthBytes: o.growthBytes,
-      };
+      const init = this.#instanceInit();
       live.setup.postMessage({ type: 'reset', init, glue: this.#glueSetup(component), modules } satisfies WorkerSetup);
       live.owner = this;
       live.opts = o;
@@ -303,6 +294,21 @@ export class PluginInstance {
     }
     this.#live = live;
     return live;
+  }
+
+  /** What the worker needs of this instance's settings, with a fresh table of open files. */
+  #instanceInit(): InstanceInit {
+    const o = this.#opts;
+    return {
+      pluginId: o.pluginId,
+      config: o.config,
+      env: o.env,
+      preopens: o.preopens,
+      fds: createFdTable(),
+      spinMicros: o.spin.workerMicros,
+      memoryCapBytes: o.memoryCapBytes,
+      growthBytes: o.growthBytes,
+    };
   }
 
   #glueSetup(component: PreparedComponent): Extract<WorkerSetup, { type: 'glue' }> {
@@ -354,19 +360,7 @@ export class PluginInstance {
     }
     const { ctrlBuffer, dataBuffer } = createChannel(o.maxMessageBytes);
     const setup = new MessageChannel();
-    const init: WorkerInit = {
-      pluginId: o.pluginId,
-      ctrlBuffer,
-      dataBuffer,
-      config: o.config,
-      env: o.env,
-      preopens: o.preopens,
-      fds: createFdTable(),
-      spinMicros: o.spin.workerMicros,
-      memoryCapBytes: o.memoryCapBytes,
-      growthBytes: o.growthBytes,
-      setupPort: setup.port2,
-    };
+    const init: WorkerInit = { ...this.#instanceInit(), ctrlBuffer, dataBuffer, setupPort: setup.port2 };
     // The worker boots while the host prepares the component, and loads the transpiled module while the host compiles the core modules.
     const worker = new Worker(workerUrl, { workerData: init, transferList: [setup.port2], stdout: false, stderr: false });
     const live: Live = {
