@@ -72,7 +72,8 @@ describe('a plugin worker’s memory', () => {
     await host.callTool('echo', {});
     const before = await worker(host);
     // A 4 MiB string (and its JSON) grows the guest's memory well past 2 MiB; the call still answers.
-    const big = (await host.callTool('big', { mb: 4 })) as string;
+    // The fixture's 1.5 s deadline is for its misbehaving tools; a 4 MiB answer on a busy machine may take longer.
+    const big = (await host.callTool('big', { mb: 4 }, { timeoutMs: 120_000 })) as string;
     expect(big).toHaveLength(4 * MiB);
     const after = await worker(host);
     expect(after.linearBytes).toBe(before.linearBytes);
@@ -84,7 +85,7 @@ describe('a plugin worker’s memory', () => {
     const host = await hostWith({ instanceGrowthMb: 0 });
     await host.callTool('echo', {});
     const before = await worker(host);
-    await host.callTool('big', { mb: 4 });
+    await host.callTool('big', { mb: 4 }, { timeoutMs: 120_000 });
     const after = await worker(host);
     expect(after.linearBytes).toBeGreaterThan(before.linearBytes + 2 * MiB);
   });
