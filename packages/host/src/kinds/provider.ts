@@ -8,7 +8,7 @@
  */
 import { AirlockError, ProviderError, type ProviderErrorCode } from '../errors.js';
 import { redactSecrets } from '../redact.js';
-import { errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
+import { abortable, errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { explainRefusals, type Refusal } from '../capabilities/refusal.js';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
@@ -197,17 +197,6 @@ function fromWitMessage(m: WitMessage): ChatMessage {
   if (m.toolCalls.length) out.toolCalls = m.toolCalls.map((c) => ({ ...c }));
   if (m.toolCallId !== undefined) out.toolCallId = m.toolCallId;
   return out;
-}
-
-/** Reject with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** A loaded provider plugin, as the host calls it. */

@@ -217,7 +217,7 @@ export class PluginInstance {
       .then(() => (signal?.aborted ? Promise.reject(signal.reason) : this.#run(fn, args, timeoutMs, options.validate === true, options.scope, signal)))
       .finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
-    return signal ? abortable(run, signal) : run;
+    return abortable(run, signal);
   }
 
   /**
@@ -572,8 +572,10 @@ export class PluginInstance {
   }
 }
 
-/** Settle with `promise`, or reject with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+/** Settle with `promise`, or reject with the signal's reason as soon as it aborts (at once when it has). */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
