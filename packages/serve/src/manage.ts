@@ -8,7 +8,8 @@
  * `list_changed`. Errors are problem+json with the host's error codes.
  */
 import { Hono, type Context } from 'hono';
-import { AirlockError, type Grant, type Host, type HostEvents, type InstalledPlugin } from '@airlock/host';
+import { AirlockError, type Grant, type Host, type InstalledPlugin } from '@airlock/host';
+import { PLUGIN_EVENTS, problem } from './problem.js';
 
 /** The status a host error gets. */
 function statusOf(code: string): number {
@@ -42,9 +43,8 @@ function statusOf(code: string): number {
   }
 }
 
-export function problemOf(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Response {
-  return new Response(JSON.stringify({ type: 'about:blank', title: code, status, code, detail, ...extra }), { status, headers: { 'content-type': 'application/problem+json' } });
-}
+/** A problem of the management API: its title is the host's code. */
+const problemOf = (status: number, code: string, detail: string, fields: Record<string, unknown> = {}) => problem(status, code, detail, { fields: { title: code, ...fields } });
 
 function fromError(err: unknown): Response {
   if (AirlockError.isInstance(err)) return problemOf(statusOf(err.code), err.code, err.message, err.hint ? { hint: err.hint } : {});
@@ -57,18 +57,6 @@ function view(host: Host, plugin: InstalledPlugin) {
   return { ...plugin, loaded, tools: loaded ? host.tools().filter((t) => t.plugin === plugin.id).map((t) => t.qualifiedName) : [] };
 }
 
-const EVENTS = [
-  'plugin-loaded',
-  'plugin-unloaded',
-  'plugin-reloaded',
-  'plugin-installed',
-  'plugin-updated',
-  'plugin-rolled-back',
-  'plugin-removed',
-  'plugin-enabled',
-  'plugin-disabled',
-  'plugin-granted',
-] as const satisfies readonly (keyof HostEvents)[];
 
 type Body = Record<string, unknown>;
 
@@ -222,7 +210,7 @@ export function manageRoutes(host: Host, options: ManageOptions): { app: Hono; c
     let stop = () => {};
     const stream = new ReadableStream<Uint8Array>({
       start(out) {
-        const listeners = EVENTS.map((event) => {
+        const listeners = PLUGIN_EVENTS.map((event) => {
           const listener = (plugin: { id: string; version?: string }) => {
             try {
               out.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify({ event, id: plugin.id, version: plugin.version })}\n\n`));

@@ -17,22 +17,13 @@ import {
   type LoggingLevel,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { AirlockError, type Host, type HostEvents, type LogEntry, type ToolInfo } from '@airlock/host';
+import { AirlockError, type Host, type LogEntry, type ToolInfo } from '@airlock/host';
+import { PLUGIN_EVENTS } from './problem.js';
 import { version } from './version.js';
 import { howToAllow, needsConfirmation, type ToolPolicy } from './policy.js';
 
-/** Host events after which the list of tools may differ. */
-const TOOL_LIST_EVENTS = [
-  'plugin-loaded',
-  'plugin-unloaded',
-  'plugin-reloaded',
-  'plugin-installed',
-  'plugin-updated',
-  'plugin-removed',
-  'plugin-enabled',
-  'plugin-disabled',
-  'plugin-granted',
-] as const satisfies readonly (keyof HostEvents)[];
+/** Host events after which the list of tools may differ (a rolled-back update leaves it as it was). */
+const TOOL_LIST_EVENTS = PLUGIN_EVENTS.filter((e) => e !== 'plugin-rolled-back');
 
 const LEVELS: Record<LogEntry['level'], LoggingLevel> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warning', error: 'error' };
 

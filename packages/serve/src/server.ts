@@ -16,6 +16,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Host, LogEntry } from '@airlock/host';
 import { McpHub } from './mcp.js';
+import { problem } from './problem.js';
 import type { ToolPolicy } from './policy.js';
 import { chatCompletions, listModels, openAIError, type ChatBody } from './openai.js';
 import { manageRoutes } from './manage.js';
@@ -71,12 +72,6 @@ export interface AirlockServer {
 
 const DEFAULTS = { maxBodyBytes: 4 * 1024 * 1024, maxSessions: 64, sessionIdleMs: 30 * 60_000, rateLimitPerMinute: 600, requestTimeoutMs: 30_000 };
 
-/** An RFC 9457 problem, with the host's error code. */
-function problem(status: number, code: string, detail: string, headers: Record<string, string> = {}): Response {
-  const title = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
-  return new Response(JSON.stringify({ type: 'about:blank', title, status, code, detail }), { status, headers: { 'content-type': 'application/problem+json', ...headers } });
-}
-
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 function hostnameOf(hostHeader: string): string {
@@ -111,7 +106,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     const hostHeader = c.req.header('host');
     if (hostHeader && !allowedHosts.has(hostnameOf(hostHeader))) {
       log('warn', `refused ${c.req.method} ${c.req.path}: Host ${JSON.stringify(hostHeader)} is not one this server answers to`);
-      return problem(403, 'HOST_NOT_ALLOWED', `Host ${JSON.stringify(hostHeader)} is not allowed`, {});
+      return problem(403, 'HOST_NOT_ALLOWED', `Host ${JSON.stringify(hostHeader)} is not allowed`);
     }
     const origin = c.req.header('origin');
     if (origin && !allowedOrigins.has(origin)) {
@@ -134,7 +129,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
   const refuse = (openai: boolean, status: number, code: string, detail: string, headers: Record<string, string> = {}) =>
     openai
       ? openAIError(status, detail, status === 401 ? 'invalid_request_error' : status === 429 ? 'rate_limit_error' : 'permission_error', code.toLowerCase(), null, headers)
-      : problem(status, code, detail, headers);
+      : problem(status, code, detail, { headers });
 
   const authorize = (scope: Scope, openai = false): MiddlewareHandler<Env> => async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -244,7 +239,7 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
     if (!isInitializeRequest(read.body)) return jsonRpcError(400, -32000, 'Bad Request: no session; send initialize first');
     if (sessions.size >= o.maxSessions) {
       log('warn', `refused a new MCP session: ${sessions.size} are open (the limit)`);
-      return problem(503, 'TOO_MANY_SESSIONS', `${sessions.size} MCP sessions are open, the limit; close one (DELETE /mcp) or wait for one to idle out`, { 'retry-after': '30' });
+      return problem(503, 'TOO_MANY_SESSIONS', `${sessions.size} MCP sessions are open, the limit; close one (DELETE /mcp) or wait for one to idle out`, { headers: { 'retry-after': '30' } });
     }
     const server = hub.server();
     const transport = new WebStandardStreamableHTTPServerTransport({
