@@ -23,6 +23,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { createHost } from '@airlock/host';
 import { BENCH_CHUNK_TEXT } from '@airlock/openai-server';
 import { median, pct, round, sortNum } from './stats.mjs';
+import { sseEvents, startOpenAIBackend } from './openai-backend.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
@@ -84,23 +85,13 @@ async function streamOnce(url, headers, model) {
   const t = process.hrtime.bigint();
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'stream' }] }) });
   if (!res.ok) throw new Error(`stream: ${res.status} ${await res.text()}`);
-  const decoder = new TextDecoder();
-  let buffer = '';
   let text = '';
   let chunks = 0;
-  for await (const bytes of res.body) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = event.startsWith('data: ') ? event.slice(6) : '';
-      if (!data || data === '[DONE]') continue;
-      const delta = JSON.parse(data).choices?.[0]?.delta?.content;
-      if (delta) {
-        text += delta;
-        chunks++;
-      }
+  for await (const event of sseEvents(res)) {
+    const delta = event.choices?.[0]?.delta?.content;
+    if (delta) {
+      text += delta;
+      chunks++;
     }
   }
   return { seconds: Number(process.hrtime.bigint() - t) / 1e9, text, chunks };
@@ -119,19 +110,12 @@ async function main() {
   const expected = BENCH_CHUNK_TEXT.repeat(CHUNKS);
 
   // The backend, in its own process.
-  const backendSrc = `
-    import { startOpenAIServer } from '@airlock/openai-server';
-    const server = await startOpenAIServer({ apiKeys: [${JSON.stringify(KEY)}] });
-    process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
-    process.stdin.on('end', () => server.close().then(() => process.exit(0)));
-    process.stdin.resume();
-  `;
-  const backend = await child(['--input-type=module', '-e', backendSrc]);
-  const http = await child([self, '--serve', 'http', `${home}-http`, echoDir, providerDir, backend.info.url]);
+  const backend = await startOpenAIBackend(KEY);
+  const http = await child([self, '--serve', 'http', `${home}-http`, echoDir, providerDir, backend.url]);
   const host = await createHost({ home: `${home}-local`, logger: () => {}, env: { OPENAI_API_KEY: KEY } });
   try {
     await host.load(echoDir, { grant: 'manifest' });
-    await host.load(providerDir, { grant: 'manifest', config: { baseUrl: backend.info.url } });
+    await host.load(providerDir, { grant: 'manifest', config: { baseUrl: backend.url } });
     const echo = host.tools()[0].qualifiedName;
 
     const inProcess = await timeCalls(async (i) => {

@@ -10,13 +10,10 @@
  * checked against what the server sends, so a broken stream fails the bench
  * instead of reporting a fast number. Prints one JSON line.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { createHost } from '@airlock/host';
 import { BENCH_CHUNK_TEXT } from '@airlock/openai-server';
 import { median, pct, round, sortNum } from './stats.mjs';
+import { sseEvents, startOpenAIBackend } from './openai-backend.mjs';
 
 const [home, pluginDir, chunksArg, runsArg] = process.argv.slice(2);
 if (!runsArg) {
@@ -32,31 +29,6 @@ const EXPECTED_BYTES = Buffer.byteLength(EXPECTED);
 const messages = [{ role: 'user', content: 'stream' }];
 
 // ---------------------------------------------------------------- the server, in its own process
-
-/**
- * The server runs in a child process, as a real backend would be elsewhere:
- * its JSON encoding and writes then do not share the host's event loop.
- */
-async function startServer() {
-  const src = `
-    import { startOpenAIServer } from '@airlock/openai-server';
-    const server = await startOpenAIServer({ apiKeys: [${JSON.stringify(KEY)}] });
-    process.stdout.write(server.url + '\\n');
-    process.stdin.on('end', () => server.close().then(() => process.exit(0)));
-    process.stdin.resume();
-  `;
-  const benchDir = fileURLToPath(new URL('..', import.meta.url));
-  const child = spawn(process.execPath, ['--input-type=module', '-e', src], { cwd: benchDir, stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
-  const [url] = await Promise.race([once(lines, 'line'), once(child, 'exit').then(([code]) => Promise.reject(new Error(`the openai server exited (${code})`)))]);
-  return {
-    url,
-    close: async () => {
-      child.stdin.end();
-      if (child.exitCode === null) await once(child, 'exit');
-    },
-  };
-}
 
 // ---------------------------------------------------------------- one stream, timed
 
@@ -112,32 +84,19 @@ async function direct(url) {
     body: JSON.stringify({ model: MODEL, messages, stream: true, stream_options: { include_usage: true } }),
   });
   if (!res.ok || !res.body) throw new Error(`direct: HTTP ${res.status}`);
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let finished = false;
-  read: for await (const bytes of res.body) {
-    s.wireBytes += bytes.byteLength;
-    buffer += decoder.decode(bytes, { stream: true });
-    let at = 0;
-    for (let end; (end = buffer.indexOf('\n\n', at)) !== -1; at = end + 2) {
-      const line = buffer.slice(at, end);
-      if (!line.startsWith('data: ')) continue;
-      const data = line.slice(6);
-      if (data === '[DONE]') {
-        finished = true;
-        break read;
-      }
-      const chunk = JSON.parse(data);
-      const choice = chunk.choices?.[0];
-      if (choice?.delta?.content) {
-        s.arrivals[s.texts.length] = performance.now();
-        s.texts.push(choice.delta.content);
-      }
-      if (choice?.finish_reason) s.finishReason = choice.finish_reason;
-      if (chunk.usage) s.usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+  const events = sseEvents(res, (n) => (s.wireBytes += n));
+  let next;
+  while (!(next = await events.next()).done) {
+    const chunk = next.value;
+    const choice = chunk.choices?.[0];
+    if (choice?.delta?.content) {
+      s.arrivals[s.texts.length] = performance.now();
+      s.texts.push(choice.delta.content);
     }
-    buffer = buffer.slice(at);
+    if (choice?.finish_reason) s.finishReason = choice.finish_reason;
+    if (chunk.usage) s.usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
   }
+  const finished = next.value;
   const end = performance.now();
   if (!finished) throw new Error('direct: the stream ended without [DONE]');
   check('direct', s);
@@ -169,7 +128,7 @@ function summarize(runs) {
   };
 }
 
-const server = await startServer();
+const server = await startOpenAIBackend(KEY);
 const host = await createHost({ home, env: { OPENAI_API_KEY: KEY }, logger: () => {} });
 try {
   const t0 = performance.now();
