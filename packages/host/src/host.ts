@@ -670,6 +670,12 @@ export class Host extends EventEmitter<HostEvents> {
     return pluginStorage(this.#storage, { namespace, pluginId: id }, () => this.#assertOpen());
   }
 
+  /** The loaded tool `name` (`<plugin>.<tool>`, or a name only one plugin has), or undefined when there is none or several. */
+  tool(name: string): ToolInfo | undefined {
+    const matches = this.#tools().get(name);
+    return matches?.length === 1 ? { ...matches[0]! } : undefined;
+  }
+
   /** Every tool of every loaded tool plugin. */
   tools(): ToolInfo[] {
     return [...this.#plugins.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
@@ -876,14 +882,19 @@ export class Host extends EventEmitter<HostEvents> {
   /** Tools by bare and by qualified name; rebuilt when plugins come and go. */
   #toolIndex: Map<string, ToolInfo[]> | undefined;
 
-  #findTool(name: string): ToolInfo {
+  /** The loaded tools by name and by qualified name, built once per change of the loaded plugins. */
+  #tools(): Map<string, ToolInfo[]> {
     if (!this.#toolIndex) {
       this.#toolIndex = new Map();
       for (const tool of [...this.#plugins.values()].flatMap((p) => p.tools)) {
         for (const key of [tool.name, tool.qualifiedName]) this.#toolIndex.set(key, [...(this.#toolIndex.get(key) ?? []), tool]);
       }
     }
-    const matches = this.#toolIndex.get(name) ?? [];
+    return this.#toolIndex;
+  }
+
+  #findTool(name: string): ToolInfo {
+    const matches = this.#tools().get(name) ?? [];
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
       throw new AirlockError('TOOL_AMBIGUOUS', `several plugins offer a tool \`${name}\`: ${matches.map((t) => t.qualifiedName).join(', ')}`, {

@@ -110,8 +110,8 @@ export class McpHub {
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.#host.tools().map((t) => toMcpTool(t, this.#host)) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name, arguments: args = {} } = request.params;
-      const tool = this.#host.tools().find((t) => t.qualifiedName === name);
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool ${JSON.stringify(name)}: tools/list names the tools this server has`);
+      const tool = this.#host.tool(name);
+      if (tool?.qualifiedName !== name) throw new McpError(ErrorCode.InvalidParams, `no tool ${JSON.stringify(name)}: tools/list names the tools this server has`);
       const policy = this.#options.policy ?? {};
       if (needsConfirmation(policy, tool)) {
         const refusal = await this.#confirm(server, tool, args, policy, extra.signal);

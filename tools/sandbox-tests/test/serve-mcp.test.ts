@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
 import { createHost, type Host } from '@airlock/host';
+import { pluginVariant } from '@airlock/test-utils';
 import { createServer, TokenStore, type AirlockServer, type ToolPolicy } from '@airlock/serve';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
@@ -136,6 +137,18 @@ describe('MCP over Streamable HTTP', () => {
     await host.load(notes, { grant: 'manifest' });
     await vi.waitFor(() => expect(changes.length).toBeGreaterThan(0), { timeout: 30_000, interval: 20 });
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('notes.add_note');
+    // The host finds a tool by qualified name, or by a name only one plugin has.
+    expect(host.tool('notes.count_words')).toMatchObject({ plugin: 'notes', name: 'count_words', risk: 'read-only' });
+    expect(host.tool('count_words')?.qualifiedName).toBe('notes.count_words');
+    expect(host.tool('notes.nope')).toBeUndefined();
+    const twin = await pluginVariant(notes, join(home, 'notes-two'), (pkg) => {
+      pkg.name = 'notes-two';
+      pkg.airlock.id = 'notes-two';
+    });
+    await host.load(twin, { grant: 'manifest' });
+    expect(host.tool('count_words')).toBeUndefined();
+    expect(host.tool('notes-two.count_words')?.plugin).toBe('notes-two');
+    await host.unload('notes-two');
     const seen = changes.length;
     await host.unload('notes');
     await vi.waitFor(() => expect(changes.length).toBeGreaterThan(seen), { timeout: 30_000, interval: 20 });
