@@ -4,12 +4,12 @@
  * and exports (`airlock:plugin/tool@0.1.0`), not from anything the plugin claims.
  */
 import semver from 'semver';
-import { CONTRACT_VERSION, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
+import { CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import type { PluginKind } from './manifest.js';
 import type { PreparedComponent } from './component.js';
 
-const HOST_INTERFACES = new Set(['log', 'storage', 'config', 'credentials']);
+const HOST_INTERFACES = new Set<string>(CONTRACT_HOST_INTERFACES);
 /** WASI packages the host provides (each gated by capabilities). */
 const WASI_PACKAGES = new Set(['wasi:cli', 'wasi:clocks', 'wasi:filesystem', 'wasi:http', 'wasi:io', 'wasi:random']);
 

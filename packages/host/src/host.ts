@@ -172,6 +172,21 @@ export interface CallOptions {
    * signal's reason at once.
    */
   signal?: AbortSignal;
+  /**
+   * Receives the progress the tool reports while it runs (the SDK's
+   * `progress(fraction, message)`), every report before the call settles.
+   * Fractions rise from one report to the next; known secrets are masked in
+   * messages. Reports come at most every 100 ms or so, plus the final 1.0.
+   */
+  onProgress?: (progress: ToolProgress) => void;
+}
+
+/** How far a running tool call has come. */
+export interface ToolProgress {
+  /** 0 at the start, 1 when done; higher than the previous report's. */
+  fraction: number;
+  /** What the plugin is doing, in a few words (at most 200 characters). */
+  message?: string;
 }
 
 /** Events a host emits. */
@@ -847,7 +862,15 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const tool = this.#findTool(name);
     const loaded = this.#plugins.get(tool.plugin)!;
-    return this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal }));
+    const { onProgress } = options;
+    const progress = onProgress && ((p: ToolProgress) => {
+      try {
+        onProgress(p.message === undefined ? p : { fraction: p.fraction, message: this.#scrub(p.message) });
+      } catch (err) {
+        this.#logger({ level: 'warn', plugin: tool.plugin, message: `an onProgress callback of ${tool.qualifiedName} threw: ${(err as Error)?.message ?? String(err)}` });
+      }
+    });
+    return this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress }));
   }
 
   /** Stop every plugin and release the store. Idempotent. */

@@ -51,6 +51,18 @@ describe('checkContract', () => {
     expect(checkContract(component(['airlock:plugin/tool@0.1.0'], HOST_IMPORTS), 'tool', 'demo')).toBe('0.1.0');
   });
 
+  it('accepts a component of the current contract, which adds the progress import, and one of an earlier patch without it', () => {
+    const current = HOST_IMPORTS.map((i) => i.replace('@0.1.0', '@0.1.1'));
+    expect(checkContract(component(['airlock:plugin/tool@0.1.1'], [...current, 'airlock:plugin/progress@0.1.1']), 'tool', 'demo')).toBe('0.1.1');
+    expect(checkContract(component(['airlock:plugin/tool@0.1.0'], HOST_IMPORTS), 'tool', 'demo')).toBe('0.1.0');
+  });
+
+  it('refuses a component mixing contract versions in its imports', () => {
+    const e = failure(component(['airlock:plugin/tool@0.1.1'], ['airlock:plugin/log@0.1.0']));
+    expect(e.code).toBe('COMPONENT_INVALID');
+    expect(e.message).toContain('imports airlock:plugin/log@0.1.0,');
+  });
+
   it('accepts other kinds by their own export', () => {
     expect(checkContract(component(['airlock:plugin/auth@0.1.0']), 'auth', 'demo')).toBe('0.1.0');
     expect(checkContract(component(['airlock:plugin/provider@0.1.0']), 'provider', 'demo')).toBe('0.1.0');
@@ -73,11 +85,11 @@ describe('checkContract', () => {
     expect(e.message).toContain('no Airlock interface');
   });
 
-  it.each(['0.2.0', '1.0.0', '0.1.1', '0.0.9', '0.1.0-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
+  it.each(['0.2.0', '1.0.0', '0.1.2', '0.0.9', '0.1.1-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
     const e = failure(component([`airlock:plugin/tool@${version}`]));
     expect(e.code).toBe('CONTRACT_UNSUPPORTED');
     expect(e.message).toContain(`airlock:plugin@${version}`);
-    expect(e.message).toContain('0.1.0');
+    expect(e.message).toContain('this host serves 0.1.1');
   });
 
   it('refuses an unversioned export as CONTRACT_UNSUPPORTED', () => {
@@ -104,7 +116,8 @@ describe('checkContract', () => {
 describe('isSupportedContract', () => {
   it.each([
     ['0.1.0', true],
-    ['0.1.1', false],
+    ['0.1.1', true],
+    ['0.1.2', false],
     ['0.2.0', false],
     ['1.1.0', false],
     ['0.0.1', false],

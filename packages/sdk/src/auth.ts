@@ -6,7 +6,7 @@
  * message and, for an Error, its stack, never a trap.
  */
 /// <reference types="@airlock/wit/guest" />
-import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.1.0';
+import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.1.1';
 import { HostError, failureOf } from './errors.js';
 
 export type { AuthStatus, DeviceAuthorization, PollOutcome, Token };

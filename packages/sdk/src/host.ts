@@ -3,10 +3,11 @@
  * the host; failures arrive as a HostError with the WIT error case as `code`.
  */
 /// <reference types="@airlock/wit/guest" />
-import * as logImport from 'airlock:plugin/log@0.1.0';
-import * as storageImport from 'airlock:plugin/storage@0.1.0';
-import * as configImport from 'airlock:plugin/config@0.1.0';
-import * as credentialsImport from 'airlock:plugin/credentials@0.1.0';
+import * as logImport from 'airlock:plugin/log@0.1.1';
+import * as storageImport from 'airlock:plugin/storage@0.1.1';
+import * as configImport from 'airlock:plugin/config@0.1.1';
+import * as credentialsImport from 'airlock:plugin/credentials@0.1.1';
+import * as progressImport from 'airlock:plugin/progress@0.1.1';
 import { hostError } from './errors.js';
 
 const encoder = new TextEncoder();
@@ -50,6 +51,23 @@ export const log = {
   warn: (...parts: unknown[]) => write('warn', parts),
   error: (...parts: unknown[]) => write('error', parts),
 };
+
+/**
+ * Say how far the running tool call has come: `fraction` from 0 (started) to
+ * 1 (done), and optionally what is happening, in a few words. Hosts show it
+ * (an MCP client's progress bar). Never fails and costs next to nothing: the
+ * host forwards a few reports a second and drops the rest, and reports that
+ * do not move forward.
+ *
+ * @example
+ * for (const [i, file] of files.entries()) {
+ *   progress(i / files.length, `indexing ${file}`);
+ *   index(file);
+ * }
+ */
+export function progress(fraction: number, message?: string): void {
+  progressImport.report(fraction, message);
+}
 
 /** The plugin's private key-value store (needs the `storage` capability). */
 export const storage = {

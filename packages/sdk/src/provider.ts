@@ -21,7 +21,7 @@ import type {
   ToolCallDelta,
   ToolSpec,
   Usage,
-} from 'airlock:plugin/provider@0.1.0';
+} from 'airlock:plugin/provider@0.1.1';
 import { dispose } from './dispose.js';
 import { HostError, failureOf } from './errors.js';
 

@@ -1,15 +1,17 @@
 // The host interfaces resolve to the fakes in test/fakes (see vitest.config.ts).
 import { beforeEach, describe, expect, it } from 'vitest';
-import { config, credentials, log, storage } from '../src/host.js';
+import { config, credentials, log, progress, storage } from '../src/host.js';
 import { HostError } from '../src/errors.js';
 import * as fakeConfig from './fakes/config.js';
 import * as fakeCredentials from './fakes/credentials.js';
 import * as fakeLog from './fakes/log.js';
+import * as fakeProgress from './fakes/progress.js';
 import * as fakeStorage from './fakes/storage.js';
 import { thrownBy } from './helpers.js';
 
 beforeEach(() => {
   fakeLog.lines.length = 0;
+  fakeProgress.reports.length = 0;
   fakeStorage.state.data.clear();
   fakeStorage.state.failWith = undefined;
   fakeConfig.state.values = {};
@@ -18,6 +20,14 @@ beforeEach(() => {
   fakeCredentials.state.requested = [];
 });
 
+
+describe('progress', () => {
+  it('reports the fraction and the message to the host as given; the host clamps and throttles', () => {
+    progress(0.25, 'indexed 1 of 4 files');
+    progress(1);
+    expect(fakeProgress.reports).toEqual([[0.25, 'indexed 1 of 4 files'], [1, undefined]]);
+  });
+});
 
 describe('log', () => {
   it('writes each level', () => {

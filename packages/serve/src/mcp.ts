@@ -17,7 +17,7 @@ import {
   type LoggingLevel,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { AirlockError, type Host, type LogEntry, type ToolInfo } from '@airlock/host';
+import { AirlockError, type Host, type LogEntry, type ToolInfo, type ToolProgress } from '@airlock/host';
 import { PLUGIN_EVENTS } from './problem.js';
 import { version } from './version.js';
 import { howToAllow, needsConfirmation, type ToolPolicy } from './policy.js';
@@ -117,8 +117,17 @@ export class McpHub {
         const refusal = await this.#confirm(server, tool, args, policy, extra.signal);
         if (refusal) return refusal;
       }
+      // A client that sent a progress token gets the plugin's progress reports, as a fraction of a total of 1.
+      const progressToken = request.params._meta?.progressToken;
+      const onProgress =
+        progressToken === undefined
+          ? undefined
+          : ({ fraction, message }: ToolProgress) =>
+              void extra
+                .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: fraction, total: 1, ...(message === undefined ? {} : { message }) } })
+                .catch(() => {});
       try {
-        return success(await this.#host.callTool(name, args, { signal: extra.signal }));
+        return success(await this.#host.callTool(name, args, { signal: extra.signal, onProgress }));
       } catch (err) {
         return failure(err);
       }

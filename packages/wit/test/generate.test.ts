@@ -98,7 +98,7 @@ describe('in a temporary copy', () => {
     await cp(join(pkgDir, '../../wit'), wit, { recursive: true });
     for (const f of ['auth.wit', 'host.wit', 'provider.wit', 'tool.wit', 'worlds.wit']) {
       const path = join(wit, f);
-      await writeFile(path, (await readFile(path, 'utf8')).replace('@0.1.0;', '@0.2.0;'));
+      await writeFile(path, (await readFile(path, 'utf8')).replace(/@0\.1\.\d+;/, '@0.2.0;'));
     }
     expect((await generate('--dir', dir, '--wit', wit)).code).toBe(0);
     const contract = await readFile(join(dir, 'src/generated/contract.ts'), 'utf8');

@@ -84,6 +84,12 @@ describe('tokens', () => {
     expect(logs.some((l) => l.message.includes('tok_live_0123456789abcdef'))).toBe(false);
   });
 
+  it('are masked in the progress a plugin reports, as in its logs', async () => {
+    const seen: { fraction: number; message?: string }[] = [];
+    await host.callTool('granted.progress', { fractions: [1], message: 'sending tok_live_0123456789abcdef away' }, { onProgress: (p) => seen.push(p) });
+    expect(seen).toEqual([{ fraction: 1, message: 'sending [REDACTED] away' }]);
+  });
+
   it('are gone after logout', async () => {
     await host.auth('scripted-auth').logout();
     expect((await rejection(host.auth('scripted-auth').token())).code).toBe('AUTH_NOT_SIGNED_IN');

@@ -10,12 +10,17 @@ import { buildIfStale } from '@airlock/test-utils';
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const witDir = new URL('../../../wit/', import.meta.url).pathname;
 
-/** The contract as one WIT document (one package declaration, then every file's items). */
-async function contractSource(): Promise<string> {
+/**
+ * The contract as one WIT document (one package declaration, then every
+ * file's items), declared at `version`: the hand-written fixtures name the
+ * contract version they were written for (0.1.0) in their export names, and
+ * stay plugins of that version as the contract grows, which keeps a plugin
+ * of an older 0.1 contract under test.
+ */
+async function contractSource(version: string): Promise<string> {
   const files = (await readdir(witDir)).filter((f) => f.endsWith('.wit')).sort();
   const texts = await Promise.all(files.map((f) => readFile(join(witDir, f), 'utf8')));
-  const pkg = /^package .*;$/m.exec(texts[0]!)![0];
-  return [pkg, ...texts.map((t) => t.replace(/^package .*;$/m, ''))].join('\n');
+  return [`package airlock:plugin@${version};`, ...texts.map((t) => t.replace(/^package .*;$/m, ''))].join('\n');
 }
 
 async function buildWat(dir: string): Promise<void> {
@@ -23,8 +28,11 @@ async function buildWat(dir: string): Promise<void> {
   const built = await stat(out).then((s) => s.mtimeMs, () => 0);
   const source = await stat(join(dir, 'plugin.wat'));
   if (built > source.mtimeMs) return;
-  const core = await parse(await readFile(join(dir, 'plugin.wat'), 'utf8'));
-  const embedded = await componentEmbed({ binary: core, witSource: await contractSource(), world: 'tool-plugin' });
+  const wat = await readFile(join(dir, 'plugin.wat'), 'utf8');
+  const version = /"airlock:plugin\/tool@([^#"]+)#/.exec(wat)?.[1];
+  if (!version) throw new Error(`${dir}/plugin.wat exports no airlock:plugin/tool@<version>#<function>`);
+  const core = await parse(wat);
+  const embedded = await componentEmbed({ binary: core, witSource: await contractSource(version), world: 'tool-plugin' });
   await mkdir(join(dir, 'dist'), { recursive: true });
   await writeFile(out, await componentNew(embedded, []));
 }

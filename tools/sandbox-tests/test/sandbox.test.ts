@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pluginVariant, rejection } from '@airlock/test-utils';
-import { createHost, type Host, type LogEntry } from '@airlock/host';
+import { createHost, type Host, type LogEntry, type ToolProgress } from '@airlock/host';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
@@ -219,5 +219,57 @@ describe('host limits on a plugin\'s calls', () => {
       const results = (await Promise.all([1, 2, 3].map(() => h.callTool('sleep', { ms: 10 })))) as { instance: string }[];
       expect(new Set(results.map((r) => r.instance)).size).toBe(1);
     });
+  });
+});
+
+describe('progress a tool reports', () => {
+  /** Call `progress` with `args`: the reports that had arrived when the call settled. */
+  async function reported(args: Record<string, unknown>): Promise<{ reports: ToolProgress[] }> {
+    const reports: ToolProgress[] = [];
+    await host.callTool('progress', args, { onProgress: (p) => reports.push(p) });
+    return { reports: [...reports] };
+  }
+
+  it('reaches the caller, every report before the result', async () => {
+    // 150 ms apart: further than the host's 100 ms between forwarded reports, however busy the machine.
+    // The last report is made just before the plugin returns: it is there when the call settles.
+    const { reports } = await reported({ fractions: [0, 0.25, 0.5, 1], message: 'working', gapMs: 150 });
+    expect(reports).toEqual([0, 0.25, 0.5, 1].map((fraction) => ({ fraction, message: 'working' })));
+  });
+
+  it('only moves forward: reports that go back or stand still are dropped, NaN ignored, the rest clamped to [0, 1]', async () => {
+    const { reports } = await reported({ fractions: [0.5, 0.2, 0.5, 'NaN', '-Infinity', 7], gapMs: 150 });
+    expect(reports).toEqual([{ fraction: 0.5 }, { fraction: 1 }]);
+  });
+
+  it('has its message cut to 200 characters', async () => {
+    const { reports } = await reported({ fractions: [0.5], message: 'm'.repeat(5000) });
+    expect(reports).toEqual([{ fraction: 0.5, message: `${'m'.repeat(199)}…` }]);
+  });
+
+  it('cannot flood the host: of 200,000 reports in a tight loop a few arrive, the first and the last among them', async () => {
+    const { reports } = await reported({ flood: 200_000 });
+    expect(reports[0]).toEqual({ fraction: 1 / 200_000 });
+    expect(reports.at(-1)).toEqual({ fraction: 1 });
+    expect(reports.length).toBeLessThan(2_000);
+    for (let i = 1; i < reports.length; i++) expect(reports[i]!.fraction).toBeGreaterThan(reports[i - 1]!.fraction);
+  });
+
+  it('is dropped when the caller does not ask for it, and a throwing callback costs the caller nothing', async () => {
+    await expect(host.callTool('progress', { fractions: [0.5, 1] })).resolves.toEqual({ reported: 2 });
+    const before = logs.length;
+    await expect(host.callTool('progress', { fractions: [1] }, { onProgress: () => { throw new Error('a bug in the integrator'); } })).resolves.toEqual({ reported: 1 });
+    expect(logs.slice(before)).toContainEqual(expect.objectContaining({ level: 'warn', plugin: 'misbehaving', message: expect.stringContaining('a bug in the integrator') }));
+  });
+
+  it('is not delivered to a later call: a report belongs to the call that made it', async () => {
+    const first: ToolProgress[] = [];
+    const second: ToolProgress[] = [];
+    await Promise.all([
+      host.callTool('progress', { fractions: [0.5, 1], gapMs: 150 }, { onProgress: (p) => first.push(p) }),
+      host.callTool('progress', { fractions: [0.1] }, { onProgress: (p) => second.push(p) }),
+    ]);
+    expect(first).toEqual([{ fraction: 0.5 }, { fraction: 1 }]);
+    expect(second).toEqual([{ fraction: 0.1 }]);
   });
 });

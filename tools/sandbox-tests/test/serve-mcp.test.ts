@@ -130,6 +130,19 @@ describe('MCP over Streamable HTTP', () => {
     await vi.waitFor(async () => expect(await instance()).not.toBe(before), { timeout: 30_000, interval: 50 });
   });
 
+  it('sends the progress a tool reports to a client that asked for it, before the result', async () => {
+    const client = await connect();
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const result = await client.callTool({ name: 'misbehaving.progress', arguments: { fractions: [0.5, 1], message: 'halfway there', gapMs: 150 } }, CallToolResultSchema, {
+      onprogress: (p) => seen.push(p),
+    });
+    expect(result.structuredContent).toEqual({ reported: 2 });
+    expect(seen).toEqual([
+      { progress: 0.5, total: 1, message: 'halfway there' },
+      { progress: 1, total: 1, message: 'halfway there' },
+    ]);
+  });
+
   it('tells every client when the tools change', async () => {
     const client = await connect();
     const changes: string[] = [];

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
 import { rejection } from '@airlock/test-utils';
+import { CONTRACT_VERSION } from '@airlock/wit';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
@@ -34,6 +35,12 @@ describe('hand-written WAT plugins', () => {
       ['grow-wat.grow', 'read-only', { type: 'object' }],
       ['big-wat.big', 'read-only', { type: 'object' }],
     ]);
+  });
+
+  it('built against contract 0.1.0, are served by a host of a later 0.1 contract beside plugins built against it', () => {
+    expect(CONTRACT_VERSION).not.toBe('0.1.0');
+    const contracts = Object.fromEntries(host.plugins().map((p) => [p.id, p.contract]));
+    expect(contracts).toEqual({ 'spin-wat': '0.1.0', 'grow-wat': '0.1.0', 'big-wat': '0.1.0', misbehaving: CONTRACT_VERSION });
   });
 
   it('are stopped at the deadline while other plugins keep serving', async () => {

@@ -3,7 +3,7 @@
  * compiles their JSON Schemas, and validates arguments before a plugin sees them.
  */
 import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
-import { errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
+import { errorOf, refusalsOf, type CallOptions, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { explainRefusals } from '../capabilities/refusal.js';
 import { checkSchema, formatProblems } from '../schema.js';
 
@@ -77,9 +77,9 @@ export async function readTools(instance: PluginCaller, pluginId: string): Promi
 }
 
 /** Validate `args`, call the tool, and parse its JSON result. */
-export async function invokeTool(instance: PluginCaller, tool: ToolInfo, args: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
+export async function invokeTool(instance: PluginCaller, tool: ToolInfo, args: unknown, options: Pick<CallOptions, 'timeoutMs' | 'signal' | 'onProgress'> = {}): Promise<unknown> {
   // Validated in the plugin's worker, before its code runs: see Request.validate.
-  const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args ?? null)], { timeoutMs: options.timeoutMs, signal: options.signal, validate: true });
+  const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args ?? null)], { ...options, validate: true });
   if ('invalid' in outcome) throw new ToolArgumentsError(tool.name, tool.plugin, outcome.invalid);
   if (!outcome.ok) throw toolError('TOOL_FAILED', tool.plugin, outcome);
   if (typeof outcome.value !== 'string') {

@@ -96,6 +96,14 @@ export interface CallOptions {
    * stream's calls share one scope, closed when the stream ends.
    */
   scope?: object;
+  /** Progress the plugin reports while this call runs (`airlock:plugin/progress`), each before the call settles. */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** A progress report of a running call: `fraction` in [0, 1], rising from one report to the next. */
+export interface Progress {
+  fraction: number;
+  message?: string;
 }
 
 /** Anything that runs calls into a plugin: one instance, or a pool of them. */
@@ -112,6 +120,8 @@ interface Live {
   /** Log lines received so far, to order them before the call's result. */
   logsReceived: number;
   logWaiter: { until: number; resolve: () => void } | undefined;
+  /** Where the running call's progress reports go. */
+  onProgress: ((progress: Progress) => void) | undefined;
   exited: boolean;
   /** The instance the thread serves, with its options and table of open files; none while the thread is parked. */
   owner: PluginInstance | undefined;
@@ -214,7 +224,7 @@ export class PluginInstance {
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.#pending++;
     const run = this.#queue
-      .then(() => (signal?.aborted ? Promise.reject(signal.reason) : this.#run(fn, args, timeoutMs, options.validate === true, options.scope, signal)))
+      .then(() => (signal?.aborted ? Promise.reject(signal.reason) : this.#run(fn, args, timeoutMs, options, signal)))
       .finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
     return abortable(run, signal);
@@ -369,6 +379,7 @@ export class PluginInstance {
       setup: setup.port1,
       logsReceived: 0,
       logWaiter: undefined,
+      onProgress: undefined,
       exited: false,
       owner: this,
       opts: o,
@@ -384,9 +395,11 @@ export class PluginInstance {
             return resolve();
           case 'start-failed':
             return fail(event.message + (event.stderr ? `\n${event.stderr}` : ''));
-          case 'log': {
+          case 'log':
+          case 'progress': {
             live.logsReceived = event.seq;
-            live.opts?.onLog(event.level as LogLevel, event.message);
+            if (event.type === 'log') live.opts?.onLog(event.level as LogLevel, event.message);
+            else live.onProgress?.(event.message === undefined ? { fraction: event.fraction } : { fraction: event.fraction, message: event.message });
             if (live.logWaiter && live.logsReceived >= live.logWaiter.until) live.logWaiter.resolve();
             return;
           }
@@ -429,17 +442,18 @@ export class PluginInstance {
     return live;
   }
 
-  async #run(fn: string, args: unknown[], timeoutMs: number, validate: boolean, scope: object | undefined, signal?: AbortSignal): Promise<CallOutcome> {
-    const o = this.#opts;
+  async #run(fn: string, args: unknown[], timeoutMs: number, options: CallOptions, signal?: AbortSignal): Promise<CallOutcome> {
     const live = await this.#ensureLive();
     signal?.throwIfAborted();
     const { ch } = live;
     // An abort wakes the wait below, which then stops the worker.
     const wake = () => Atomics.notify(ch.ctrl, CTRL_STATE);
     signal?.addEventListener('abort', wake, { once: true });
+    live.onProgress = options.onProgress;
     try {
-      return await this.#exchange(live, fn, args, timeoutMs, validate, scope, signal);
+      return await this.#exchange(live, fn, args, timeoutMs, options.validate === true, options.scope, signal);
     } finally {
+      live.onProgress = undefined;
       signal?.removeEventListener('abort', wake);
     }
   }

@@ -188,5 +188,7 @@ export type WorkerEvent =
   | { type: 'ready'; instantiateMs: number }
   | { type: 'start-failed'; message: string; stderr: string }
   | { type: 'log'; level: string; message: string; seq: number }
+  /** The running call reported progress; numbered with the log lines. */
+  | { type: 'progress'; fraction: number; message: string | undefined; seq: number }
   /** A V8 code cache of the glue script, made after the first call when none was given or V8 rejected it; the host stores it. */
   | { type: 'code-cache'; data: Uint8Array };

@@ -165,6 +165,29 @@ function lineSink(level: string, keepTail: boolean): (bytes: Uint8Array) => void
 let stdoutSink = lineSink('info', false);
 let stderrSink = lineSink('warn', true);
 
+// ── Progress the plugin reports during a call (`airlock:plugin/progress`).
+// Forwarded by postMessage, numbered with the log lines so the host delivers
+// every report before the call's result. A plugin reporting in a tight loop
+// must not flood the host: reports that do not move forward, or come within
+// PROGRESS_INTERVAL_MS of the last one forwarded, are dropped (the last step,
+// 1.0, always goes).
+const PROGRESS_INTERVAL_MS = 100;
+const PROGRESS_MESSAGE_MAX = 200;
+let progressFraction = -1;
+let progressAt = -Infinity;
+
+function reportProgress(fraction: unknown, message: unknown): void {
+  if (typeof fraction !== 'number' || Number.isNaN(fraction)) return;
+  const f = Math.min(1, Math.max(0, fraction));
+  if (f <= progressFraction) return;
+  const now = performance.now();
+  if (f < 1 && now - progressAt < PROGRESS_INTERVAL_MS) return;
+  progressFraction = f;
+  progressAt = now;
+  const text = typeof message === 'string' && message !== '' ? (message.length > PROGRESS_MESSAGE_MAX ? `${message.slice(0, PROGRESS_MESSAGE_MAX - 1)}…` : message) : undefined;
+  post({ type: 'progress', fraction: f, message: text, seq: ++logSeq });
+}
+
 // ── Host interfaces ────────────────────────────────────────────────────────
 
 /** Make a synchronous call to the host thread and wait for its reply. Arguments may hold bytes, so v8 encoding. */
@@ -216,6 +239,9 @@ function hostImports(): Record<string, unknown> {
     },
     'airlock:plugin/credentials': {
       getToken: (authPlugin: string) => hostCall('credentials', 'getToken', [authPlugin]),
+    },
+    'airlock:plugin/progress': {
+      report: reportProgress,
     },
   };
 }
@@ -370,6 +396,8 @@ function outgrown(): boolean {
 }
 
 function handle(req: Request): Response {
+  progressFraction = -1;
+  progressAt = -Infinity;
   const response = call(req);
   endCallLogs();
   response.logs = logSeq;

@@ -1,5 +1,5 @@
-// Stands in for `airlock:plugin/credentials@0.1.0`.
-import type { Token } from 'airlock:plugin/credentials@0.1.0';
+// Stands in for `airlock:plugin/credentials@0.1.1`.
+import type { Token } from 'airlock:plugin/credentials@0.1.1';
 
 export type { Token };
 

@@ -1,5 +1,5 @@
-// Stands in for `airlock:plugin/log@0.1.0`: records every line.
-import type { Level } from 'airlock:plugin/log@0.1.0';
+// Stands in for `airlock:plugin/log@0.1.1`: records every line.
+import type { Level } from 'airlock:plugin/log@0.1.1';
 
 export type { Level };
 

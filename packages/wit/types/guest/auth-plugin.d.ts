@@ -3,11 +3,13 @@
 /// <reference path="./interfaces/airlock-plugin-config.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-credentials.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-log.d.ts" />
+/// <reference path="./interfaces/airlock-plugin-progress.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-storage.d.ts" />
-declare module 'airlock:plugin/auth-plugin@0.1.0' {
-  export type * as AirlockPluginConfig010 from 'airlock:plugin/config@0.1.0'; // import airlock:plugin/config@0.1.0
-  export type * as AirlockPluginCredentials010 from 'airlock:plugin/credentials@0.1.0'; // import airlock:plugin/credentials@0.1.0
-  export type * as AirlockPluginLog010 from 'airlock:plugin/log@0.1.0'; // import airlock:plugin/log@0.1.0
-  export type * as AirlockPluginStorage010 from 'airlock:plugin/storage@0.1.0'; // import airlock:plugin/storage@0.1.0
-  export * as auth from 'airlock:plugin/auth@0.1.0'; // export airlock:plugin/auth@0.1.0
+declare module 'airlock:plugin/auth-plugin@0.1.1' {
+  export type * as AirlockPluginConfig011 from 'airlock:plugin/config@0.1.1'; // import airlock:plugin/config@0.1.1
+  export type * as AirlockPluginCredentials011 from 'airlock:plugin/credentials@0.1.1'; // import airlock:plugin/credentials@0.1.1
+  export type * as AirlockPluginLog011 from 'airlock:plugin/log@0.1.1'; // import airlock:plugin/log@0.1.1
+  export type * as AirlockPluginProgress011 from 'airlock:plugin/progress@0.1.1'; // import airlock:plugin/progress@0.1.1
+  export type * as AirlockPluginStorage011 from 'airlock:plugin/storage@0.1.1'; // import airlock:plugin/storage@0.1.1
+  export * as auth from 'airlock:plugin/auth@0.1.1'; // export airlock:plugin/auth@0.1.1
 }

@@ -4,6 +4,7 @@
 /// <reference path="./interfaces/airlock-plugin-config.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-credentials.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-log.d.ts" />
+/// <reference path="./interfaces/airlock-plugin-progress.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-provider.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-storage.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-tool.d.ts" />
