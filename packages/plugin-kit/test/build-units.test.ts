@@ -8,6 +8,7 @@ import { checkComponentKind, componentExports } from '../src/build/component-exp
 import { BuildError } from '../src/build/errors.js';
 import { defaultConcurrency } from '../src/build/index.js';
 import { watchPlugin } from '../src/dev/index.js';
+import { CONTRACT_VERSION } from '@airlock/wit';
 
 let root: string;
 beforeAll(async () => {
@@ -67,19 +68,19 @@ describe('checkComponentKind', () => {
   const exporting = (...names: string[]) => component(names.map((n) => [0x00, ...str(n), 0x05, 0x00, 0x00]));
 
   it('accepts a component exporting the interface of the manifest kind', () => {
-    expect(() => checkComponentKind(exporting('airlock:plugin/tool@0.1.0'), 'tool', 'src/index.ts')).not.toThrow();
+    expect(() => checkComponentKind(exporting(`airlock:plugin/tool@${CONTRACT_VERSION}`), 'tool', 'src/index.ts')).not.toThrow();
   });
 
   it('refuses one exporting another kind as KIND_MISMATCH, saying what each says and how to fix it', () => {
-    const err = thrown(() => checkComponentKind(exporting('airlock:plugin/provider@0.1.0'), 'tool', 'src/index.ts'));
+    const err = thrown(() => checkComponentKind(exporting(`airlock:plugin/provider@${CONTRACT_VERSION}`), 'tool', 'src/index.ts'));
     expect(err.code).toBe('KIND_MISMATCH');
-    expect(err.message).toBe('the manifest says "kind": "tool", so the component must export airlock:plugin/tool@0.1.0, but it exports airlock:plugin/provider@0.1.0');
+    expect(err.message).toBe(`the manifest says "kind": "tool", so the component must export airlock:plugin/tool@${CONTRACT_VERSION}, but it exports airlock:plugin/provider@${CONTRACT_VERSION}`);
     expect(err.hint).toBe('If it is meant to be a provider plugin, set "kind": "provider" in the "airlock" manifest; otherwise make src/index.ts `export default` a plugin made with defineToolPlugin().');
   });
 
   it('names another contract version, and components exporting no plugin interface', () => {
     const old = thrown(() => checkComponentKind(exporting('airlock:plugin/auth@0.0.9'), 'auth', 'src/main.ts'));
-    expect(old.message).toBe('the manifest says "kind": "auth", so the component must export airlock:plugin/auth@0.1.0, but it exports airlock:plugin/auth@0.0.9');
+    expect(old.message).toBe(`the manifest says "kind": "auth", so the component must export airlock:plugin/auth@${CONTRACT_VERSION}, but it exports airlock:plugin/auth@0.0.9`);
     expect(old.hint).toContain('another contract version');
     const none = thrown(() => checkComponentKind(exporting('wasi:cli/run@0.2.12'), 'tool', 'src/index.ts'));
     expect(none.message).toMatch(/but it exports only wasi:cli\/run@0\.2\.12$/);

@@ -337,7 +337,7 @@ async function main() {
     row('Added per chunk by the plugin path', fmtUs(streaming.addedPerChunkUs), `(plugin − direct median time) / ${fmtInt(STREAM_CHUNKS)}; first chunk ${streaming.addedFirstChunkMs < 0 ? '−' : '+'}${fmtMs(Math.abs(streaming.addedFirstChunkMs))}; one echo call: ${fmtUs(results.callEcho.medianUs)}`);
 
     // 7b. airlock serve: MCP and the OpenAI-compatible API against in-process calls
-    progress(`gateway: ${fmtInt(GATEWAY_CALLS)} echo calls in process, over MCP (Streamable HTTP, stdio) and a plain SDK stdio server; streams through the gateway`);
+    progress(`gateway: ${fmtInt(GATEWAY_CALLS)} echo calls in process, over MCP (Streamable HTTP, stdio) and plain SDK stdio and HTTP servers; streams through the gateway`);
     const { ok: _gatewayOk, ...gateway } = await runChild([gatewayOnce, join(base, 'gateway-home'), echoDir, providerOpenAIDir, String(GATEWAY_CALLS), String(GATEWAY_STREAM_CHUNKS), String(STREAM_RUNS)]);
     results.gateway = gateway;
     const gc = gateway.calls;
@@ -346,6 +346,7 @@ async function main() {
     row('Through MCP, Streamable HTTP', fmtUs(gc.mcpHttp.medianUs), `median; p99 ${fmtUs(gc.mcpHttp.p99Us)}; overhead ${fmtUs(gateway.overheadUs.mcpHttp)} (target ≤ 150 µs)`);
     row('Through MCP, stdio', fmtUs(gc.mcpStdio.medianUs), `median; p99 ${fmtUs(gc.mcpStdio.p99Us)}; overhead ${fmtUs(gateway.overheadUs.mcpStdio)} (target ≤ 150 µs)`);
     row('Plain Node MCP stdio server (official SDK, no sandbox)', fmtUs(gc.plainStdio.medianUs), `median; p99 ${fmtUs(gc.plainStdio.p99Us)}; the same trivial tool, the way most tools ship today`);
+    row('Plain Node MCP Streamable HTTP server (official SDK, no sandbox)', fmtUs(gc.plainHttp.medianUs), `median; p99 ${fmtUs(gc.plainHttp.p99Us)}; the same, over the SDK's HTTP transports: their own cost`);
     row('Streaming through the gateway (/v1/chat/completions)', `${fmtInt(gateway.stream.gatewayPerSec)} /s`, `chunks; ${fmtInt(gateway.stream.chunks)} per stream, median of ${gateway.stream.runs}; in process (host.chatStream) ${fmtInt(gateway.stream.inProcessPerSec)} /s: ${Math.round(gateway.stream.ratio * 100)}% (target ≥ 80%)`);
 
     // 8. Plugin authoring: a new tool project through a local registry, from npm create to green tests, then rebuilds

@@ -71,6 +71,23 @@ const PLAIN_SERVER = `
   await server.connect(new StdioServerTransport());
 `;
 
+/** The same, over Streamable HTTP: the SDK's Node transport on node:http, one session. Prints its URL once listening. */
+const PLAIN_HTTP_SERVER = `
+  import { createServer } from 'node:http';
+  import { randomUUID } from 'node:crypto';
+  import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+  import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+  import { z } from 'zod';
+  const server = new McpServer({ name: 'plain', version: '1.0.0' });
+  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text', text: JSON.stringify(args) }], structuredContent: args }));
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+  await server.connect(transport);
+  const http = createServer((req, res) => void transport.handleRequest(req, res));
+  http.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ url: 'http://127.0.0.1:' + http.address().port }) + '\\n'));
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+`;
+
 async function viaClient(transport, name, warmup, calls) {
   const client = new Client({ name: 'bench', version: '1.0.0' });
   await client.connect(transport);
@@ -125,6 +142,13 @@ async function main() {
     const mcpHttp = await viaClient(new StreamableHTTPClientTransport(new URL(`${http.info.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${http.info.token}` } } }), echo, WARMUP, CALLS);
     const mcpStdio = await viaClient(new StdioClientTransport({ command: process.execPath, args: [self, '--serve', 'stdio', `${home}-stdio`, echoDir], cwd: benchDir, stderr: 'inherit' }), echo, WARMUP, CALLS);
     const plainStdio = await viaClient(new StdioClientTransport({ command: process.execPath, args: ['--input-type=module', '-e', PLAIN_SERVER], cwd: benchDir, stderr: 'inherit' }), 'echo', WARMUP, CALLS);
+    const plain = await child(['--input-type=module', '-e', PLAIN_HTTP_SERVER]);
+    let plainHttp;
+    try {
+      plainHttp = await viaClient(new StreamableHTTPClientTransport(new URL(`${plain.info.url}/mcp`)), 'echo', WARMUP, CALLS);
+    } finally {
+      await plain.close();
+    }
 
     // Streaming: alternate the two paths after one untimed stream each.
     const model = `bench-${CHUNKS}`;
@@ -156,7 +180,7 @@ async function main() {
     process.stdout.write(
       `${JSON.stringify({
         ok: true,
-        calls: { inProcess, mcpHttp, mcpStdio, plainStdio },
+        calls: { inProcess, mcpHttp, mcpStdio, plainStdio, plainHttp },
         overheadUs: { mcpHttp: round(mcpHttp.medianUs - inProcess.medianUs), mcpStdio: round(mcpStdio.medianUs - inProcess.medianUs) },
         stream: { chunks: CHUNKS, runs: RUNS, gatewayPerSec: streamGatewayPerSec, inProcessPerSec: streamInProcessPerSec, ratio: round(streamGatewayPerSec / streamInProcessPerSec) },
       })}\n`,
