@@ -2,11 +2,13 @@
  * `airlock chat` and `airlock models`: talk to a provider plugin, with the
  * loaded tool plugins' tools on offer.
  */
-import type { ChatMessage, ChatRequest, Host } from '@airlock/host';
+import { AirlockError, type ChatLoopOptions, type ChatLoopOutcome, type ChatMessage, type ChatRequest, type Host } from '@airlock/host';
 import { numberOption, type Args } from './args.js';
-import { UsageError, clock, startSpinner, table, truncate, type Ui } from './output.js';
+import { CliError, UsageError, clock, startSpinner, table, truncate, type Ui } from './output.js';
 import { interruptible } from './session.js';
-import { runChat, type ChatCallbacks, type ChatOutcome } from './tool-loop.js';
+
+/** What `airlock chat` shows of a conversation as it goes. */
+type ChatCallbacks = Pick<ChatLoopOptions, 'onEvent' | 'onToolCall' | 'onToolResult'>;
 
 /** The prompt: the positionals joined, or standard input for `-`. */
 export async function readPrompt(positionals: string[], ui: Ui): Promise<string> {
@@ -29,7 +31,13 @@ export async function chat(host: Host, ui: Ui, request: ChatRequest, offerTools:
   if (!ui.json) waiting.start();
   try {
     const callbacks = ui.json ? jsonCallbacks(ui) : humanCallbacks(ui, waiting);
-    const outcome = await interruptible(ui, (signal) => runChat(host, request, callbacks, { signal, tools: offerTools }));
+    const outcome = await interruptible(ui, (signal) =>
+      host.chatWithTools(request, { ...callbacks, signal, tools: offerTools }).catch((err: unknown) => {
+        // The host's hint speaks to integrators (maxRounds); a person at the command line has a flag.
+        if (AirlockError.isInstance(err) && err.code === 'TOOL_ROUNDS_EXCEEDED') throw new CliError(err.code, err.message, 'Ask for something that needs fewer tool calls, or pass --no-tools.');
+        throw err;
+      }),
+    );
     if (!ui.json) summarize(ui, outcome);
     return 0;
   } finally {
@@ -82,7 +90,7 @@ function humanCallbacks(ui: Ui, waiting: ReturnType<typeof waitingSpinner>): Cha
 }
 
 /** The closing line on stderr: usage and finish reason, and a note on redacted secrets. */
-function summarize(ui: Ui, outcome: ChatOutcome): void {
+function summarize(ui: Ui, outcome: ChatLoopOutcome): void {
   ui.endLine();
   const parts = [
     ...(outcome.usage ? [`${outcome.usage.promptTokens} prompt + ${outcome.usage.completionTokens} completion tokens`] : []),

@@ -20,8 +20,6 @@ import { createToken, listTokens, revokeToken, serve, serveOptions, tokenScopes 
 
 export type { Io } from './io.js';
 export { HELP } from './help.js';
-export { runChat, chatToolNames, MAX_ROUNDS } from './tool-loop.js';
-export type { ChatHost, ChatCallbacks, ChatLoopOptions, ChatOutcome, ToolCallEvent, ToolResultEvent } from './tool-loop.js';
 
 /** What runs once the host is open (and, for `plugins` commands, the plugins loaded). */
 type Run = (host: Host) => Promise<number>;

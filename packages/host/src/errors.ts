@@ -45,6 +45,10 @@ export type ErrorCode =
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_FAILED'
   | 'CHAT_REQUEST_INVALID'
+  /** A chat stream ended without its `done` event. */
+  | 'CHAT_STREAM_INCOMPLETE'
+  /** `chatWithTools`: the model still asked for tools after the last round allowed. */
+  | 'TOOL_ROUNDS_EXCEEDED'
   | 'AUTH_DENIED'
   | 'AUTH_EXPIRED'
   | 'AUTH_NOT_SIGNED_IN'

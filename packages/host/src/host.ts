@@ -17,6 +17,7 @@ import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } fro
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
 import { AuthClient, readAuthError, toToken } from './kinds/auth.js';
+import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
 import { PluginInstance, ThreadLot, errorOf } from './sandbox/instance.js';
@@ -821,6 +822,23 @@ export class Host extends EventEmitter<HostEvents> {
   chatStream(request: ChatRequest, options: ChatOptions = {}): AsyncIterable<ChatStreamEvent> {
     this.#assertOpen();
     return this.#maskingStream(chatStream(this.#provider(request?.provider), request, this.#chatOptions(options)));
+  }
+
+  /**
+   * Chat with the loaded tools on offer: stream an answer, run the tools the
+   * model asks for (a failing tool becomes an error result the model reads),
+   * send their results back and stream again, up to `maxRounds` answers. What
+   * `airlock chat` does; see runChatLoop.
+   *
+   * @example
+   * const { messages } = await host.chatWithTools({ messages: [{ role: 'user', content: 'How many words in "a b"?' }] }, {
+   *   onEvent: (e) => e.type === 'text' && process.stdout.write(e.text),
+   *   onToolCall: (call) => console.error(`→ ${call.name}`),
+   * });
+   */
+  chatWithTools(request: ChatRequest, options: ChatLoopOptions = {}): Promise<ChatLoopOutcome> {
+    this.#assertOpen();
+    return runChatLoop(this, request, options);
   }
 
   #chatOptions(options: ChatOptions): ChatOptions {

@@ -18,6 +18,8 @@ export { parseManifest, readManifest, PLUGIN_KINDS } from './manifest.js';
 export type { Manifest, PluginKind, Capabilities, Limits, FsAccess } from './manifest.js';
 export type { Grant } from './capabilities/grant.js';
 export type { ToolInfo, RiskLevel } from './kinds/tool.js';
+export { runChatLoop, chatToolNames, ToolCallAssembler, MAX_TOOL_ROUNDS } from './chat-loop.js';
+export type { ChatLoopHost, ChatLoopOptions, ChatLoopOutcome, ToolCallEvent, ToolResultEvent } from './chat-loop.js';
 export type { ChatRequest, ChatMessage, ChatTool, ChatOptions, ChatResult, ChatStreamEvent, ToolCall, Usage, FinishReason, Role, ProviderInfo, ModelInfo } from './kinds/provider.js';
 export { redactSecrets } from './redact.js';
 export { AuthClient } from './kinds/auth.js';

@@ -1,5 +1,5 @@
 /** Collect a provider's streamed answer into text, tool calls, finish reason and usage. */
-import type { ChatStreamEvent, FinishReason, ToolCall, Usage } from '@airlock/host';
+import { ToolCallAssembler, type ChatStreamEvent, type FinishReason, type ToolCall, type Usage } from '@airlock/host';
 
 /** A streamed answer, collected. */
 export interface CollectedStream {
@@ -7,7 +7,7 @@ export interface CollectedStream {
   text: string;
   /** Every event, in order, `done` included. */
   events: ChatStreamEvent[];
-  /** The tool calls, assembled from their deltas by index (arguments joined). */
+  /** The tool calls, assembled from their deltas as the host's chat loop does (ToolCallAssembler). */
   toolCalls: ToolCall[];
   /** From the `done` event; undefined when the stream was stopped before it. */
   finishReason: FinishReason | undefined;
@@ -36,22 +36,17 @@ export interface CollectOptions {
  */
 export async function collectStream(stream: AsyncIterable<ChatStreamEvent>, options: CollectOptions = {}): Promise<CollectedStream> {
   const collected: CollectedStream = { text: '', events: [], toolCalls: [], finishReason: undefined, usage: undefined, done: undefined, stopped: false };
-  const calls = new Map<number, ToolCall>();
+  const calls = new ToolCallAssembler();
   for await (const event of stream) {
     collected.events.push(event);
     switch (event.type) {
       case 'text':
         collected.text += event.text;
         break;
-      case 'tool-call': {
-        const call = calls.get(event.index) ?? { id: '', name: '', arguments: '' };
-        if (event.id && !call.id) call.id = event.id;
-        if (event.name && !call.name) call.name = event.name;
-        call.arguments += event.arguments;
-        calls.set(event.index, call);
-        collected.toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
+      case 'tool-call':
+        calls.add(event);
+        collected.toolCalls = calls.calls();
         break;
-      }
       case 'usage':
         collected.usage = event.usage;
         break;

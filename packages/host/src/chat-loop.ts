@@ -3,13 +3,21 @@
  * them on the host, append their results and stream again, up to a number of
  * rounds. A tool that fails, or arguments that are not JSON, become an error
  * result the model can read; only the provider's errors end the conversation.
+ * The CLI's `airlock chat`, integrators (`host.chatWithTools`) and the test
+ * kit's stream collector share it, and with it one way to join tool-call
+ * fragments (ToolCallAssembler).
  */
 import { createHash } from 'node:crypto';
-import { AirlockError, type ChatMessage, type ChatRequest, type ChatStreamEvent, type ChatTool, type FinishReason, type Host, type ToolCall, type ToolInfo, type Usage } from '@airlock/host';
-import { CliError } from './output.js';
+import { AirlockError } from './errors.js';
+import type { ChatMessage, ChatOptions, ChatRequest, ChatStreamEvent, ChatTool, FinishReason, ToolCall, Usage } from './kinds/provider.js';
+import type { ToolInfo } from './kinds/tool.js';
 
 /** What the loop needs of a host. */
-export type ChatHost = Pick<Host, 'chatStream' | 'tools' | 'callTool'>;
+export interface ChatLoopHost {
+  chatStream(request: ChatRequest, options?: ChatOptions): AsyncIterable<ChatStreamEvent>;
+  tools(): ToolInfo[];
+  callTool(name: string, args?: unknown): Promise<unknown>;
+}
 
 /** A tool call the model made, about to run. */
 export interface ToolCallEvent {
@@ -26,22 +34,21 @@ export interface ToolCallEvent {
 /** A tool call's outcome, as sent back to the model. */
 export type ToolResultEvent = { id: string; name: string; tool: string | undefined } & ({ result: unknown } | { error: { code: string; message: string } });
 
-export interface ChatCallbacks {
+/** The chat options (signal, redact, timeoutMs) apply to every round's stream. */
+export interface ChatLoopOptions extends ChatOptions {
+  /** Offer the host's tools to the model. Default true. */
+  tools?: boolean;
+  /** Streams at most this many answers. Default 8 (MAX_TOOL_ROUNDS). */
+  maxRounds?: number;
   /** Every stream event, as the provider sends it. */
   onEvent?: (event: ChatStreamEvent) => void;
+  /** A tool call the model made, before it runs. */
   onToolCall?: (call: ToolCallEvent) => void;
+  /** A tool call's outcome, as it goes back to the model. */
   onToolResult?: (result: ToolResultEvent) => void;
 }
 
-export interface ChatLoopOptions {
-  signal?: AbortSignal;
-  /** Offer the host's tools to the model. Default true. */
-  tools?: boolean;
-  /** Streams at most this many answers. Default 8. */
-  maxRounds?: number;
-}
-
-export interface ChatOutcome {
+export interface ChatLoopOutcome {
   /** The conversation: the request's messages, then every assistant and tool message. */
   messages: ChatMessage[];
   finishReason: FinishReason;
@@ -54,26 +61,51 @@ export interface ChatOutcome {
   rounds: number;
 }
 
-export const MAX_ROUNDS = 8;
+export const MAX_TOOL_ROUNDS = 8;
+
+/**
+ * Tool calls assembled from a stream's `tool-call` fragments, by index: the
+ * arguments joined in order, the first id and name a fragment gives kept
+ * (providers send them once, on the first fragment; a later one that differs
+ * does not rename a call already announced), and a call without an id named
+ * `call_<index>`.
+ */
+export class ToolCallAssembler {
+  readonly #calls = new Map<number, ToolCall>();
+
+  add(event: Extract<ChatStreamEvent, { type: 'tool-call' }>): void {
+    const call = this.#calls.get(event.index) ?? { id: '', name: '', arguments: '' };
+    if (event.id && !call.id) call.id = event.id;
+    if (event.name && !call.name) call.name = event.name;
+    call.arguments += event.arguments;
+    this.#calls.set(event.index, call);
+  }
+
+  /** The calls so far, by index. */
+  calls(): ToolCall[] {
+    return [...this.#calls].sort(([a], [b]) => a - b).map(([index, c]) => ({ ...c, id: c.id || `call_${index}` }));
+  }
+}
 
 /**
  * Chat with tools. The model sees each tool under its plain name when that is
  * unique among the loaded tools, else as `<plugin>__<name>` (provider tool
- * names allow no dots).
+ * names allow no dots). Rejects with TOOL_ROUNDS_EXCEEDED when the model still
+ * asks for tools after `maxRounds` answers.
  *
  * @example
- * const outcome = await runChat(host, { messages: [{ role: 'user', content: 'Count the words in "a b"' }] }, {
+ * const outcome = await host.chatWithTools({ messages: [{ role: 'user', content: 'Count the words in "a b"' }] }, {
  *   onEvent: (e) => e.type === 'text' && process.stdout.write(e.text),
  * });
  */
-export async function runChat(host: ChatHost, request: ChatRequest, callbacks: ChatCallbacks = {}, options: ChatLoopOptions = {}): Promise<ChatOutcome> {
-  const maxRounds = options.maxRounds ?? MAX_ROUNDS;
+export async function runChatLoop(host: ChatLoopHost, request: ChatRequest, options: ChatLoopOptions = {}): Promise<ChatLoopOutcome> {
+  const maxRounds = options.maxRounds ?? MAX_TOOL_ROUNDS;
   const offered = options.tools === false ? new Map<string, ToolInfo>() : chatToolNames(host.tools());
   const tools: ChatTool[] = [...offered].map(([name, t]) => ({ name, description: t.description, parameters: t.parameters }));
   const messages = [...request.messages];
   let usage: Usage | undefined;
   for (let round = 1; ; round++) {
-    const answer = await streamRound(host, { ...request, messages, ...(tools.length ? { tools } : {}) }, callbacks, options.signal);
+    const answer = await streamRound(host, { ...request, messages, ...(tools.length ? { tools } : {}) }, options);
     if (answer.usage) usage = { promptTokens: (usage?.promptTokens ?? 0) + answer.usage.promptTokens, completionTokens: (usage?.completionTokens ?? 0) + answer.usage.completionTokens };
     const done = answer.done;
     const outcome = { messages, finishReason: done.finishReason, usage, redactions: done.redactions, provider: done.provider, model: done.model, rounds: round };
@@ -82,11 +114,13 @@ export async function runChat(host: ChatHost, request: ChatRequest, callbacks: C
       return outcome;
     }
     if (round >= maxRounds) {
-      throw new CliError('TOOL_ROUNDS_EXCEEDED', `the model still asked for tools after ${maxRounds} rounds; stopped`, 'Ask for something that needs fewer tool calls, or pass --no-tools.');
+      throw new AirlockError('TOOL_ROUNDS_EXCEEDED', `the model still asked for tools after ${maxRounds} rounds; stopped`, {
+        hint: 'Ask for something that needs fewer tool calls, raise maxRounds, or chat without tools.',
+      });
     }
     messages.push({ role: 'assistant', content: answer.text, toolCalls: answer.toolCalls });
     for (const call of answer.toolCalls) {
-      const result = await runTool(host, offered, call, callbacks);
+      const result = await runTool(host, offered, call, options);
       options.signal?.throwIfAborted();
       const content = 'error' in result ? { error: result.error } : result.result;
       messages.push({ role: 'tool', toolCallId: call.id, content: JSON.stringify(content) ?? 'null' });
@@ -101,43 +135,37 @@ interface Answer {
   done: Extract<ChatStreamEvent, { type: 'done' }>;
 }
 
-/** Stream one answer, gathering its text, its tool calls (fragments joined by index) and its usage. */
-async function streamRound(host: ChatHost, request: ChatRequest, callbacks: ChatCallbacks, signal: AbortSignal | undefined): Promise<Answer> {
+/** Stream one answer, gathering its text, its tool calls and its usage. */
+async function streamRound(host: ChatLoopHost, request: ChatRequest, options: ChatLoopOptions): Promise<Answer> {
   let text = '';
-  const calls = new Map<number, ToolCall>();
+  const calls = new ToolCallAssembler();
   let usage: Usage | undefined;
-  for await (const event of host.chatStream(request, { signal })) {
-    callbacks.onEvent?.(event);
+  const { signal, redact, timeoutMs } = options;
+  for await (const event of host.chatStream(request, { signal, redact, timeoutMs })) {
+    options.onEvent?.(event);
     switch (event.type) {
       case 'text':
         text += event.text;
         break;
-      case 'tool-call': {
-        const call = calls.get(event.index) ?? { id: '', name: '', arguments: '' };
-        if (event.id) call.id = event.id;
-        if (event.name) call.name = event.name;
-        call.arguments += event.arguments;
-        calls.set(event.index, call);
+      case 'tool-call':
+        calls.add(event);
         break;
-      }
       case 'usage':
         usage = event.usage;
         break;
-      case 'done': {
-        const toolCalls = [...calls].sort(([a], [b]) => a - b).map(([index, c]) => ({ ...c, id: c.id || `call_${index}` }));
-        return { text, toolCalls, usage, done: event };
-      }
+      case 'done':
+        return { text, toolCalls: calls.calls(), usage, done: event };
     }
   }
   // The host always ends a stream with `done`; a stream that does not is a broken host.
-  throw new CliError('STREAM_INCOMPLETE', 'the answer stream ended without a `done` event');
+  throw new AirlockError('CHAT_STREAM_INCOMPLETE', 'the answer stream ended without a `done` event');
 }
 
-async function runTool(host: ChatHost, offered: Map<string, ToolInfo>, call: ToolCall, callbacks: ChatCallbacks): Promise<ToolResultEvent> {
+async function runTool(host: ChatLoopHost, offered: Map<string, ToolInfo>, call: ToolCall, options: ChatLoopOptions): Promise<ToolResultEvent> {
   const tool = offered.get(call.name);
   const parsed = parseArguments(call.arguments);
   const about = { id: call.id, name: call.name, tool: tool?.qualifiedName };
-  callbacks.onToolCall?.({ ...about, arguments: parsed.ok ? parsed.value : call.arguments });
+  options.onToolCall?.({ ...about, arguments: parsed.ok ? parsed.value : call.arguments });
   let result: ToolResultEvent;
   if (!tool) {
     result = { ...about, error: { code: 'TOOL_NOT_FOUND', message: `no tool \`${call.name}\` was offered` } };
@@ -150,7 +178,7 @@ async function runTool(host: ChatHost, offered: Map<string, ToolInfo>, call: Too
       result = { ...about, error: AirlockError.isInstance(err) ? { code: err.code, message: err.message } : { code: 'TOOL_FAILED', message: String(err) } };
     }
   }
-  callbacks.onToolResult?.(result);
+  options.onToolResult?.(result);
   return result;
 }
 

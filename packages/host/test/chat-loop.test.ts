@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AirlockError, type ChatOptions, type ChatRequest, type ChatStreamEvent, type ToolInfo } from '@airlock/host';
-import { chatToolNames, runChat, type ChatHost, type ToolCallEvent, type ToolResultEvent } from '../src/tool-loop.js';
+import { ToolCallAssembler, chatToolNames, runChatLoop, type ChatLoopHost, type ToolCallEvent, type ToolResultEvent } from '../src/chat-loop.js';
 
 const tool = (plugin: string, name: string): ToolInfo => ({
   name,
@@ -18,7 +18,7 @@ function fakeHost(rounds: ChatStreamEvent[][], tools: Record<string, (args: unkn
   const requests: ChatRequest[] = [];
   const signals: (AbortSignal | undefined)[] = [];
   const calls: [string, unknown][] = [];
-  const host: ChatHost = {
+  const host: ChatLoopHost = {
     tools: () => infos,
     chatStream(request: ChatRequest, options: ChatOptions = {}) {
       // A copy: the loop goes on appending to its conversation.
@@ -39,7 +39,7 @@ function fakeHost(rounds: ChatStreamEvent[][], tools: Record<string, (args: unkn
 
 const user = { role: 'user' as const, content: 'How many words in "a b"?' };
 
-describe('runChat', () => {
+describe('runChatLoop', () => {
   it('runs the tool calls the model streams and sends the results back', async () => {
     const { host, requests, calls } = fakeHost(
       [
@@ -63,7 +63,7 @@ describe('runChat', () => {
     const events: ChatStreamEvent[] = [];
     const toolCalls: ToolCallEvent[] = [];
     const results: ToolResultEvent[] = [];
-    const outcome = await runChat(host, { messages: [user] }, { onEvent: (e) => events.push(e), onToolCall: (c) => toolCalls.push(c), onToolResult: (r) => results.push(r) });
+    const outcome = await runChatLoop(host, { messages: [user] }, { onEvent: (e) => events.push(e), onToolCall: (c) => toolCalls.push(c), onToolResult: (r) => results.push(r) });
 
     expect(calls).toEqual([['notes.count_words', { text: 'a b' }], ['notes.explode', {}]]);
     expect(requests).toHaveLength(2);
@@ -109,7 +109,7 @@ describe('runChat', () => {
       ],
       {},
     );
-    const outcome = await runChat(host, { messages: [user] });
+    const outcome = await runChatLoop(host, { messages: [user] });
     expect(calls).toEqual([]);
     const [bad, unknown] = requests[1]!.messages.slice(2).map((m) => JSON.parse(m.content) as { error: { code: string; message: string } });
     expect(bad!.error.code).toBe('TOOL_ARGUMENTS_INVALID');
@@ -122,16 +122,16 @@ describe('runChat', () => {
     const { host, requests, calls } = fakeHost([[{ type: 'tool-call', index: 0, id: 'c', name: 'count_words', arguments: '{"text":"x"}' }, done('tool-calls')]], {
       'notes.count_words': () => ({ words: 1 }),
     });
-    await expect(runChat(host, { messages: [user] })).rejects.toMatchObject({ code: 'TOOL_ROUNDS_EXCEEDED', message: 'the model still asked for tools after 8 rounds; stopped' });
+    await expect(runChatLoop(host, { messages: [user] })).rejects.toMatchObject({ code: 'TOOL_ROUNDS_EXCEEDED', message: 'the model still asked for tools after 8 rounds; stopped' });
     expect(requests).toHaveLength(8);
     expect(calls).toHaveLength(7);
-    await expect(runChat(host, { messages: [user] }, {}, { maxRounds: 2 })).rejects.toMatchObject({ code: 'TOOL_ROUNDS_EXCEEDED' });
+    await expect(runChatLoop(host, { messages: [user] }, { maxRounds: 2 })).rejects.toMatchObject({ code: 'TOOL_ROUNDS_EXCEEDED' });
   });
 
   it('offers no tools with tools: false, and passes the signal to every stream', async () => {
     const { host, requests, signals } = fakeHost([[{ type: 'text', text: 'hi' }, done('stop')]], {});
     const controller = new AbortController();
-    const outcome = await runChat(host, { messages: [user], model: 'm' }, {}, { tools: false, signal: controller.signal });
+    const outcome = await runChatLoop(host, { messages: [user], model: 'm' }, { tools: false, signal: controller.signal });
     expect(requests[0]).toEqual({ messages: [user], model: 'm' });
     expect(signals).toEqual([controller.signal]);
     expect(outcome).toMatchObject({ rounds: 1, usage: undefined });
@@ -143,9 +143,35 @@ describe('runChat', () => {
       { 'web.search': () => ['result'] },
       [tool('notes', 'search'), tool('web', 'search'), tool('web', 'fetch')],
     );
-    await runChat(host, { messages: [user] });
+    await runChatLoop(host, { messages: [user] });
     expect(requests[0]!.tools!.map((t) => t.name)).toEqual(['notes__search', 'web__search', 'fetch']);
     expect(calls).toEqual([['web.search', { q: 'x' }]]);
+  });
+});
+
+describe('ToolCallAssembler', () => {
+  const fragment = (index: number, rest: { id?: string; name?: string; arguments?: string }) => ({ type: 'tool-call' as const, index, arguments: '', ...rest });
+
+  it('joins the fragments of each call by index, in index order', () => {
+    const calls = new ToolCallAssembler();
+    calls.add(fragment(1, { id: 'call_b', name: 'explode' }));
+    calls.add(fragment(0, { id: 'call_a', name: 'count_words', arguments: '{"te' }));
+    calls.add(fragment(0, { arguments: 'xt":"a b"}' }));
+    expect(calls.calls()).toEqual([
+      { id: 'call_a', name: 'count_words', arguments: '{"text":"a b"}' },
+      { id: 'call_b', name: 'explode', arguments: '' },
+    ]);
+  });
+
+  it('keeps the first id and name a call was given, and names a call without an id by its index', () => {
+    const calls = new ToolCallAssembler();
+    calls.add(fragment(0, { id: 'call_first', name: 'count_words', arguments: '{}' }));
+    calls.add(fragment(0, { id: 'call_second', name: 'explode' }));
+    calls.add(fragment(3, { name: 'count_words', arguments: '{}' }));
+    expect(calls.calls()).toEqual([
+      { id: 'call_first', name: 'count_words', arguments: '{}' },
+      { id: 'call_3', name: 'count_words', arguments: '{}' },
+    ]);
   });
 });
 
