@@ -7,6 +7,7 @@
  * so host events reach every connected client.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
   ElicitResultSchema,
@@ -15,6 +16,8 @@ import {
   McpError,
   type CallToolResult,
   type LoggingLevel,
+  type ServerNotification,
+  type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { AirlockError, type Host, type LogEntry, type ToolInfo, type ToolProgress } from '@airlock/host';
@@ -66,6 +69,9 @@ function success(value: unknown): CallToolResult {
   return result;
 }
 
+/** What the SDK hands a request handler of this server. */
+type CallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
 export interface McpHubOptions {
   /** Shown to clients in `initialize`. */
   name?: string;
@@ -114,7 +120,7 @@ export class McpHub {
       if (tool?.qualifiedName !== name) throw new McpError(ErrorCode.InvalidParams, `no tool ${JSON.stringify(name)}: tools/list names the tools this server has`);
       const policy = this.#options.policy ?? {};
       if (needsConfirmation(policy, tool)) {
-        const refusal = await this.#confirm(server, tool, args, policy, extra.signal);
+        const refusal = await this.#confirm(server, extra, tool, args, policy);
         if (refusal) return refusal;
       }
       // A client that sent a progress token gets the plugin's progress reports, as a fraction of a total of 1.
@@ -141,7 +147,7 @@ export class McpHub {
    * Ask the user, through the client, whether this call may run: undefined
    * when allowed, else the tool result that says why not.
    */
-  async #confirm(server: Server, tool: ToolInfo, args: Record<string, unknown>, policy: ToolPolicy, signal: AbortSignal): Promise<CallToolResult | undefined> {
+  async #confirm(server: Server, extra: CallExtra, tool: ToolInfo, args: Record<string, unknown>, policy: ToolPolicy): Promise<CallToolResult | undefined> {
     const refuse = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
     // An empty `elicitation` capability (protocol 2025-06-18) means form mode.
     if (!server.getClientCapabilities()?.elicitation) {
@@ -150,7 +156,9 @@ export class McpHub {
       );
     }
     const shown = JSON.stringify(args);
-    const result = await server.request(
+    // Sent as part of the tools/call (over HTTP: on that call's own response stream). A request of the
+    // server's own would go on the session's standalone GET stream, which a client may not have opened.
+    const result = await extra.sendRequest(
       {
         method: 'elicitation/create',
         params: {
@@ -159,7 +167,7 @@ export class McpHub {
         },
       },
       ElicitResultSchema,
-      { signal },
+      { signal: extra.signal },
     );
     if (result.action === 'accept' && result.content?.allow === true) return undefined;
     return refuse(`DECLINED: the user did not allow this call of ${tool.qualifiedName} (${result.action === 'accept' ? 'not allowed' : result.action}).`);

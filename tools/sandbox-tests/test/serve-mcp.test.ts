@@ -217,6 +217,37 @@ describe('asking the user before a risky or dangerous tool runs', () => {
     expect(asked).toHaveLength(1);
   });
 
+  it('asks on the call\'s own response stream: a client that never opened the session\'s GET stream is asked too', async () => {
+    const headers = { authorization: `Bearer ${tools}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+    const post = (body: unknown, session?: string) =>
+      fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}) }, body: JSON.stringify(body) });
+    /** The JSON-RPC messages of an SSE response, as they arrive. */
+    async function* messages(res: Response): AsyncGenerator<{ id?: number; method?: string; result?: Record<string, unknown> }> {
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of res.body!) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const data = buffered.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          buffered = buffered.slice(end + 2);
+          if (data) yield JSON.parse(data);
+        }
+      }
+    }
+    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'no-get-stream', version: '1.0.0' } } });
+    const session = init.headers.get('mcp-session-id')!;
+    await init.body!.cancel();
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).status).toBe(202);
+
+    const call = messages(await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'misbehaving.wipe', arguments: {} } }, session));
+    const asked = (await call.next()).value!;
+    expect(asked).toMatchObject({ method: 'elicitation/create' });
+    expect((await post({ jsonrpc: '2.0', id: asked.id, result: { action: 'accept', content: { allow: true } } }, session)).status).toBe(202);
+    expect((await call.next()).value).toMatchObject({ id: 2, result: { structuredContent: { wiped: true } } });
+    await fetch(`${url}/mcp`, { method: 'DELETE', headers: { ...headers, 'mcp-session-id': session } });
+  });
+
   it('does not run it when the user declines, or cancels', async () => {
     for (const action of ['decline', 'cancel'] as const) {
       const client = await connect({ answer: () => ({ action }) });
