@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createHost, type Host } from '@airlock/host';
 import { createServer, TokenStore, type AirlockServer } from '@airlock/serve';
 import { pluginVariant } from '@airlock/test-utils';
+import { connectListening } from './mcp-client.js';
 
 const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
 
@@ -94,8 +93,7 @@ describe('the OpenAPI document', () => {
 
 describe('managing plugins over HTTP', () => {
   it('installs, lists, serves, disables and enables a plugin; a connected MCP client hears each change', async () => {
-    const client = new Client({ name: 'watcher', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${tools}` } } }));
+    const client = await connectListening(url, tools, { name: 'watcher', version: '1.0.0' });
     let changes = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
     expect((await client.listTools()).tools).toEqual([]);

@@ -8,12 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
 import { createHost, type Host } from '@airlock/host';
 import { pluginVariant } from '@airlock/test-utils';
 import { createServer, TokenStore, type AirlockServer, type ToolPolicy } from '@airlock/serve';
+import { connectListening } from './mcp-client.js';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 const notes = new URL('../../../plugins/notes', import.meta.url).pathname;
@@ -31,12 +31,11 @@ let store: TokenStore;
 const extraServers: AirlockServer[] = [];
 
 async function connect(options: { at?: string; answer?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> } } = {}): Promise<Client> {
-  const client = new Client({ name: 'airlock-test', version: '1.0.0' }, options.answer ? { capabilities: { elicitation: { form: {} } } } : {});
+  const client = await connectListening(options.at ?? url, tools, { name: 'airlock-test', version: '1.0.0' }, options.answer ? { capabilities: { elicitation: { form: {} } } } : {});
   if (options.answer) {
     const answer = options.answer;
     client.setRequestHandler(ElicitRequestSchema, (request) => answer(request.params.message));
   }
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${options.at ?? url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${tools}` } } }));
   open.push(client);
   return client;
 }
