@@ -34,6 +34,7 @@ import { checkSchema, compileSchema, formatProblems } from './schema.js';
 import { StackMapper, mapErrorStacks } from './source-map.js';
 import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
+import { SecretMask } from './secrets.js';
 import type { Capabilities } from './manifest.js';
 import { PluginRegistry, type InstalledPlugin, type TrustPolicy } from './install/registry.js';
 
@@ -271,11 +272,9 @@ export class Host extends EventEmitter<HostEvents> {
   readonly home: string;
   readonly #storage: StorageAdapter;
   readonly #ownsStorage: boolean;
+  /** Every line the host logs goes through it: known secrets (tokens and keys that passed through the host) masked. */
   readonly #logger: Logger;
-  /** Token and key values seen by the host, masked in everything it logs. */
-  readonly #secrets = new Set<string>();
-  /** An auth plugin's log lines during a call that returns a secret, held until the secret is known. */
-  readonly #heldLogs = new Map<string, { calls: number; entries: LogEntry[] }>();
+  readonly #secrets: SecretMask;
   readonly #limits: Required<HostLimits>;
   readonly #env: NodeJS.ProcessEnv;
   readonly #spin: { hostMicros: number; workerMicros: number };
@@ -312,12 +311,11 @@ export class Host extends EventEmitter<HostEvents> {
     this.#storage = storage;
     this.#ownsStorage = options.storage === undefined;
     const logger = options.logger ?? stderrLogger();
-    // Every line goes out with known secrets (tokens and keys that passed through the host) masked.
-    this.#logger = (entry) => {
-      const scrubbed = { ...entry, message: this.#scrub(entry.message) };
-      logger(scrubbed);
-      if (this.listenerCount('log') > 0) this.emit('log', scrubbed);
-    };
+    this.#secrets = new SecretMask((entry) => {
+      logger(entry);
+      if (this.listenerCount('log') > 0) this.emit('log', entry);
+    });
+    this.#logger = this.#secrets.log;
     this.#limits = {
       defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
@@ -412,7 +410,7 @@ export class Host extends EventEmitter<HostEvents> {
     const preopens = preopensFor(id, capabilities.filesystem);
     const env = grantedEnv(capabilities.env, this.#env);
     // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
-    for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#rememberSecret(value);
+    for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#secrets.remember(value);
     const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     // Known once the component is prepared; log lines and errors before then are left as written.
@@ -436,9 +434,7 @@ export class Host extends EventEmitter<HostEvents> {
         spin: this.#spin,
         onLog: (level, text) => {
           const message = stacks && text.includes('plugin.js:') ? stacks.map(text) : text;
-          const held = this.#heldLogs.get(id);
-          if (held) held.entries.push({ level, message, plugin: id });
-          else this.#logger({ level, message, plugin: id });
+          this.#logger({ level, message, plugin: id });
         },
         onHostCall: (call: HostCall, scope: object | undefined): HostReply | Promise<HostReply> => {
           if (call.iface === 'storage') return namespaceKnown ? serveStorage(store, storageGrant, call.fn, call.args) : namespaced.then(() => serveStorage(store, storageGrant, call.fn, call.args));
@@ -697,50 +693,10 @@ export class Host extends EventEmitter<HostEvents> {
     return [...this.#plugins.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
   }
 
-  /** Mask every known secret in `text`. */
-  #scrub(text: string): string {
-    for (const secret of this.#secrets) if (text.includes(secret)) text = text.split(secret).join('[REDACTED]');
-    return text;
-  }
-
-  /**
-   * Run a call whose result holds a secret (a token) with the plugin's log
-   * lines held back, so a plugin that logs the token before returning it has
-   * it masked too. `secrets` picks the secrets out of the result.
-   */
-  #holdingLogs = async <T>(pluginId: string, call: () => Promise<T>, secrets: (value: T) => string[]): Promise<T> => {
-    const held = this.#heldLogs.get(pluginId) ?? { calls: 0, entries: [] };
-    held.calls++;
-    this.#heldLogs.set(pluginId, held);
-    try {
-      const value = await call();
-      for (const s of secrets(value)) this.#rememberSecret(s);
-      return value;
-    } finally {
-      if (--held.calls === 0) {
-        this.#heldLogs.delete(pluginId);
-        for (const entry of held.entries) this.#logger(entry);
-      }
-    }
-  };
-
-  /** An error on its way out to the integrator, with known secrets masked in its message, stack and the plugin's details. */
+  /** An error on its way out to the integrator: a plugin's stack in its own sources, known secrets masked. */
   #masked = (err: unknown): unknown => {
-    // A plugin's stack, in its own sources.
     if (AirlockError.isInstance(err) && err.plugin !== undefined) mapErrorStacks(err, this.#plugins.get(err.plugin)?.stacks);
-    if (err instanceof Error) {
-      // Defined rather than assigned: a DOMException (an abort's reason) has `message` as a getter only.
-      const message = this.#scrub(err.message);
-      if (message !== err.message) Object.defineProperty(err, 'message', { value: message, writable: true, configurable: true });
-      if (err.stack) {
-        const stack = this.#scrub(err.stack);
-        if (stack !== err.stack) Object.defineProperty(err, 'stack', { value: stack, writable: true, configurable: true });
-      }
-      // Errors a plugin reported carry its own stack as `details`, which can hold a secret as well as a message can.
-      const { details } = err as { details?: unknown };
-      if (typeof details === 'string') Object.assign(err, { details: this.#scrub(details) });
-    }
-    return err;
+    return this.#secrets.masked(err);
   };
 
   /** Run `call`, masking secrets in what it throws. */
@@ -760,11 +716,6 @@ export class Host extends EventEmitter<HostEvents> {
     }
   }
 
-  #rememberSecret = (secret: string): void => {
-    // Short values would mask ordinary words; real tokens and keys are long.
-    if (typeof secret === 'string' && secret.length >= 8) this.#secrets.add(secret);
-  };
-
   /**
    * Drive an auth plugin: device login, status, tokens, API keys, logout.
    *
@@ -780,8 +731,8 @@ export class Host extends EventEmitter<HostEvents> {
       throw new AirlockError('PLUGIN_NOT_FOUND', `plugin \`${id}\` is a ${loaded.info.kind} plugin, not an auth plugin`, { plugin: id });
     }
     return new AuthClient(id, loaded.instance, {
-      rememberSecret: this.#rememberSecret,
-      holdingLogs: (call, secrets) => this.#holdingLogs(id, call, secrets),
+      rememberSecret: this.#secrets.remember,
+      holdingLogs: (call, secrets) => this.#secrets.holdingLogs(id, call, secrets),
       masked: this.#masked,
     });
   }
@@ -883,7 +834,7 @@ export class Host extends EventEmitter<HostEvents> {
     const { onProgress } = options;
     const progress = onProgress && ((p: ToolProgress) => {
       try {
-        onProgress(p.message === undefined ? p : { fraction: p.fraction, message: this.#scrub(p.message) });
+        onProgress(p.message === undefined ? p : { fraction: p.fraction, message: this.#secrets.scrub(p.message) });
       } catch (err) {
         this.#logger({ level: 'warn', plugin: tool.plugin, message: `an onProgress callback of ${tool.qualifiedName} threw: ${(err as Error)?.message ?? String(err)}` });
       }
@@ -973,13 +924,13 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const auth = this.#plugins.get(authPlugin);
     if (!auth || auth.info.kind !== 'auth') return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\` is not loaded` } };
-    const outcome = await this.#holdingLogs(authPlugin, () => auth.instance.call('auth.getToken', []), (o) =>
+    const outcome = await this.#secrets.holdingLogs(authPlugin, () => auth.instance.call('auth.getToken', []), (o) =>
       o.ok ? [toToken(o.value as Parameters<typeof toToken>[0]).accessToken] : [],
     );
     if (outcome.ok) return { ok: outcome.value };
     const e = readAuthError(errorOf(outcome));
     // Only the case and message cross to the asking plugin: the auth plugin's stack stays with the host.
-    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${this.#scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
+    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${this.#secrets.scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
   }
 }
 
