@@ -16,14 +16,14 @@ export { configDefaults };
 import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } from './capabilities/storage.js';
 import { preopensFor } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
-import { AuthClient, readAuthError, toToken } from './kinds/auth.js';
+import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
-import { PluginInstance, ThreadLot, errorOf } from './sandbox/instance.js';
+import { PluginInstance, ThreadLot } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
-import type { HostCall, HostReply, WorkerMemory } from './sandbox/protocol.js';
+import type { WorkerMemory } from './sandbox/protocol.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
 import { memoryStorage } from './storage/memory.js';
 import { checkDatabaseFile } from './storage/database.js';
@@ -35,6 +35,8 @@ import { StackMapper, mapErrorStacks } from './source-map.js';
 import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { SecretMask } from './secrets.js';
+import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
+import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
 import type { Capabilities } from './manifest.js';
 import { PluginRegistry, type InstalledPlugin, type TrustPolicy } from './install/registry.js';
 
@@ -275,6 +277,8 @@ export class Host extends EventEmitter<HostEvents> {
   /** Every line the host logs goes through it: known secrets (tokens and keys that passed through the host) masked. */
   readonly #logger: Logger;
   readonly #secrets: SecretMask;
+  /** Tokens for plugins granted credentials, from the loaded auth plugins. */
+  readonly #credentials: CredentialsBroker;
   readonly #limits: Required<HostLimits>;
   readonly #env: NodeJS.ProcessEnv;
   readonly #spin: { hostMicros: number; workerMicros: number };
@@ -316,6 +320,13 @@ export class Host extends EventEmitter<HostEvents> {
       if (this.listenerCount('log') > 0) this.emit('log', entry);
     });
     this.#logger = this.#secrets.log;
+    this.#credentials = {
+      authPlugin: (id) => {
+        const auth = this.#plugins.get(id);
+        return auth?.info.kind === 'auth' ? auth.instance : undefined;
+      },
+      secrets: this.#secrets,
+    };
     this.#limits = {
       defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
       maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
@@ -416,6 +427,11 @@ export class Host extends EventEmitter<HostEvents> {
     // Known once the component is prepared; log lines and errors before then are left as written.
     let stacks: StackMapper | undefined;
     const poolSize = options.poolSize ?? 1;
+    const routes: HostCallRoutes = {
+      storage: (fn, args) => (namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args))),
+      http: (fn, args, owner, scope) => http.serve(fn, args, owner, scope),
+      credentials: (authPlugin) => serveCredentials(this.#credentials, id, capabilities.credentials, authPlugin),
+    };
     const instance = new InstancePool(poolSize, () => {
       // Names this instance's HTTP responses, to close them when its worker stops.
       const owner = {};
@@ -436,12 +452,7 @@ export class Host extends EventEmitter<HostEvents> {
           const message = stacks && text.includes('plugin.js:') ? stacks.map(text) : text;
           this.#logger({ level, message, plugin: id });
         },
-        onHostCall: (call: HostCall, scope: object | undefined): HostReply | Promise<HostReply> => {
-          if (call.iface === 'storage') return namespaceKnown ? serveStorage(store, storageGrant, call.fn, call.args) : namespaced.then(() => serveStorage(store, storageGrant, call.fn, call.args));
-          if (call.iface === 'http') return http.serve(call.fn, call.args, owner, scope);
-          if (call.iface === 'credentials') return this.#serveCredentials(id, capabilities, call.args[0]);
-          return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
-        },
+        onHostCall: hostCallRouter(routes, owner),
         onExit: () => http.closeOwned(owner),
         onCodeCache: (data) => this.#saveCodeCache(prepared, data),
         lot: this.#lot,
@@ -918,20 +929,6 @@ export class Host extends EventEmitter<HostEvents> {
     return config;
   }
 
-  async #serveCredentials(pluginId: string, capabilities: Capabilities, authPlugin: unknown): Promise<HostReply> {
-    if (typeof authPlugin !== 'string' || !capabilities.credentials?.includes(authPlugin)) {
-      return { err: { tag: 'denied', val: `plugin \`${pluginId}\` holds no credentials grant for \`${String(authPlugin)}\`` } };
-    }
-    const auth = this.#plugins.get(authPlugin);
-    if (!auth || auth.info.kind !== 'auth') return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\` is not loaded` } };
-    const outcome = await this.#secrets.holdingLogs(authPlugin, () => auth.instance.call('auth.getToken', []), (o) =>
-      o.ok ? [toToken(o.value as Parameters<typeof toToken>[0]).accessToken] : [],
-    );
-    if (outcome.ok) return { ok: outcome.value };
-    const e = readAuthError(errorOf(outcome));
-    // Only the case and message cross to the asking plugin: the auth plugin's stack stays with the host.
-    return { err: { tag: e?.tag === 'not-signed-in' ? 'not-signed-in' : 'unavailable', val: `auth plugin \`${authPlugin}\`: ${this.#secrets.scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
-  }
 }
 
 /** The `connectTo` option, checked: HOST_OPTIONS_INVALID naming every bad entry. */

@@ -73,7 +73,9 @@ describe('tokens', () => {
     await script('approve');
     await (await host.auth('scripted-auth').login()).wait();
     expect(await host.callTool('granted.token', { from: 'scripted-auth' })).toEqual({ token: 'tok_live_0123456789abcdef' });
-    expect(await host.callTool('ungranted.token', { from: 'scripted-auth' })).toMatchObject({ error: { tag: 'denied' } });
+    expect(await host.callTool('ungranted.token', { from: 'scripted-auth' })).toMatchObject({
+      error: { tag: 'denied', val: 'plugin `ungranted` holds no credentials grant for `scripted-auth`: list "scripted-auth" in "capabilities.credentials" of its manifest, and have the user grant it' },
+    });
   });
 
   it('never appear in the host\'s logs', async () => {

@@ -1,0 +1,32 @@
+/**
+ * The host-call router: where a plugin's calls to the host interfaces go.
+ * Each instance gets one, bound to its plugin's grants: storage in the
+ * plugin's namespace and quota, HTTP through the plugin's broker (responses
+ * named by the instance, so they close with its worker), credentials from
+ * the auth plugins it was granted. `log`, `config` and `progress` never
+ * leave the plugin's thread (see sandbox/worker.ts).
+ */
+import type { HostCall, HostReply } from './sandbox/protocol.js';
+
+export interface HostCallRoutes {
+  storage(fn: string, args: unknown[]): HostReply | Promise<HostReply>;
+  /** `scope` is the running call's scope (a chat stream's), `owner` names the instance. */
+  http(fn: string, args: unknown[], owner: object, scope: object | undefined): Promise<HostReply>;
+  credentials(authPlugin: unknown): Promise<HostReply>;
+}
+
+/** Serve one instance's host calls; `owner` names what the instance opened. */
+export function hostCallRouter(routes: HostCallRoutes, owner: object): (call: HostCall, scope: object | undefined) => HostReply | Promise<HostReply> {
+  return (call, scope) => {
+    switch (call.iface) {
+      case 'storage':
+        return routes.storage(call.fn, call.args);
+      case 'http':
+        return routes.http(call.fn, call.args, owner, scope);
+      case 'credentials':
+        return routes.credentials(call.args[0]);
+      default:
+        return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
+    }
+  };
+}
