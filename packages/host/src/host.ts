@@ -3,13 +3,11 @@
  * calls to them. Create one with `createHost()` and close it with `host.close()`.
  */
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
-import { checkCachedComponent, loadCachedComponent, prepareComponent, saveCodeCache, sha256, sha256OfFile, shared, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
+import { checkCachedComponent, type ComponentCache } from './component.js';
 import { ComponentIndex } from './component-index.js';
-import { checkContract } from './contract.js';
 import { configDefaults, effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
 
 export { configDefaults };
@@ -22,7 +20,6 @@ import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type 
 import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
 import { PluginInstance, ThreadLot } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
-import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
 import type { WorkerMemory } from './sandbox/protocol.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
 import { memoryStorage } from './storage/memory.js';
@@ -35,6 +32,7 @@ import { StackMapper, mapErrorStacks } from './source-map.js';
 import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { SecretMask } from './secrets.js';
+import { ComponentLoader } from './component-loader.js';
 import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
 import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
 import type { Capabilities } from './manifest.js';
@@ -285,20 +283,9 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #plugins = new Map<string, Loaded>();
   readonly #connectTo: ReadonlyMap<string, ConnectTarget> | undefined;
   readonly #cache: ComponentCache;
-  /** Components whose V8 code cache this host stored, and stores still being written (awaited by close). */
-  readonly #codeCachesSaved = new Set<string>();
-  readonly #writes = new Set<Promise<void>>();
-  /** Compiled core modules by component hash, shared by all instances. */
-  readonly #modules = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
-  /**
-   * Cache entries this host has read and checked, by component sha256: a
-   * further plugin with the same component (and memory cap) starts from these
-   * bytes and the compiled modules, without reading the entry again.
-   */
-  readonly #checked = new Map<string, LoadedComponent['component']>();
+  readonly #loader: ComponentLoader;
   /** Threads of replaced instances, for the same plugin's next instance (reloads). */
   readonly #lot = new ThreadLot();
-  readonly #componentIndex: ComponentIndex;
   #closed = false;
 
   /**
@@ -340,7 +327,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#env = options.env ?? process.env;
     this.#connectTo = options.connectTo === undefined ? undefined : connectTargets(options.connectTo);
     this.#cache = componentCacheOf(home, options);
-    this.#componentIndex = new ComponentIndex(join(home, 'cache', 'component-index.json'));
+    this.#loader = new ComponentLoader(this.#cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
       home,
@@ -422,7 +409,7 @@ export class Host extends EventEmitter<HostEvents> {
     const env = grantedEnv(capabilities.env, this.#env);
     // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#secrets.remember(value);
-    const prepared = this.#prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
+    const prepared = this.#loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
     prepared.catch(() => {}); // observed below; the worker may not ask for it
     // Known once the component is prepared; log lines and errors before then are left as written.
     let stacks: StackMapper | undefined;
@@ -454,7 +441,7 @@ export class Host extends EventEmitter<HostEvents> {
         },
         onHostCall: hostCallRouter(routes, owner),
         onExit: () => http.closeOwned(owner),
-        onCodeCache: (data) => this.#saveCodeCache(prepared, data),
+        onCodeCache: (data) => this.#loader.saveCodeCache(prepared, data),
         lot: this.#lot,
       });
     });
@@ -483,107 +470,6 @@ export class Host extends EventEmitter<HostEvents> {
   async #stop(loaded: Loaded, options: { drain?: boolean; park?: boolean } = {}): Promise<void> {
     await (options.drain ? loaded.instance.drain({ park: options.park }) : loaded.instance.close({ park: options.park }));
     loaded.http.closeAll();
-  }
-
-  /**
-   * Read and hash the component, check its contract, and compile its core
-   * modules. When the file is unchanged since a previous load (same path,
-   * inode, size and mtime), its cached transpiled output is read and checked
-   * against its digest record, and compiled, while the component's hash is
-   * confirmed in parallel; nothing is instantiated before both hold. What the
-   * instance runs is the bytes that were checked (component.ts).
-   */
-  async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string) {
-    const file = join(pluginDir, manifest.component);
-    const cache = this.#cache;
-    const onProblem = (problem: CacheProblem) => this.#logger({ level: 'warn', message: describeCacheProblem(manifest.id, problem), plugin: manifest.id });
-    const identity = await ComponentIndex.identity(file);
-    const missing = (cause: unknown) => {
-      throw new AirlockError('COMPONENT_INVALID', `plugin \`${manifest.id}\` has no component at ${manifest.component}`, {
-        plugin: manifest.id,
-        cause,
-        hint: 'Build it with `airlock-plugin build` in the plugin directory.',
-      });
-    };
-    const expected = this.#componentIndex.lookup(file, identity);
-    // Known component: hash the file as it streams past (it is 10+ MB, and buffers that size
-    // linger in the allocator long after they are freed); read it whole only to transpile it.
-    const read = (expected ? sha256OfFile(file).then((hash) => ({ bytes: undefined, hash })) : readFile(file).then((bytes) => ({ bytes, hash: sha256(bytes) }))).catch(missing);
-    const checked = expected ? this.#checked.get(expected) : undefined;
-    const compiledForCap = expected ? this.#modules.get(`${expected}:${memoryCapBytes}`) : undefined;
-    if (checked && compiledForCap) {
-      // Read and checked by this host already: only the component file is re-hashed.
-      const { hash } = await read;
-      if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
-        return { component: checked, contract: checkContract(checked, manifest.kind, manifest.id), modules: compiledForCap };
-      }
-    }
-    // Core modules start compiling as soon as they are read, while they are hashed; they are used only if the entry checks out.
-    const early = new Map<string, Promise<WebAssembly.Module>>();
-    const compileEarly = (hash: string): OnRead | undefined => {
-      if (this.#modules.has(`${hash}:${memoryCapBytes}`)) return undefined;
-      return (name, bytes) => void (name.endsWith('.wasm') && early.set(name, compileCore(bytes, Math.floor(memoryCapBytes / PAGE_BYTES))));
-    };
-    let found: CacheLookup | undefined;
-    if (expected) {
-      found = await loadCachedComponent(cache, expected, onProblem, compileEarly(expected));
-      if (found.state === 'intact') {
-        const { component } = found.loaded;
-        const compiled = this.#compile(found.loaded, memoryCapBytes, manifest.id, early);
-        const { hash } = await read;
-        if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
-          const contract = checkContract(component, manifest.kind, manifest.id);
-          this.#checked.set(hash, component);
-          return { component, contract, modules: compiled };
-        }
-      }
-      // The file changed without changing size or mtime, or its entry must be rebuilt: take the slow path with its real hash.
-    }
-    const bytes = (await read).bytes ?? (await readFile(file).catch(missing));
-    const hash = sha256(bytes);
-    if (expectedSha256 !== undefined && hash !== expectedSha256) throw tampered(manifest.id, hash, expectedSha256);
-    const lookup = hash === expected ? found : undefined;
-    if (!lookup) early.clear();
-    const loaded = await prepareComponent(bytes, cache, hash, { lookup, onProblem, onRead: lookup ? undefined : compileEarly(hash), pluginId: manifest.id });
-    const contract = checkContract(loaded.component, manifest.kind, manifest.id);
-    this.#checked.set(hash, loaded.component);
-    this.#componentIndex.record(file, identity, hash);
-    // Compiles started early belong to the entry that checked out; a rebuilt one is compiled from its own bytes.
-    return { component: loaded.component, contract, modules: this.#compile(loaded, memoryCapBytes, manifest.id, loaded.component.transpiled ? undefined : early) };
-  }
-
-  /** Store the V8 code cache a worker made for a component's glue, once per component and host. */
-  #saveCodeCache(prepared: Promise<{ component: PreparedComponent }>, data: Uint8Array): void {
-    prepared.then(
-      ({ component }) => {
-        if (this.#closed || this.#codeCachesSaved.has(component.sha256)) return;
-        this.#codeCachesSaved.add(component.sha256);
-        // Instances this plugin starts later (a pool, a restart after a trap) start with it.
-        component.codeCache = shared(data);
-        const writing = saveCodeCache(this.#cache, component, data).finally(() => this.#writes.delete(writing));
-        this.#writes.add(writing);
-      },
-      () => {},
-    );
-  }
-
-  /** Compiled core modules with memory capped, shared by every instance of a component with the same cap. */
-  #compile(loaded: LoadedComponent, memoryCapBytes: number, pluginId: string, early?: Map<string, Promise<WebAssembly.Module>>): Promise<Record<string, WebAssembly.Module>> {
-    const { component } = loaded;
-    const key = `${component.sha256}:${memoryCapBytes}`;
-    let modules = this.#modules.get(key);
-    if (!modules) {
-      modules = compileModules(loaded.core, Math.floor(memoryCapBytes / PAGE_BYTES), early).catch((err: unknown) => {
-        if (!(err instanceof MemoryCapError)) throw err;
-        throw new AirlockError('PLUGIN_MEMORY_LIMIT', `plugin \`${pluginId}\` cannot start: ${err.message}`, {
-          plugin: pluginId,
-          hint: 'Raise `limits.memoryMb` in the plugin manifest (the host caps it at its maxMemoryMb).',
-        });
-      });
-      this.#modules.set(key, modules);
-      modules.catch(() => this.#modules.delete(key));
-    }
-    return modules;
   }
 
   /**
@@ -637,10 +523,16 @@ export class Host extends EventEmitter<HostEvents> {
     }
     this.#plugins.set(id, fresh);
     this.#toolIndex = undefined;
+    this.#pruneComponents();
     this.emit('plugin-reloaded', fresh.info);
     // In-flight and queued calls finish on the old instance; then its thread waits for the next reload.
     void this.#stop(old, { drain: true, park: true }).catch(() => {});
     return fresh.info;
+  }
+
+  /** Drop the read and compiled output of components no loaded plugin runs any more (a reload's old build). */
+  #pruneComponents(): void {
+    this.#loader.prune(new Set([...this.#plugins.values()].map((p) => p.info.sha256)));
   }
 
   /** Stop a loaded plugin's worker and forget it. Its stored data stays. */
@@ -648,6 +540,7 @@ export class Host extends EventEmitter<HostEvents> {
     const loaded = this.#get(id);
     this.#plugins.delete(id);
     this.#toolIndex = undefined;
+    this.#pruneComponents();
     await this.#stop(loaded);
     this.emit('plugin-unloaded', loaded.info);
   }
@@ -859,7 +752,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#closed = true;
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
-    await Promise.all([...loaded.map((p) => this.#stop(p)), this.#componentIndex.flush(), ...this.#writes]);
+    await Promise.all([...loaded.map((p) => this.#stop(p)), this.#loader.close()]);
     await this.#lot.close();
     this.registry.close();
     if (this.#ownsStorage) await this.#storage.close();
@@ -972,45 +865,9 @@ function dependencyOrder(plugins: InstalledPlugin[]): InstalledPlugin[] {
 const alreadyLoaded = (id: string) =>
   new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${id}\` is already loaded`, { plugin: id, hint: 'Unload it first with host.unload(), or reload it with host.reload().' });
 
-function tampered(id: string, actual: string, expected: string): AirlockError {
-  return new AirlockError('INTEGRITY_FAILED', `the component of \`${id}\` changed since it was installed (sha256 ${actual.slice(0, 12)}…, recorded ${expected.slice(0, 12)}…)`, {
-    plugin: id,
-    hint: `Do not run it. Reinstall it from a source you trust (\`airlock plugin remove ${id}\`, then add it again).`,
-  });
-}
-
-/**
- * Compile core modules from the bytes that were checked against the cache
- * entry's digest (`early`: compiles of those same bytes started while they
- * were being checked).
- */
-async function compileModules(core: Record<string, Uint8Array>, maxPages: number, early?: Map<string, Promise<WebAssembly.Module>>): Promise<Record<string, WebAssembly.Module>> {
-  const entries = await Promise.all(Object.entries(core).map(async ([f, bytes]) => [f, await (early?.get(f) ?? compileCore(bytes, maxPages))] as const));
-  return Object.fromEntries(entries);
-}
-
-/** One core module with its memory capped; a failure is the caller's to observe. */
-function compileCore(bytes: Uint8Array, maxPages: number): Promise<WebAssembly.Module> {
-  const compiled = (async () => WebAssembly.compile(capMemory(bytes, maxPages)))();
-  compiled.catch(() => {});
-  return compiled;
-}
-
 /** Where transpiled components and their digest records are kept for a host on `home`. */
 function componentCacheOf(home: string, options: Pick<HostOptions, 'componentCacheDir'>): ComponentCache {
   if (options.componentCacheDir === undefined) return { dir: join(home, 'cache', 'components'), digests: join(home, 'cache-digests') };
   const dir = resolve(options.componentCacheDir);
   return { dir, digests: join(dir, 'digests') };
-}
-
-/** The warning a load logs when it finds a cache entry changed. */
-function describeCacheProblem(id: string, p: CacheProblem): string {
-  switch (p.kind) {
-    case 'changed':
-      return `the cached transpiled output of \`${id}\` changed since it was written (${p.problem}, in ${p.path}); discarding it and rebuilding it from the component`;
-    case 'unrecorded':
-      return `the cached transpiled output of \`${id}\` in ${p.path} has no recorded digest and differs from what its component transpiles to (${p.problem}); replacing it`;
-    case 'code-cache':
-      return `the V8 code cache of \`${id}\` changed since it was written (${p.problem}, ${p.path}); discarding it`;
-  }
 }
