@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AirlockError, createHost } from '../src/index.js';
+import { createHost } from '../src/index.js';
+import { rejected, snapshot } from './helpers.js';
 
 let root: string;
 beforeEach(async () => {
@@ -13,21 +14,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function rejected(promise: Promise<unknown>): Promise<AirlockError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  expect(AirlockError.isInstance(err), `expected an AirlockError, got ${String(err)}`).toBe(true);
-  return err as AirlockError;
-}
 
-/** Every file under `dir` with its bytes, to show a failed open changed nothing. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    out[path.slice(dir.length)] = entry.isFile() ? (await readFile(path)).toString('base64') : '<dir>';
-  }
-  return out;
-}
 
 describe('the home', () => {
   it('is created, with its parents, by default', async () => {

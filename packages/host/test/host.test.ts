@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AirlockError, createHost } from '../src/index.js';
+import { createHost } from '../src/index.js';
+import { rejected } from './helpers.js';
 
 let home: string;
 beforeEach(async () => {
@@ -13,11 +14,6 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function rejected(promise: Promise<unknown>): Promise<AirlockError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  expect(AirlockError.isInstance(err), `expected an AirlockError, got ${String(err)}`).toBe(true);
-  return err as AirlockError;
-}
 
 describe('createHost options', () => {
   it('refuses a connectTo entry that is not an origin mapped to a loopback URL, naming it', async () => {
