@@ -10,6 +10,8 @@ import { AirlockError, ProviderError, type ProviderErrorCode } from '../errors.j
 import { redactSecrets } from '../redact.js';
 import { abortable, errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { explainRefusals, type Refusal } from '../capabilities/refusal.js';
+// The contract's own shapes, generated from wit/provider.wit.
+import type { ChatEvent as WitEvent, ChatRequest as WitRequest, Failure as WitFailure, Message as WitMessage, ProviderError as WitProviderError } from '@airlock/wit/host/interfaces/airlock-plugin-provider';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 export type FinishReason = 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'other';
@@ -93,38 +95,7 @@ export interface ModelInfo {
   features: { streaming: boolean; tools: boolean; vision: boolean; jsonMode: boolean };
 }
 
-// ── The contract's shapes ────────────────────────────────────────────────────
-
-interface WitMessage {
-  role: Role;
-  content: string;
-  toolCalls: ToolCall[];
-  toolCallId: string | undefined;
-}
-
-interface WitRequest {
-  model: string;
-  messages: WitMessage[];
-  tools: { name: string; description: string; parameters: string }[];
-  temperature: number | undefined;
-  maxTokens: number | undefined;
-}
-
-type WitEvent =
-  | { tag: 'text-delta'; val: string }
-  | { tag: 'tool-call-delta'; val: { index: number; id?: string; name?: string; arguments: string } }
-  | { tag: 'usage'; val: Usage }
-  | { tag: 'done'; val: FinishReason };
-
-/** What a failed provider call carries: the message and, for logs, details such as the plugin's stack. */
-interface WitFailure {
-  message: string;
-  details?: string;
-}
-
-type WitProviderError =
-  | { tag: 'auth' | 'invalid-request' | 'unavailable' | 'other'; val: WitFailure }
-  | { tag: 'rate-limited'; val: WitFailure & { retryAfterMs?: bigint } };
+// ── The contract's errors ────────────────────────────────────────────────────
 
 const ERROR_CODES: Record<WitProviderError['tag'], ProviderErrorCode> = {
   auth: 'PROVIDER_AUTH',

@@ -6,6 +6,7 @@ import { AirlockError, PluginError, ToolArgumentsError } from '../errors.js';
 import { errorOf, refusalsOf, type CallOptions, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { explainRefusals } from '../capabilities/refusal.js';
 import { checkSchema, formatProblems } from '../schema.js';
+import type { ToolDefinition as WitToolDefinition, ToolError } from '@airlock/wit/host/interfaces/airlock-plugin-tool';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
 const RISKS: readonly RiskLevel[] = ['read-only', 'write', 'risky', 'dangerous'];
@@ -24,19 +25,8 @@ export interface ToolInfo {
   risk: RiskLevel;
 }
 
-
-interface WitToolDefinition {
-  name: string;
-  description: string;
-  parameters: string;
-  risk: string;
-}
-
-interface WitToolError {
-  code?: string;
-  message?: string;
-  details?: string;
-}
+/** Read defensively: what a plugin's export returned, before the host has checked it. */
+type WitToolError = Partial<ToolError>;
 
 /** The PluginError for a failed tool-plugin call: its `tool-error`, and what the host refused it meanwhile. */
 function toolError(code: 'TOOL_FAILED' | 'PLUGIN_ERROR', pluginId: string, outcome: CallOutcome, prefix = ''): PluginError {
