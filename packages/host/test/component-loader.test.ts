@@ -1,12 +1,12 @@
 // What a host keeps of the components it ran: shared while plugins use them,
 // dropped once none does (a reload's old build), so reloading changing builds
 // for weeks does not grow the host.
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { CONTRACT_VERSION, witDir } from '@airlock/wit';
+import { CONTRACT_VERSION, contractSource } from '@airlock/wit';
 import { ComponentLoader } from '../src/component-loader.js';
 import { ComponentIndex } from '../src/component-index.js';
 import { readManifest } from '../src/manifest.js';
@@ -28,10 +28,7 @@ let loader: ComponentLoader;
 const dirs: Record<string, string> = {};
 
 async function plugin(name: string): Promise<string> {
-  const files = (await readdir(witDir())).filter((f) => f.endsWith('.wit')).sort();
-  const texts = await Promise.all(files.map((f) => readFile(join(witDir(), f), 'utf8')));
-  const witSource = [`package airlock:plugin@${CONTRACT_VERSION};`, ...texts.map((t) => t.replace(/^package .*;$/m, ''))].join('\n');
-  const embedded = await componentEmbed({ binary: await parse(wat(name)), witSource, world: 'tool-plugin' });
+  const embedded = await componentEmbed({ binary: await parse(wat(name)), witSource: await contractSource(), world: 'tool-plugin' });
   const dir = join(base, name);
   await mkdir(join(dir, 'dist'), { recursive: true });
   await writeFile(join(dir, 'dist', 'plugin.wasm'), await componentNew(embedded, []));

@@ -1,5 +1,7 @@
 // The explicit public API of @airlock/wit. Named exports only: everything a
 // consumer may rely on is listed here, and nothing else is public.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { CONTRACT_VERSION, EXPORT_INTERFACES, WIT_PACKAGE, WORLDS } from './generated/contract.js';
@@ -36,6 +38,19 @@ export interface InterfaceId {
  */
 export function witDir(): string {
   return fileURLToPath(new URL('../wit', import.meta.url));
+}
+
+/**
+ * The whole contract as one WIT document, declared at `version` (default: this
+ * package's): one `package` line, then every file's items. What `wasm-tools
+ * component embed` takes to wrap a hand-written core module; a module written
+ * for an earlier 0.1 contract names that version in its export names.
+ */
+export async function contractSource(version: string = CONTRACT_VERSION): Promise<string> {
+  const dir = witDir();
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.wit')).sort();
+  const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
+  return [`package ${WIT_PACKAGE}@${version};`, ...texts.map((t) => t.replace(/^package .*;$/m, ''))].join('\n');
 }
 
 /**

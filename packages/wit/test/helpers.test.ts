@@ -5,12 +5,25 @@ import { describe, expect, it } from 'vitest';
 import {
   CONTRACT_VERSION,
   WORLDS,
+  contractSource,
   exportNameFor,
   interfaceId,
   parseInterfaceId,
   witDir,
   worldFor,
 } from '../src/index.js';
+
+describe('contractSource', () => {
+  it('is every file of the contract under one package line, at this version or the one asked for', async () => {
+    const one = await contractSource();
+    expect(one.match(/^package .*;$/gm)).toEqual([`package airlock:plugin@${CONTRACT_VERSION};`]);
+    for (const f of readdirSync(witDir()).filter((f) => f.endsWith('.wit'))) {
+      const items = readFileSync(join(witDir(), f), 'utf8').replace(/^package .*;$/m, '');
+      expect(one).toContain(items);
+    }
+    expect((await contractSource('0.1.0')).split('\n')[0]).toBe('package airlock:plugin@0.1.0;');
+  });
+});
 
 describe('witDir', () => {
   it('is the shipped copy of the repository WIT', () => {

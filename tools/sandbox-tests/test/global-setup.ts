@@ -6,22 +6,9 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { buildIfStale } from '@airlock/test-utils';
+import { contractSource } from '@airlock/wit';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
-const witDir = new URL('../../../wit/', import.meta.url).pathname;
-
-/**
- * The contract as one WIT document (one package declaration, then every
- * file's items), declared at `version`: the hand-written fixtures name the
- * contract version they were written for (0.1.0) in their export names, and
- * stay plugins of that version as the contract grows, which keeps a plugin
- * of an older 0.1 contract under test.
- */
-async function contractSource(version: string): Promise<string> {
-  const files = (await readdir(witDir)).filter((f) => f.endsWith('.wit')).sort();
-  const texts = await Promise.all(files.map((f) => readFile(join(witDir, f), 'utf8')));
-  return [`package airlock:plugin@${version};`, ...texts.map((t) => t.replace(/^package .*;$/m, ''))].join('\n');
-}
 
 async function buildWat(dir: string): Promise<void> {
   const out = join(dir, 'dist', 'plugin.wasm');
@@ -29,6 +16,8 @@ async function buildWat(dir: string): Promise<void> {
   const source = await stat(join(dir, 'plugin.wat'));
   if (built > source.mtimeMs) return;
   const wat = await readFile(join(dir, 'plugin.wat'), 'utf8');
+  // A hand-written fixture names the contract it was written for (0.1.0) in its export names, and stays a
+  // plugin of that version as the contract grows: a plugin of an older 0.1 contract stays under test.
   const version = /"airlock:plugin\/tool@([^#"]+)#/.exec(wat)?.[1];
   if (!version) throw new Error(`${dir}/plugin.wat exports no airlock:plugin/tool@<version>#<function>`);
   const core = await parse(wat);
