@@ -18,7 +18,7 @@ import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
 import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
-import { PluginInstance, ThreadLot } from './sandbox/instance.js';
+import { PluginInstance, ThreadLot, type Progress } from './sandbox/instance.js';
 import { InstancePool } from './sandbox/pool.js';
 import type { WorkerMemory } from './sandbox/protocol.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
@@ -183,13 +183,8 @@ export interface CallOptions {
   onProgress?: (progress: ToolProgress) => void;
 }
 
-/** How far a running tool call has come. */
-export interface ToolProgress {
-  /** 0 at the start, 1 when done; higher than the previous report's. */
-  fraction: number;
-  /** What the plugin is doing, in a few words (at most 200 characters). */
-  message?: string;
-}
+/** How far a running tool call has come (the progress the plugin reports). */
+export type ToolProgress = Progress;
 
 /** Events a host emits. */
 export interface HostEvents {

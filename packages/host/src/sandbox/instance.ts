@@ -100,9 +100,11 @@ export interface CallOptions {
   onProgress?: (progress: Progress) => void;
 }
 
-/** A progress report of a running call: `fraction` in [0, 1], rising from one report to the next. */
+/** A progress report of a running call. */
 export interface Progress {
+  /** 0 at the start, 1 when done; higher than the previous report's. */
   fraction: number;
+  /** What the plugin is doing, in a few words (at most 200 characters). */
   message?: string;
 }
 
