@@ -52,8 +52,12 @@ export class SecretMask {
   log = (entry: LogEntry): void => {
     const held = entry.plugin === undefined ? undefined : this.#held.get(entry.plugin);
     if (held) held.entries.push(entry);
-    else this.#out({ ...entry, message: this.scrub(entry.message) });
+    else this.#send(entry);
   };
+
+  #send(entry: LogEntry): void {
+    this.#out({ ...entry, message: this.scrub(entry.message) });
+  }
 
   /**
    * Run `call`, whose result holds secrets (`pick` finds them), with
@@ -70,7 +74,7 @@ export class SecretMask {
     } finally {
       if (--held.calls === 0) {
         this.#held.delete(pluginId);
-        for (const entry of held.entries) this.#out({ ...entry, message: this.scrub(entry.message) });
+        for (const entry of held.entries) this.#send(entry);
       }
     }
   };
