@@ -61,25 +61,25 @@ const check = (result, i) => {
   if (result.isError || result.structuredContent?.value !== i) throw new Error(`unexpected result ${JSON.stringify(result)}`);
 };
 
-/** A plain Node MCP stdio server with one trivial tool, written with the official SDK's McpServer. */
-const PLAIN_SERVER = `
+/** The trivial tool of the plain servers below, written with the official SDK's McpServer (module code; it names `server`). */
+const PLAIN_ECHO = `
   import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-  import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
   import { z } from 'zod';
   const server = new McpServer({ name: 'plain', version: '1.0.0' });
   server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text', text: JSON.stringify(args) }], structuredContent: args }));
+`;
+
+/** A plain Node MCP stdio server with that tool, the way most tools ship today. */
+const PLAIN_SERVER = `${PLAIN_ECHO}
+  import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
   await server.connect(new StdioServerTransport());
 `;
 
 /** The same, over Streamable HTTP: the SDK's Node transport on node:http, one session. Prints its URL once listening. */
-const PLAIN_HTTP_SERVER = `
+const PLAIN_HTTP_SERVER = `${PLAIN_ECHO}
   import { createServer } from 'node:http';
   import { randomUUID } from 'node:crypto';
-  import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
   import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-  import { z } from 'zod';
-  const server = new McpServer({ name: 'plain', version: '1.0.0' });
-  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text', text: JSON.stringify(args) }], structuredContent: args }));
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
   await server.connect(transport);
   const http = createServer((req, res) => void transport.handleRequest(req, res));
