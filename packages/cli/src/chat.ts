@@ -74,7 +74,7 @@ function humanCallbacks(ui: Ui, waiting: ReturnType<typeof waitingSpinner>): Cha
   return {
     onEvent: (event) => {
       waiting.stop();
-      if (event.type === 'text') ui.print(event.text);
+      if (event.type === 'text-delta') ui.print(event.text);
     },
     onToolCall: (call) => {
       ui.endLine();

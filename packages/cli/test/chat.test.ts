@@ -57,9 +57,9 @@ describe('airlock chat', () => {
     const io = capture();
     expect(await main(chat('one two', '--json', '--model', 'echo'), io)).toBe(0);
     expect(lines(io.out)).toEqual([
-      { type: 'text', text: 'echo: ' },
-      { type: 'text', text: 'one ' },
-      { type: 'text', text: 'two' },
+      { type: 'text-delta', text: 'echo: ' },
+      { type: 'text-delta', text: 'one ' },
+      { type: 'text-delta', text: 'two' },
       { type: 'usage', usage: { promptTokens: 1, completionTokens: 3 } },
       { type: 'done', finishReason: 'stop', provider: 'echo-provider', model: 'echo', redactions: 0 },
     ]);

@@ -73,7 +73,7 @@ export const MAX_TOOL_ROUNDS = 8;
 export class ToolCallAssembler {
   readonly #calls = new Map<number, ToolCall>();
 
-  add(event: Extract<ChatStreamEvent, { type: 'tool-call' }>): void {
+  add(event: Extract<ChatStreamEvent, { type: 'tool-call-delta' }>): void {
     const call = this.#calls.get(event.index) ?? { id: '', name: '', arguments: '' };
     if (event.id && !call.id) call.id = event.id;
     if (event.name && !call.name) call.name = event.name;
@@ -95,7 +95,7 @@ export class ToolCallAssembler {
  *
  * @example
  * const outcome = await host.chatWithTools({ messages: [{ role: 'user', content: 'Count the words in "a b"' }] }, {
- *   onEvent: (e) => e.type === 'text' && process.stdout.write(e.text),
+ *   onEvent: (e) => e.type === 'text-delta' && process.stdout.write(e.text),
  * });
  */
 export async function runChatLoop(host: ChatLoopHost, request: ChatRequest, options: ChatLoopOptions = {}): Promise<ChatLoopOutcome> {
@@ -144,10 +144,10 @@ async function streamRound(host: ChatLoopHost, request: ChatRequest, options: Ch
   for await (const event of host.chatStream(request, { signal, redact, timeoutMs })) {
     options.onEvent?.(event);
     switch (event.type) {
-      case 'text':
+      case 'text-delta':
         text += event.text;
         break;
-      case 'tool-call':
+      case 'tool-call-delta':
         calls.add(event);
         break;
       case 'usage':

@@ -666,7 +666,7 @@ export class Host extends EventEmitter<HostEvents> {
    *
    * @example
    * for await (const e of host.chatStream({ messages: [{ role: 'user', content: 'hi' }] })) {
-   *   if (e.type === 'text') process.stdout.write(e.text);
+   *   if (e.type === 'text-delta') process.stdout.write(e.text);
    * }
    */
   chatStream(request: ChatRequest, options: ChatOptions = {}): AsyncIterable<ChatStreamEvent> {
@@ -682,7 +682,7 @@ export class Host extends EventEmitter<HostEvents> {
    *
    * @example
    * const { messages } = await host.chatWithTools({ messages: [{ role: 'user', content: 'How many words in "a b"?' }] }, {
-   *   onEvent: (e) => e.type === 'text' && process.stdout.write(e.text),
+   *   onEvent: (e) => e.type === 'text-delta' && process.stdout.write(e.text),
    *   onToolCall: (call) => console.error(`→ ${call.name}`),
    * });
    */

@@ -44,14 +44,14 @@ describe('runChatLoop', () => {
     const { host, requests, calls } = fakeHost(
       [
         [
-          { type: 'text', text: 'Let me count.' },
-          { type: 'tool-call', index: 0, id: 'call_a', name: 'count_words', arguments: '{"te' },
-          { type: 'tool-call', index: 1, id: 'call_b', name: 'explode', arguments: '' },
-          { type: 'tool-call', index: 0, arguments: 'xt":"a b"}' },
+          { type: 'text-delta', text: 'Let me count.' },
+          { type: 'tool-call-delta', index: 0, id: 'call_a', name: 'count_words', arguments: '{"te' },
+          { type: 'tool-call-delta', index: 1, id: 'call_b', name: 'explode', arguments: '' },
+          { type: 'tool-call-delta', index: 0, arguments: 'xt":"a b"}' },
           { type: 'usage', usage: { promptTokens: 10, completionTokens: 5 } },
           done('tool-calls'),
         ],
-        [{ type: 'text', text: 'Two words.' }, { type: 'usage', usage: { promptTokens: 30, completionTokens: 3 } }, done('stop')],
+        [{ type: 'text-delta', text: 'Two words.' }, { type: 'usage', usage: { promptTokens: 30, completionTokens: 3 } }, done('stop')],
       ],
       {
         'notes.count_words': (args) => ({ words: String((args as { text: string }).text).split(' ').length }),
@@ -101,11 +101,11 @@ describe('runChatLoop', () => {
     const { host, requests, calls } = fakeHost(
       [
         [
-          { type: 'tool-call', index: 0, id: 'c1', name: 'count_words', arguments: '{"text":' },
-          { type: 'tool-call', index: 1, id: 'c2', name: 'rm_rf', arguments: '{}' },
+          { type: 'tool-call-delta', index: 0, id: 'c1', name: 'count_words', arguments: '{"text":' },
+          { type: 'tool-call-delta', index: 1, id: 'c2', name: 'rm_rf', arguments: '{}' },
           done('tool-calls'),
         ],
-        [{ type: 'text', text: 'Sorry.' }, done('stop')],
+        [{ type: 'text-delta', text: 'Sorry.' }, done('stop')],
       ],
       {},
     );
@@ -119,7 +119,7 @@ describe('runChatLoop', () => {
   });
 
   it('stops with TOOL_ROUNDS_EXCEEDED when the model still wants tools after the last round', async () => {
-    const { host, requests, calls } = fakeHost([[{ type: 'tool-call', index: 0, id: 'c', name: 'count_words', arguments: '{"text":"x"}' }, done('tool-calls')]], {
+    const { host, requests, calls } = fakeHost([[{ type: 'tool-call-delta', index: 0, id: 'c', name: 'count_words', arguments: '{"text":"x"}' }, done('tool-calls')]], {
       'notes.count_words': () => ({ words: 1 }),
     });
     await expect(runChatLoop(host, { messages: [user] })).rejects.toMatchObject({ code: 'TOOL_ROUNDS_EXCEEDED', message: 'the model still asked for tools after 8 rounds; stopped' });
@@ -129,7 +129,7 @@ describe('runChatLoop', () => {
   });
 
   it('offers no tools with tools: false, and passes the signal to every stream', async () => {
-    const { host, requests, signals } = fakeHost([[{ type: 'text', text: 'hi' }, done('stop')]], {});
+    const { host, requests, signals } = fakeHost([[{ type: 'text-delta', text: 'hi' }, done('stop')]], {});
     const controller = new AbortController();
     const outcome = await runChatLoop(host, { messages: [user], model: 'm' }, { tools: false, signal: controller.signal });
     expect(requests[0]).toEqual({ messages: [user], model: 'm' });
@@ -139,7 +139,7 @@ describe('runChatLoop', () => {
 
   it('names a tool that several plugins offer <plugin>__<name>, and calls the one the model picked', async () => {
     const { host, requests, calls } = fakeHost(
-      [[{ type: 'tool-call', index: 0, id: 'c', name: 'web__search', arguments: '{"q":"x"}' }, done('tool-calls')], [done('stop')]],
+      [[{ type: 'tool-call-delta', index: 0, id: 'c', name: 'web__search', arguments: '{"q":"x"}' }, done('tool-calls')], [done('stop')]],
       { 'web.search': () => ['result'] },
       [tool('notes', 'search'), tool('web', 'search'), tool('web', 'fetch')],
     );
@@ -150,7 +150,7 @@ describe('runChatLoop', () => {
 });
 
 describe('ToolCallAssembler', () => {
-  const fragment = (index: number, rest: { id?: string; name?: string; arguments?: string }) => ({ type: 'tool-call' as const, index, arguments: '', ...rest });
+  const fragment = (index: number, rest: { id?: string; name?: string; arguments?: string }) => ({ type: 'tool-call-delta' as const, index, arguments: '', ...rest });
 
   it('joins the fragments of each call by index, in index order', () => {
     const calls = new ToolCallAssembler();

@@ -392,7 +392,7 @@ describe('a provider plugin', () => {
     expect(result.finishReason).toBe('tool-calls');
     expect(result.usage).toEqual({ promptTokens: 3, completionTokens: 2 });
     expect(result.done).toMatchObject({ type: 'done', provider: 'harness-provider', model: 'fake-1' });
-    expect(result.events.map((e) => e.type)).toEqual(['text', 'text', 'tool-call', 'tool-call', 'usage', 'done']);
+    expect(result.events.map((e) => e.type)).toEqual(['text-delta', 'text-delta', 'tool-call-delta', 'tool-call-delta', 'usage', 'done']);
     expect(result.stopped).toBe(false);
     expect(JSON.parse(t.requests[0]!.body)).toEqual({ model: 'fake-1', messages: [{ role: 'user', content: 'hi' }] });
   });
@@ -459,9 +459,9 @@ describe('collectStream', () => {
   it('assembles tool calls by index and keeps the last usage', async () => {
     const result = await collectStream(
       events([
-        { type: 'tool-call', index: 1, id: 'b', name: 'second', arguments: '{' },
-        { type: 'tool-call', index: 0, id: 'a', name: 'first', arguments: '[]' },
-        { type: 'tool-call', index: 1, arguments: '}' },
+        { type: 'tool-call-delta', index: 1, id: 'b', name: 'second', arguments: '{' },
+        { type: 'tool-call-delta', index: 0, id: 'a', name: 'first', arguments: '[]' },
+        { type: 'tool-call-delta', index: 1, arguments: '}' },
         { type: 'usage', usage: { promptTokens: 1, completionTokens: 1 } },
         { type: 'usage', usage: { promptTokens: 1, completionTokens: 5 } },
         { type: 'done', finishReason: 'tool-calls', provider: 'p', model: 'm', redactions: 0 },
@@ -479,7 +479,7 @@ describe('collectStream', () => {
     let closed = false;
     async function* stream(): AsyncGenerator<ChatStreamEvent> {
       try {
-        for (let i = 0; ; i++) yield { type: 'text', text: String(i) };
+        for (let i = 0; ; i++) yield { type: 'text-delta', text: String(i) };
       } finally {
         closed = true;
       }

@@ -220,8 +220,8 @@ async function stream(host: Host, request: ChatRequest, meta: { id: string; crea
         out.enqueue(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }]));
         for (let next = first; !next.done; next = await events.next()) {
           const e = next.value;
-          if (e.type === 'text') out.enqueue(chunk([{ index: 0, delta: { content: e.text }, finish_reason: null, logprobs: null }]));
-          else if (e.type === 'tool-call') {
+          if (e.type === 'text-delta') out.enqueue(chunk([{ index: 0, delta: { content: e.text }, finish_reason: null, logprobs: null }]));
+          else if (e.type === 'tool-call-delta') {
             const call = { index: e.index, ...(e.id ? { id: e.id, type: 'function' } : {}), function: { ...(e.name ? { name: e.name } : {}), arguments: e.arguments } };
             out.enqueue(chunk([{ index: 0, delta: { tool_calls: [call] }, finish_reason: null, logprobs: null }]));
           } else if (e.type === 'usage') usage = usageOf(e.usage);

@@ -106,7 +106,7 @@ describe('models and chat', () => {
     const t = await start();
     const prompt = 'one two three four five six seven eight nine ten';
     const { events, text, finishReason, usage } = await t.streamChat(ask(prompt));
-    const texts = events.filter((e) => e.type === 'text');
+    const texts = events.filter((e) => e.type === 'text-delta');
     expect(texts.length).toBeGreaterThan(5);
     expect(texts.map((e) => e.text).join('')).toBe(`You said: ${prompt}`);
     expect(text).toBe(`You said: ${prompt}`);
@@ -123,7 +123,7 @@ describe('models and chat', () => {
     const t = await start();
     const tools = [{ name: 'count_words', description: 'Count words.', parameters: { type: 'object', properties: { text: { type: 'string' } } } }];
     const first = await t.streamChat(ask('use count_words {"text":"a b c"}', { tools }));
-    const calls = first.events.filter((e) => e.type === 'tool-call');
+    const calls = first.events.filter((e) => e.type === 'tool-call-delta');
     expect(calls[0]).toMatchObject({ index: 0, name: 'count_words' });
     expect(JSON.parse(calls.map((c) => c.arguments).join(''))).toEqual({ text: 'a b c' });
     expect(first.events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool-calls' });
@@ -150,7 +150,7 @@ describe('models and chat', () => {
     await serve({ chunkDelayMs: 40 });
     const t = await start();
     const partial = await t.streamChat(ask('a long answer with many many words to stream slowly one by one'), {
-      until: (_e, collected) => collected.events.filter((e) => e.type === 'text').length === 3,
+      until: (_e, collected) => collected.events.filter((e) => e.type === 'text-delta').length === 3,
     });
     expect(partial).toMatchObject({ stopped: true, finishReason: undefined });
     const closed = await api.waitForStreamClosed(3_000);
@@ -303,7 +303,7 @@ describe('against a scripted backend (fake origin)', () => {
   it('reports a stream the backend cuts before [DONE] as PROVIDER_UNAVAILABLE, after the text it got', async () => {
     const t = await start({ fetch: { [OPENAI]: () => sse([chunk({ content: 'half an' })], 1000) } });
     const seen: string[] = [];
-    const err = await rejection(t.streamChat(ask('hi'), { until: (e) => void (e.type === 'text' && seen.push(e.text)) }));
+    const err = await rejection(t.streamChat(ask('hi'), { until: (e) => void (e.type === 'text-delta' && seen.push(e.text)) }));
     expect(seen).toEqual(['half an']);
     expect(err.code).toBe('PROVIDER_UNAVAILABLE');
     expect(err.message).toContain('the backend closed the stream before it finished');

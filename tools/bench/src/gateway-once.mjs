@@ -66,7 +66,7 @@ const PLAIN_ECHO = `
   import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
   import { z } from 'zod';
   const server = new McpServer({ name: 'plain', version: '1.0.0' });
-  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text', text: JSON.stringify(args) }], structuredContent: args }));
+  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text-delta', text: JSON.stringify(args) }], structuredContent: args }));
 `;
 
 /** A plain Node MCP stdio server with that tool, the way most tools ship today. */
@@ -158,7 +158,7 @@ async function main() {
       let text = '';
       let chunks = 0;
       for await (const e of host.chatStream({ provider: 'provider-openai', model, messages: [{ role: 'user', content: 'stream' }] })) {
-        if (e.type === 'text') {
+        if (e.type === 'text-delta') {
           text += e.text;
           chunks++;
         }

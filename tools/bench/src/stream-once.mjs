@@ -62,7 +62,7 @@ async function viaPlugin(host) {
   const s = newSample();
   const start = performance.now();
   for await (const e of host.chatStream({ model: MODEL, messages })) {
-    if (e.type === 'text') {
+    if (e.type === 'text-delta') {
       s.arrivals[s.texts.length] = performance.now();
       s.texts.push(e.text);
     } else if (e.type === 'usage') s.usage = e.usage;

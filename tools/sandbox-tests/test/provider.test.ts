@@ -55,7 +55,7 @@ describe('provider plugins', () => {
 
   it('stream deltas in order, then usage, then one done', async () => {
     const events = await collect(host.chatStream(user('one two three')));
-    expect(events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text)).toEqual(['echo: ', 'one ', 'two ', 'three']);
+    expect(events.filter((e) => e.type === 'text-delta').map((e) => (e as { text: string }).text)).toEqual(['echo: ', 'one ', 'two ', 'three']);
     expect(events.at(-2)).toEqual({ type: 'usage', usage: { promptTokens: 1, completionTokens: 4 } });
     expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'stop', provider: 'echo-provider', model: 'echo', redactions: 0 });
   });
@@ -63,7 +63,7 @@ describe('provider plugins', () => {
   it('cancel the plugin\'s stream when the consumer stops reading', async () => {
     let seen = 0;
     for await (const e of host.chatStream({ ...user('a b c d e f g h'), model: 'slow' })) {
-      if (e.type === 'text' && ++seen === 2) break;
+      if (e.type === 'text-delta' && ++seen === 2) break;
     }
     await logged('stream closed after 2 deltas');
     await expect(host.chat(user('still here'))).resolves.toMatchObject({ message: { content: 'echo: still here' } });
@@ -75,7 +75,7 @@ describe('provider plugins', () => {
     let err: unknown;
     try {
       for await (const e of host.chatStream({ ...user('x y z w v u'), model: 'slow' }, { signal: controller.signal })) {
-        if (e.type === 'text') seen.push(e.text);
+        if (e.type === 'text-delta') seen.push(e.text);
         if (seen.length === 3) controller.abort(new Error('user pressed stop'));
       }
     } catch (e) {
@@ -95,7 +95,7 @@ describe('provider plugins', () => {
     );
     expect(err.code).toBe('PLUGIN_TIMEOUT');
     expect(err.message).toContain('resource.next');
-    expect(events.map((e) => e.type)).toEqual(['text', 'text']);
+    expect(events.map((e) => e.type)).toEqual(['text-delta', 'text-delta']);
     await expect(host.chat(user('after the stall'))).resolves.toMatchObject({ message: { content: 'echo: after the stall' } });
   });
 
@@ -137,7 +137,7 @@ describe('provider plugins', () => {
         for await (const e of host.chatStream({ ...user('a b c'), model })) events.push(e);
       })(),
     );
-    expect(events).toEqual([{ type: 'text', text: 'echo: ' }]);
+    expect(events).toEqual([{ type: 'text-delta', text: 'echo: ' }]);
     expect(err).toMatchObject({ code, message: `provider \`echo-provider\` stream: ${message}` });
     expect((err as ProviderError).details).toContain(fn);
     const after = await collect(host.chatStream(user('still streaming')));
@@ -151,7 +151,7 @@ describe('provider plugins', () => {
     expect(r.message.content).toBe('echo: deploy with [REDACTED:aws-access-key] and\nexport GITHUB_TOKEN=[REDACTED:github-token]');
     const events = await collect(host.chatStream(user(text)));
     expect(events.at(-1)).toMatchObject({ type: 'done', redactions: 2 });
-    expect(events.map((e) => (e.type === 'text' ? e.text : '')).join('')).not.toContain('AKIA');
+    expect(events.map((e) => (e.type === 'text-delta' ? e.text : '')).join('')).not.toContain('AKIA');
     const optedOut = await host.chat(user(text), { redact: false });
     expect(optedOut.redactions).toBe(0);
     expect(optedOut.message.content).toContain('AKIAIOSFODNN7EXAMPLE');

@@ -75,8 +75,8 @@ export interface ChatResult {
 
 /** One event of a streaming answer. */
 export type ChatStreamEvent =
-  | { type: 'text'; text: string }
-  | { type: 'tool-call'; index: number; id?: string; name?: string; arguments: string }
+  | { type: 'text-delta'; text: string }
+  | { type: 'tool-call-delta'; index: number; id?: string; name?: string; arguments: string }
   | { type: 'usage'; usage: Usage }
   | { type: 'done'; finishReason: FinishReason; provider: string; model: string; redactions: number };
 
@@ -217,9 +217,9 @@ export async function chat(p: ProviderHandle, req: ChatRequest, options: ChatOpt
 function fromWitEvent(e: Exclude<WitEvent, { tag: 'done' }>): ChatStreamEvent {
   switch (e.tag) {
     case 'text-delta':
-      return { type: 'text', text: e.val };
+      return { type: 'text-delta', text: e.val };
     case 'tool-call-delta':
-      return { type: 'tool-call', index: e.val.index, id: e.val.id, name: e.val.name, arguments: e.val.arguments };
+      return { type: 'tool-call-delta', index: e.val.index, id: e.val.id, name: e.val.name, arguments: e.val.arguments };
     case 'usage':
       return { type: 'usage', usage: { promptTokens: e.val.promptTokens, completionTokens: e.val.completionTokens } };
   }

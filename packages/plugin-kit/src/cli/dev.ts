@@ -269,7 +269,7 @@ function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, scree
         let done: unknown;
         try {
           for await (const e of host.chatStream({ provider: id, model: options.model, messages })) {
-            if (e.type === 'text') screen.write(e.text);
+            if (e.type === 'text-delta') screen.write(e.text);
             else if (e.type === 'done') done = { finishReason: e.finishReason, model: e.model };
           }
         } finally {

@@ -40,10 +40,10 @@ export async function collectStream(stream: AsyncIterable<ChatStreamEvent>, opti
   for await (const event of stream) {
     collected.events.push(event);
     switch (event.type) {
-      case 'text':
+      case 'text-delta':
         collected.text += event.text;
         break;
-      case 'tool-call':
+      case 'tool-call-delta':
         calls.add(event);
         collected.toolCalls = calls.calls();
         break;
