@@ -4,14 +4,19 @@
  */
 import {
   AirlockError,
+  addToGrant,
   capabilityDiff,
+  capabilityItems,
   describeDiff,
+  describeGrantItem,
+  removeFromGrant,
   parseSource,
   readManifest,
   type CapabilityDiff,
   type DataOffer,
   type DataOwner,
   type Grant,
+  type GrantItem,
   type Host,
   type InstallStep,
   type InstalledPlugin,
@@ -20,7 +25,7 @@ import {
   type Verification,
 } from '@airlock/host';
 import { parseConfigs } from './args.js';
-import { addToGrant, askedCapabilities, capabilityItems, capabilityLines, describeItem, parseGrantItem, removeFromGrant, type GrantItem } from './capabilities.js';
+import { askedCapabilities, capabilityLines, grantItemOf } from './capabilities.js';
 import { CliError, UsageError, startSpinner, table, type Ui } from './output.js';
 
 /** The one `<id>` argument of a plugin command, checked before the host opens. */
@@ -467,7 +472,7 @@ export function grantTarget(command: 'grant' | 'revoke', rest: string[]): GrantC
   const [id, capability, value, ...extra] = rest;
   if (!id) throw new UsageError(`name the plugin: airlock ${command} <id> <capability> [value]`);
   if (extra.length) throw new UsageError(`unexpected argument \`${extra[0]}\``);
-  const item = parseGrantItem(command, capability, value);
+  const item = grantItemOf(command, capability, value);
   return { id, item, explicitReadWrite: value?.endsWith(':read-write') ?? false };
 }
 
@@ -478,7 +483,7 @@ export async function changeGrant(host: Host, ui: Ui, command: 'grant' | 'revoke
   if (ui.json) {
     ui.print(`${JSON.stringify({ id: p.id, changed, grant: next.grant })}\n`);
   } else {
-    const what = describeItem(change.item);
+    const what = describeGrantItem(change.item);
     const head = !changed
       ? `${ui.out.dim('=')} ${p.id}: ${command === 'grant' ? `${what} was already granted` : `${what} was not granted`}; nothing changed`
       : `${ui.out.green('✔')} ${command === 'grant' ? `Granted ${what} to` : `Revoked ${what} from`} ${ui.out.bold(p.id)}`;

@@ -87,7 +87,9 @@ export type ErrorCode =
   /** An update asks for capabilities the current grant lacks; it waits for the user's consent. */
   | 'CONSENT_REQUIRED'
   /** An update could not be applied; the previous version stays installed. */
-  | 'UPDATE_FAILED';
+  | 'UPDATE_FAILED'
+  /** A grant item (`http <origin>`, `filesystem <path>[:read-write]`, …) is not written as its capability expects. */
+  | 'GRANT_ITEM_INVALID';
 
 export interface AirlockErrorOptions {
   /** What the caller can do about it. */

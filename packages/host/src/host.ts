@@ -8,7 +8,8 @@ import { AirlockError } from './errors.js';
 import { readManifest, type Manifest, type PluginKind } from './manifest.js';
 import { checkCachedComponent, type ComponentCache } from './component.js';
 import { ComponentIndex } from './component-index.js';
-import { configDefaults, effectiveCapabilities, expandConfigTemplates, grantedEnv, type Grant } from './capabilities/grant.js';
+import { configDefaults, effectiveCapabilities, expandConfigTemplates, type Grant } from './capabilities/grant.js';
+import { grantedEnv } from './capabilities/env.js';
 
 export { configDefaults };
 import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } from './capabilities/storage.js';

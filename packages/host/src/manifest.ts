@@ -67,10 +67,12 @@ export interface Manifest {
   requires: Record<string, string>;
 }
 
-const ID_RE = /^[a-z][a-z0-9-]{0,63}$/;
+/** A plugin id: lowercase letters, digits and dashes, starting with a letter. */
+export const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
 const TOP_KEYS = ['id', 'kind', 'component', 'entry', 'contract', 'capabilities', 'limits', 'configSchema', 'requires'];
 const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials'];
-const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*(\*)?$/;
+/** An environment variable name `NAME`, or a prefix `PREFIX_*`. */
+export const ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(\*)?$/;
 
 type Json = unknown;
 const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -161,9 +163,9 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
   const unscoped = typeof name === 'string' ? name.replace(/^@[^/]+\//, '') : '';
   let id = unscoped;
   if (a.id !== undefined) {
-    if (typeof a.id !== 'string' || !ID_RE.test(a.id)) issue('airlock.id', `must match ${ID_RE} (lowercase letters, digits, dashes), found ${describe(a.id)}`);
+    if (typeof a.id !== 'string' || !PLUGIN_ID.test(a.id)) issue('airlock.id', `must match ${PLUGIN_ID} (lowercase letters, digits, dashes), found ${describe(a.id)}`);
     else id = a.id;
-  } else if (unscoped && !ID_RE.test(unscoped)) {
+  } else if (unscoped && !PLUGIN_ID.test(unscoped)) {
     issue('airlock.id', `is needed because the package name \`${unscoped}\` is not a valid plugin id`, 'Add `"id": "my-plugin"` (lowercase letters, digits, dashes).');
   }
 
@@ -202,7 +204,7 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
     if (!isObject(a.requires)) issue('airlock.requires', `must map plugin ids to version ranges, found ${describe(a.requires)}`, 'Example: `"requires": { "auth-device-flow": "^1.0.0" }`.');
     else
       for (const [dep, range] of Object.entries(a.requires)) {
-        if (!ID_RE.test(dep)) issue(`airlock.requires.${dep}`, 'is not a valid plugin id');
+        if (!PLUGIN_ID.test(dep)) issue(`airlock.requires.${dep}`, 'is not a valid plugin id');
         else if (typeof range !== 'string' || range.trim() === '' || !semver.validRange(range)) issue(`airlock.requires.${dep}`, `must be a semver range, found ${describe(range)}`);
         else requires[dep] = range;
       }
@@ -279,11 +281,11 @@ function parseCapabilities(v: Json, issue: Issue): Capabilities {
     if (list) caps.http = list;
   }
   if (v.env !== undefined) {
-    const list = stringList(v.env, `${base}.env`, issue, (s) => (ENV_RE.test(s) ? undefined : 'must be a variable name `NAME` or a prefix `PREFIX_*`'));
+    const list = stringList(v.env, `${base}.env`, issue, (s) => (ENV_PATTERN.test(s) ? undefined : 'must be a variable name `NAME` or a prefix `PREFIX_*`'));
     if (list) caps.env = list;
   }
   if (v.credentials !== undefined) {
-    const list = stringList(v.credentials, `${base}.credentials`, issue, (s) => (ID_RE.test(s) ? undefined : 'must be the id of an auth plugin'));
+    const list = stringList(v.credentials, `${base}.credentials`, issue, (s) => (PLUGIN_ID.test(s) ? undefined : 'must be the id of an auth plugin'));
     if (list) caps.credentials = list;
   }
   if (v.filesystem !== undefined) {

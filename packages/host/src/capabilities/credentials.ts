@@ -9,6 +9,20 @@ import { errorOf, type PluginCaller } from '../sandbox/instance.js';
 import type { HostReply } from '../sandbox/protocol.js';
 import { readAuthError, toToken } from '../kinds/auth.js';
 import type { SecretMask } from '../secrets.js';
+import { PLUGIN_ID } from '../manifest.js';
+import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
+
+export const credentialsCapability: CapabilitySpec<'credentials'> = {
+  name: 'credentials',
+  form: 'credentials <auth-plugin-id>',
+  items: (ids) => ids.map((id) => ({ capability: 'credentials', id })),
+  covers: (granted, item) => granted?.includes(item.id) ?? false,
+  add: (granted, item) => withEntry(granted, item.id),
+  remove: (granted, item) => withoutEntries(granted, (id) => id === item.id),
+  parse: (value) => (value !== undefined && PLUGIN_ID.test(value) ? { capability: 'credentials', id: value } : { problem: `\`${value}\` is not a plugin id` }),
+  describe: (item) => `credentials ${item.id}`,
+  show: (item) => ({ value: `sign-in of ${item.id}`, risky: true }),
+};
 
 export interface CredentialsBroker {
   /** The running auth plugin `id`, or undefined when none is loaded under that id. */

@@ -8,6 +8,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { FsAccess } from '../manifest.js';
 import type { Preopen } from '../sandbox/wasi-fs.js';
+import type { CapabilitySpec } from './spec.js';
 
 /** A manifest path as an absolute path: `~` and `~/…` are the user's home directory. */
 export function expandPath(path: string, home: string = homedir()): string {
@@ -47,3 +48,29 @@ export function preopensFor(pluginId: string, entries: readonly { path: string; 
     return { guestPath, hostPath, readOnly: access !== 'read-write' };
   });
 }
+
+const samePath = (a: string, b: string) => expandPath(a) === expandPath(b);
+
+export const filesystemCapability: CapabilitySpec<'filesystem'> = {
+  name: 'filesystem',
+  form: 'filesystem <path>[:read-write]',
+  items: (dirs) => dirs.map(({ path, access }) => ({ capability: 'filesystem', path, access })),
+  covers: (granted, item) => granted?.some((g) => samePath(g.path, item.path) && (g.access === 'read-write' || item.access === 'read-only')) ?? false,
+  add: (granted, item) => [...(granted ?? []).filter((d) => !samePath(d.path, item.path)), { path: item.path, access: item.access }],
+  remove(granted, item, explicitAccess) {
+    // `<path>:read-write` takes the write access back and leaves the directory readable; `<path>` takes it all.
+    const kept =
+      explicitAccess && item.access === 'read-write'
+        ? (granted ?? []).map((d) => (samePath(d.path, item.path) ? { ...d, access: 'read-only' as const } : d))
+        : (granted ?? []).filter((d) => !samePath(d.path, item.path));
+    return kept.length > 0 ? kept : undefined;
+  },
+  parse(value) {
+    const m = /^(.+?)(?::(read-only|read-write))?$/.exec(value ?? '');
+    const problem = m ? pathProblem(m[1]!) : 'no path';
+    if (problem !== undefined) return { problem: `\`${value}\`: the path ${problem}` };
+    return { capability: 'filesystem', path: m![1]!, access: (m![2] as FsAccess | undefined) ?? 'read-only' };
+  },
+  describe: (item) => `filesystem ${item.path} (${item.access})`,
+  show: (item) => ({ value: `${item.path} (${item.access})`, risky: item.access === 'read-write' }),
+};

@@ -4,7 +4,12 @@
  */
 import { AirlockError } from '../errors.js';
 import { configTemplate, type Capabilities, type Manifest } from '../manifest.js';
-import { expandPath } from './filesystem.js';
+import { credentialsCapability } from './credentials.js';
+import { envCapability } from './env.js';
+import { filesystemCapability } from './filesystem.js';
+import { httpCapability } from './http.js';
+import { CAPABILITY_NAMES, type CapabilityItem, type CapabilityName, type CapabilitySpec, type GrantItem, type ItemOf } from './spec.js';
+import { storageCapability } from './storage.js';
 
 /** What a user allowed a plugin to do. Same shape as the manifest's capabilities. */
 export type Grant = Capabilities;
@@ -54,28 +59,96 @@ export interface CapabilityDiff {
   credentials: string[];
 }
 
+/** Each capability's module, which owns its wording, its grant rules and its enforcement. */
+const SPECS: { [N in CapabilityName]: CapabilitySpec<N> } = {
+  storage: storageCapability,
+  http: httpCapability,
+  env: envCapability,
+  filesystem: filesystemCapability,
+  credentials: credentialsCapability,
+};
+
+/** The spec of `item`'s capability, typed for that item. */
+const specOf = (item: GrantItem) => SPECS[item.capability] as unknown as CapabilitySpec<CapabilityName> & {
+  covers(granted: unknown, item: GrantItem): boolean;
+  add(granted: unknown, item: GrantItem): unknown;
+  remove(granted: unknown, item: GrantItem, explicitAccess: boolean): unknown;
+  describe(item: GrantItem): string;
+  show(item: GrantItem): Omit<CapabilityItem, 'capability'>;
+};
+
+/** The items a grant, a manifest's capabilities, or a diff holds, in the order people read them. */
+export function grantItems(c: Capabilities | CapabilityDiff): GrantItem[] {
+  const storage = c.storage === true ? {} : c.storage === false ? undefined : c.storage;
+  return [
+    ...(storage ? storageCapability.items(storage) : []),
+    ...(c.http ? httpCapability.items(c.http) : []),
+    ...(c.env ? envCapability.items(c.env) : []),
+    ...(c.filesystem ? filesystemCapability.items(c.filesystem) : []),
+    ...(c.credentials ? credentialsCapability.items(c.credentials) : []),
+  ];
+}
+
+/** What a plugin may do, one line per item, worded for the person deciding (risky ones marked). */
+export function capabilityItems(c: Capabilities | CapabilityDiff): CapabilityItem[] {
+  return grantItems(c).map((item) => ({ capability: item.capability, ...specOf(item).show(item) }));
+}
+
+/** "http https://api.example.com": one item in one line. */
+export const describeGrantItem = (item: GrantItem): string => specOf(item).describe(item);
+
 /** What `asked` holds beyond `granted`. */
 export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityDiff {
+  const missing = grantItems(asked).filter((item) => !specOf(item).covers(granted[item.capability], item));
+  const of = <N extends CapabilityName>(name: N) => missing.filter((i): i is ItemOf<N> => i.capability === name);
   return {
-    storage: !!asked.storage && !granted.storage,
-    http: (asked.http ?? []).filter((o) => !granted.http?.some((g) => originCovers(g, o))),
-    env: (asked.env ?? []).filter((n) => !granted.env?.some((g) => envCovers(g, n))),
-    filesystem: (asked.filesystem ?? []).filter(
-      (d) => !granted.filesystem?.some((g) => expandPath(g.path) === expandPath(d.path) && (g.access === 'read-write' || d.access === 'read-only')),
-    ),
-    credentials: (asked.credentials ?? []).filter((c) => !granted.credentials?.includes(c)),
+    storage: of('storage').length > 0,
+    http: of('http').map((i) => i.origin),
+    env: of('env').map((i) => i.name),
+    filesystem: of('filesystem').map(({ path, access }) => ({ path, access })),
+    credentials: of('credentials').map((i) => i.id),
   };
 }
 
 /** The items of a diff as people read them: `storage`, `http <origin>`, `env <NAME>`, `filesystem <path> (<access>)`, `credentials <id>`. */
 export function diffItems(d: CapabilityDiff): string[] {
-  return [
-    ...(d.storage ? ['storage'] : []),
-    ...d.http.map((o) => `http ${o}`),
-    ...d.env.map((n) => `env ${n}`),
-    ...d.filesystem.map((f) => `filesystem ${f.path} (${f.access})`),
-    ...d.credentials.map((c) => `credentials ${c}`),
-  ];
+  return grantItems(d).map(describeGrantItem);
+}
+
+/**
+ * Read one grant item as written after a capability's name (`http
+ * https://api.example.com`, `filesystem ~/notes:read-write`, `storage 1MiB`).
+ * `revoke`: a storage quota is not needed to take storage back.
+ */
+export function parseGrantItem(capability: string, value: string | undefined, options: { revoke?: boolean } = {}): GrantItem {
+  if (!(CAPABILITY_NAMES as readonly string[]).includes(capability)) {
+    throw new AirlockError('GRANT_ITEM_INVALID', `unknown capability \`${capability}\``, { hint: `The capabilities are ${CAPABILITY_NAMES.join(', ')}.` });
+  }
+  const spec = SPECS[capability as CapabilityName];
+  const needsValue = spec.name !== 'storage';
+  const parsed = needsValue && (value === undefined || value === '') ? { problem: `\`${spec.name}\` needs a value` } : spec.parse(value, options.revoke ?? false);
+  if ('problem' in parsed) throw new AirlockError('GRANT_ITEM_INVALID', `${parsed.problem}; expected ${spec.form}`, { hint: `Write it as ${spec.form}.` });
+  return parsed;
+}
+
+const changedFrom = (grant: Grant, next: Grant) => ({ grant: next, changed: JSON.stringify(next) !== JSON.stringify(grant) });
+
+/** The grant with `item` added (a directory's access and the storage quota are replaced); whether it changed. */
+export function addToGrant(grant: Grant, item: GrantItem): { grant: Grant; changed: boolean } {
+  return changedFrom(grant, { ...structuredClone(grant), [item.capability]: specOf(item).add(structuredClone(grant[item.capability]), item) });
+}
+
+/**
+ * The grant without `item`; whether it changed. `explicitAccess`: the item
+ * named its access, so revoking `<path>:read-write` leaves the directory
+ * read-only, where `<path>` alone removes it.
+ */
+export function removeFromGrant(grant: Grant, item: GrantItem, explicitAccess = false): { grant: Grant; changed: boolean } {
+  const next: Grant = { ...structuredClone(grant) };
+  const left = specOf(item).remove(structuredClone(grant[item.capability]), item, explicitAccess);
+  if (left === undefined) delete next[item.capability];
+  else Object.assign(next, { [item.capability]: left });
+  return changedFrom(grant, next);
 }
 
 /**
@@ -95,30 +168,4 @@ export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manife
   const storage = asked.storage && grant.storage ? { ...asked.storage } : undefined;
   if (storage && grant.storage?.quotaBytes !== undefined) storage.quotaBytes = Math.min(storage.quotaBytes ?? Infinity, grant.storage.quotaBytes);
   return { ...asked, ...(storage ? { storage } : {}) };
-}
-
-/** Whether a granted env pattern (`NAME` or `PREFIX_*`) covers a requested one. */
-export function envCovers(granted: string, asked: string): boolean {
-  if (granted === asked) return true;
-  return granted.endsWith('*') && asked.startsWith(granted.slice(0, -1));
-}
-
-/** Whether a granted origin (`https://*.example.com` allowed) covers a requested origin or origin pattern. */
-export function originCovers(granted: string, asked: string): boolean {
-  if (granted === asked) return true;
-  const g = /^(https?:\/\/)\*\.([^:]+)(:\d+)?$/.exec(granted);
-  const a = /^(https?:\/\/)(?:\*\.)?([^:]+)(:\d+)?$/.exec(asked);
-  if (!g || !a) return false;
-  return g[1] === a[1] && (g[3] ?? '') === (a[3] ?? '') && a[2]!.endsWith(`.${g[2]}`);
-}
-
-/** Environment variables visible to a plugin: granted names (`NAME`) and prefixes (`PREFIX_*`). */
-export function grantedEnv(patterns: readonly string[] | undefined, source: NodeJS.ProcessEnv): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (!patterns?.length) return env;
-  for (const [name, value] of Object.entries(source)) {
-    if (value === undefined) continue;
-    if (patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p))) env[name] = value;
-  }
-  return env;
 }

@@ -26,6 +26,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
 import { httpAddressRefusal, httpOriginRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
+import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
 
 export interface HttpPolicy {
   pluginId: string;
@@ -148,6 +149,39 @@ export function originMatches(pattern: string, origin: string): boolean {
   if (p.host.startsWith('*.')) return o.host.endsWith(p.host.slice(1)) && o.host.length > p.host.length - 1;
   return p.host === o.host;
 }
+
+/** Whether a granted origin (`https://*.example.com` allowed) covers a requested origin or origin pattern. */
+export function originCovers(granted: string, asked: string): boolean {
+  if (granted === asked) return true;
+  const g = /^(https?:\/\/)\*\.([^:]+)(:\d+)?$/.exec(granted);
+  const a = /^(https?:\/\/)(?:\*\.)?([^:]+)(:\d+)?$/.exec(asked);
+  if (!g || !a) return false;
+  return g[1] === a[1] && (g[3] ?? '') === (a[3] ?? '') && a[2]!.endsWith(`.${g[2]}`);
+}
+
+/** `https://api.example.com/v1` → its origin; wildcard origins and address ranges as given; undefined for anything else. */
+function grantedOrigin(value: string): string | undefined {
+  if (/^https?:\/\/\*\.[a-z0-9.-]+(:\d{1,5})?$/i.test(value)) return value.toLowerCase();
+  if (parseRange(value)) return value.toLowerCase();
+  if (!URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+}
+
+export const httpCapability: CapabilitySpec<'http'> = {
+  name: 'http',
+  form: 'http <origin>, e.g. https://api.example.com or https://*.example.com',
+  items: (origins) => origins.map((origin) => ({ capability: 'http', origin })),
+  covers: (granted, item) => granted?.some((g) => originCovers(g, item.origin)) ?? false,
+  add: (granted, item) => withEntry(granted, item.origin),
+  remove: (granted, item) => withoutEntries(granted, (o) => o === item.origin),
+  parse(value) {
+    const origin = value === undefined ? undefined : grantedOrigin(value);
+    return origin === undefined ? { problem: `\`${value}\` is not an origin` } : { capability: 'http', origin };
+  },
+  describe: (item) => `http ${item.origin}`,
+  show: (item) => ({ value: item.origin, risky: true }),
+};
 
 interface OpenResponse {
   response: IncomingMessage;

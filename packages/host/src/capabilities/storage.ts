@@ -5,12 +5,31 @@
 import { AirlockError } from '../errors.js';
 import type { StorageAdapter } from '../storage/adapter.js';
 import type { HostReply } from '../sandbox/protocol.js';
+import { formatBytes, parseBytes, type CapabilitySpec } from './spec.js';
 
 export const STORAGE_DEFAULTS = {
   quotaBytes: 10 * 1024 * 1024,
   maxKeyBytes: 512,
   maxValueBytes: 1024 * 1024,
 } as const;
+
+const quotaText = (quotaBytes: number | undefined) => (quotaBytes === undefined ? '' : `quota ${formatBytes(quotaBytes)}`);
+
+export const storageCapability: CapabilitySpec<'storage'> = {
+  name: 'storage',
+  form: 'storage [quota, e.g. 1MiB]',
+  items: (s) => [{ capability: 'storage', ...(s.quotaBytes === undefined ? {} : { quotaBytes: s.quotaBytes }) }],
+  covers: (granted) => granted !== undefined,
+  add: (granted, item) => (item.quotaBytes === undefined ? (granted ?? {}) : { ...granted, quotaBytes: item.quotaBytes }),
+  remove: () => undefined,
+  parse(value, revoke) {
+    if (value === undefined || revoke) return { capability: 'storage' };
+    const quotaBytes = parseBytes(value);
+    return quotaBytes === undefined ? { problem: `\`${value}\` is not a quota` } : { capability: 'storage', quotaBytes };
+  },
+  describe: (item) => (item.quotaBytes === undefined ? 'storage' : `storage (${quotaText(item.quotaBytes)})`),
+  show: (item) => ({ value: ['private key-value store', quotaText(item.quotaBytes)].filter(Boolean).join(', '), risky: false }),
+};
 
 export interface StorageGrant {
   namespace: string;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveCapabilities, envCovers, expandConfigTemplates, grantedEnv, originCovers } from '../../src/capabilities/grant.js';
+import { addToGrant, capabilityDiff, capabilityItems, diffItems, effectiveCapabilities, expandConfigTemplates, parseGrantItem, removeFromGrant } from '../../src/capabilities/grant.js';
+import { envCovers, grantedEnv } from '../../src/capabilities/env.js';
+import { originCovers } from '../../src/capabilities/http.js';
 import { AirlockError } from '../../src/errors.js';
 import { parseManifest, type Capabilities, type Manifest } from '../../src/manifest.js';
 
@@ -213,5 +215,81 @@ describe('expandConfigTemplates', () => {
     }
     expect((error as AirlockError).code).toBe('CONFIG_INVALID');
     expect((error as AirlockError).message).toContain('`tokenUrl` must be an http(s) URL');
+  });
+});
+
+describe('grant items: one wording and one rule per capability', () => {
+  it('shows every item of a grant in order, marking the risky ones', () => {
+    const items = capabilityItems({
+      storage: { quotaBytes: 1024 * 1024 },
+      http: ['https://api.example.com'],
+      env: ['APP_*'],
+      filesystem: [
+        { path: '~/notes', access: 'read-only' },
+        { path: '/tmp/out', access: 'read-write' },
+      ],
+      credentials: ['github-auth'],
+    });
+    expect(items).toEqual([
+      { capability: 'storage', value: 'private key-value store, quota 1 MiB', risky: false },
+      { capability: 'http', value: 'https://api.example.com', risky: true },
+      { capability: 'env', value: 'APP_*', risky: true },
+      { capability: 'filesystem', value: '~/notes (read-only)', risky: false },
+      { capability: 'filesystem', value: '/tmp/out (read-write)', risky: true },
+      { capability: 'credentials', value: 'sign-in of github-auth', risky: true },
+    ]);
+  });
+
+  it('reads grant items as written, and says what is wrong with a bad one and how to write it', () => {
+    expect(parseGrantItem('http', 'https://api.example.com/v1/chat')).toEqual({ capability: 'http', origin: 'https://api.example.com' });
+    expect(parseGrantItem('http', 'https://*.Example.com')).toEqual({ capability: 'http', origin: 'https://*.example.com' });
+    expect(parseGrantItem('http', '10.0.0.0/8')).toEqual({ capability: 'http', origin: '10.0.0.0/8' });
+    expect(parseGrantItem('storage', '1MiB')).toEqual({ capability: 'storage', quotaBytes: 1024 * 1024 });
+    expect(parseGrantItem('storage', '1MiB', { revoke: true })).toEqual({ capability: 'storage' });
+    expect(parseGrantItem('filesystem', '~/notes:read-write')).toEqual({ capability: 'filesystem', path: '~/notes', access: 'read-write' });
+    expect(parseGrantItem('env', 'APP_*')).toEqual({ capability: 'env', name: 'APP_*' });
+    for (const [capability, value, message] of [
+      ['network', 'x', 'unknown capability `network`'],
+      ['http', 'ftp://example.com', '`ftp://example.com` is not an origin; expected http <origin>'],
+      ['http', '10.0.0.0/99', '`10.0.0.0/99` is not an origin'],
+      ['http', undefined, '`http` needs a value'],
+      ['storage', 'lots', '`lots` is not a quota; expected storage [quota'],
+      ['filesystem', 'notes', '`notes`: the path must be an absolute path or start with `~/`'],
+      ['filesystem', '/a/../etc', 'must not contain `..`'],
+      ['env', 'A-B', '`A-B` is not an environment variable name'],
+      ['credentials', 'Not_An_Id', '`Not_An_Id` is not a plugin id'],
+    ] as const) {
+      let error: unknown;
+      try {
+        parseGrantItem(capability, value);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `${capability} ${value}`).toBeInstanceOf(AirlockError);
+      expect((error as AirlockError).code).toBe('GRANT_ITEM_INVALID');
+      expect((error as AirlockError).message).toContain(message);
+      expect((error as AirlockError).hint).toBeTruthy();
+    }
+  });
+
+  it('adds and removes items, and a grant item added is exactly what the diff no longer asks for', () => {
+    const asked: Capabilities = { storage: {}, http: ['https://api.example.com'], filesystem: [{ path: '~/notes', access: 'read-write' }], credentials: ['gh'] };
+    let grant: Capabilities = {};
+    expect(diffItems(capabilityDiff(asked, grant))).toEqual(['storage', 'http https://api.example.com', 'filesystem ~/notes (read-write)', 'credentials gh']);
+    for (const [capability, value] of [['storage', undefined], ['http', 'https://api.example.com'], ['filesystem', '~/notes:read-write'], ['credentials', 'gh']] as const) {
+      const next = addToGrant(grant, parseGrantItem(capability, value));
+      expect(next.changed).toBe(true);
+      expect(addToGrant(next.grant, parseGrantItem(capability, value)).changed).toBe(false);
+      grant = next.grant;
+    }
+    expect(diffItems(capabilityDiff(asked, grant))).toEqual([]);
+    // `path:read-write` takes write access back; the bare path takes the directory.
+    const readOnly = removeFromGrant(grant, parseGrantItem('filesystem', '~/notes:read-write'), true);
+    expect(readOnly.grant.filesystem).toEqual([{ path: '~/notes', access: 'read-only' }]);
+    expect(diffItems(capabilityDiff(asked, readOnly.grant))).toEqual(['filesystem ~/notes (read-write)']);
+    const none = removeFromGrant(readOnly.grant, parseGrantItem('filesystem', '~/notes'));
+    expect(none.grant).not.toHaveProperty('filesystem');
+    expect(removeFromGrant(none.grant, parseGrantItem('env', 'NOPE')).changed).toBe(false);
+    expect(removeFromGrant(none.grant, parseGrantItem('storage', undefined, { revoke: true })).grant).not.toHaveProperty('storage');
   });
 });
