@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
-import { readManifest, type Manifest, type PluginKind } from './manifest.js';
+import { readManifest, type Capabilities, type Manifest, type PluginKind } from './manifest.js';
 import { checkCachedComponent, type ComponentCache } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { configDefaults, effectiveCapabilities, expandConfigTemplates, type Grant } from './capabilities/grant.js';
@@ -36,7 +36,6 @@ import { SecretMask } from './secrets.js';
 import { ComponentLoader } from './component-loader.js';
 import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
 import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
-import type { Capabilities } from './manifest.js';
 import { PluginRegistry, type InstalledPlugin, type TrustPolicy } from './install/registry.js';
 
 export interface HostLimits {
@@ -143,6 +142,17 @@ interface OpenOptions extends LoadOptions {
   trial?: boolean;
   /** The storage namespace of an installed plugin's data. Default: the namespace of the package's own data (see `registry.namespaceForDirectory`). */
   namespace?: string;
+}
+
+/** What a trial start (`host.trial`) read and checked. */
+export interface TrialResult {
+  manifest: Manifest;
+  /** The sha256 of the component that was started. */
+  sha256: string;
+  /** The contract version the component was built against. */
+  contract: string;
+  /** What the plugin may do with the grant it was given. */
+  capabilities: Capabilities;
 }
 
 /** What `loadInstalled` did: the plugins it loaded, and the ones that failed, with why. */
@@ -329,7 +339,7 @@ export class Host extends EventEmitter<HostEvents> {
       home,
       options.trust ?? {},
       {
-        trial: async (dir, grant, config) => this.#stop(await this.#open(dir, { grant, config, trial: true }), { park: true }),
+        trial: (dir, grant, config) => this.trial(dir, { grant, config }),
         isLoaded: (id) => this.#plugins.has(id),
         reload: async (id, dir, grant, config, expectedSha256, namespace) => void (await this.#replace(id, dir, { grant, config, expectedSha256, namespace })),
         storage,
@@ -347,6 +357,20 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
     return this.#load(dir, { ...options, namespace: undefined });
+  }
+
+  /**
+   * Start the plugin in `dir` as `load` would, check that it answers, and stop
+   * it: a dry run that keeps nothing. Its storage is in memory and empty, and a
+   * loaded plugin with the same id is no conflict. Returns what the start read,
+   * so the caller need not read the package again; rejects with the error the
+   * load would give.
+   */
+  async trial(dir: string, options: Omit<LoadOptions, 'poolSize'> = {}): Promise<TrialResult> {
+    this.#assertOpen();
+    const loaded = await this.#open(resolve(dir), { ...options, trial: true });
+    await this.#stop(loaded, { park: true });
+    return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities };
   }
 
   async #load(dir: string, options: OpenOptions): Promise<PluginInfo> {

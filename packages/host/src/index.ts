@@ -6,7 +6,7 @@ export { createHost, Host, configDefaults } from './host.js';
 export { expandConfigTemplates, capabilityItems, grantItems, describeGrantItem, parseGrantItem, addToGrant, removeFromGrant } from './capabilities/grant.js';
 export { CAPABILITY_NAMES, formatBytes } from './capabilities/spec.js';
 export type { CapabilityName, CapabilityItem, GrantItem } from './capabilities/spec.js';
-export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, PluginMemory, CallOptions, ToolProgress, HostEvents } from './host.js';
+export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, TrialResult, PluginMemory, CallOptions, ToolProgress, HostEvents } from './host.js';
 export type { WorkerMemory } from './sandbox/protocol.js';
 export { PluginRegistry, HOST_VERSION, capabilityDiff, describeDiff } from './install/registry.js';
 export type { InstalledPlugin, SignatureRecord, TrustPolicy, InstallOptions, InstallStep, UpdatePlan, CapabilityDiff, VerifyReport, StoredData, DataOwner, DataOffer } from './install/registry.js';

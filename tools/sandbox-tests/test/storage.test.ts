@@ -59,4 +59,17 @@ describe('storage and credentials from a hostile plugin', () => {
   it('refuses a token from an auth plugin the grant does not name', async () => {
     expect(await host.callTool('snoop.token', { from: 'keeper' })).toMatchObject({ error: { tag: 'denied' } });
   });
+
+  it('tries a package without keeping it: host.trial starts it beside the loaded copy and returns what it read', async () => {
+    const before = host.plugins();
+    const dir = await variant('keeper', { storage: { quotaBytes: 4096 } });
+    const trial = await host.trial(dir, { grant: 'manifest' });
+    expect(trial).toMatchObject({ manifest: { id: 'keeper', kind: 'tool' }, sha256: before.find((p) => p.id === 'keeper')!.sha256, capabilities: { storage: { quotaBytes: 4096 } } });
+    expect(trial.contract).toMatch(/^0\.1\./);
+    expect(host.plugins()).toEqual(before);
+    // The trial wrote nothing to the loaded copy's data, and the loaded copy still serves.
+    expect(await storage('keeper', { op: 'get', key: 'secret' })).toEqual({ value: 10 });
+    const refused = await host.trial(dir, { grant: {} }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'CAPABILITY_NOT_GRANTED', message: expect.stringContaining('asks for storage') });
+  });
 });

@@ -139,8 +139,8 @@ export interface VerifyReport {
 
 /** What the registry needs of the host that owns it. */
 export interface RegistryHost {
-  /** Check a package as a load would (component readable, right kind and contract, config and grant valid), without keeping it. */
-  trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<void>;
+  /** Check a package as a load would (component readable, right kind and contract, config and grant valid), without keeping it; `host.trial`. */
+  trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<{ sha256: string }>;
   /** Whether plugin `id` is loaded now. */
   isLoaded(id: string): boolean;
   /** Replace a loaded plugin with the package in `dir`, storing in `namespace`; in-flight calls finish on the old instance. Rejects, leaving the old one, if the new one fails to start. */
@@ -729,12 +729,11 @@ export class PluginRegistry {
     }
     const verification = await verifyPackage(dir, this.#trust.keys);
     const { warning } = enforcePolicy(verification, this.#trust, manifest.id);
-    // Component present, of the manifest's kind and a served contract; config and grant valid.
-    await this.#host.trial(dir, grant, config);
-    const component = await readFile(join(dir, manifest.component));
+    // Component present, of the manifest's kind and a served contract; config and grant valid. The hash is of the component that started.
+    const { sha256: componentSha256 } = await this.#host.trial(dir, grant, config);
     const signature: SignatureRecord =
       verification.status === 'signed' ? { status: 'signed', keyId: verification.keyId } : verification.status === 'untrusted' ? { status: 'untrusted', keyId: verification.keyId } : { status: 'unsigned' };
-    return { dir, manifest, componentSha256: sha256(component), manifestSha256: manifestDigest(pkg), signature, warning };
+    return { dir, manifest, componentSha256, manifestSha256: manifestDigest(pkg), signature, warning };
   }
 
   #refuseIfRequired(plugin: InstalledPlugin, action: string, force: boolean | undefined, counts: (p: InstalledPlugin) => boolean): void {
