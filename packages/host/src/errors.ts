@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'PLUGIN_TIMEOUT'
   | 'PLUGIN_MEMORY_LIMIT'
   | 'PLUGIN_CRASHED'
+  /** The plugin failed (trapped, timed out, hit its memory limit, crashed) too often in a row; its calls are refused until its backoff ends or it is reloaded. */
+  | 'PLUGIN_FAILED'
   | 'PLUGIN_START_FAILED'
   | 'STORAGE_FAILED'
   /** One of the home's SQLite files (`state.db`, `storage.db`) is not a readable database. Nothing was changed. */

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Capabilities, type Manifest, type PluginKind } from './manifest.js';
+import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginFailureEvent, type PluginMetrics, type PluginRuntime, type PluginStateChange } from './monitor.js';
 import { checkCachedComponent, type ComponentCache } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { configDefaults, effectiveCapabilities, expandConfigTemplates, type Grant } from './capabilities/grant.js';
@@ -87,6 +88,8 @@ export interface HostOptions {
   /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
   logger?: Logger;
   limits?: HostLimits;
+  /** When a plugin that keeps failing (traps, timeouts, memory limits, crashes) is held in `failed`, and for how long. */
+  failures?: FailurePolicy;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -213,6 +216,25 @@ export interface HostEvents {
   'plugin-granted': [InstalledPlugin];
   /** Every line the logger gets (secrets masked), for whoever relays them: `airlock serve` sends them to MCP clients. */
   log: [LogEntry];
+  /** A loaded plugin changed state: `starting` → `active`, `active` → `failed` → `active`, → `stopping` before it is unloaded. */
+  'plugin-state': [PluginStateChange];
+  /** The sandbox stopped one of a plugin's instances: it trapped, timed out, hit its memory limit or crashed. */
+  'plugin-failure': [PluginFailureEvent];
+  /** A call started a fresh instance of a plugin after one failed. */
+  'plugin-restarted': [{ id: string; restarts: number }];
+  /** A plugin could not be loaded (`load`, `loadInstalled`); `id` when its manifest could be read. */
+  'plugin-load-failed': [{ id: string | undefined; dir: string; error: AirlockError }];
+}
+
+/** A loaded plugin with its runtime state (`host.plugins()`). */
+export type LoadedPlugin = PluginInfo & PluginRuntime;
+
+/** A plugin the host knows of, installed or loaded, and where it is in its life (`host.status()`). */
+export interface PluginStatus extends PluginRuntime {
+  id: string;
+  version: string;
+  installed: boolean;
+  loaded: boolean;
 }
 
 /** What one loaded plugin's workers hold (see `host.memoryUsage()`). */
@@ -238,7 +260,12 @@ interface Loaded {
   namespace: string | undefined;
   /** Maps the plugin's stack traces to its sources, when its build attached a source map. */
   stacks: StackMapper | undefined;
+  /** Its state and figures; kept across reloads. */
+  monitor: PluginMonitor;
 }
+
+/** Events of a trial's monitor: a trial reports to no one. */
+const QUIET = { state: () => {}, failure: () => {}, restarted: () => {} };
 
 /**
  * Create a host.
@@ -292,6 +319,9 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #loader: ComponentLoader;
   /** Threads of replaced instances, for the same plugin's next instance (reloads). */
   readonly #lot = new ThreadLot();
+  readonly #failurePolicy: FailurePolicy | undefined;
+  /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
+  readonly #loadFailures = new Map<string, PluginErrorRecord>();
   #closed = false;
 
   /**
@@ -334,6 +364,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#connectTo = options.connectTo === undefined ? undefined : connectTargets(options.connectTo);
     this.#cache = componentCacheOf(home, options);
     this.#loader = new ComponentLoader(this.#cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
+    this.#failurePolicy = options.failures;
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
       home,
@@ -356,7 +387,12 @@ export class Host extends EventEmitter<HostEvents> {
    * `"airlock"` manifest and a built component), start it, and return its info.
    */
   async load(dir: string, options: LoadOptions = {}): Promise<PluginInfo> {
-    return this.#load(dir, { ...options, namespace: undefined });
+    try {
+      return await this.#load(dir, { ...options, namespace: undefined });
+    } catch (err) {
+      this.#loadFailed(dir, AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { cause: err }));
+      throw err;
+    }
   }
 
   /**
@@ -378,13 +414,36 @@ export class Host extends EventEmitter<HostEvents> {
     const loaded = await this.#open(resolve(dir), options);
     if (this.#closed || this.#plugins.has(loaded.info.id)) {
       await this.#stop(loaded);
+      loaded.monitor.dispose();
       this.#assertOpen();
       throw alreadyLoaded(loaded.info.id);
     }
     this.#plugins.set(loaded.info.id, loaded);
+    this.#loadFailures.delete(loaded.info.id);
     this.#toolIndex = undefined;
+    loaded.monitor.setState('active');
     this.emit('plugin-loaded', loaded.info);
     return loaded.info;
+  }
+
+  /** Say that a load failed; an installed plugin's failure is kept for `status()` until it loads or is removed. */
+  #loadFailed(dir: string, error: AirlockError, id = error.plugin): void {
+    if (id !== undefined && this.registry.get(id)) this.#loadFailures.set(id, { code: error.code, message: error.message, at: Date.now() });
+    this.emit('plugin-load-failed', { id, dir: resolve(dir), error });
+  }
+
+  /** The runtime record of a plugin being opened: a reload keeps the loaded one's; a trial's reports to no one. */
+  #monitorFor(id: string, options: OpenOptions): PluginMonitor {
+    if (options.replacing !== undefined) return this.#get(options.replacing).monitor;
+    if (options.trial) return new PluginMonitor(id, this.#failurePolicy, QUIET);
+    return new PluginMonitor(id, this.#failurePolicy, {
+      state: (change) => this.emit('plugin-state', change),
+      failure: (event) => {
+        this.#logger({ level: 'warn', message: `${event.code}: ${event.message.split('\n')[0]} (${event.failures} within the failure window)`, plugin: event.id });
+        this.emit('plugin-failure', event);
+      },
+      restarted: (pluginId, restarts) => this.emit('plugin-restarted', { id: pluginId, restarts }),
+    });
   }
 
   /** Read, check and start the plugin in `pluginDir`, without registering it. */
@@ -402,6 +461,7 @@ export class Host extends EventEmitter<HostEvents> {
     }
 
     const id = manifest.id;
+    const monitor = this.#monitorFor(id, options);
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
     const http = new HttpBroker({
       pluginId: manifest.id,
@@ -410,6 +470,7 @@ export class Host extends EventEmitter<HostEvents> {
       maxBodyBytes: this.#limits.maxHttpBodyBytes,
       log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
       connectTo: this.#connectTo,
+      meter: monitor.meter,
     });
     // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
     // registry, a directory's is its package's own (found while the component is prepared); a trial's is in memory.
@@ -463,6 +524,7 @@ export class Host extends EventEmitter<HostEvents> {
         onExit: () => http.closeOwned(owner),
         onCodeCache: (data) => this.#loader.saveCodeCache(prepared, data),
         lot: this.#lot,
+        monitor,
       });
     });
 
@@ -477,7 +539,7 @@ export class Host extends EventEmitter<HostEvents> {
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
       const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-      return { info, manifest, settings, instance, tools, provider, http, namespace, stacks };
+      return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor };
     } catch (err) {
       await instance.close();
       http.closeAll();
@@ -510,6 +572,7 @@ export class Host extends EventEmitter<HostEvents> {
       } catch (err) {
         const error = AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { plugin: plugin.id, cause: err });
         this.#logger({ level: 'error', message: `not loaded: ${error.message}`, plugin: plugin.id });
+        this.#loadFailed(this.registry.dir(plugin), error, plugin.id);
         result.failed.push({ id: plugin.id, error });
       }
     }
@@ -536,6 +599,9 @@ export class Host extends EventEmitter<HostEvents> {
 
   async #replace(id: string, dir: string, options: OpenOptions): Promise<PluginInfo> {
     const old = this.#get(id);
+    // A reload is a fresh start: failures are forgotten, and the new build's own start is not refused as `failed`.
+    // If the new build fails to start, the old one keeps serving, as `active`.
+    old.monitor.reset();
     const fresh = await this.#open(resolve(dir), { ...options, replacing: id });
     if (this.#closed || this.#plugins.get(id) !== old) {
       await this.#stop(fresh);
@@ -561,13 +627,54 @@ export class Host extends EventEmitter<HostEvents> {
     this.#plugins.delete(id);
     this.#toolIndex = undefined;
     this.#pruneComponents();
+    loaded.monitor.setState('stopping');
     await this.#stop(loaded);
+    loaded.monitor.dispose();
     this.emit('plugin-unloaded', loaded.info);
   }
 
-  /** The loaded plugins. */
-  plugins(): PluginInfo[] {
-    return [...this.#plugins.values()].map((p) => p.info);
+  /** The loaded plugins, with where each is in its life (`active`, or `failed` while a backoff holds it). */
+  plugins(): LoadedPlugin[] {
+    return [...this.#plugins.values()].map((p) => ({ ...p.info, ...p.monitor.runtime() }));
+  }
+
+  /**
+   * Every plugin this host knows of: the installed ones (`installed` or
+   * `disabled` when not loaded, `failed` with the error when their last load
+   * failed) and the loaded ones, by id.
+   */
+  status(): PluginStatus[] {
+    const byId = new Map<string, PluginStatus>();
+    for (const p of this.registry.list()) {
+      const failure = this.#loadFailures.get(p.id);
+      const since = p.updatedAt ?? p.installedAt;
+      byId.set(p.id, {
+        id: p.id,
+        version: p.version,
+        installed: true,
+        loaded: false,
+        ...(failure && p.enabled ? { state: 'failed', since: failure.at, restarts: 0, lastError: failure } : { state: p.enabled ? 'installed' : 'disabled', since, restarts: 0 }),
+      });
+    }
+    for (const p of this.#plugins.values()) byId.set(p.info.id, { id: p.info.id, version: p.info.version, installed: byId.has(p.info.id), loaded: true, ...p.monitor.runtime() });
+    return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * What each loaded plugin's calls came to since it was loaded: counts,
+   * errors by code, latency quantiles, calls running and queued, restarts,
+   * outbound HTTP by origin, its memory high-water mark and its stored data.
+   * Reads no plugin memory and starts no call.
+   */
+  async metrics(): Promise<PluginMetrics[]> {
+    return Promise.all(
+      [...this.#plugins.values()].map(async (p) => {
+        const metrics = p.monitor.metrics();
+        if (p.namespace === undefined) return metrics;
+        const [bytes, keys] = await Promise.all([this.#storage.usage(p.namespace), this.#storage.list(p.namespace, '')]);
+        return { ...metrics, storage: { bytes, keys: keys.length } };
+      }),
+    );
   }
 
   /**
@@ -772,6 +879,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#closed = true;
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
+    for (const p of loaded) p.monitor.dispose();
     await Promise.all([...loaded.map((p) => this.#stop(p)), this.#loader.close()]);
     await this.#lot.close();
     this.registry.close();

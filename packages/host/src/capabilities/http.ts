@@ -28,6 +28,13 @@ import type { HostReply } from '../sandbox/protocol.js';
 import { httpAddressRefusal, httpOriginRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
 
+/** Where a broker counts a plugin's outbound traffic. */
+export interface HttpMeter {
+  request(origin: string, bytesOut: number): void;
+  refused(origin: string): void;
+  received(origin: string, bytes: number): void;
+}
+
 export interface HttpPolicy {
   pluginId: string;
   /** Granted origins (`https://api.example.com`, `https://*.example.com`, `http://127.0.0.1:8080`). */
@@ -38,6 +45,8 @@ export interface HttpPolicy {
   maxBodyBytes: number;
   /** Refusals and failures, for the host's log. */
   log: (level: 'warn' | 'debug', message: string) => void;
+  /** Counts requests, refusals and bytes by origin (the plugin's metrics). */
+  meter?: HttpMeter;
   /** Origins whose connections go to a loopback server instead (see {@link parseConnectTo}). */
   connectTo?: ReadonlyMap<string, ConnectTarget>;
 }
@@ -270,7 +279,11 @@ export class HttpBroker {
     const headers = req.headers.filter(([name]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name));
     for (let hop = 0; ; hop++) {
       const checked = await this.#check(method, url);
-      if ('err' in checked) return checked;
+      if ('err' in checked) {
+        this.#policy.meter?.refused(url.origin);
+        return checked;
+      }
+      this.#policy.meter?.request(url.origin, body.byteLength);
       let response: IncomingMessage;
       try {
         response = checked.mapped ? await this.#requestMapped(method, url, headers, body, checked.mapped) : await this.#request(method, url, headers, body, checked.address, checked.family);
@@ -297,7 +310,7 @@ export class HttpBroker {
         return { err: { tag: 'HTTP-response-body-size', val: BigInt(declared) } };
       }
       const id = this.#nextId++;
-      this.#track(id, response, owners);
+      this.#track(id, response, owners, url.origin);
       const out: [string, Uint8Array][] = [];
       for (let i = 0; i < response.rawHeaders.length; i += 2) out.push([response.rawHeaders[i]!.toLowerCase(), Buffer.from(response.rawHeaders[i + 1]!)]);
       return { ok: { id, status, headers: out } };
@@ -385,7 +398,7 @@ export class HttpBroker {
     });
   }
 
-  #track(id: number, response: IncomingMessage, owners: object[]): void {
+  #track(id: number, response: IncomingMessage, owners: object[], origin: string): void {
     const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], buffered: 0, owners };
     const wake = () => {
       const w = open.waiting;
@@ -394,6 +407,7 @@ export class HttpBroker {
     };
     response.on('data', (chunk: Buffer) => {
       open.received += chunk.length;
+      this.#policy.meter?.received(origin, chunk.length);
       if (open.received > this.#policy.maxBodyBytes) {
         open.error = `response body exceeds ${this.#policy.maxBodyBytes} bytes`;
         response.destroy();

@@ -29,6 +29,7 @@ import type { InstanceInit, WorkerInit, WorkerSetup } from './worker.js';
 import { AdaptiveSpin } from './spin.js';
 import { closeListedFds, createFdTable, type Preopen } from './wasi-fs.js';
 import type { Refusal } from '../capabilities/refusal.js';
+import type { PluginMonitor } from '../monitor.js';
 
 const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
 
@@ -66,6 +67,8 @@ export interface InstanceOptions {
   onCodeCache?: (data: Uint8Array) => void;
   /** Where threads of this plugin's replaced instances wait for its next instance (see ThreadLot). */
   lot?: ThreadLot;
+  /** The plugin's runtime record: its calls are counted and timed there, and refused while it is `failed`. */
+  monitor?: PluginMonitor;
 }
 
 /** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
@@ -73,6 +76,18 @@ export type CallOutcome =
   | { ok: true; value: unknown }
   | { ok: false; error: unknown; refused?: Refusal[] }
   | { ok: false; invalid: { path: string; message: string }[] };
+
+/**
+ * What kind of error a failed outcome is: the case of a WIT error variant, the
+ * `code` of a tool error, `invalid-arguments` for arguments refused by their
+ * schema. The plugin chooses a tool error's code: it is cut to 64 characters.
+ */
+function returnedCase(outcome: Exclude<CallOutcome, { ok: true }>): string {
+  if ('invalid' in outcome) return 'invalid-arguments';
+  const e = outcome.error as { tag?: unknown; code?: unknown } | null;
+  const name = typeof e?.tag === 'string' ? e.tag : typeof e?.code === 'string' ? e.code : 'error';
+  return name.slice(0, 64);
+}
 
 /** The plugin's WIT error payload from an outcome (undefined for refused arguments). */
 export const errorOf = (outcome: CallOutcome): unknown => ('error' in outcome ? outcome.error : undefined);
@@ -213,6 +228,8 @@ export class PluginInstance {
    */
   call(fn: string, args: unknown[], options: CallOptions = {}): Promise<CallOutcome> {
     const timeoutMs = options.timeoutMs ?? this.#opts.timeoutMs;
+    // The host's own probes are not the plugin's calls.
+    const monitor = fn === MEMORY_PROBE ? undefined : this.#opts.monitor;
     if (this.#pending > this.#opts.maxQueuedCalls) {
       // Back-pressure: refuse rather than queue without bound.
       return Promise.reject(
@@ -222,11 +239,21 @@ export class PluginInstance {
         }),
       );
     }
+    try {
+      monitor?.admit();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.#pending++;
+    monitor?.queue();
     const run = this.#queue
-      .then(() => (signal?.aborted ? Promise.reject(signal.reason) : this.#run(fn, args, timeoutMs, options, signal)))
+      .then(() => {
+        if (!signal?.aborted) return this.#run(fn, args, timeoutMs, options, monitor);
+        monitor?.unqueue();
+        return Promise.reject(signal.reason);
+      })
       .finally(() => this.#pending--);
     this.#queue = run.catch(() => undefined);
     return abortable(run, signal);
@@ -407,6 +434,8 @@ export class PluginInstance {
           }
           case 'code-cache':
             return live.opts?.onCodeCache?.(event.data);
+          case 'memory':
+            return live.opts?.monitor?.memory(event.linearBytes);
         }
       });
       worker.once('error', (err) => fail(err.message, err));
@@ -444,19 +473,28 @@ export class PluginInstance {
     return live;
   }
 
-  async #run(fn: string, args: unknown[], timeoutMs: number, options: CallOptions, signal?: AbortSignal): Promise<CallOutcome> {
-    const live = await this.#ensureLive();
-    signal?.throwIfAborted();
-    const { ch } = live;
-    // An abort wakes the wait below, which then stops the worker.
-    const wake = () => Atomics.notify(ch.ctrl, CTRL_STATE);
-    signal?.addEventListener('abort', wake, { once: true });
-    live.onProgress = options.onProgress;
+  async #run(fn: string, args: unknown[], timeoutMs: number, options: CallOptions, monitor: PluginMonitor | undefined): Promise<CallOutcome> {
+    const t0 = monitor?.start() ?? 0;
+    const { signal } = options;
+    let outcome: CallOutcome | undefined;
+    let thrown: unknown;
+    let live: Live | undefined;
+    // An abort wakes the wait in #exchange, which then stops the worker.
+    const wake = () => live && Atomics.notify(live.ch.ctrl, CTRL_STATE);
     try {
-      return await this.#exchange(live, fn, args, timeoutMs, options.validate === true, options.scope, signal);
+      live = await this.#ensureLive();
+      signal?.throwIfAborted();
+      signal?.addEventListener('abort', wake, { once: true });
+      live.onProgress = options.onProgress;
+      outcome = await this.#exchange(live, fn, args, timeoutMs, options.validate === true, options.scope, signal);
+      return outcome;
+    } catch (err) {
+      thrown = err ?? new Error('rejected without a reason');
+      throw err;
     } finally {
-      live.onProgress = undefined;
+      if (live) live.onProgress = undefined;
       signal?.removeEventListener('abort', wake);
+      monitor?.end(t0, fn, outcome && !outcome.ok ? returnedCase(outcome) : undefined, thrown);
     }
   }
 

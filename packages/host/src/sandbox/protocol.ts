@@ -191,4 +191,6 @@ export type WorkerEvent =
   /** The running call reported progress; numbered with the log lines. */
   | { type: 'progress'; fraction: number; message: string | undefined; seq: number }
   /** A V8 code cache of the glue script, made after the first call when none was given or V8 rejected it; the host stores it. */
-  | { type: 'code-cache'; data: Uint8Array };
+  | { type: 'code-cache'; data: Uint8Array }
+  /** The instance's linear memories grew past the most this thread has reported (a high-water mark, for metrics). */
+  | { type: 'memory'; linearBytes: number };

@@ -378,6 +378,17 @@ async function afterDiscard(): Promise<void> {
 /** Bytes of the current instance's linear memories. */
 const linearBytes = () => memories.reduce((sum, m) => sum + m.buffer.byteLength, 0);
 
+/** The most linear memory this thread has reported to the host. */
+let reportedBytes = 0;
+
+/** Tell the host when the instance's linear memory passes what was reported (it grows by whole pages, so seldom). */
+function reportMemory(): void {
+  const bytes = linearBytes();
+  if (bytes <= reportedBytes) return;
+  reportedBytes = bytes;
+  post({ type: 'memory', linearBytes: bytes });
+}
+
 /** What the instance's memories held after its first call; growth is measured from there. */
 let settledBytes: number | undefined;
 
@@ -402,6 +413,7 @@ function handle(req: Request): Response {
   endCallLogs();
   response.logs = logSeq;
   if (req.fn === MEMORY_PROBE) return response;
+  reportMemory();
   // A trap leaves the instance unusable ("cannot enter component instance"), and one
   // near its memory cap would fail the next call: either way, start afresh.
   if (nearMemoryCap()) response.memoryLimit = true;
