@@ -88,8 +88,13 @@ export interface HostOptions {
   /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
   logger?: Logger;
   limits?: HostLimits;
-  /** When a plugin that keeps failing (traps, timeouts, memory limits, crashes) is held in `failed`, and for how long. */
-  failures?: FailurePolicy;
+  /**
+   * When a plugin that keeps failing (traps, timeouts, memory limits,
+   * crashes) is held in `failed`, and for how long. Default: 5 failures within
+   * 60 s hold it for 30 s, doubling while it goes on failing. `false` never
+   * holds a plugin (failures are still counted and reported).
+   */
+  failures?: FailurePolicy | false;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -265,7 +270,7 @@ interface Loaded {
 }
 
 /** Events of a trial's monitor: a trial reports to no one. */
-const QUIET = { state: () => {}, failure: () => {}, restarted: () => {} };
+const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
 
 /**
  * Create a host.
@@ -319,7 +324,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #loader: ComponentLoader;
   /** Threads of replaced instances, for the same plugin's next instance (reloads). */
   readonly #lot = new ThreadLot();
-  readonly #failurePolicy: FailurePolicy | undefined;
+  readonly #failurePolicy: FailurePolicy | false | undefined;
   /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
   readonly #loadFailures = new Map<string, PluginErrorRecord>();
   #closed = false;
@@ -428,7 +433,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Say that a load failed; an installed plugin's failure is kept for `status()` until it loads or is removed. */
   #loadFailed(dir: string, error: AirlockError, id = error.plugin): void {
-    if (id !== undefined && this.registry.get(id)) this.#loadFailures.set(id, { code: error.code, message: error.message, at: Date.now() });
+    if (id !== undefined && this.registry.get(id)) this.#loadFailures.set(id, { code: error.code, message: this.#secrets.scrub(error.message), at: Date.now() });
     this.emit('plugin-load-failed', { id, dir: resolve(dir), error });
   }
 
@@ -437,6 +442,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (options.replacing !== undefined) return this.#get(options.replacing).monitor;
     if (options.trial) return new PluginMonitor(id, this.#failurePolicy, QUIET);
     return new PluginMonitor(id, this.#failurePolicy, {
+      scrub: this.#secrets.scrub,
       state: (change) => this.emit('plugin-state', change),
       failure: (event) => {
         this.#logger({ level: 'warn', message: `${event.code}: ${event.message.split('\n')[0]} (${event.failures} within the failure window)`, plugin: event.id });

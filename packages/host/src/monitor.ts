@@ -179,7 +179,9 @@ function bump<V>(map: Map<string, V>, key: string, fresh: () => V): V {
   return value;
 }
 
-export interface MonitorEvents {
+export interface MonitorHooks {
+  /** Masks known secrets in an error message before it is kept or told. */
+  scrub(text: string): string;
   state(change: PluginStateChange): void;
   failure(event: PluginFailureEvent): void;
   restarted(id: string, restarts: number): void;
@@ -188,12 +190,13 @@ export interface MonitorEvents {
 export class PluginMonitor {
   readonly id: string;
   readonly #policy: Required<FailurePolicy>;
-  readonly #events: MonitorEvents;
+  readonly #events: MonitorHooks;
   readonly #latency = new Histogram();
   readonly #errors = new Map<string, { n: number }>();
   readonly #http = new Map<string, OriginTraffic>();
-  /** Times of the sandbox failures within the window, oldest first (at most maxFailures). */
+  /** Times of the sandbox failures within the window, oldest first (at most #kept). */
   #failures: number[] = [];
+  readonly #kept: number;
   #state: PluginState = 'starting';
   #since = Date.now();
   #lastError: PluginErrorRecord | undefined;
@@ -210,9 +213,11 @@ export class PluginMonitor {
   queued = 0;
   memoryHighWaterBytes = 0;
 
-  constructor(id: string, policy: FailurePolicy | undefined, events: MonitorEvents) {
+  /** `policy` false: failures are counted and told, and never hold the plugin. */
+  constructor(id: string, policy: FailurePolicy | false | undefined, events: MonitorHooks) {
     this.id = id;
-    this.#policy = { ...FAILURE_DEFAULTS, ...policy };
+    this.#policy = policy === false ? { ...FAILURE_DEFAULTS, maxFailures: Infinity } : { ...FAILURE_DEFAULTS, ...policy };
+    this.#kept = Number.isFinite(this.#policy.maxFailures) ? Math.min(this.#policy.maxFailures, 1000) : 64;
     this.#backoffMs = this.#policy.backoffMs;
     this.#events = events;
   }
@@ -292,13 +297,15 @@ export class PluginMonitor {
 
   #failed(err: AirlockError, fn: string): void {
     const at = Date.now();
-    const error: PluginErrorRecord = { code: err.code, message: err.message, at };
+    // A trap's message carries what the plugin wrote to stderr: known secrets are masked before it is kept.
+    const message = this.#events.scrub(err.message);
+    const error: PluginErrorRecord = { code: err.code, message, at };
     this.#lastError = error;
     this.#replacing = true;
     this.#failures = this.#failures.filter((t) => at - t < this.#policy.windowMs);
     this.#failures.push(at);
-    if (this.#failures.length > this.#policy.maxFailures) this.#failures.shift();
-    this.#events.failure({ id: this.id, code: err.code as SandboxFailureCode, message: err.message, fn, at, failures: this.#failures.length });
+    if (this.#failures.length > this.#kept) this.#failures.shift();
+    this.#events.failure({ id: this.id, code: err.code as SandboxFailureCode, message, fn, at, failures: this.#failures.length });
     if (this.#state !== 'active' || (!this.#probation && this.#failures.length < this.#policy.maxFailures)) return;
     // Too many in a row: hold it for the backoff, then let the next call through on probation.
     const backoff = this.#probation ? Math.min(this.#backoffMs * 2, this.#policy.maxBackoffMs) : this.#backoffMs;

@@ -79,7 +79,8 @@ async function runScenario(name, mode, cacheDir) {
   const { createHost } = await import('@airlock/host');
   const spec = SCENARIOS[name][mode];
   const home = await mkdtemp(join(tmpdir(), 'airlock-soak-'));
-  const host = await createHost({ home, componentCacheDir: cacheDir, logger: () => {} });
+  // Every failure must reach the sandbox: a host that held the plugin in `failed` would measure refusals.
+  const host = await createHost({ home, componentCacheDir: cacheDir, logger: () => {}, failures: false });
   try {
     // The fixture with a small cap, so a hog reaches it in a few milliseconds.
     const dir = join(home, 'plugin');
@@ -167,7 +168,7 @@ function child(args) {
 async function warmCache(cacheDir) {
   const { createHost } = await import('@airlock/host');
   const home = await mkdtemp(join(tmpdir(), 'airlock-soak-'));
-  const host = await createHost({ home, componentCacheDir: cacheDir, logger: () => {} });
+  const host = await createHost({ home, componentCacheDir: cacheDir, logger: () => {}, failures: false });
   try {
     await host.load(FIXTURE);
   } finally {

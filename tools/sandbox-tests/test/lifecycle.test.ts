@@ -14,6 +14,7 @@ import { capabilityVariant, rejection } from '@airlock/test-utils';
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 // Long enough that no busy machine stalls past it between a failure and the next call; the tests wait on events, not on it.
 const BACKOFF_MS = 2000;
+const SECRET = 'sk-lifecycle-0123456789abcdef';
 
 let base: string;
 let host: Host;
@@ -48,7 +49,7 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  host = await createHost({ home: join(base, 'home'), logger: () => {}, failures: { maxFailures: 3, windowMs: 600_000, backoffMs: BACKOFF_MS, maxBackoffMs: 10 * BACKOFF_MS } });
+  host = await createHost({ home: join(base, 'home'), logger: () => {}, env: { LIFECYCLE_API_KEY: SECRET }, failures: { maxFailures: 3, windowMs: 600_000, backoffMs: BACKOFF_MS, maxBackoffMs: 10 * BACKOFF_MS } });
 });
 
 afterAll(async () => {
@@ -126,6 +127,19 @@ describe('plugin lifecycle', () => {
     expect(events[0]!.args[0]).toMatchObject({ id: 'slow', code: 'PLUGIN_TIMEOUT', failures: 1 });
     expect(events[1]!.args[0]).toMatchObject({ id: 'slow', from: 'active', to: 'stopping' });
     expect(host.status().find((p) => p.id === 'slow')).toBeUndefined();
+  });
+
+  it('masks known secrets in what a failure reports: the event, lastError, the log and the error', async () => {
+    const lines: string[] = [];
+    host.on('log', (entry) => lines.push(entry.message));
+    await host.load(await capabilityVariant(fixture, base, 'leaky', { env: ['LIFECYCLE_API_KEY'] }), { grant: 'manifest' });
+    const events = record('plugin-failure');
+    const thrown = await rejection(host.callTool('leaky.trap', { say: `the key is ${SECRET}` }));
+    expect(thrown.message).toContain('the key is');
+    const reported = [thrown.message, (events[0]!.args[0] as { message: string }).message, host.plugins().find((p) => p.id === 'leaky')!.lastError!.message, ...lines];
+    expect(reported.join('\n')).toContain('the key is');
+    expect(reported.join('\n')).not.toContain(SECRET);
+    await host.unload('leaky');
   });
 
   it('reports a load that fails', async () => {

@@ -15,7 +15,8 @@ const logs: LogEntry[] = [];
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'airlock-sandbox-'));
-  host = await createHost({ home, logger: (e) => logs.push(e) });
+  // These tests make one plugin trap and time out again and again, each time on purpose: it is never held in `failed` (lifecycle.test.ts tests that).
+  host = await createHost({ home, logger: (e) => logs.push(e), failures: false });
   await host.load(fixture);
   await host.load(notes, { grant: 'manifest' });
   await host.callTool('add_note', { title: 'bystander', body: 'kept' });

@@ -25,6 +25,7 @@ let server: AirlockServer;
 let url: string;
 let manage: string;
 let tools: string;
+let metrics: string;
 let spec: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }>; $ref?: string }> }>>; components: Record<string, unknown> };
 
 beforeAll(async () => {
@@ -33,6 +34,7 @@ beforeAll(async () => {
   const store = await TokenStore.open(home);
   manage = (await store.create({ scopes: ['manage'] })).token;
   tools = (await store.create({ scopes: ['tools'] })).token;
+  metrics = (await store.create({ scopes: ['metrics'] })).token;
   server = createServer(host, { tokens: store });
   ({ url } = await server.listen());
   spec = (await (await fetch(`${url}/openapi.json`)).json()) as typeof spec;
@@ -77,7 +79,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('names every route the server answers, and the server answers every route it names', async () => {
-    const answered = ['/healthz', '/readyz', '/openapi.json', '/mcp', '/v1/models', '/v1/chat/completions', '/api/plugins', '/api/plugins/{id}', '/api/plugins/{id}/update', '/api/plugins/{id}/enable', '/api/plugins/{id}/disable', '/api/plugins/{id}/grant', '/api/verify', '/api/events'];
+    const answered = ['/healthz', '/readyz', '/openapi.json', '/mcp', '/v1/models', '/v1/chat/completions', '/api/plugins', '/api/plugins/{id}', '/api/plugins/{id}/update', '/api/plugins/{id}/enable', '/api/plugins/{id}/disable', '/api/plugins/{id}/grant', '/api/verify', '/api/events', '/metrics'];
     expect(Object.keys(spec.paths).sort()).toEqual([...answered].sort());
     for (const [path, methods] of Object.entries(spec.paths)) {
       for (const method of Object.keys(methods)) {
@@ -109,11 +111,11 @@ describe('managing plugins over HTTP', () => {
     expect((await client.callTool({ name: 'notes.count_words', arguments: { text: 'installed over http' } })).structuredContent).toMatchObject({ words: 3 });
 
     const listed = await conforms(await api('/plugins'), '/api/plugins', 'get');
-    expect(listed.plugins).toEqual([expect.objectContaining({ id: 'notes', enabled: true, loaded: true })]);
+    expect(listed.plugins).toEqual([expect.objectContaining({ id: 'notes', enabled: true, loaded: true, state: 'active', restarts: 0 })]);
 
     const seen = changes;
     const disabled = await conforms(await api('/plugins/notes/disable', { method: 'POST' }), '/api/plugins/{id}/disable', 'post');
-    expect(disabled).toMatchObject({ enabled: false, loaded: false });
+    expect(disabled).toMatchObject({ enabled: false, loaded: false, state: 'disabled' });
     await vi.waitFor(() => expect(changes).toBeGreaterThan(seen), { timeout: 30_000, interval: 20 });
     expect((await client.listTools()).tools).toEqual([]);
 
@@ -135,6 +137,29 @@ describe('managing plugins over HTTP', () => {
     expect(updated.status).toBe(200);
     expect(await conforms(updated, '/api/plugins/{id}/update', 'post')).toMatchObject({ to: '2.0.0', plugin: { version: '2.0.0', loaded: true } });
     expect(host.plugins().find((p) => p.id === 'notes')?.version).toBe('2.0.0');
+  });
+
+  it('serves per-plugin metrics to a token with the metrics scope: Prometheus text, or JSON', async () => {
+    const before = (await host.metrics()).find((m) => m.id === 'notes')!.calls;
+    for (let i = 0; i < 3; i++) await host.callTool('notes.count_words', { text: 'one two' });
+    const refused = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${manage}` } });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { code: string }).code).toBe('TOKEN_SCOPE');
+
+    const text = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${metrics}` } });
+    expect(text.status).toBe(200);
+    expect(text.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const body = await text.text();
+    expect(body).toContain('# TYPE airlock_plugin_calls_total counter\n');
+    expect(body).toContain(`airlock_plugin_calls_total{plugin="notes"} ${before + 3}\n`);
+    expect(body).toContain('airlock_plugin_state{plugin="notes",state="active"} 1\n');
+
+    const json = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${metrics}`, accept: 'application/json' } });
+    const read = (await json.json()) as { plugins: { id: string; calls: number; storage?: { keys: number } }[] };
+    const schema = (spec.paths['/metrics']!.get!.responses['200']!.content!['application/json']!.schema) as object;
+    const validate = ajv.compile({ ...schema, components: spec.components });
+    expect(validate(read), JSON.stringify(validate.errors)).toBe(true);
+    expect(read.plugins).toEqual([expect.objectContaining({ id: 'notes', calls: before + 3, state: 'active', storage: expect.objectContaining({ keys: expect.any(Number) }) })]);
   });
 
   it('replaces the grant of a running plugin, verifies, streams events, and removes', async () => {
@@ -162,7 +187,8 @@ describe('managing plugins over HTTP', () => {
     const removed = await api('/plugins/notes?purge=true', { method: 'DELETE' });
     expect(removed.status).toBe(200);
     expect(await conforms(removed, '/api/plugins/{id}', 'delete')).toMatchObject({ id: 'notes', purged: true });
-    await vi.waitFor(() => expect(events).toEqual(expect.arrayContaining(['plugin-granted', 'plugin-reloaded', 'plugin-removed'])), { timeout: 30_000, interval: 20 });
+    // The removal unloads it: `plugin-state` to `stopping` comes first.
+    await vi.waitFor(() => expect(events).toEqual(expect.arrayContaining(['plugin-granted', 'plugin-reloaded', 'plugin-state', 'plugin-removed'])), { timeout: 30_000, interval: 20 });
     controller.abort();
     await reading;
   });
