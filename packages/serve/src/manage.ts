@@ -8,7 +8,7 @@
  * `list_changed`. Errors are problem+json with the host's error codes.
  */
 import { Hono, type Context } from 'hono';
-import { AirlockError, type Grant, type Host, type InstalledPlugin } from '@airlock/host';
+import { AirlockError, type Grant, type Host, type HostEvents, type InstalledPlugin } from '@airlock/host';
 import { PLUGIN_EVENTS, problem } from './problem.js';
 
 /** The status a host error gets. */
@@ -53,8 +53,10 @@ function fromError(err: unknown): Response {
 
 /** A plugin as the API shows it: its record, whether it runs now, and its tools. */
 function view(host: Host, plugin: InstalledPlugin) {
-  const loaded = host.plugins().some((p) => p.id === plugin.id);
-  return { ...plugin, loaded, tools: loaded ? host.tools().filter((t) => t.plugin === plugin.id).map((t) => t.qualifiedName) : [] };
+  const status = host.status().find((s) => s.id === plugin.id);
+  const loaded = status?.loaded ?? false;
+  const runtime = status && { state: status.state, since: status.since, restarts: status.restarts, ...(status.lastError ? { lastError: status.lastError } : {}), ...(status.retryAt ? { retryAt: status.retryAt } : {}) };
+  return { ...plugin, loaded, ...runtime, tools: loaded ? host.tools().filter((t) => t.plugin === plugin.id).map((t) => t.qualifiedName) : [] };
 }
 
 
@@ -210,17 +212,24 @@ export function manageRoutes(host: Host, options: ManageOptions): { app: Hono; c
     let stop = () => {};
     const stream = new ReadableStream<Uint8Array>({
       start(out) {
-        const listeners = PLUGIN_EVENTS.map((event) => {
-          const listener = (plugin: { id: string; version?: string }) => {
-            try {
-              out.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify({ event, id: plugin.id, version: plugin.version })}\n\n`));
-            } catch {
-              stop();
-            }
-          };
+        const send = (event: string, data: Record<string, unknown>) => {
+          try {
+            out.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify({ event, ...data })}\n\n`));
+          } catch {
+            stop();
+          }
+        };
+        const listen = <E extends keyof HostEvents>(event: E, listener: (...args: HostEvents[E]) => void) => {
           host.on(event, listener as never);
           return () => host.off(event, listener as never);
-        });
+        };
+        const listeners = [
+          ...PLUGIN_EVENTS.map((event) => listen(event, (plugin: { id: string; version?: string }) => send(event, { id: plugin.id, version: plugin.version }))),
+          listen('plugin-state', (change) => send('plugin-state', { ...change })),
+          listen('plugin-failure', (failure) => send('plugin-failure', { ...failure })),
+          listen('plugin-restarted', (restart) => send('plugin-restarted', restart)),
+          listen('plugin-load-failed', ({ id, error }) => send('plugin-load-failed', { id, error: { code: error.code, message: error.message } })),
+        ];
         const keepAlive = setInterval(() => {
           try {
             out.enqueue(encoder.encode(': keep-alive\n\n'));

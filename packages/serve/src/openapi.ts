@@ -19,7 +19,7 @@ export const OPENAPI = {
     title: 'Airlock serve',
     version,
     description:
-      'The installed plugins of one Airlock home: MCP (Streamable HTTP) for tool plugins, an OpenAI-compatible API for provider plugins, and a management API. Every route but the health checks and this document needs a bearer token (`airlock token create --scope tools|chat|manage`).',
+      'The installed plugins of one Airlock home: MCP (Streamable HTTP) for tool plugins, an OpenAI-compatible API for provider plugins, and a management API. Every route but the health checks and this document needs a bearer token (`airlock token create --scope tools|chat|manage|metrics`).',
   },
   servers: [{ url: 'http://127.0.0.1:7345' }],
   components: {
@@ -53,6 +53,37 @@ export const OPENAPI = {
           loaded: { type: 'boolean', description: 'Running in this server now' },
           tools: { type: 'array', items: { type: 'string' }, description: 'Its tools, as MCP names them' },
           loadError: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+          state: { type: 'string', enum: ['installed', 'disabled', 'starting', 'active', 'stopping', 'failed'], description: 'Where it is in its life: `failed` after too many failures in a row (its calls are refused until `retryAt`) or a failed load' },
+          since: { type: 'number', description: 'When it entered `state`, epoch milliseconds' },
+          restarts: { type: 'integer', description: 'Instances replaced after one failed' },
+          lastError: { $ref: '#/components/schemas/PluginError' },
+          retryAt: { type: 'number', description: 'With `failed`: when its calls are let through again, epoch milliseconds' },
+        },
+      },
+      PluginError: { type: 'object', required: ['code', 'message', 'at'], properties: { code: { type: 'string' }, message: { type: 'string' }, at: { type: 'number' } } },
+      PluginMetrics: {
+        type: 'object',
+        required: ['id', 'state', 'calls', 'errors', 'latency', 'inFlight', 'queued', 'restarts', 'http', 'memoryHighWaterBytes'],
+        properties: {
+          id: { type: 'string' },
+          state: { type: 'string' },
+          calls: { type: 'integer', description: "Calls into the plugin, including the host's own (list-tools at load)" },
+          errors: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Failed calls by code: the host error code, or `returned:<code>` for errors the plugin returned; past 64 codes, `other`' },
+          latency: {
+            type: 'object',
+            required: ['count', 'sumMs', 'maxMs', 'p50Ms', 'p90Ms', 'p99Ms', 'buckets'],
+            properties: { count: { type: 'integer' }, sumMs: { type: 'number' }, maxMs: { type: 'number' }, p50Ms: { type: 'number' }, p90Ms: { type: 'number' }, p99Ms: { type: 'number' }, buckets: { type: 'array', items: { type: 'integer' } } },
+          },
+          inFlight: { type: 'integer' },
+          queued: { type: 'integer' },
+          restarts: { type: 'integer' },
+          http: {
+            type: 'object',
+            description: 'Outbound HTTP by origin',
+            additionalProperties: { type: 'object', properties: { requests: { type: 'integer' }, refused: { type: 'integer' }, bytesOut: { type: 'integer' }, bytesIn: { type: 'integer' } } },
+          },
+          memoryHighWaterBytes: { type: 'integer' },
+          storage: { type: 'object', properties: { bytes: { type: 'integer' }, keys: { type: 'integer' } } },
         },
       },
     },
@@ -146,6 +177,35 @@ export const OPENAPI = {
         responses: { '200': ok('The reports', { type: 'object', required: ['reports'], properties: { reports: { type: 'array', items: { type: 'object', required: ['id', 'ok'], properties: { id: { type: 'string' }, ok: { type: 'boolean' } } } } } }), ...errors },
       },
     },
-    '/api/events': { get: { summary: 'Host events (plugin loaded, installed, updated…) as server-sent events', security: manage, responses: { '200': { description: 'An SSE stream; each event is {event, id, version}' }, ...errors, '503': problem } } },
+    '/api/events': {
+      get: {
+        summary: 'Host events (plugin loaded, installed, updated…; state changes, failures, restarts, failed loads) as server-sent events',
+        security: manage,
+        responses: {
+          '200': {
+            description:
+              'An SSE stream. Plugin events are {event, id, version}; `plugin-state` is {event, id, from, to, at, error?}, `plugin-failure` {event, id, code, message, fn, at, failures}, `plugin-restarted` {event, id, restarts}, `plugin-load-failed` {event, id, error: {code, message}}',
+          },
+          ...errors,
+          '503': problem,
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Per-plugin metrics: Prometheus text, or JSON with `Accept: application/json`',
+        security: [{ bearer: ['metrics'] }],
+        responses: {
+          '200': {
+            description: 'The figures of every loaded plugin',
+            content: {
+              'text/plain': { schema: { type: 'string', description: 'The Prometheus text exposition format 0.0.4' } },
+              'application/json': { schema: { type: 'object', required: ['plugins'], properties: { plugins: { type: 'array', items: { $ref: '#/components/schemas/PluginMetrics' } } } } },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
   },
 } as const;

@@ -6,6 +6,7 @@
  * web-standard Request, so an integrator can mount it in their own server;
  * `listen` runs it on Node's HTTP (or HTTPS) server.
  */
+import { prometheusText } from './metrics.js';
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -209,6 +210,11 @@ export function createServer(host: Host, options: ServerOptions = {}): AirlockSe
   }
 
   app.get('/openapi.json', (c) => c.json(OPENAPI));
+  app.get('/metrics', authorize('metrics'), async (c) => {
+    const metrics = await host.metrics();
+    if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ plugins: metrics });
+    return c.body(prometheusText(metrics), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
   const manage = manageRoutes(host, { readJson: (c) => readJson(c as Context<Env>) });
   app.use('/api/*', authorize('manage'));
   app.route('/api', manage.app);

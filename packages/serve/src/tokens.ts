@@ -3,14 +3,15 @@
  * mode 0600) as SHA-256 digests only: the token itself is shown once, when it
  * is created. A token is `alk_<id>_<secret>`; the id names it in lists, logs
  * and `revoke`, and is safe to show. Each token has scopes: `tools` (MCP),
- * `chat` (the OpenAI-compatible API), `manage` (the management API).
+ * `chat` (the OpenAI-compatible API), `manage` (the management API),
+ * `metrics` (`GET /metrics`, read only).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AirlockError } from '@airlock/host';
 
-export const SCOPES = ['tools', 'chat', 'manage'] as const;
+export const SCOPES = ['tools', 'chat', 'manage', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface TokenRecord {
