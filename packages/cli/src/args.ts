@@ -33,6 +33,8 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   scope: { type: 'string', multiple: true },
   name: { type: 'string' },
+  url: { type: 'string' },
+  once: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];

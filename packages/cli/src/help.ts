@@ -42,6 +42,8 @@ Serving (MCP clients, over stdio or Streamable HTTP)
   airlock token create --scope tools                  Make a bearer token (shown once)
   airlock token list                                  The tokens: id, name, scopes
   airlock token revoke <id>                           Forget a token
+  airlock top [--url <url>]                           A running server's plugins: state, calls, errors,
+                                                      latency, restarts, memory (AIRLOCK_TOKEN: metrics)
 
 Publishing
   airlock keys generate [--out <dir>]                 Make an ed25519 key pair for signing plugins
@@ -125,8 +127,10 @@ const OPTION_TEXT: Record<OptionName, [string, string]> = {
   bind: ['--bind <address>', 'Address to listen on (default 127.0.0.1; anything else needs tokens, and TLS)'],
   'tls-key': ['--tls-key <file>', 'PEM private key: serve HTTPS (with --tls-cert)'],
   'tls-cert': ['--tls-cert <file>', 'PEM certificate chain for --tls-key'],
-  scope: ['--scope <scope>', 'What the token may use: tools (MCP), chat, manage (repeatable)'],
+  scope: ['--scope <scope>', 'What the token may use: tools (MCP), chat, manage, metrics (repeatable)'],
   name: ['--name <name>', 'A name to know the token by (default: its id)'],
+  url: ['--url <url>', 'The `airlock serve` to read (default http://127.0.0.1:7345)'],
+  once: ['--once', 'Print once instead of refreshing'],
 };
 
 function optionLines(options: HelpSpec['options']): string {

@@ -17,6 +17,7 @@ import { addPlugin, addTarget, changeGrant, grantTarget, listPlugins, pluginInfo
 import { homeDir, withHost, withRegistry } from './session.js';
 import { callTool, listTools, parseToolCall } from './tools.js';
 import { createToken, listTokens, revokeToken, serve, serveOptions, tokenScopes } from './serve.js';
+import { top, topOptions } from './top.js';
 
 export type { Io } from './io.js';
 export { HELP } from './help.js';
@@ -326,12 +327,28 @@ Stops on Ctrl-C or SIGTERM.`,
       return (host) => serve(host, ui, options);
     },
   },
+  top: {
+    scope: 'local',
+    help: {
+      usage: 'airlock top [--url <url>] [--once]',
+      summary: "Show a running `airlock serve`'s plugins: state, calls, errors, latency, restarts, memory.",
+      details: `Reads <url>/metrics with the token in AIRLOCK_TOKEN, which needs the metrics scope
+(\`airlock token create --scope metrics\`). On a terminal it refreshes every 2 s until Ctrl-C;
+otherwise, or with --once, it prints once. The same figures are at /metrics in the Prometheus text format.`,
+      options: ['url', 'once', ['json', 'Print the metrics of every plugin as JSON, once']],
+      examples: ['airlock top', 'airlock top --url http://127.0.0.1:7345 --once'],
+    },
+    prepare: (rest, args, ui) => {
+      const options = topOptions(rest, args, ui.io.env);
+      return () => top(ui, options);
+    },
+  },
   'token create': {
     scope: 'local',
     help: {
       usage: 'airlock token create --scope <scope>... [--name <name>]',
       summary: 'Make a bearer token for `airlock serve` (printed once; only its hash is kept).',
-      details: 'Scopes: tools (MCP), chat (the OpenAI-compatible API), manage (the management API). The token is kept, hashed, in <home>/serve-tokens.json; a running server sees a new token within a second.',
+      details: 'Scopes: tools (MCP), chat (the OpenAI-compatible API), manage (the management API), metrics (GET /metrics, `airlock top`). The token is kept, hashed, in <home>/serve-tokens.json; a running server sees a new token within a second.',
       options: ['scope', 'name', ['home', 'Host home (default: $AIRLOCK_HOME or ~/.airlock)'], ['json', 'Print {"token", "id", "name", "scopes"} as JSON']],
       examples: ['airlock token create --scope tools --name "my editor"'],
     },

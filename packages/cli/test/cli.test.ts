@@ -57,6 +57,8 @@ describe('airlock', () => {
         airlock token create --scope tools                  Make a bearer token (shown once)
         airlock token list                                  The tokens: id, name, scopes
         airlock token revoke <id>                           Forget a token
+        airlock top [--url <url>]                           A running server's plugins: state, calls, errors,
+                                                            latency, restarts, memory (AIRLOCK_TOKEN: metrics)
 
       Publishing
         airlock keys generate [--out <dir>]                 Make an ed25519 key pair for signing plugins

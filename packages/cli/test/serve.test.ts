@@ -57,13 +57,14 @@ describe('airlock token', () => {
 });
 
 describe('airlock serve', () => {
-  it('serves the loaded tools over Streamable HTTP to a client with a token, until Ctrl-C', async () => {
+  it('serves the loaded tools over Streamable HTTP to a client with a token, shows them in `airlock top`, until Ctrl-C', async () => {
     const home = await newHome();
     const [{ token }] = lines((await airlockAt(home, ['token', 'create', '--scope', 'tools', '--json'])).out) as [{ token: string }];
+    const [{ token: metrics }] = lines((await airlockAt(home, ['token', 'create', '--scope', 'metrics', '--json'])).out) as [{ token: string }];
     const io = capture();
     const serving = main(['serve', '--port', '0', '-p', notes, '--yes', '--json', '--home', home], io);
     await vi.waitFor(() => expect(io.out).toContain('\n'), { timeout: 60_000, interval: 20 });
-    const [{ mcp, tools }] = lines(io.out) as [{ mcp: string; tools: number }];
+    const [{ url, mcp, tools }] = lines(io.out) as [{ url: string; mcp: string; tools: number }];
     expect(tools).toBeGreaterThan(0);
 
     const client = new Client({ name: 'cli-test', version: '1.0.0' });
@@ -77,9 +78,32 @@ describe('airlock serve', () => {
     expect(refused.status).toBe(401);
     expect(io.err).toContain('refused POST /mcp: no bearer token');
 
+    // `airlock top` reads the running server's metrics with a metrics token (it takes no --home).
+    const airlockTop = async (argv: string[], env: NodeJS.ProcessEnv) => {
+      const topIo = capture({ env });
+      return { code: await main(['top', '--url', url, ...argv], topIo), out: topIo.out, err: topIo.err };
+    };
+    const shown = await airlockTop(['--once'], { AIRLOCK_TOKEN: metrics });
+    expect(shown.code).toBe(0);
+    expect(shown.out).toMatch(/^PLUGIN +STATE +CALLS +ERRORS +P50 +P99 +RUN\/WAIT +RESTARTS +MEMORY\n/);
+    // list-tools at load, and the call above.
+    expect(shown.out).toMatch(/\nnotes +active +2 +0 +\S+ (ms|µs) +\S+ (ms|µs) +0\/0 +0 +[\d.]+ MiB\n/);
+    const asJson = await airlockTop(['--json'], { AIRLOCK_TOKEN: metrics });
+    expect(lines(asJson.out)[0]).toEqual([expect.objectContaining({ id: 'notes', state: 'active', calls: 2 })]);
+    const untokened = await airlockTop(['--once'], {});
+    expect(untokened.code).toBe(1);
+    expect(untokened.err).toContain('refused a request without a token (HTTP 401)');
+    expect(untokened.err).toContain('airlock token create --scope metrics');
+    const wrong = await airlockTop(['--once'], { AIRLOCK_TOKEN: token });
+    expect(wrong.err).toContain('refused the token in AIRLOCK_TOKEN (HTTP 403)');
+
     io.interrupt();
     expect(await serving).toBe(0);
     await expect(fetch(mcp)).rejects.toThrow();
+    const gone = await airlockTop(['--once'], { AIRLOCK_TOKEN: metrics });
+    expect(gone.code).toBe(1);
+    expect(gone.err).toContain(`no \`airlock serve\` answers at ${url}/metrics`);
+    expect(gone.err).toContain('Start one with `airlock serve`');
   });
 
   it('serves over stdio exactly as the README tells an MCP client to start it', async () => {
