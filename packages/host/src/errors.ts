@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'CAPABILITY_NOT_GRANTED'
   | 'CAPABILITY_UNAVAILABLE'
   | 'CONFIG_INVALID'
+  /** The host's policy refuses what a plugin asks for, whatever was granted: a public-suffix wildcard, a protected directory, more memory than the host allows. */
+  | 'POLICY_REFUSED'
+  /** A plugin's required environment variable (`capabilities.env`, `required: true`) is not set where the host runs. */
+  | 'ENV_MISSING'
   | 'TOOL_NOT_FOUND'
   | 'TOOL_AMBIGUOUS'
   | 'TOOL_ARGUMENTS_INVALID'

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Capabilities, type Manifest, type PluginKind } from './manifest.js';
+import { policyRefusal, refusedByPolicy, understatedRisk, type HostPolicy } from './policy.js';
 import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginFailureEvent, type PluginMetrics, type PluginRuntime, type PluginStateChange } from './monitor.js';
 import { checkCachedComponent, type ComponentCache } from './component.js';
 import { ComponentIndex } from './component-index.js';
@@ -95,6 +96,8 @@ export interface HostOptions {
    * holds a plugin (failures are still counted and reported).
    */
   failures?: FailurePolicy | false;
+  /** What no plugin gets, whatever its user consented to: broad http entries, protected directories, understated risk. See {@link HostPolicy}. */
+  policy?: HostPolicy;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -161,6 +164,8 @@ export interface TrialResult {
   contract: string;
   /** What the plugin may do with the grant it was given. */
   capabilities: Capabilities;
+  /** Required environment variables (`capabilities.env` entries with `required: true`) that are not set here: a load would fail. A trial starts the plugin all the same. */
+  missingEnv: string[];
 }
 
 /** What `loadInstalled` did: the plugins it loaded, and the ones that failed, with why. */
@@ -269,6 +274,18 @@ interface Loaded {
   monitor: PluginMonitor;
 }
 
+/** A plugin whose required environment variables are unset (or empty) does not load: it says which, and what they are for. */
+function refuseMissingEnv(manifest: Manifest, env: Record<string, string>): void {
+  const missing = manifest.requiredEnv.filter((r) => !env[r.name]);
+  if (missing.length === 0) return;
+  const names = missing.map((r) => r.name).join(', ');
+  const about = missing.filter((r) => r.description).map((r) => `${r.name}: ${r.description}`);
+  throw new AirlockError('ENV_MISSING', `plugin \`${manifest.id}\` needs the environment variable${missing.length > 1 ? 's' : ''} ${names}, which ${missing.length > 1 ? 'are' : 'is'} not set`, {
+    plugin: manifest.id,
+    hint: `Set ${names} in the environment the host runs in${about.length ? ` (${about.join('; ')})` : ''}, then load it again.`,
+  });
+}
+
 /** Events of a trial's monitor: a trial reports to no one. */
 const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
 
@@ -325,6 +342,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Threads of replaced instances, for the same plugin's next instance (reloads). */
   readonly #lot = new ThreadLot();
   readonly #failurePolicy: FailurePolicy | false | undefined;
+  readonly #policy: HostPolicy;
   /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
   readonly #loadFailures = new Map<string, PluginErrorRecord>();
   #closed = false;
@@ -370,6 +388,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#cache = componentCacheOf(home, options);
     this.#loader = new ComponentLoader(this.#cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
     this.#failurePolicy = options.failures;
+    this.#policy = options.policy ?? {};
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
       home,
@@ -411,7 +430,8 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const loaded = await this.#open(resolve(dir), { ...options, trial: true });
     await this.#stop(loaded, { park: true });
-    return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities };
+    const missingEnv = loaded.manifest.requiredEnv.filter((r) => !this.#env[r.name]).map((r) => r.name);
+    return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities, missingEnv };
   }
 
   async #load(dir: string, options: OpenOptions): Promise<PluginInfo> {
@@ -461,6 +481,11 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const settings = this.#checkConfig(manifest, options.config ?? {});
     const capabilities = effectiveCapabilities(expandConfigTemplates(manifest, settings), options.grant ?? {});
+    const refusal = policyRefusal(manifest, capabilities, this.#policy, this.home);
+    if (refusal) throw refusedByPolicy(manifest, refusal);
+    if (manifest.limits.memoryMb !== undefined && manifest.limits.memoryMb > this.#limits.maxMemoryMb) {
+      throw refusedByPolicy(manifest, `it asks for ${manifest.limits.memoryMb} MiB of memory (limits.memoryMb), and this host allows at most ${this.#limits.maxMemoryMb} MiB (limits.maxMemoryMb)`);
+    }
     const config = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, JSON.stringify(v)]));
     if (options.poolSize !== undefined && !(Number.isInteger(options.poolSize) && options.poolSize >= 1 && options.poolSize <= 16)) {
       throw new AirlockError('PLUGIN_START_FAILED', `poolSize for plugin \`${manifest.id}\` must be an integer from 1 to 16, got ${options.poolSize}`, { plugin: manifest.id });
@@ -494,6 +519,7 @@ export class Host extends EventEmitter<HostEvents> {
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
     const preopens = preopensFor(id, capabilities.filesystem);
     const env = grantedEnv(capabilities.env, this.#env);
+    if (!options.trial) refuseMissingEnv(manifest, env);
     // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#secrets.remember(value);
     const prepared = this.#loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
@@ -543,6 +569,9 @@ export class Host extends EventEmitter<HostEvents> {
       const namespace = await namespaceOf;
       await started;
       const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
+      const understated = understatedRisk(manifest, capabilities, tools.map((t) => t.risk));
+      if (understated && this.#policy.understatedRisk === 'refuse') throw refusedByPolicy(manifest, understated);
+      if (understated && this.#policy.understatedRisk !== 'allow' && !options.trial) this.#logger({ level: 'warn', message: `${understated}: check its tools' risk levels before granting it more`, plugin: id });
       const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
       const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
       return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor };

@@ -8,6 +8,7 @@ export { CAPABILITY_NAMES, formatBytes } from './capabilities/spec.js';
 export type { CapabilityName, CapabilityItem, GrantItem } from './capabilities/spec.js';
 export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, LoadedPlugin, PluginStatus, TrialResult, PluginMemory, CallOptions, ToolProgress, HostEvents } from './host.js';
 export { FAILURE_DEFAULTS, LATENCY_BUCKETS_MS } from './monitor.js';
+export { PROTECTED_PATHS, type HostPolicy } from './policy.js';
 export type { PluginState, PluginRuntime, PluginErrorRecord, PluginStateChange, PluginFailureEvent, SandboxFailureCode, FailurePolicy, PluginMetrics, LatencySummary, OriginTraffic } from './monitor.js';
 export type { WorkerMemory } from './sandbox/protocol.js';
 export { PluginRegistry, HOST_VERSION, capabilityDiff, describeDiff } from './install/registry.js';

@@ -65,6 +65,15 @@ export interface Manifest {
   configSchema: Record<string, unknown> | undefined;
   /** Other plugins this one needs, by id, with a semver range. */
   requires: Record<string, string>;
+  /** Environment variables the plugin cannot work without (`{ "name", "required": true }` entries of `capabilities.env`): a load fails when one is unset. */
+  requiredEnv: RequiredEnv[];
+}
+
+/** An environment variable a plugin cannot work without. */
+export interface RequiredEnv {
+  name: string;
+  /** What it is and where to get it, for the error when it is missing. */
+  description?: string;
 }
 
 /** A plugin id: lowercase letters, digits and dashes, starting with a letter. */
@@ -190,7 +199,8 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
     else contract = a.contract;
   }
 
-  const capabilities = parseCapabilities(a.capabilities, issue);
+  const requiredEnv: RequiredEnv[] = [];
+  const capabilities = parseCapabilities(a.capabilities, issue, requiredEnv);
   const limits = parseLimits(a.limits, issue);
 
   let configSchema: Record<string, unknown> | undefined;
@@ -233,6 +243,7 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
     limits,
     configSchema,
     requires,
+    requiredEnv,
   };
 }
 
@@ -253,7 +264,36 @@ function stringList(v: Json, path: string, issue: Issue, check: (s: string) => s
   return out;
 }
 
-function parseCapabilities(v: Json, issue: Issue): Capabilities {
+/** `capabilities.env`: names, prefixes, and `{ "name", "required"?, "description"? }` objects; the required ones go to `required`. */
+function parseEnv(v: Json, path: string, issue: Issue, required: RequiredEnv[]): string[] | undefined {
+  if (!Array.isArray(v)) {
+    issue(path, `must be an array of variable names, found ${describe(v)}`);
+    return undefined;
+  }
+  const names: string[] = [];
+  v.forEach((item, i) => {
+    const at = `${path}[${i}]`;
+    if (typeof item === 'string') {
+      if (ENV_PATTERN.test(item)) names.push(item);
+      else issue(at, `${JSON.stringify(item)} must be a variable name \`NAME\` or a prefix \`PREFIX_*\``);
+      return;
+    }
+    if (!isObject(item) || typeof item.name !== 'string') {
+      return issue(at, `must be a variable name, or { "name": "NAME", "required": true, "description": "…" }, found ${describe(item)}`);
+    }
+    const { name, required: isRequired, description } = item;
+    for (const key of Object.keys(item)) if (!['name', 'required', 'description'].includes(key)) issue(`${at}.${key}`, 'is not an env option', 'The options are `name`, `required` and `description`.');
+    if (!ENV_PATTERN.test(name)) return issue(`${at}.name`, `${JSON.stringify(name)} must be a variable name \`NAME\` or a prefix \`PREFIX_*\``);
+    if (isRequired !== undefined && typeof isRequired !== 'boolean') return issue(`${at}.required`, `must be true or false, found ${describe(isRequired)}`);
+    if (description !== undefined && typeof description !== 'string') return issue(`${at}.description`, `must be a string, found ${describe(description)}`);
+    if (isRequired && name.endsWith('*')) return issue(`${at}.required`, `a prefix (${name}) cannot be required`, 'Require each variable by its full name.');
+    names.push(name);
+    if (isRequired) required.push(description === undefined ? { name } : { name, description });
+  });
+  return names;
+}
+
+function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): Capabilities {
   const caps: Capabilities = {};
   if (v === undefined) return caps;
   const base = 'airlock.capabilities';
@@ -281,7 +321,7 @@ function parseCapabilities(v: Json, issue: Issue): Capabilities {
     if (list) caps.http = list;
   }
   if (v.env !== undefined) {
-    const list = stringList(v.env, `${base}.env`, issue, (s) => (ENV_PATTERN.test(s) ? undefined : 'must be a variable name `NAME` or a prefix `PREFIX_*`'));
+    const list = parseEnv(v.env, `${base}.env`, issue, requiredEnv);
     if (list) caps.env = list;
   }
   if (v.credentials !== undefined) {

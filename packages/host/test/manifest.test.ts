@@ -44,6 +44,7 @@ describe('parseManifest: valid manifests', () => {
       limits: {},
       configSchema: undefined,
       requires: {},
+      requiredEnv: [],
     });
   });
 
@@ -281,6 +282,26 @@ describe('parseManifest: env, credentials, filesystem, storage, requires', () =>
       'PREFIX_*',
       '_private',
       'lower_case',
+    ]);
+  });
+
+  it('reads required variables, with what they are for; the others stay optional', () => {
+    const m = parseManifest(
+      pkg({ capabilities: { env: ['HOME', { name: 'WEATHER_API_KEY', required: true, description: 'from weather.example/keys' }, { name: 'WEATHER_UNITS' }, { name: 'TZ', required: false }] } }),
+    );
+    expect(m.capabilities.env).toEqual(['HOME', 'WEATHER_API_KEY', 'WEATHER_UNITS', 'TZ']);
+    expect(m.requiredEnv).toEqual([{ name: 'WEATHER_API_KEY', description: 'from weather.example/keys' }]);
+  });
+
+  it('says what is wrong with an env object, at its field', () => {
+    const env = [{ name: 'A-B', required: true }, { required: true }, { name: 'P_*', required: true }, { name: 'OK', required: 'yes' }, { name: 'OK2', optional: true }, { name: 'OK3', description: 4 }];
+    expect(paths(pkg({ capabilities: { env } }))).toEqual([
+      'airlock.capabilities.env[0].name',
+      'airlock.capabilities.env[1]',
+      'airlock.capabilities.env[2].required',
+      'airlock.capabilities.env[3].required',
+      'airlock.capabilities.env[4].optional',
+      'airlock.capabilities.env[5].description',
     ]);
   });
 

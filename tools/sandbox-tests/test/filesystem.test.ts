@@ -158,4 +158,24 @@ describe('environment grants', () => {
     expect(await host.callTool('reader.env', {})).toEqual({ PLUGIN_TOKEN: 't0k3n', PLUGIN_REGION: 'eu' });
     expect(await host.callTool('nofs.env', {})).toEqual({});
   });
+
+  it('refuses to load a plugin whose required variable is unset, naming it and what it is for; a trial says so and starts it', async () => {
+    const needs = [{ name: 'PLUGIN_TOKEN', required: true }, { name: 'PLUGIN_ACCOUNT', required: true, description: 'your account id, from example.com/settings' }, 'PLUGIN_REGION'];
+    const dir = await variant('needy', { env: needs });
+    const refused = await rejection(host.load(dir, { grant: 'manifest' }));
+    expect(refused.code).toBe('ENV_MISSING');
+    expect(refused.message).toBe('plugin `needy` needs the environment variable PLUGIN_ACCOUNT, which is not set');
+    expect(refused.hint).toContain('Set PLUGIN_ACCOUNT in the environment the host runs in (PLUGIN_ACCOUNT: your account id, from example.com/settings)');
+    expect(host.plugins().some((p) => p.id === 'needy')).toBe(false);
+    expect((await host.trial(dir, { grant: 'manifest' })).missingEnv).toEqual(['PLUGIN_ACCOUNT']);
+
+    // Set, it loads and sees it; an optional one may stay unset.
+    const other = await createHost({ home: join(base, 'home-env'), logger: () => {}, env: { PLUGIN_TOKEN: 't', PLUGIN_ACCOUNT: 'acct-1' } });
+    try {
+      await other.load(dir, { grant: 'manifest' });
+      expect(await other.callTool('needy.env', {})).toEqual({ PLUGIN_TOKEN: 't', PLUGIN_ACCOUNT: 'acct-1' });
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host, type HostEvents, type PluginStateChange } from '@airlock/host';
-import { capabilityVariant, rejection } from '@airlock/test-utils';
+import { capabilityVariant, pluginVariant, rejection } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
 // Long enough that no busy machine stalls past it between a failure and the next call; the tests wait on events, not on it.
@@ -148,6 +148,42 @@ describe('plugin lifecycle', () => {
     expect((await rejection(host.load(dir))).code).toBe('CAPABILITY_NOT_GRANTED');
     expect(events).toEqual([{ name: 'plugin-load-failed', args: [expect.objectContaining({ id: 'greedy', dir, error: expect.objectContaining({ code: 'CAPABILITY_NOT_GRANTED' }) })] }]);
     expect(host.plugins().some((p) => p.id === 'greedy')).toBe(false);
+  });
+});
+
+describe("the host's policy", () => {
+  it('refuses at load what no user should grant, whatever the consent, saying which entry and why', async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['every-com', { http: ['https://*.com'] }, 'http entry `https://*.com` reaches every site under `.com`, a public suffix'],
+      ['every-address', { http: ['0.0.0.0/0'] }, 'http entry `0.0.0.0/0` is every address'],
+      ['whole-disk', { filesystem: [{ path: '/', access: 'read-only' }] }, "filesystem entry `/` is protected by the host's policy (`/`)"],
+      ['host-home', { filesystem: [{ path: join(base, 'home'), access: 'read-only' }] }, "(the host's own home)"],
+    ];
+    for (const [id, capabilities, why] of cases) {
+      const dir = await capabilityVariant(fixture, base, id, capabilities);
+      const refused = await rejection(host.load(dir, { grant: 'manifest' }));
+      expect(refused.code, id).toBe('POLICY_REFUSED');
+      expect(refused.message, id).toContain(why);
+      expect(refused.hint, id).toContain('createHost({ policy })');
+      // Trials (installs) are refused the same way.
+      expect((await rejection(host.trial(dir, { grant: 'manifest' }))).code, id).toBe('POLICY_REFUSED');
+    }
+    const greedy = await pluginVariant(fixture, join(base, 'greedy-memory'), (pkg) => {
+      pkg.name = 'greedy-memory';
+      pkg.airlock.limits = { memoryMb: 4096 };
+    });
+    expect((await rejection(host.load(greedy))).message).toContain('asks for 4096 MiB of memory (limits.memoryMb), and this host allows at most 2048 MiB');
+  });
+
+  it('is the integrator\'s to change', async () => {
+    const lenient = await createHost({ home: join(base, 'home-lenient'), logger: () => {}, policy: { refuseBroadHttp: false, protectedPaths: [] } });
+    try {
+      await lenient.load(await capabilityVariant(fixture, base, 'every-com', { http: ['https://*.com'] }), { grant: 'manifest' });
+      await lenient.load(await capabilityVariant(fixture, base, 'whole-disk', { filesystem: [{ path: '/', access: 'read-only' }] }), { grant: 'manifest' });
+      expect(lenient.plugins().map((p) => p.id).sort()).toEqual(['every-com', 'whole-disk']);
+    } finally {
+      await lenient.close();
+    }
   });
 });
 

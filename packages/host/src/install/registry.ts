@@ -140,7 +140,7 @@ export interface VerifyReport {
 /** What the registry needs of the host that owns it. */
 export interface RegistryHost {
   /** Check a package as a load would (component readable, right kind and contract, config and grant valid), without keeping it; `host.trial`. */
-  trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<{ sha256: string }>;
+  trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<{ sha256: string; missingEnv: string[] }>;
   /** Whether plugin `id` is loaded now. */
   isLoaded(id: string): boolean;
   /** Replace a loaded plugin with the package in `dir`, storing in `namespace`; in-flight calls finish on the old instance. Rejects, leaving the old one, if the new one fails to start. */
@@ -174,7 +174,8 @@ interface Checked {
   componentSha256: string;
   manifestSha256: string;
   signature: SignatureRecord;
-  warning: string | undefined;
+  /** What the user should hear about the package: an unsigned or untrusted signature, environment variables it needs that are not set. */
+  warnings: string[];
 }
 
 /** The package.json of an installed plugin, or undefined when it is missing or not JSON (checked as changed). */
@@ -293,7 +294,7 @@ export class PluginRegistry {
         throw err;
       }
       await options.onStep?.('committed');
-      if (checked.warning) this.#warn(checked.warning, plugin.id);
+      for (const warning of checked.warnings) this.#warn(warning, plugin.id);
       this.#host.emit('plugin-installed', plugin);
       return plugin;
     });
@@ -393,7 +394,7 @@ export class PluginRegistry {
     });
     await options.onStep?.('committed');
     await rm(oldDir, { recursive: true, force: true });
-    if (checked.warning) this.#warn(checked.warning, next.id);
+    for (const warning of checked.warnings) this.#warn(warning, next.id);
     this.#host.emit('plugin-updated', next);
     return next;
   }
@@ -730,10 +731,15 @@ export class PluginRegistry {
     const verification = await verifyPackage(dir, this.#trust.keys);
     const { warning } = enforcePolicy(verification, this.#trust, manifest.id);
     // Component present, of the manifest's kind and a served contract; config and grant valid. The hash is of the component that started.
-    const { sha256: componentSha256 } = await this.#host.trial(dir, grant, config);
+    const { sha256: componentSha256, missingEnv } = await this.#host.trial(dir, grant, config);
     const signature: SignatureRecord =
       verification.status === 'signed' ? { status: 'signed', keyId: verification.keyId } : verification.status === 'untrusted' ? { status: 'untrusted', keyId: verification.keyId } : { status: 'unsigned' };
-    return { dir, manifest, componentSha256, manifestSha256: manifestDigest(pkg), signature, warning };
+    const warnings = [
+      ...(warning ? [warning] : []),
+      // Installed all the same: the variable may be set where the host runs, which need not be this shell.
+      ...(missingEnv.length > 0 ? [`\`${manifest.id}\` needs ${missingEnv.join(', ')} set in the environment the host runs in; it will not load until ${missingEnv.length > 1 ? 'they are' : 'it is'}`] : []),
+    ];
+    return { dir, manifest, componentSha256, manifestSha256: manifestDigest(pkg), signature, warnings };
   }
 
   #refuseIfRequired(plugin: InstalledPlugin, action: string, force: boolean | undefined, counts: (p: InstalledPlugin) => boolean): void {
