@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from './output.js';
+import { PLUGIN_ID } from '@airlock/host';
 
 const OPTIONS = {
   plugin: { type: 'string', short: 'p', multiple: true },
@@ -35,6 +36,9 @@ const OPTIONS = {
   name: { type: 'string' },
   url: { type: 'string' },
   once: { type: 'boolean' },
+  since: { type: 'string' },
+  refused: { type: 'boolean' },
+  limit: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -63,7 +67,8 @@ export function onlyOptions(args: Args, command: string, allowed: readonly Optio
   if (stray) throw new UsageError(`\`--${stray}\` does not apply to \`airlock ${command}\``);
 }
 
-export const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
+/** A plugin id, as the host checks it. */
+export { PLUGIN_ID };
 const CONFIG_FORM = '--config <plugin-id>.<key>=<value>, e.g. --config weather.units=\'"metric"\'';
 
 /**

@@ -31,6 +31,8 @@ Installed plugins
   airlock plugin disable <id>                         Stop loading it
   airlock plugin verify [id]                          Check installed files against their hashes and
                                                       signatures
+  airlock audit [id]                                  What plugins did with their capabilities (HTTP,
+                                                      files, environment, tokens), allowed or refused
   airlock grant <id> <capability> [value]             Let an installed plugin do more
   airlock revoke <id> <capability> [value]            Take a capability back
                                                       (storage [quota], http <origin>, env <NAME>,
@@ -131,6 +133,9 @@ const OPTION_TEXT: Record<OptionName, [string, string]> = {
   name: ['--name <name>', 'A name to know the token by (default: its id)'],
   url: ['--url <url>', 'The `airlock serve` to read (default http://127.0.0.1:7345)'],
   once: ['--once', 'Print once instead of refreshing'],
+  since: ['--since <when>', 'Only since then: a duration (30m, 2h, 7d) or a date (2026-12-06T10:00)'],
+  refused: ['--refused', 'Only what was refused'],
+  limit: ['--limit <n>', 'At most this many records, the newest (default 200)'],
 };
 
 function optionLines(options: HelpSpec['options']): string {

@@ -18,6 +18,7 @@ import { homeDir, withHost, withRegistry } from './session.js';
 import { callTool, listTools, parseToolCall } from './tools.js';
 import { createToken, listTokens, revokeToken, serve, serveOptions, tokenScopes } from './serve.js';
 import { top, topOptions } from './top.js';
+import { auditQuery, showAudit } from './audit.js';
 
 export type { Io } from './io.js';
 export { HELP } from './help.js';
@@ -143,6 +144,23 @@ listed after the table, with whose it is and its size.`,
     prepare: (rest, _args, ui) => {
       noMore(rest);
       return async (host) => listPlugins(host, ui);
+    },
+  },
+  audit: {
+    scope: 'registry',
+    help: {
+      usage: 'airlock audit [<id>] [--since <when>] [--refused]',
+      summary: 'Show what plugins did with their capabilities, allowed or refused, oldest first.',
+      details: `One line per use: HTTP requests (method, origin and path, never the query string), files
+opened, created, removed or renamed in granted directories, environment variables handed over when a
+plugin starts, tokens asked of auth plugins. Every host on the home (a server, the CLI) writes to
+the same log, <home>/audit.db, which keeps the newest 100,000 records. Secrets are masked.`,
+      options: [...HOME, 'since', 'refused', 'limit', ['json', 'Print the records as a JSON array']],
+      examples: ['airlock audit weather --since 2h', 'airlock audit --refused --json'],
+    },
+    prepare: (rest, args, ui) => {
+      const query = auditQuery(rest, args);
+      return async (host) => showAudit(host, ui, query);
     },
   },
   'plugin info': {

@@ -46,6 +46,8 @@ describe('airlock', () => {
         airlock plugin disable <id>                         Stop loading it
         airlock plugin verify [id]                          Check installed files against their hashes and
                                                             signatures
+        airlock audit [id]                                  What plugins did with their capabilities (HTTP,
+                                                            files, environment, tokens), allowed or refused
         airlock grant <id> <capability> [value]             Let an installed plugin do more
         airlock revoke <id> <capability> [value]            Take a capability back
                                                             (storage [quota], http <origin>, env <NAME>,

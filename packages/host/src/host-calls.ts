@@ -10,21 +10,21 @@ import type { HostCall, HostReply } from './sandbox/protocol.js';
 
 export interface HostCallRoutes {
   storage(fn: string, args: unknown[]): HostReply | Promise<HostReply>;
-  /** `scope` is the running call's scope (a chat stream's), `owner` names the instance. */
-  http(fn: string, args: unknown[], owner: object, scope: object | undefined): Promise<HostReply>;
-  credentials(authPlugin: unknown): Promise<HostReply>;
+  /** `scope` is the running call's scope (a chat stream's), `owner` names the instance; `current` is the call it happens in (for the audit log). */
+  http(fn: string, args: unknown[], owner: object, scope: object | undefined, current: string | undefined): Promise<HostReply>;
+  credentials(authPlugin: unknown, current: string | undefined): Promise<HostReply>;
 }
 
 /** Serve one instance's host calls; `owner` names what the instance opened. */
-export function hostCallRouter(routes: HostCallRoutes, owner: object): (call: HostCall, scope: object | undefined) => HostReply | Promise<HostReply> {
-  return (call, scope) => {
+export function hostCallRouter(routes: HostCallRoutes, owner: object): (call: HostCall, scope: object | undefined, current: string | undefined) => HostReply | Promise<HostReply> {
+  return (call, scope, current) => {
     switch (call.iface) {
       case 'storage':
         return routes.storage(call.fn, call.args);
       case 'http':
-        return routes.http(call.fn, call.args, owner, scope);
+        return routes.http(call.fn, call.args, owner, scope, current);
       case 'credentials':
-        return routes.credentials(call.args[0]);
+        return routes.credentials(call.args[0], current);
       default:
         return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
     }

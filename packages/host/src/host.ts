@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Capabilities, type Manifest, type PluginKind } from './manifest.js';
+import { AUDIT_DB, AuditLog, type AuditOptions, type AuditQuery, type AuditRecord } from './audit.js';
 import { policyRefusal, refusedByPolicy, understatedRisk, type HostPolicy } from './policy.js';
 import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginFailureEvent, type PluginMetrics, type PluginRuntime, type PluginStateChange } from './monitor.js';
 import { checkCachedComponent, type ComponentCache } from './component.js';
@@ -98,6 +99,8 @@ export interface HostOptions {
   failures?: FailurePolicy | false;
   /** What no plugin gets, whatever its user consented to: broad http entries, protected directories, understated risk. See {@link HostPolicy}. */
   policy?: HostPolicy;
+  /** The audit log of capability use in `<home>/audit.db` (see `host.audit()`): how many records it keeps, or `false` for none. Default 100,000 records. */
+  audit?: AuditOptions | false;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -304,6 +307,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   await prepareHome(home, options.create ?? true);
   // Both files are checked before either is opened (opening creates a missing one), so a damaged one changes nothing.
   checkDatabaseFile(join(home, 'state.db'), STATE_DB);
+  if (options.audit !== false) checkDatabaseFile(join(home, 'audit.db'), AUDIT_DB);
   if (options.storage === undefined) checkDatabaseFile(join(home, 'storage.db'), STORAGE_DB);
   // Everything the host writes in its home is its owner's only; a home an older host left readable is tightened.
   await tightenHome(home);
@@ -343,6 +347,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #lot = new ThreadLot();
   readonly #failurePolicy: FailurePolicy | false | undefined;
   readonly #policy: HostPolicy;
+  readonly #audit: AuditLog | undefined;
   /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
   readonly #loadFailures = new Map<string, PluginErrorRecord>();
   #closed = false;
@@ -389,6 +394,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#loader = new ComponentLoader(this.#cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
     this.#failurePolicy = options.failures;
     this.#policy = options.policy ?? {};
+    this.#audit = options.audit === false ? undefined : new AuditLog(home, this.#secrets.scrub, (message) => this.#logger({ level: 'warn', message }), options.audit);
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
       home,
@@ -493,6 +499,8 @@ export class Host extends EventEmitter<HostEvents> {
 
     const id = manifest.id;
     const monitor = this.#monitorFor(id, options);
+    // A trial's uses are not the plugin's: they are not recorded.
+    const audit = options.trial ? undefined : this.#audit;
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
     const http = new HttpBroker({
       pluginId: manifest.id,
@@ -502,6 +510,7 @@ export class Host extends EventEmitter<HostEvents> {
       log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
       connectTo: this.#connectTo,
       meter: monitor.meter,
+      audit: (e) => audit?.record({ plugin: manifest.id, capability: 'http', ...e }),
     });
     // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
     // registry, a directory's is its package's own (found while the component is prepared); a trial's is in memory.
@@ -520,6 +529,7 @@ export class Host extends EventEmitter<HostEvents> {
     const preopens = preopensFor(id, capabilities.filesystem);
     const env = grantedEnv(capabilities.env, this.#env);
     if (!options.trial) refuseMissingEnv(manifest, env);
+    for (const name of Object.keys(env).sort()) audit?.record({ plugin: id, call: 'start', capability: 'env', action: 'expose', target: name, outcome: 'allowed', detail: undefined });
     // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#secrets.remember(value);
     const prepared = this.#loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
@@ -529,8 +539,14 @@ export class Host extends EventEmitter<HostEvents> {
     const poolSize = options.poolSize ?? 1;
     const routes: HostCallRoutes = {
       storage: (fn, args) => (namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args))),
-      http: (fn, args, owner, scope) => http.serve(fn, args, owner, scope),
-      credentials: (authPlugin) => serveCredentials(this.#credentials, id, capabilities.credentials, authPlugin),
+      http: (fn, args, owner, scope, call) => http.serve(fn, args, { owners: [owner, scope], call }),
+      credentials: async (authPlugin, call) => {
+        const reply = await serveCredentials(this.#credentials, id, capabilities.credentials, authPlugin);
+        const denied = 'err' in reply && (reply.err as { tag?: string }).tag === 'denied';
+        const failed = 'err' in reply ? String((reply.err as { val?: unknown }).val ?? '') : undefined;
+        audit?.record({ plugin: id, call, capability: 'credentials', action: 'get-token', target: String(authPlugin), outcome: denied ? 'refused' : 'allowed', detail: failed });
+        return reply;
+      },
     };
     const instance = new InstancePool(poolSize, () => {
       // Names this instance's HTTP responses, to close them when its worker stops.
@@ -553,6 +569,7 @@ export class Host extends EventEmitter<HostEvents> {
           this.#logger({ level, message, plugin: id });
         },
         onHostCall: hostCallRouter(routes, owner),
+        onAudit: audit && ((e) => audit.record({ plugin: id, call: e.call, capability: 'filesystem', action: e.action, target: e.target, outcome: e.outcome, detail: e.detail })),
         onExit: () => http.closeOwned(owner),
         onCodeCache: (data) => this.#loader.saveCodeCache(prepared, data),
         lot: this.#lot,
@@ -693,6 +710,21 @@ export class Host extends EventEmitter<HostEvents> {
     }
     for (const p of this.#plugins.values()) byId.set(p.info.id, { id: p.info.id, version: p.info.version, installed: byId.has(p.info.id), loaded: true, ...p.monitor.runtime() });
     return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * What plugins did with their capabilities, allowed or refused, oldest
+   * first: HTTP requests (method, origin and path), files (read, write,
+   * create, remove, rename), environment variables handed over at start,
+   * tokens asked of auth plugins. Every process on this home writes to the
+   * same log, and reads it here. Empty when the host was created with
+   * `audit: false`.
+   *
+   * @example host.audit({ plugin: 'weather', since: Date.now() - 3_600_000 })
+   */
+  audit(query: AuditQuery = {}): AuditRecord[] {
+    this.#assertOpen();
+    return this.#audit?.query(query) ?? [];
   }
 
   /**
@@ -918,6 +950,7 @@ export class Host extends EventEmitter<HostEvents> {
     await Promise.all([...loaded.map((p) => this.#stop(p)), this.#loader.close()]);
     await this.#lot.close();
     this.registry.close();
+    this.#audit?.close();
     if (this.#ownsStorage) await this.#storage.close();
   }
 

@@ -9,6 +9,7 @@ export type { CapabilityName, CapabilityItem, GrantItem } from './capabilities/s
 export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, LoadedPlugin, PluginStatus, TrialResult, PluginMemory, CallOptions, ToolProgress, HostEvents } from './host.js';
 export { FAILURE_DEFAULTS, LATENCY_BUCKETS_MS } from './monitor.js';
 export { PROTECTED_PATHS, type HostPolicy } from './policy.js';
+export type { AuditRecord, AuditQuery, AuditOptions, AuditCapability } from './audit.js';
 export type { PluginState, PluginRuntime, PluginErrorRecord, PluginStateChange, PluginFailureEvent, SandboxFailureCode, FailurePolicy, PluginMetrics, LatencySummary, OriginTraffic } from './monitor.js';
 export type { WorkerMemory } from './sandbox/protocol.js';
 export { PluginRegistry, HOST_VERSION, capabilityDiff, describeDiff } from './install/registry.js';
@@ -19,8 +20,8 @@ export { parseSource } from './install/sources.js';
 export type { Source, SourceKind } from './install/sources.js';
 export { AirlockError, ManifestError, ToolArgumentsError, PluginError, AuthError, ProviderError } from './errors.js';
 export type { ErrorCode, AuthErrorCode, ProviderErrorCode, ManifestIssue, AirlockErrorOptions } from './errors.js';
-export { parseManifest, readManifest, PLUGIN_KINDS } from './manifest.js';
-export type { Manifest, PluginKind, Capabilities, Limits, FsAccess } from './manifest.js';
+export { parseManifest, readManifest, PLUGIN_KINDS, PLUGIN_ID } from './manifest.js';
+export type { Manifest, PluginKind, Capabilities, Limits, FsAccess, RequiredEnv } from './manifest.js';
 export type { Grant } from './capabilities/grant.js';
 export type { ToolInfo, RiskLevel } from './kinds/tool.js';
 export { runChatLoop, chatToolNames, ToolCallAssembler, MAX_TOOL_ROUNDS } from './chat-loop.js';

@@ -58,6 +58,10 @@ describe('storage and credentials from a hostile plugin', () => {
 
   it('refuses a token from an auth plugin the grant does not name', async () => {
     expect(await host.callTool('snoop.token', { from: 'keeper' })).toMatchObject({ error: { tag: 'denied' } });
+    // And the audit log says so.
+    expect(host.audit({ plugin: 'snoop', capability: 'credentials' })).toEqual([
+      expect.objectContaining({ call: 'tool token', action: 'get-token', target: 'keeper', outcome: 'refused', detail: expect.stringContaining('holds no credentials grant for `keeper`') }),
+    ]);
   });
 
   it('tries a package without keeping it: host.trial starts it beside the loaded copy and returns what it read', async () => {

@@ -27,6 +27,7 @@ import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
 import { httpAddressRefusal, httpOriginRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
+import { auditUrl } from '../audit.js';
 
 /** Where a broker counts a plugin's outbound traffic. */
 export interface HttpMeter {
@@ -47,6 +48,8 @@ export interface HttpPolicy {
   log: (level: 'warn' | 'debug', message: string) => void;
   /** Counts requests, refusals and bytes by origin (the plugin's metrics). */
   meter?: HttpMeter;
+  /** Hears every request hop, allowed or refused (the audit log); `target` has no query string. */
+  audit?: (entry: { call: string | undefined; action: string; target: string; outcome: 'allowed' | 'refused'; detail: string | undefined }) => void;
   /** Origins whose connections go to a loopback server instead (see {@link parseConnectTo}). */
   connectTo?: ReadonlyMap<string, ConnectTarget>;
 }
@@ -233,10 +236,10 @@ export class HttpBroker {
    * instance making it and the scope of its call, so their responses can be
    * closed when the instance stops or the scope (a chat stream) ends.
    */
-  async serve(fn: string, args: unknown[], ...owners: (object | undefined)[]): Promise<HostReply> {
+  async serve(fn: string, args: unknown[], context: { owners?: (object | undefined)[]; call?: string } = {}): Promise<HostReply> {
     switch (fn) {
       case 'send':
-        return this.#send(args[0] as OutgoingRequestData, owners.filter((o) => o !== undefined));
+        return this.#send(args[0] as OutgoingRequestData, (context.owners ?? []).filter((o) => o !== undefined), context.call);
       case 'read':
         return this.#read(args[0] as number, args[1] as number);
       case 'drop':
@@ -267,7 +270,7 @@ export class HttpBroker {
     for (const [id, open] of [...this.#open]) if (open.owners.includes(owner)) this.#drop(id);
   }
 
-  async #send(req: OutgoingRequestData, owners: object[]): Promise<HostReply> {
+  async #send(req: OutgoingRequestData, owners: object[], call: string | undefined): Promise<HostReply> {
     let url: URL;
     try {
       url = new URL(`${req.scheme}://${req.authority}${req.path || '/'}`);
@@ -281,9 +284,11 @@ export class HttpBroker {
       const checked = await this.#check(method, url);
       if ('err' in checked) {
         this.#policy.meter?.refused(url.origin);
+        this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: 'refused' in checked ? checked.refused.message : 'refused' });
         return checked;
       }
       this.#policy.meter?.request(url.origin, body.byteLength);
+      this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'allowed', detail: undefined });
       let response: IncomingMessage;
       try {
         response = checked.mapped ? await this.#requestMapped(method, url, headers, body, checked.mapped) : await this.#request(method, url, headers, body, checked.address, checked.family);

@@ -24,6 +24,8 @@ import {
   type Response,
   type WorkerEvent,
   type WorkerMemory,
+  callLabel,
+  type FsAuditEvent,
 } from './protocol.js';
 import type { InstanceInit, WorkerInit, WorkerSetup } from './worker.js';
 import { AdaptiveSpin } from './spin.js';
@@ -59,8 +61,10 @@ export interface InstanceOptions {
   spin: { hostMicros: number; workerMicros: number };
   onLog: (level: LogLevel, message: string) => void;
   /** Serve a call the plugin makes to a host interface. */
-  /** `scope` is the running call's `CallOptions.scope`. */
-  onHostCall: (call: HostCall, scope: object | undefined) => HostReply | Promise<HostReply>;
+  /** `scope` is the running call's `CallOptions.scope`; `current`, the call it is (see `callLabel`). */
+  onHostCall: (call: HostCall, scope: object | undefined, current: string | undefined) => HostReply | Promise<HostReply>;
+  /** The plugin's thread used (or was refused) a granted directory. */
+  onAudit?: (event: FsAuditEvent) => void;
   /** The worker stopped (terminated, crashed or closed): release what it held on the host thread. */
   onExit?: () => void;
   /** The worker made a V8 code cache of the glue (see `saveCodeCache` in component.ts). */
@@ -210,6 +214,8 @@ export class PluginInstance {
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #closed = false;
+  /** The export running now and its arguments, for the audit log's `call`. */
+  #running: [string, unknown[]] | undefined;
 
   constructor(opts: InstanceOptions) {
     this.#opts = opts;
@@ -425,9 +431,11 @@ export class PluginInstance {
           case 'start-failed':
             return fail(event.message + (event.stderr ? `\n${event.stderr}` : ''));
           case 'log':
+          case 'audit':
           case 'progress': {
             live.logsReceived = event.seq;
             if (event.type === 'log') live.opts?.onLog(event.level as LogLevel, event.message);
+            else if (event.type === 'audit') live.opts?.onAudit?.(event);
             else live.onProgress?.(event.message === undefined ? { fraction: event.fraction } : { fraction: event.fraction, message: event.message });
             if (live.logWaiter && live.logsReceived >= live.logWaiter.until) live.logWaiter.resolve();
             return;
@@ -486,6 +494,7 @@ export class PluginInstance {
       signal?.throwIfAborted();
       signal?.addEventListener('abort', wake, { once: true });
       live.onProgress = options.onProgress;
+      this.#running = [fn, args];
       outcome = await this.#exchange(live, fn, args, timeoutMs, options.validate === true, options.scope, signal);
       return outcome;
     } catch (err) {
@@ -493,6 +502,7 @@ export class PluginInstance {
       throw err;
     } finally {
       if (live) live.onProgress = undefined;
+      this.#running = undefined;
       signal?.removeEventListener('abort', wake);
       monitor?.end(t0, fn, outcome && !outcome.ok ? returnedCase(outcome) : undefined, thrown);
     }
@@ -599,7 +609,7 @@ export class PluginInstance {
         onAbort = () => resolve('late');
         signal?.addEventListener('abort', onAbort, { once: true });
       });
-      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope)), late]);
+      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope, this.#running && callLabel(...this.#running))), late]);
       if (answered === 'late') return false;
       reply = answered;
     } catch (err) {

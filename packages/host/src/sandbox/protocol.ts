@@ -184,7 +184,25 @@ export interface HostCall {
 export type HostReply = { ok: unknown } | { err: unknown; refused?: Refusal };
 
 /** Messages the worker posts (asynchronously) to the host thread. */
+/** The call a request is, as the audit log names it: `tool add_note` for a tool call, else the export (`provider.chatStream`). */
+export function callLabel(fn: string, args: readonly unknown[]): string {
+  return fn === 'tool.callTool' && typeof args[0] === 'string' ? `tool ${args[0].slice(0, 64)}` : fn;
+}
+
+/** A use of the filesystem capability, from a plugin's thread, for the audit log. */
+export interface FsAuditEvent {
+  type: 'audit';
+  /** Numbered with the log lines: delivered before the result of the call it happened in. */
+  seq: number;
+  call: string | undefined;
+  action: string;
+  target: string;
+  outcome: 'allowed' | 'refused';
+  detail: string | undefined;
+}
+
 export type WorkerEvent =
+  | FsAuditEvent
   | { type: 'ready'; instantiateMs: number }
   | { type: 'start-failed'; message: string; stderr: string }
   | { type: 'log'; level: string; message: string; seq: number }

@@ -313,8 +313,41 @@ class Descriptor {
   }
 }
 
+/** Where this thread reports uses of its granted directories (the audit log); set by the worker. */
+let auditHook: ((action: string, target: string, outcome: 'allowed' | 'refused', detail: string | undefined) => void) | undefined;
+
+export function onFilesystemUse(hook: typeof auditHook): void {
+  auditHook = hook;
+}
+
+/** The errors that mean the grant refused the operation, not that the filesystem failed it. */
+const REFUSED = new Set(['not-permitted', 'read-only', 'access']);
+
+/** Run a directory operation, and report it (allowed, refused, or allowed and failed) to the audit hook. */
+function audited<T>(action: string, target: string, run: () => T): T {
+  try {
+    const result = run();
+    auditHook?.(action, target, 'allowed', undefined);
+    return result;
+  } catch (err) {
+    const code = typeof err === 'string' ? err : 'io';
+    auditHook?.(action, target, REFUSED.has(code) ? 'refused' : 'allowed', code);
+    throw err;
+  }
+}
+
 /** A directory inside a grant, named by its resolved host path. */
 class DirectoryDescriptor extends Descriptor {
+  /** What a plugin named, as a host path (not resolved: a refused `..` shows where it pointed). */
+  #named(path: string): string {
+    return typeof path === 'string' && path.startsWith('/') ? path : join(this.path, String(path));
+  }
+  override linkAt(_oldFlags?: PathFlags, oldPath?: string): void {
+    audited('link', this.#named(oldPath ?? ''), () => super.linkAt());
+  }
+  override symlinkAt(oldPath?: string, newPath?: string): void {
+    audited('link', this.#named(newPath ?? oldPath ?? ''), () => super.symlinkAt());
+  }
   override getType(): string {
     return 'directory';
   }
@@ -372,6 +405,9 @@ class DirectoryDescriptor extends Descriptor {
     return new DirectoryEntryStream(entries.map((e) => ({ type: descriptorType(e), name: e.name })));
   }
   createDirectoryAt(path: string): void {
+    audited('create-directory', this.#named(path), () => this.#createDirectoryAt(path));
+  }
+  #createDirectoryAt(path: string): void {
     this.writable();
     const target = this.resolve(path, false, true);
     attempt(() => mkdirSync(target));
@@ -388,6 +424,9 @@ class DirectoryDescriptor extends Descriptor {
   }
   openAt(pathFlags: PathFlags, path: string, openFlags: OpenFlags, flags: DescriptorFlags): Descriptor {
     const mutates = flags.write || flags.mutateDirectory || openFlags.create || openFlags.truncate;
+    return audited(mutates ? 'write' : 'read', this.#named(path), () => this.#openAt(pathFlags, path, openFlags, flags, mutates));
+  }
+  #openAt(pathFlags: PathFlags, path: string, openFlags: OpenFlags, flags: DescriptorFlags, mutates: boolean | undefined): Descriptor {
     if (mutates) this.writable();
     const target = this.resolve(path, !!pathFlags.symlinkFollow, !!openFlags.create);
     let existing: Stats | undefined;
@@ -423,12 +462,17 @@ class DirectoryDescriptor extends Descriptor {
     return attempt(() => readlinkSync(target));
   }
   removeDirectoryAt(path: string): void {
-    this.writable();
-    const target = this.resolve(path, false);
-    if (target === this.grant.root) throw 'not-permitted';
-    attempt(() => rmdirSync(target));
+    audited('remove', this.#named(path), () => {
+      this.writable();
+      const target = this.resolve(path, false);
+      if (target === this.grant.root) throw 'not-permitted';
+      attempt(() => rmdirSync(target));
+    });
   }
   renameAt(oldPath: string, newDir: Descriptor, newPath: string): void {
+    audited('rename', `${this.#named(oldPath)} -> ${newDir instanceof DirectoryDescriptor ? newDir.#named(newPath) : String(newPath)}`, () => this.#renameAt(oldPath, newDir, newPath));
+  }
+  #renameAt(oldPath: string, newDir: Descriptor, newPath: string): void {
     this.writable();
     if (!(newDir instanceof DirectoryDescriptor)) throw 'not-directory';
     if (newDir.grant !== this.grant) throw 'cross-device';
@@ -438,10 +482,12 @@ class DirectoryDescriptor extends Descriptor {
     attempt(() => renameSync(from, to));
   }
   unlinkFileAt(path: string): void {
-    this.writable();
-    const target = this.resolve(path, false);
-    if (attempt(() => lstatSync(target)).isDirectory()) throw 'is-directory';
-    attempt(() => unlinkSync(target));
+    audited('remove', this.#named(path), () => {
+      this.writable();
+      const target = this.resolve(path, false);
+      if (attempt(() => lstatSync(target)).isDirectory()) throw 'is-directory';
+      attempt(() => unlinkSync(target));
+    });
   }
   metadataHashAt(flags: PathFlags, path: string) {
     const s = attempt(() => lstatSync(this.resolve(path, !!flags.symlinkFollow), { bigint: true }));

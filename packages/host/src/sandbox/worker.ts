@@ -11,12 +11,13 @@ import { Session } from 'node:inspector';
 import { getHeapStatistics, queryObjects } from 'node:v8';
 import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
-import { closeListedFds, type Preopen } from './wasi-fs.js';
+import { closeListedFds, onFilesystemUse, type Preopen } from './wasi-fs.js';
 import { symbolDispose } from './wasi-io.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
   MEMORY_PROBE,
+  callLabel,
   MessageTooLargeError,
   PARK,
   RESET,
@@ -136,12 +137,33 @@ function emitLog(level: string, message: string) {
   const text = message.length > LOG_LINE_MAX ? `${message.slice(0, LOG_LINE_MAX)}… (${message.length - LOG_LINE_MAX} more characters cut)` : message;
   post({ type: 'log', level, message: text, seq: ++logSeq });
 }
-/** At the end of a call: say how many lines were dropped, and start the next call's budget. */
+/** At the end of a call: say how many lines and audit events were dropped, and start the next call's budget. */
 function endCallLogs() {
   if (logLinesDropped > 0) post({ type: 'log', level: 'warn', message: `${logLinesDropped} more log lines from this call were dropped (at most ${LOG_LINES_PER_CALL} per call)`, seq: ++logSeq });
+  if (auditDropped > 0) {
+    post({ type: 'audit', call: currentCall, action: 'more', target: `${auditDropped} more uses of granted directories in this call`, outcome: 'allowed', detail: `not recorded one by one (at most ${AUDIT_PER_CALL} per call)`, seq: ++logSeq });
+  }
   logLinesThisCall = 0;
   logLinesDropped = 0;
+  auditThisCall = 0;
+  auditDropped = 0;
 }
+
+// ── Uses of granted directories go to the audit log, numbered with the log
+// lines (so they are recorded before the call's result reaches its caller),
+// at most AUDIT_PER_CALL of them per call; the rest are counted.
+const AUDIT_PER_CALL = 1_000;
+let auditThisCall = 0;
+let auditDropped = 0;
+/** The call being served, as the audit log names it. */
+let currentCall: string | undefined;
+onFilesystemUse((action, target, outcome, detail) => {
+  if (++auditThisCall > AUDIT_PER_CALL) {
+    auditDropped++;
+    return;
+  }
+  post({ type: 'audit', call: currentCall, action, target, outcome, detail, seq: ++logSeq });
+});
 function lineSink(level: string, keepTail: boolean): (bytes: Uint8Array) => void {
   const decoder = new TextDecoder();
   let pending = '';
@@ -409,6 +431,7 @@ function outgrown(): boolean {
 function handle(req: Request): Response {
   progressFraction = -1;
   progressAt = -Infinity;
+  currentCall = callLabel(req.fn, req.args);
   const response = call(req);
   endCallLogs();
   response.logs = logSeq;
