@@ -9,7 +9,7 @@
 import type { HostCall, HostReply } from './sandbox/protocol.js';
 
 export interface HostCallRoutes {
-  storage(fn: string, args: unknown[]): HostReply | Promise<HostReply>;
+  storage(fn: string, args: unknown[], current: string | undefined): HostReply | Promise<HostReply>;
   /** `scope` is the running call's scope (a chat stream's), `owner` names the instance; `current` is the call it happens in (for the audit log). */
   http(fn: string, args: unknown[], owner: object, scope: object | undefined, current: string | undefined): Promise<HostReply>;
   credentials(authPlugin: unknown, current: string | undefined): Promise<HostReply>;
@@ -20,7 +20,7 @@ export function hostCallRouter(routes: HostCallRoutes, owner: object): (call: Ho
   return (call, scope, current) => {
     switch (call.iface) {
       case 'storage':
-        return routes.storage(call.fn, call.args);
+        return routes.storage(call.fn, call.args, current);
       case 'http':
         return routes.http(call.fn, call.args, owner, scope, current);
       case 'credentials':

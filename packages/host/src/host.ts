@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
 import { readManifest, type Capabilities, type Manifest, type PluginKind } from './manifest.js';
+import { QuotaMeter, quotasFor, type HostQuotas } from './quotas.js';
 import { AUDIT_DB, AuditLog, type AuditOptions, type AuditQuery, type AuditRecord } from './audit.js';
 import { policyRefusal, refusedByPolicy, understatedRisk, type HostPolicy } from './policy.js';
 import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginFailureEvent, type PluginMetrics, type PluginRuntime, type PluginStateChange } from './monitor.js';
@@ -101,6 +102,15 @@ export interface HostOptions {
   policy?: HostPolicy;
   /** The audit log of capability use in `<home>/audit.db` (see `host.audit()`): how many records it keeps, or `false` for none. Default 100,000 records. */
   audit?: AuditOptions | false;
+  /**
+   * What a plugin may do within a window (default 60 s): HTTP requests and
+   * bytes, file operations, storage writes; `plugins` sets them per plugin id.
+   * Past one, the use is refused as a capability refuses (the plugin sees a
+   * WIT error) and recorded in the audit log. Default: no quota.
+   *
+   * @example createHost({ home, quotas: { httpRequests: 600, plugins: { crawler: { httpRequests: 6000 } } } })
+   */
+  quotas?: HostQuotas;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -303,6 +313,8 @@ const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {
  */
 export async function createHost(options: HostOptions): Promise<Host> {
   if (options.connectTo !== undefined) connectTargets(options.connectTo);
+  // Malformed quotas are refused here, not at the first load.
+  for (const id of ['', ...Object.keys(options.quotas?.plugins ?? {})]) quotasFor(id, options.quotas);
   const home = resolve(options.home);
   await prepareHome(home, options.create ?? true);
   // Both files are checked before either is opened (opening creates a missing one), so a damaged one changes nothing.
@@ -348,6 +360,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #failurePolicy: FailurePolicy | false | undefined;
   readonly #policy: HostPolicy;
   readonly #audit: AuditLog | undefined;
+  readonly #quotas: HostQuotas | undefined;
   /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
   readonly #loadFailures = new Map<string, PluginErrorRecord>();
   #closed = false;
@@ -394,6 +407,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#loader = new ComponentLoader(this.#cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
     this.#failurePolicy = options.failures;
     this.#policy = options.policy ?? {};
+    this.#quotas = options.quotas;
     this.#audit = options.audit === false ? undefined : new AuditLog(home, this.#secrets.scrub, (message) => this.#logger({ level: 'warn', message }), options.audit);
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
@@ -459,6 +473,8 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Say that a load failed; an installed plugin's failure is kept for `status()` until it loads or is removed. */
   #loadFailed(dir: string, error: AirlockError, id = error.plugin): void {
+    // Only installed plugins are kept: forget the ones removed since.
+    for (const known of this.#loadFailures.keys()) if (!this.registry.get(known)) this.#loadFailures.delete(known);
     if (id !== undefined && this.registry.get(id)) this.#loadFailures.set(id, { code: error.code, message: this.#secrets.scrub(error.message), at: Date.now() });
     this.emit('plugin-load-failed', { id, dir: resolve(dir), error });
   }
@@ -499,6 +515,7 @@ export class Host extends EventEmitter<HostEvents> {
 
     const id = manifest.id;
     const monitor = this.#monitorFor(id, options);
+    const quota = new QuotaMeter(quotasFor(id, this.#quotas));
     // A trial's uses are not the plugin's: they are not recorded.
     const audit = options.trial ? undefined : this.#audit;
     const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
@@ -510,6 +527,7 @@ export class Host extends EventEmitter<HostEvents> {
       log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
       connectTo: this.#connectTo,
       meter: monitor.meter,
+      quota,
       audit: (e) => audit?.record({ plugin: manifest.id, capability: 'http', ...e }),
     });
     // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
@@ -538,7 +556,14 @@ export class Host extends EventEmitter<HostEvents> {
     let stacks: StackMapper | undefined;
     const poolSize = options.poolSize ?? 1;
     const routes: HostCallRoutes = {
-      storage: (fn, args) => (namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args))),
+      storage: (fn, args, call) => {
+        const over = capabilities.storage && (fn === 'set' || fn === 'delete') ? quota.take('storageWrites') : undefined;
+        if (over !== undefined) {
+          audit?.record({ plugin: id, call, capability: 'storage', action: fn, target: String(args[0]).slice(0, 256), outcome: 'refused', detail: over });
+          return { err: { tag: 'quota-exceeded', val: over } };
+        }
+        return namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args));
+      },
       http: (fn, args, owner, scope, call) => http.serve(fn, args, { owners: [owner, scope], call }),
       credentials: async (authPlugin, call) => {
         const reply = await serveCredentials(this.#credentials, id, capabilities.credentials, authPlugin);
@@ -574,6 +599,7 @@ export class Host extends EventEmitter<HostEvents> {
         onCodeCache: (data) => this.#loader.saveCodeCache(prepared, data),
         lot: this.#lot,
         monitor,
+        fileQuota: quota.fileQuota,
       });
     });
 

@@ -10,6 +10,7 @@ export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginI
 export { FAILURE_DEFAULTS, LATENCY_BUCKETS_MS } from './monitor.js';
 export { PROTECTED_PATHS, type HostPolicy } from './policy.js';
 export type { AuditRecord, AuditQuery, AuditOptions, AuditCapability } from './audit.js';
+export type { PluginQuotas, HostQuotas } from './quotas.js';
 export type { PluginState, PluginRuntime, PluginErrorRecord, PluginStateChange, PluginFailureEvent, SandboxFailureCode, FailurePolicy, PluginMetrics, LatencySummary, OriginTraffic } from './monitor.js';
 export type { WorkerMemory } from './sandbox/protocol.js';
 export { PluginRegistry, HOST_VERSION, capabilityDiff, describeDiff } from './install/registry.js';

@@ -107,3 +107,48 @@ describe('the audit log', () => {
     }
   });
 });
+
+// A window no test run crosses: counts never reset under a test's feet.
+const YEAR_MS = 365 * 86_400_000;
+
+describe('quotas', () => {
+  it('refuse what goes past a quota as the capability refuses anything, record it, and keep serving', async () => {
+    const limited = await createHost({
+      home: join(base, 'home-quotas'),
+      logger: () => {},
+      quotas: { windowMs: YEAR_MS, httpRequests: 100, plugins: { metered: { windowMs: YEAR_MS, httpRequests: 2, httpBytesOut: 8, fileOperations: 3, storageWrites: 1 } } },
+    });
+    try {
+      await limited.load(await capabilityVariant(fixture, base, 'metered', { filesystem: [{ path: shared, access: 'read-only' }], http: [origin], storage: true }), { grant: 'manifest' });
+      // HTTP: two requests, the second over the bytes quota; the third over the request quota.
+      expect(await limited.callTool('metered.fetch', { url: `${origin}/a`, method: 'POST', body: 'hello' })).toMatchObject({ status: 200 });
+      expect(await limited.callTool('metered.fetch', { url: `${origin}/b`, method: 'POST', body: 'hello' })).toMatchObject({ rejected: true });
+      expect(await limited.callTool('metered.fetch', { url: `${origin}/c` })).toMatchObject({ status: 200 });
+      expect(await limited.callTool('metered.fetch', { url: `${origin}/d` })).toMatchObject({ rejected: true });
+      // Files: three operations, then `quota`.
+      for (let i = 0; i < 3; i++) expect(await limited.callTool('metered.fs', { op: 'read', path: 'notes.txt' })).toEqual({ text: 'kept' });
+      expect(await limited.callTool('metered.fs', { op: 'read', path: 'notes.txt' })).toMatchObject({ error: 'quota' });
+      // Storage: one write, then quota-exceeded; reads are not writes.
+      expect(await limited.callTool('metered.storage', { op: 'set', key: 'k', size: 1 })).toEqual({ ok: true });
+      expect(await limited.callTool('metered.storage', { op: 'set', key: 'k2', size: 1 })).toMatchObject({ error: { tag: 'quota-exceeded', val: 'quota reached: at most 1 storage writes per 31536000 s' } });
+      expect(await limited.callTool('metered.storage', { op: 'get', key: 'k' })).toEqual({ value: 1 });
+
+      const refused = limited.audit({ plugin: 'metered', outcome: 'refused' }).map((r) => [r.capability, r.action, r.detail]);
+      expect(refused).toEqual([
+        ['http', 'POST', 'quota reached: at most 8 bytes of HTTP request bodies per 31536000 s'],
+        ['http', 'GET', 'quota reached: at most 2 HTTP requests per 31536000 s'],
+        ['filesystem', 'read', 'quota reached: at most 3 file operations per 31536000 s'],
+        ['storage', 'set', 'quota reached: at most 1 storage writes per 31536000 s'],
+      ]);
+      // Refused, never failed: the plugin still answers.
+      expect(await limited.callTool('metered.echo', { still: 'here' })).toEqual({ still: 'here' });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('refuses malformed quotas when the host is created', async () => {
+    const err = await createHost({ home: join(base, 'home-bad-quotas'), quotas: { httpRequests: -1 } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'HOST_OPTIONS_INVALID', message: 'quotas.httpRequests must be a whole number, got -1' });
+  });
+});

@@ -25,7 +25,8 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
-import { httpAddressRefusal, httpOriginRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
+import { httpAddressRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
+import type { QuotaMeter } from '../quotas.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
 import { auditUrl } from '../audit.js';
 
@@ -48,6 +49,8 @@ export interface HttpPolicy {
   log: (level: 'warn' | 'debug', message: string) => void;
   /** Counts requests, refusals and bytes by origin (the plugin's metrics). */
   meter?: HttpMeter;
+  /** The plugin's quotas of requests and bytes. */
+  quota?: QuotaMeter;
   /** Hears every request hop, allowed or refused (the audit log); `target` has no query string. */
   audit?: (entry: { call: string | undefined; action: string; target: string; outcome: 'allowed' | 'refused'; detail: string | undefined }) => void;
   /** Origins whose connections go to a loopback server instead (see {@link parseConnectTo}). */
@@ -287,6 +290,13 @@ export class HttpBroker {
         this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: 'refused' in checked ? checked.refused.message : 'refused' });
         return checked;
       }
+      const overQuota = this.#policy.quota?.take('httpBytesOut', body.byteLength) ?? this.#policy.quota?.take('httpRequests');
+      if (overQuota !== undefined) {
+        this.#policy.meter?.refused(url.origin);
+        this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: overQuota });
+        this.#policy.log('warn', `denied ${method} ${url.origin}: ${overQuota}`);
+        return deny(httpQuotaRefusal(method, url.origin, overQuota));
+      }
       this.#policy.meter?.request(url.origin, body.byteLength);
       this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'allowed', detail: undefined });
       let response: IncomingMessage;
@@ -413,8 +423,10 @@ export class HttpBroker {
     response.on('data', (chunk: Buffer) => {
       open.received += chunk.length;
       this.#policy.meter?.received(origin, chunk.length);
-      if (open.received > this.#policy.maxBodyBytes) {
-        open.error = `response body exceeds ${this.#policy.maxBodyBytes} bytes`;
+      const overQuota = this.#policy.quota?.take('httpBytesIn', chunk.length);
+      if (open.received > this.#policy.maxBodyBytes || overQuota !== undefined) {
+        open.error = overQuota ?? `response body exceeds ${this.#policy.maxBodyBytes} bytes`;
+        if (overQuota !== undefined) this.#policy.audit?.({ call: undefined, action: 'receive', target: origin, outcome: 'refused', detail: overQuota });
         response.destroy();
       } else {
         open.chunks.push(chunk);

@@ -61,6 +61,15 @@ export function httpAddressRefusal(pluginId: string, method: string, origin: str
 }
 
 /** The refusal of a URL that is not http or https. */
+/** A request over the plugin's quota. */
+export function httpQuotaRefusal(method: string, origin: string, why: string): Refusal {
+  return {
+    capability: 'http',
+    message: `${method} ${origin}: ${why}`,
+    hint: 'Make fewer or smaller requests in a window, or ask the integrator to raise the quota (createHost({ quotas })).',
+  };
+}
+
 export function httpSchemeRefusal(method: string, url: string): Refusal {
   return {
     capability: 'http',

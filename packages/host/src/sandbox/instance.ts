@@ -32,6 +32,7 @@ import { AdaptiveSpin } from './spin.js';
 import { closeListedFds, createFdTable, type Preopen } from './wasi-fs.js';
 import type { Refusal } from '../capabilities/refusal.js';
 import type { PluginMonitor } from '../monitor.js';
+import type { FileQuota } from './quota-counter.js';
 
 const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
 
@@ -73,6 +74,8 @@ export interface InstanceOptions {
   lot?: ThreadLot;
   /** The plugin's runtime record: its calls are counted and timed there, and refused while it is `failed`. */
   monitor?: PluginMonitor;
+  /** The plugin's quota of file operations, shared by its instances. */
+  fileQuota?: FileQuota;
 }
 
 /** The outcome of a call: the export's value, the plugin's WIT error payload, or arguments refused by their schema. */
@@ -353,6 +356,7 @@ export class PluginInstance {
       spinMicros: o.spin.workerMicros,
       memoryCapBytes: o.memoryCapBytes,
       growthBytes: o.growthBytes,
+      fileQuota: o.fileQuota,
     };
   }
 

@@ -316,8 +316,12 @@ class Descriptor {
 /** Where this thread reports uses of its granted directories (the audit log); set by the worker. */
 let auditHook: ((action: string, target: string, outcome: 'allowed' | 'refused', detail: string | undefined) => void) | undefined;
 
-export function onFilesystemUse(hook: typeof auditHook): void {
+/** Decides whether one more operation is within the plugin's quota; the refusal when it is not. */
+let quotaGate: (() => string | undefined) | undefined;
+
+export function onFilesystemUse(hook: typeof auditHook, gate?: typeof quotaGate): void {
   auditHook = hook;
+  quotaGate = gate;
 }
 
 /** The errors that mean the grant refused the operation, not that the filesystem failed it. */
@@ -325,6 +329,11 @@ const REFUSED = new Set(['not-permitted', 'read-only', 'access']);
 
 /** Run a directory operation, and report it (allowed, refused, or allowed and failed) to the audit hook. */
 function audited<T>(action: string, target: string, run: () => T): T {
+  const over = quotaGate?.();
+  if (over !== undefined) {
+    auditHook?.(action, target, 'refused', over);
+    throw 'quota';
+  }
   try {
     const result = run();
     auditHook?.(action, target, 'allowed', undefined);

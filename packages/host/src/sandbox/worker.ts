@@ -12,6 +12,7 @@ import { getHeapStatistics, queryObjects } from 'node:v8';
 import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { createWasi, type HttpBridge } from './wasi.js';
 import { closeListedFds, onFilesystemUse, type Preopen } from './wasi-fs.js';
+import { takeFileOperation, type FileQuota } from './quota-counter.js';
 import { symbolDispose } from './wasi-io.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
@@ -52,6 +53,8 @@ export interface WorkerInit {
   memoryCapBytes: number;
   /** Replace the instance between calls once its linear memories grew this much after its first call (0: never). */
   growthBytes: number;
+  /** The plugin's quota of file operations, counted with its other threads; undefined for none. */
+  fileQuota: FileQuota | undefined;
   /** Where the host posts the next component when it hands this thread to a new instance (read with receiveMessageOnPort, never listened to). */
   setupPort: MessagePort;
 }
@@ -157,13 +160,16 @@ let auditThisCall = 0;
 let auditDropped = 0;
 /** The call being served, as the audit log names it. */
 let currentCall: string | undefined;
-onFilesystemUse((action, target, outcome, detail) => {
-  if (++auditThisCall > AUDIT_PER_CALL) {
-    auditDropped++;
-    return;
-  }
-  post({ type: 'audit', call: currentCall, action, target, outcome, detail, seq: ++logSeq });
-});
+onFilesystemUse(
+  (action, target, outcome, detail) => {
+    if (++auditThisCall > AUDIT_PER_CALL) {
+      auditDropped++;
+      return;
+    }
+    post({ type: 'audit', call: currentCall, action, target, outcome, detail, seq: ++logSeq });
+  },
+  () => (init.fileQuota ? takeFileOperation(init.fileQuota) : undefined),
+);
 function lineSink(level: string, keepTail: boolean): (bytes: Uint8Array) => void {
   const decoder = new TextDecoder();
   let pending = '';
