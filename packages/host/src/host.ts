@@ -17,7 +17,7 @@ import { grantedEnv } from './capabilities/env.js';
 
 export { configDefaults };
 import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } from './capabilities/storage.js';
-import { preopensFor } from './capabilities/filesystem.js';
+import { preopensFor, scratchPreopen } from './capabilities/filesystem.js';
 import type { LogEntry } from './logger.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
@@ -65,6 +65,8 @@ export interface HostLimits {
    * Default 16; 0 turns it off.
    */
   instanceGrowthMb?: number;
+  /** What each plugin's scratch directory (`/scratch`, `<home>/scratch/<id>`) may hold, in MiB (1–1024). Default 64. */
+  scratchMb?: number;
 }
 
 export interface HostOptions {
@@ -399,6 +401,7 @@ export class Host extends EventEmitter<HostEvents> {
       maxHttpBodyBytes: options.limits?.maxHttpBodyBytes ?? 32 * 1024 * 1024,
       defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
       instanceGrowthMb: options.limits?.instanceGrowthMb ?? 16,
+      scratchMb: Math.min(Math.max(options.limits?.scratchMb ?? 64, 1), 1024),
       maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
     this.#env = options.env ?? process.env;
@@ -544,7 +547,8 @@ export class Host extends EventEmitter<HostEvents> {
     });
     namespaced.catch(() => {});
     const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
-    const preopens = preopensFor(id, capabilities.filesystem);
+    // Every plugin has its scratch directory; a trial (which keeps nothing) does not.
+    const preopens = [...preopensFor(id, capabilities.filesystem), ...(options.trial ? [] : [scratchPreopen(this.home, id, this.#limits.scratchMb * 1024 * 1024)])];
     const env = grantedEnv(capabilities.env, this.#env);
     if (!options.trial) refuseMissingEnv(manifest, env);
     for (const name of Object.keys(env).sort()) audit?.record({ plugin: id, call: 'start', capability: 'env', action: 'expose', target: name, outcome: 'allowed', detail: undefined });

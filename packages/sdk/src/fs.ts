@@ -57,6 +57,13 @@ function granted(): { path: string; dir: Descriptor }[] {
   return roots;
 }
 
+/**
+ * The plugin's private scratch directory: always there, no grant needed,
+ * kept across restarts and reloads, deleted when the plugin is removed, and
+ * capped in size by the host (64 MiB unless it says otherwise).
+ */
+export const SCRATCH_DIR = '/scratch';
+
 /** The granted directory holding `path`, and `path` relative to it. */
 function locate(path: string): { dir: Descriptor; rel: string } {
   if (typeof path !== 'string' || !path.startsWith('/')) {
@@ -67,11 +74,14 @@ function locate(path: string): { dir: Descriptor; rel: string } {
     const prefix = root.path.endsWith('/') ? root.path : `${root.path}/`;
     if (path.startsWith(prefix)) return { dir: root.dir, rel: path.slice(prefix.length) || '.' };
   }
-  const list = granted().map((r) => r.path);
+  // The host offers every plugin its scratch directory; it is no grant.
+  const list = granted()
+    .map((r) => r.path)
+    .filter((p) => p !== SCRATCH_DIR);
   throw new HostError(
     'filesystem',
     'not-permitted',
-    `${path} is not inside a granted directory (${list.length ? `granted: ${list.join(', ')}` : 'this plugin was granted none; add it to capabilities.filesystem'})`,
+    `${path} is not inside a granted directory (${list.length ? `granted: ${list.join(', ')}` : `this plugin was granted none besides its scratch directory ${SCRATCH_DIR}; add it to capabilities.filesystem`})`,
   );
 }
 
@@ -123,7 +133,10 @@ function statType(path: string): DirEntry['type'] | undefined {
 }
 
 export const fs = {
-  /** The directories this plugin was granted, by the paths it names them with. */
+  /** Where the plugin's private scratch directory is (see SCRATCH_DIR): `fs.writeText(`${fs.scratch}/cache.json`, …)`. */
+  scratch: SCRATCH_DIR,
+
+  /** The directories this plugin may use, by the paths it names them with: its grants, and its scratch directory. */
   roots(): string[] {
     return granted().map((r) => r.path);
   },

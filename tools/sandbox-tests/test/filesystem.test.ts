@@ -2,7 +2,7 @@
 // and wasi:cli/environment directly with whatever paths it likes: only the
 // grant is reachable, read-only means read-only, and nothing escapes through
 // `..`, absolute paths or symlinks.
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,9 +65,11 @@ afterAll(async () => {
 
 describe('filesystem grants', () => {
   it('offers exactly the granted directories, by their paths', async () => {
-    expect(await host.callTool('reader.roots', {})).toEqual([shared, scratch]);
-    expect(await host.callTool('nofs.roots', {})).toEqual([]);
-    expect(await fs('nofs', { op: 'read', path: 'hello.txt' })).toEqual({ error: 'no-preopen', roots: 0 });
+    // And, last, each plugin's own scratch directory, granted or not.
+    expect(await host.callTool('reader.roots', {})).toEqual([shared, scratch, '/scratch']);
+    expect(await host.callTool('nofs.roots', {})).toEqual(['/scratch']);
+    expect(await fs('nofs', { op: 'read', path: 'hello.txt' })).toEqual({ error: 'no-entry' });
+    expect(await fs('nofs', { op: 'read', path: 'hello.txt', root: 1 })).toEqual({ error: 'no-preopen', roots: 1 });
   });
 
   it('reads and lists inside a read-only grant', async () => {
@@ -130,7 +132,7 @@ describe('filesystem grants', () => {
     expect(escape.error.message).toContain('to-secret is outside the directories this plugin was granted');
     const missing = (await host.callTool('nofs.sdk_read', { path: '/etc/passwd' })) as { error: { code: string; message: string } };
     expect(missing.error).toMatchObject({ code: 'not-permitted' });
-    expect(missing.error.message).toContain('was granted none');
+    expect(missing.error.message).toContain('was granted none besides its scratch directory /scratch; add it to capabilities.filesystem');
   });
 
   it('bounds open files, and closes them when the instance is stopped', async () => {
@@ -150,6 +152,56 @@ describe('filesystem grants', () => {
     expect(err.code).toBe('CAPABILITY_UNAVAILABLE');
     expect(err.message).toContain('missing, which does not exist');
     expect(host.plugins().map((p) => p.id)).not.toContain('ghost');
+  });
+});
+
+describe('the scratch directory', () => {
+  const scratchOf = (id: string) => join(base, 'home', 'scratch', id);
+
+  it('is every plugin\'s own, without a grant, and survives a reload', async () => {
+    expect(await fs('nofs', { op: 'write', path: 'notes.txt', text: 'mine' })).toEqual({ wrote: 4 });
+    expect(await fs('nofs', { op: 'read', path: 'notes.txt' })).toEqual({ text: 'mine' });
+    expect(readFileSync(join(scratchOf('nofs'), 'notes.txt'), 'utf8')).toBe('mine');
+    // Another plugin's scratch is another directory: `reader` does not see it.
+    expect(await fs('reader', { op: 'read', path: 'notes.txt', root: 2 })).toEqual({ error: 'no-entry' });
+    expect(await fs('nofs', { op: 'read', path: '../reader/x', root: 0 })).toMatchObject({ error: 'not-permitted' });
+    await host.reload('nofs');
+    expect(await fs('nofs', { op: 'read', path: 'notes.txt' })).toEqual({ text: 'mine' });
+    expect(statSync(scratchOf('nofs')).mode & 0o777).toBe(0o700);
+  });
+
+  it('is capped, counting each file and directory, and space comes back when files go', async () => {
+    const small = await createHost({ home: join(base, 'home-small'), logger: () => {}, limits: { scratchMb: 1 } });
+    try {
+      await small.load(await variant('filler', {}));
+      const write = (path: string, kib: number) => small.callTool('filler.fs', { op: 'write', path, text: 'x'.repeat(kib * 1024) });
+      expect(await write('a', 600)).toEqual({ wrote: 600 * 1024 });
+      // 600 KiB + one entry used: 600 more do not fit, and nothing of them is kept.
+      expect(await write('b', 600)).toEqual({ error: 'insufficient-space' });
+      expect(await small.callTool('filler.fs', { op: 'stat', path: 'b' })).toEqual({ type: 'regular-file' });
+      expect(await small.callTool('filler.fs', { op: 'unlink', path: 'b' })).toEqual({ ok: true });
+      // Rewriting a file in place gives its old bytes back first.
+      expect(await write('a', 700)).toEqual({ wrote: 700 * 1024 });
+      expect(await small.callTool('filler.fs', { op: 'unlink', path: 'a' })).toEqual({ ok: true });
+      expect(await write('b', 900)).toEqual({ wrote: 900 * 1024 });
+      // Empty entries are not free: directories until the cap.
+      let made = 0;
+      while (made < 1000 && ((await small.callTool('filler.fs', { op: 'mkdir', path: `d${made}` })) as { ok?: boolean }).ok) made++;
+      expect(made).toBe((1024 * 1024 - 900 * 1024 - 4096) / 4096);
+      expect(await small.callTool('filler.fs', { op: 'mkdir', path: 'one-more' })).toEqual({ error: 'insufficient-space' });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('goes when the plugin is removed', async () => {
+    const dir = await variant('removable', {});
+    await host.registry.install(dir, { grant: 'manifest' });
+    await host.loadInstalled();
+    expect(await fs('removable', { op: 'write', path: 'x', text: 'y' })).toEqual({ wrote: 1 });
+    expect(existsSync(scratchOf('removable'))).toBe(true);
+    await host.registry.remove('removable');
+    expect(existsSync(scratchOf('removable'))).toBe(false);
   });
 });
 

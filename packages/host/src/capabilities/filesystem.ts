@@ -2,12 +2,12 @@
  * Granted directories: from the manifest's paths to what the plugin's thread
  * serves (see sandbox/wasi-fs.ts for how paths inside them are confined).
  */
-import { realpathSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { FsAccess } from '../manifest.js';
-import type { Preopen } from '../sandbox/wasi-fs.js';
+import { SPACE_PER_ENTRY, type Preopen } from '../sandbox/wasi-fs.js';
 import type { CapabilitySpec } from './spec.js';
 
 /** A manifest path as an absolute path: `~` and `~/…` are the user's home directory. */
@@ -21,7 +21,35 @@ export function pathProblem(path: string): string | undefined {
   if (path.includes('\0')) return 'must not contain NUL';
   if (!isAbsolute(path) && path !== '~' && !path.startsWith('~/')) return 'must be an absolute path or start with `~/`';
   if (path.split('/').includes('..')) return 'must not contain `..`';
+  if (path === SCRATCH_PATH || path.startsWith(`${SCRATCH_PATH}/`)) return `is where the plugin's own scratch directory is (${SCRATCH_PATH}, always there, no grant needed)`;
   return undefined;
+}
+
+/** Where a plugin finds its private scratch directory. */
+export const SCRATCH_PATH = '/scratch';
+
+/** What a directory holds, as a space cap counts it: each file's size, and SPACE_PER_ENTRY per file and directory. */
+function spaceUsed(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    total += SPACE_PER_ENTRY;
+    if (entry.isFile()) total += lstatSync(join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+/**
+ * A plugin's private scratch directory, `<home>/scratch/<id>`, offered to it
+ * at SCRATCH_PATH without any grant: created on first use, capped at
+ * `capBytes` (shared by the plugin's threads), deleted when the plugin is
+ * removed.
+ */
+export function scratchPreopen(home: string, pluginId: string, capBytes: number): Preopen {
+  const dir = join(home, 'scratch', pluginId);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const used = new Int32Array(new SharedArrayBuffer(4));
+  used[0] = Math.min(spaceUsed(dir), 2 ** 31 - 1);
+  return { guestPath: SCRATCH_PATH, hostPath: realpathSync(dir), readOnly: false, space: { used, capBytes } };
 }
 
 /**

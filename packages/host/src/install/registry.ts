@@ -418,6 +418,8 @@ export class PluginRegistry {
       else if (own) this.#state.setKeptSince(own.namespace, now);
     });
     await rm(join(this.#home, 'plugins', id), { recursive: true, force: true });
+    // The scratch directory is not data the plugin keeps: it goes with the plugin.
+    await rm(join(this.#home, 'scratch', id), { recursive: true, force: true });
     if (options.purge) await this.#finishPurges();
     this.#host.emit('plugin-removed', plugin);
     return plugin;

@@ -53,6 +53,8 @@ import { InputStream, IoError, OutputStream, Pollable, closed, symbolDispose } f
 
 /** A granted directory as the plugin's thread sees it. */
 export interface Preopen {
+  /** A cap on what the directory may hold (the plugin's scratch directory); undefined for none. */
+  space?: SpaceCap;
   /** The path the plugin names it by (the manifest's path, `~` expanded). */
   guestPath: string;
   /** The directory on this machine, already resolved with `realpath`. */
@@ -201,11 +203,47 @@ function times(s: () => Stats, atime: NewTimestamp, mtime: NewTimestamp): [numbe
   return [pick(atime, () => s().atimeMs / 1000), pick(mtime, () => s().mtimeMs / 1000)];
 }
 
+/**
+ * The bytes a size-capped directory (a plugin's scratch directory) may hold,
+ * shared by the plugin's threads: `used[0]` is what it holds now, counting
+ * each file's size and SPACE_PER_ENTRY for each file and directory (so empty
+ * files cannot fill a disk's inodes for free).
+ */
+export interface SpaceCap {
+  used: Int32Array;
+  capBytes: number;
+}
+
+/** What one file or directory costs against a cap, whatever its size. */
+export const SPACE_PER_ENTRY = 4096;
+
+const lstatOrUndefined = (path: string): Stats | undefined => {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Take `bytes` of the cap, or throw `insufficient-space` (nothing taken). */
+function reserve(space: SpaceCap | undefined, bytes: number): void {
+  if (!space || bytes <= 0) return;
+  if (Atomics.add(space.used, 0, bytes) + bytes > space.capBytes) {
+    Atomics.sub(space.used, 0, bytes);
+    throw 'insufficient-space';
+  }
+}
+
+function release(space: SpaceCap | undefined, bytes: number): void {
+  if (space && bytes > 0) Atomics.sub(space.used, 0, bytes);
+}
+
 /** What every descriptor of one grant shares. */
 interface Grant {
   root: string;
   readOnly: boolean;
   fds: FdTable;
+  space: SpaceCap | undefined;
 }
 
 /**
@@ -419,7 +457,13 @@ class DirectoryDescriptor extends Descriptor {
   #createDirectoryAt(path: string): void {
     this.writable();
     const target = this.resolve(path, false, true);
-    attempt(() => mkdirSync(target));
+    reserve(this.grant.space, SPACE_PER_ENTRY);
+    try {
+      attempt(() => mkdirSync(target));
+    } catch (err) {
+      release(this.grant.space, SPACE_PER_ENTRY);
+      throw err;
+    }
   }
   statAt(flags: PathFlags, path: string) {
     const target = this.resolve(path, !!flags.symlinkFollow);
@@ -462,7 +506,18 @@ class DirectoryDescriptor extends Descriptor {
       (openFlags.create ? constants.O_CREAT : 0) |
       (openFlags.exclusive ? constants.O_EXCL : 0) |
       (openFlags.truncate ? constants.O_TRUNC : 0);
-    const fd = attempt(() => openSync(target, mode, 0o644));
+    // A new file costs an entry; truncating one gives its bytes back.
+    const space = this.grant.space;
+    const cost = space && !existing && openFlags.create ? SPACE_PER_ENTRY : 0;
+    reserve(space, cost);
+    let fd: number;
+    try {
+      fd = attempt(() => openSync(target, mode, 0o644));
+    } catch (err) {
+      release(space, cost);
+      throw err;
+    }
+    if (existing && openFlags.truncate) release(space, existing.size);
     Atomics.store(this.grant.fds, slot, fd);
     return new FileDescriptor(this.grant, target, fd, slot, flags);
   }
@@ -476,6 +531,7 @@ class DirectoryDescriptor extends Descriptor {
       const target = this.resolve(path, false);
       if (target === this.grant.root) throw 'not-permitted';
       attempt(() => rmdirSync(target));
+      release(this.grant.space, SPACE_PER_ENTRY);
     });
   }
   renameAt(oldPath: string, newDir: Descriptor, newPath: string): void {
@@ -488,14 +544,19 @@ class DirectoryDescriptor extends Descriptor {
     const from = this.resolve(oldPath, false);
     const to = newDir.resolve(newPath, false, true);
     if (from === this.grant.root || to === this.grant.root) throw 'not-permitted';
+    // A file renamed over another replaces it: the replaced one's bytes come back.
+    const replaced = this.grant.space ? lstatOrUndefined(to) : undefined;
     attempt(() => renameSync(from, to));
+    if (replaced?.isFile()) release(this.grant.space, SPACE_PER_ENTRY + replaced.size);
   }
   unlinkFileAt(path: string): void {
     audited('remove', this.#named(path), () => {
       this.writable();
       const target = this.resolve(path, false);
-      if (attempt(() => lstatSync(target)).isDirectory()) throw 'is-directory';
+      const stats = attempt(() => lstatSync(target));
+      if (stats.isDirectory()) throw 'is-directory';
       attempt(() => unlinkSync(target));
+      release(this.grant.space, SPACE_PER_ENTRY + stats.size);
     });
   }
   metadataHashAt(flags: PathFlags, path: string) {
@@ -550,7 +611,16 @@ class FileDescriptor extends Descriptor {
   }
   override write(buffer: Uint8Array, offset: bigint): bigint {
     this.#canWrite();
-    return BigInt(attempt(() => writeSync(this.fd, buffer, 0, buffer.length, Number(offset))));
+    const space = this.grant.space;
+    // Growth past the file's end counts against a capped directory, taken before the write and given back if it fails.
+    const growth = space ? Math.max(0, Number(offset) + buffer.length - attempt(() => fstatSync(this.fd)).size) : 0;
+    reserve(space, growth);
+    try {
+      return BigInt(attempt(() => writeSync(this.fd, buffer, 0, buffer.length, Number(offset))));
+    } catch (err) {
+      release(space, growth);
+      throw err;
+    }
   }
   override readViaStream(offset: bigint): InputStream {
     this.#canRead();
@@ -571,7 +641,16 @@ class FileDescriptor extends Descriptor {
   }
   override setSize(size: bigint): void {
     this.#canWrite();
-    attempt(() => ftruncateSync(this.fd, Number(size)));
+    const space = this.grant.space;
+    const change = space ? Number(size) - attempt(() => fstatSync(this.fd)).size : 0;
+    reserve(space, change);
+    try {
+      attempt(() => ftruncateSync(this.fd, Number(size)));
+    } catch (err) {
+      release(space, change);
+      throw err;
+    }
+    release(space, -change);
   }
   override setTimes(atime: NewTimestamp, mtime: NewTimestamp): void {
     this.#canWrite();
@@ -637,7 +716,7 @@ class DirectoryEntryStream {
 /** The wasi:filesystem interfaces for a set of granted directories. */
 export function createFilesystem(preopens: Preopen[], fds: FdTable): Record<string, unknown> {
   // Descriptors are made per instance call of `get-directories`: the component owns what it is given.
-  const grants = preopens.map((p) => ({ preopen: p, grant: { root: p.hostPath, readOnly: p.readOnly, fds } satisfies Grant }));
+  const grants = preopens.map((p) => ({ preopen: p, grant: { root: p.hostPath, readOnly: p.readOnly, fds, space: p.space } satisfies Grant }));
   return {
     'wasi:filesystem/preopens': {
       getDirectories: () =>
