@@ -329,6 +329,14 @@ describe('parseManifest: env, credentials, filesystem, storage, requires', () =>
     ]);
   });
 
+  it('refuses a grant of /scratch, which every plugin has already', () => {
+    for (const path of ['/scratch', '/scratch/cache']) {
+      const issue = issueAt(pkg({ capabilities: { filesystem: [{ path }] } }), 'airlock.capabilities.filesystem[0].path');
+      expect(issue.message).toContain("is where the plugin's own scratch directory is (/scratch, always there, no grant needed)");
+    }
+    expect(parseManifest(pkg({ capabilities: { filesystem: [{ path: '/scratchpad' }] } })).capabilities.filesystem).toEqual([{ path: '/scratchpad', access: 'read-only' }]);
+  });
+
   it('rejects an unknown filesystem access value', () => {
     const issue = issueAt(pkg({ capabilities: { filesystem: [{ path: '/a', access: 'write' }] } }), 'airlock.capabilities.filesystem[0].access');
     expect(issue.message).toContain('"write"');
