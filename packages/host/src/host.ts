@@ -5,301 +5,50 @@
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
-import { readManifest, type Capabilities, type Manifest, type PluginKind } from './manifest.js';
-import { QuotaMeter, quotasFor, type HostQuotas } from './quotas.js';
-import { AUDIT_DB, AuditLog, type AuditOptions, type AuditQuery, type AuditRecord } from './audit.js';
-import { policyRefusal, refusedByPolicy, understatedRisk, type HostPolicy } from './policy.js';
-import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginFailureEvent, type PluginMetrics, type PluginRuntime, type PluginStateChange } from './monitor.js';
+import { quotasFor, type HostQuotas } from './quotas.js';
+import { AUDIT_DB, AuditLog, type AuditQuery, type AuditRecord } from './audit.js';
+import type { HostPolicy } from './policy.js';
+import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginMetrics } from './monitor.js';
 import { checkCachedComponent, type ComponentCache } from './component.js';
 import { ComponentIndex } from './component-index.js';
-import { configDefaults, effectiveCapabilities, expandConfigTemplates, type Grant } from './capabilities/grant.js';
-import { grantedEnv } from './capabilities/env.js';
-
-export { configDefaults };
-import { STORAGE_DEFAULTS, pluginStorage, serveStorage, type PluginStorage } from './capabilities/storage.js';
-import { preopensFor, scratchPreopen } from './capabilities/filesystem.js';
-import type { LogEntry } from './logger.js';
+import { configDefaults } from './capabilities/grant.js';
+import { pluginStorage, type PluginStorage } from './capabilities/storage.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
-import { chat, chatStream, listModels, readProviderInfo, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
-import { HttpBroker, parseConnectTo, parseRange, type ConnectTarget } from './capabilities/http.js';
-import { PluginInstance, ThreadLot, type Progress } from './sandbox/instance.js';
-import { InstancePool } from './sandbox/pool.js';
-import type { WorkerMemory } from './sandbox/protocol.js';
+import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
+import { parseConnectTo, type ConnectTarget } from './capabilities/http.js';
+import { ThreadLot } from './sandbox/instance.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
-import { memoryStorage } from './storage/memory.js';
 import { checkDatabaseFile } from './storage/database.js';
 import { STATE_DB } from './install/state.js';
 import { PRIVATE_DIR, makeDirectories, prepareHome, tightenHome } from './home.js';
 import type { StorageAdapter } from './storage/adapter.js';
-import { checkSchema, compileSchema, formatProblems } from './schema.js';
-import { StackMapper, mapErrorStacks } from './source-map.js';
-import { invokeTool, readTools, type ToolInfo } from './kinds/tool.js';
+import { mapErrorStacks } from './source-map.js';
+import { invokeTool, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { SecretMask } from './secrets.js';
 import { ComponentLoader } from './component-loader.js';
-import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
-import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
-import { PluginRegistry, type InstalledPlugin, type TrustPolicy } from './install/registry.js';
+import type { CredentialsBroker } from './capabilities/credentials.js';
+import { PluginRegistry, type InstalledPlugin } from './install/registry.js';
+import { alreadyLoaded, openPlugin, type Loaded, type OpenContext, type OpenOptions } from './plugin-opener.js';
+import type { CallOptions, HostEvents, HostLimits, HostOptions, LoadInstalledResult, LoadOptions, LoadedPlugin, PluginInfo, PluginMemory, PluginStatus, ToolProgress, TrialResult } from './host-types.js';
 
-export interface HostLimits {
-  /** Deadline of a call when the manifest sets none. Default 30 s. */
-  defaultTimeoutMs?: number;
-  /** Upper bound on any manifest's `timeoutMs`. Default 5 min. */
-  maxTimeoutMs?: number;
-  /** Largest arguments or result of one call, in bytes. Default 16 MiB. */
-  maxMessageBytes?: number;
-  /** Largest response body a plugin may receive over HTTP, in bytes. Default 32 MiB. */
-  maxHttpBodyBytes?: number;
-  /** Calls that may wait for a busy plugin instance before new ones are refused (PLUGIN_BUSY). Default 256. */
-  maxQueuedCalls?: number;
-  /** Memory cap of a plugin whose manifest sets none, in MiB. Default 256. */
-  defaultMemoryMb?: number;
-  /** Upper bound on any manifest's `memoryMb`. Default 2048. */
-  maxMemoryMb?: number;
-  /**
-   * Replace an instance, between calls, once its linear memory has grown this
-   * many MiB beyond what it held after its first call. Wasm memory never
-   * shrinks, and a guest that leaks a little on every call (componentize-js
-   * 0.23 does, about 330 bytes) would otherwise sit at its cap for good.
-   * Default 16; 0 turns it off.
-   */
-  instanceGrowthMb?: number;
-  /** What each plugin's scratch directory (`/scratch`, `<home>/scratch/<id>`) may hold, in MiB (1–1024). Default 64. */
-  scratchMb?: number;
-}
+export { configDefaults };
+export type {
+  CallOptions,
+  HostEvents,
+  HostLimits,
+  HostOptions,
+  LoadInstalledResult,
+  LoadOptions,
+  LoadedPlugin,
+  PluginInfo,
+  PluginMemory,
+  PluginStatus,
+  ToolProgress,
+  TrialResult,
+} from './host-types.js';
 
-export interface HostOptions {
-  /** Directory for the host's state: installed plugins, plugin storage, transpile cache. Created if missing, unless `create` is false. */
-  home: string;
-  /**
-   * Create `home` when it does not exist. Default true. Tools that only read
-   * a home (listing what is installed) pass false, and get `HOME_NOT_FOUND`
-   * instead of an empty home left behind.
-   */
-  create?: boolean;
-  /** Where plugin key-value data lives. Default: SQLite at `<home>/storage.db`. */
-  storage?: StorageAdapter;
-  /**
-   * Where transpiled components are cached. Default `<home>/cache/components`,
-   * checked against digest records in `<home>/cache-digests`. Hosts may share
-   * one (entries are named by the component's sha256 and written atomically),
-   * e.g. test hosts that each get a fresh home; its digest records are then
-   * kept with it, in `<componentCacheDir>/digests`. An entry that does not
-   * match its record is rebuilt, never run, but whoever can write to both can
-   * change what plugins run: keep it as private as the home.
-   */
-  componentCacheDir?: string;
-  /** Receives every log line, tagged by plugin. Default: info and above to stderr. */
-  logger?: Logger;
-  limits?: HostLimits;
-  /**
-   * When a plugin that keeps failing (traps, timeouts, memory limits,
-   * crashes) is held in `failed`, and for how long. Default: 5 failures within
-   * 60 s hold it for 30 s, doubling while it goes on failing. `false` never
-   * holds a plugin (failures are still counted and reported).
-   */
-  failures?: FailurePolicy | false;
-  /** What no plugin gets, whatever its user consented to: broad http entries, protected directories, understated risk. See {@link HostPolicy}. */
-  policy?: HostPolicy;
-  /** The audit log of capability use in `<home>/audit.db` (see `host.audit()`): how many records it keeps, or `false` for none. Default 100,000 records. */
-  audit?: AuditOptions | false;
-  /**
-   * What a plugin may do within a window (default 60 s): HTTP requests and
-   * bytes, file operations, storage writes; `plugins` sets them per plugin id.
-   * Past one, the use is refused as a capability refuses (the plugin sees a
-   * WIT error) and recorded in the audit log. Default: no quota.
-   *
-   * @example createHost({ home, quotas: { httpRequests: 600, plugins: { crawler: { httpRequests: 6000 } } } })
-   */
-  quotas?: HostQuotas;
-  /** Environment that granted variables are read from. Default: `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /**
-   * How long each side polls before blocking, in microseconds. Blocking and
-   * waking a thread costs tens of microseconds, more than a small call; polling
-   * trades a little CPU for latency. `hostMicros` briefly holds the host's event
-   * loop while a call is in flight; set both to 0 to never poll.
-   * Polling adapts: a side that mostly times out (a busy machine, slow calls)
-   * stops polling. Default `{ hostMicros: 500, workerMicros: 500 }`.
-   */
-  spin?: { hostMicros?: number; workerMicros?: number };
-  /** Which publishers' signatures to trust, and whether to run only signed plugins (installed ones). */
-  trust?: TrustPolicy;
-  /**
-   * Meant for tests: connect to a loopback server instead of an origin, like
-   * curl's `--connect-to`. Keys are origins (`https://api.example.com`), values
-   * plain-HTTP loopback URLs (`http://127.0.0.1:8080`). A plugin's request is
-   * still checked against its grant with the URL it asked for, so an origin the
-   * plugin was not granted stays refused; a granted, mapped origin is not looked
-   * up, and its requests go to the loopback server with their original path and
-   * `Host` header. Redirects are checked and mapped hop by hop. Unmapped origins
-   * are unaffected.
-   *
-   * @example
-   * await createHost({ home, connectTo: { 'https://api.openai.com': 'http://127.0.0.1:43117' } });
-   */
-  connectTo?: Record<string, string>;
-}
-
-export interface LoadOptions {
-  /**
-   * What the user consented to. Loading fails if the manifest asks for more.
-   * `'manifest'` accepts everything the manifest asks for (like `--yes`).
-   * Default: nothing is granted.
-   */
-  grant?: Grant | 'manifest';
-  /** The plugin's configuration, validated against its manifest's `configSchema`. */
-  config?: Record<string, unknown>;
-  /**
-   * Instances that may serve calls in parallel (1–16). Default 1: calls are
-   * served one at a time, in order. A plugin run with more must keep its state
-   * in storage, not in memory.
-   */
-  poolSize?: number;
-  /** Refuse to start unless the component's sha256 is this (INTEGRITY_FAILED). */
-  expectedSha256?: string;
-}
-
-interface OpenOptions extends LoadOptions {
-  /** The id of the loaded plugin this one will replace (hot reload). */
-  replacing?: string;
-  /** A trial start that will be stopped at once: a loaded plugin with the same id is no conflict. Its storage is in memory, empty, and forgotten. */
-  trial?: boolean;
-  /** The storage namespace of an installed plugin's data. Default: the namespace of the package's own data (see `registry.namespaceForDirectory`). */
-  namespace?: string;
-}
-
-/** What a trial start (`host.trial`) read and checked. */
-export interface TrialResult {
-  manifest: Manifest;
-  /** The sha256 of the component that was started. */
-  sha256: string;
-  /** The contract version the component was built against. */
-  contract: string;
-  /** What the plugin may do with the grant it was given. */
-  capabilities: Capabilities;
-  /** Required environment variables (`capabilities.env` entries with `required: true`) that are not set here: a load would fail. A trial starts the plugin all the same. */
-  missingEnv: string[];
-}
-
-/** What `loadInstalled` did: the plugins it loaded, and the ones that failed, with why. */
-export interface LoadInstalledResult {
-  loaded: PluginInfo[];
-  failed: { id: string; error: AirlockError }[];
-}
-
-/** A loaded plugin, as the host reports it. */
-export interface PluginInfo {
-  id: string;
-  name: string;
-  version: string;
-  kind: PluginKind;
-  dir: string;
-  /** sha256 of the component file. */
-  sha256: string;
-  /** The contract version the component was built against. */
-  contract: string;
-  capabilities: Capabilities;
-}
-
-export interface CallOptions {
-  /** Deadline for this call, capped by the host maximum. */
-  timeoutMs?: number;
-  /**
-   * Cancels the call. A call still queued behind others never runs; a running
-   * one is stopped in the plugin by stopping its worker, as at a deadline (the
-   * plugin's next call starts a fresh one). The promise rejects with the
-   * signal's reason at once.
-   */
-  signal?: AbortSignal;
-  /**
-   * Receives the progress the tool reports while it runs (the SDK's
-   * `progress(fraction, message)`), every report before the call settles.
-   * Fractions rise from one report to the next; known secrets are masked in
-   * messages. Reports come at most every 100 ms or so, plus the final 1.0.
-   */
-  onProgress?: (progress: ToolProgress) => void;
-}
-
-/** How far a running tool call has come (the progress the plugin reports). */
-export type ToolProgress = Progress;
-
-/** Events a host emits. */
-export interface HostEvents {
-  'plugin-loaded': [PluginInfo];
-  'plugin-unloaded': [PluginInfo];
-  /** A loaded plugin was replaced by another version or build, in place. */
-  'plugin-reloaded': [PluginInfo];
-  'plugin-installed': [InstalledPlugin];
-  'plugin-updated': [InstalledPlugin];
-  /** An update failed to start; the old version stays. */
-  'plugin-rolled-back': [InstalledPlugin];
-  'plugin-removed': [InstalledPlugin];
-  'plugin-enabled': [InstalledPlugin];
-  'plugin-disabled': [InstalledPlugin];
-  'plugin-granted': [InstalledPlugin];
-  /** Every line the logger gets (secrets masked), for whoever relays them: `airlock serve` sends them to MCP clients. */
-  log: [LogEntry];
-  /** A loaded plugin changed state: `starting` → `active`, `active` → `failed` → `active`, → `stopping` before it is unloaded. */
-  'plugin-state': [PluginStateChange];
-  /** The sandbox stopped one of a plugin's instances: it trapped, timed out, hit its memory limit or crashed. */
-  'plugin-failure': [PluginFailureEvent];
-  /** A call started a fresh instance of a plugin after one failed. */
-  'plugin-restarted': [{ id: string; restarts: number }];
-  /** A plugin could not be loaded (`load`, `loadInstalled`); `id` when its manifest could be read. */
-  'plugin-load-failed': [{ id: string | undefined; dir: string; error: AirlockError }];
-}
-
-/** A loaded plugin with its runtime state (`host.plugins()`). */
-export type LoadedPlugin = PluginInfo & PluginRuntime;
-
-/** A plugin the host knows of, installed or loaded, and where it is in its life (`host.status()`). */
-export interface PluginStatus extends PluginRuntime {
-  id: string;
-  version: string;
-  installed: boolean;
-  loaded: boolean;
-}
-
-/** What one loaded plugin's workers hold (see `host.memoryUsage()`). */
-export interface PluginMemory {
-  id: string;
-  /** One entry per instance with a running worker thread. */
-  workers: WorkerMemory[];
-  /** Threads of replaced instances waiting for the plugin's next reload (0 or 1; see ThreadLot). */
-  parked: number;
-}
-
-interface Loaded {
-  info: PluginInfo;
-  manifest: Manifest;
-  /** The configuration it was loaded with (defaults filled in). */
-  settings: Record<string, unknown>;
-  instance: InstancePool;
-  tools: ToolInfo[];
-  /** For a provider plugin: what it said about itself at load. */
-  provider: ProviderInfo | undefined;
-  http: HttpBroker;
-  /** The storage namespace it uses; undefined when it holds no storage grant. */
-  namespace: string | undefined;
-  /** Maps the plugin's stack traces to its sources, when its build attached a source map. */
-  stacks: StackMapper | undefined;
-  /** Its state and figures; kept across reloads. */
-  monitor: PluginMonitor;
-}
-
-/** A plugin whose required environment variables are unset (or empty) does not load: it says which, and what they are for. */
-function refuseMissingEnv(manifest: Manifest, env: Record<string, string>): void {
-  const missing = manifest.requiredEnv.filter((r) => !env[r.name]);
-  if (missing.length === 0) return;
-  const names = missing.map((r) => r.name).join(', ');
-  const about = missing.filter((r) => r.description).map((r) => `${r.name}: ${r.description}`);
-  throw new AirlockError('ENV_MISSING', `plugin \`${manifest.id}\` needs the environment variable${missing.length > 1 ? 's' : ''} ${names}, which ${missing.length > 1 ? 'are' : 'is'} not set`, {
-    plugin: manifest.id,
-    hint: `Set ${names} in the environment the host runs in${about.length ? ` (${about.join('; ')})` : ''}, then load it again.`,
-  });
-}
 
 /** Events of a trial's monitor: a trial reports to no one. */
 const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
@@ -363,6 +112,8 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #policy: HostPolicy;
   readonly #audit: AuditLog | undefined;
   readonly #quotas: HostQuotas | undefined;
+  /** What opening a plugin needs of this host (see plugin-opener.ts). */
+  readonly #openContext: OpenContext;
   /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
   readonly #loadFailures = new Map<string, PluginErrorRecord>();
   #closed = false;
@@ -427,6 +178,26 @@ export class Host extends EventEmitter<HostEvents> {
       },
       (message, plugin) => this.#logger({ level: 'warn', message, plugin }),
     );
+    this.#openContext = {
+      home,
+      limits: this.#limits,
+      env: this.#env,
+      connectTo: this.#connectTo,
+      spin: this.#spin,
+      storage,
+      secrets: this.#secrets,
+      credentials: this.#credentials,
+      loader: this.#loader,
+      lot: this.#lot,
+      policy: this.#policy,
+      audit: this.#audit,
+      quotas: this.#quotas,
+      logger: this.#logger,
+      isLoaded: (id) => this.#plugins.has(id),
+      monitorFor: (id, options) => this.#monitorFor(id, options),
+      namespaceForDirectory: (dir, manifest) => this.registry.namespaceForDirectory(dir, manifest),
+      masked: (err) => this.#masked(err),
+    };
   }
 
   /**
@@ -451,7 +222,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async trial(dir: string, options: Omit<LoadOptions, 'poolSize'> = {}): Promise<TrialResult> {
     this.#assertOpen();
-    const loaded = await this.#open(resolve(dir), { ...options, trial: true });
+    const loaded = await openPlugin(this.#openContext, resolve(dir), { ...options, trial: true });
     await this.#stop(loaded, { park: true });
     const missingEnv = loaded.manifest.requiredEnv.filter((r) => !this.#env[r.name]).map((r) => r.name);
     return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities, missingEnv };
@@ -459,7 +230,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   async #load(dir: string, options: OpenOptions): Promise<PluginInfo> {
     this.#assertOpen();
-    const loaded = await this.#open(resolve(dir), options);
+    const loaded = await openPlugin(this.#openContext, resolve(dir), options);
     if (this.#closed || this.#plugins.has(loaded.info.id)) {
       await this.#stop(loaded);
       loaded.monitor.dispose();
@@ -495,139 +266,6 @@ export class Host extends EventEmitter<HostEvents> {
       },
       restarted: (pluginId, restarts) => this.emit('plugin-restarted', { id: pluginId, restarts }),
     });
-  }
-
-  /** Read, check and start the plugin in `pluginDir`, without registering it. */
-  async #open(pluginDir: string, options: OpenOptions): Promise<Loaded> {
-    const manifest = await readManifest(pluginDir);
-    if (options.replacing === undefined && !options.trial && this.#plugins.has(manifest.id)) throw alreadyLoaded(manifest.id);
-    if (options.replacing !== undefined && options.replacing !== manifest.id) {
-      throw new AirlockError('PLUGIN_START_FAILED', `${pluginDir} holds plugin \`${manifest.id}\`, not \`${options.replacing}\``, { plugin: options.replacing });
-    }
-    const settings = this.#checkConfig(manifest, options.config ?? {});
-    const capabilities = effectiveCapabilities(expandConfigTemplates(manifest, settings), options.grant ?? {});
-    const refusal = policyRefusal(manifest, capabilities, this.#policy, this.home);
-    if (refusal) throw refusedByPolicy(manifest, refusal);
-    if (manifest.limits.memoryMb !== undefined && manifest.limits.memoryMb > this.#limits.maxMemoryMb) {
-      throw refusedByPolicy(manifest, `it asks for ${manifest.limits.memoryMb} MiB of memory (limits.memoryMb), and this host allows at most ${this.#limits.maxMemoryMb} MiB (limits.maxMemoryMb)`);
-    }
-    const config = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, JSON.stringify(v)]));
-    if (options.poolSize !== undefined && !(Number.isInteger(options.poolSize) && options.poolSize >= 1 && options.poolSize <= 16)) {
-      throw new AirlockError('PLUGIN_START_FAILED', `poolSize for plugin \`${manifest.id}\` must be an integer from 1 to 16, got ${options.poolSize}`, { plugin: manifest.id });
-    }
-
-    const id = manifest.id;
-    const monitor = this.#monitorFor(id, options);
-    const quota = new QuotaMeter(quotasFor(id, this.#quotas));
-    // A trial's uses are not the plugin's: they are not recorded.
-    const audit = options.trial ? undefined : this.#audit;
-    const timeoutMs = Math.min(manifest.limits.timeoutMs ?? this.#limits.defaultTimeoutMs, this.#limits.maxTimeoutMs);
-    const http = new HttpBroker({
-      pluginId: manifest.id,
-      origins: (capabilities.http ?? []).filter((entry) => !parseRange(entry)),
-      ranges: (capabilities.http ?? []).filter((entry) => parseRange(entry)),
-      maxBodyBytes: this.#limits.maxHttpBodyBytes,
-      log: (level, message) => this.#logger({ level, message, plugin: manifest.id }),
-      connectTo: this.#connectTo,
-      meter: monitor.meter,
-      quota,
-      audit: (e) => audit?.record({ plugin: manifest.id, capability: 'http', ...e }),
-    });
-    // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
-    // registry, a directory's is its package's own (found while the component is prepared); a trial's is in memory.
-    const namespaceOf: Promise<string | undefined> =
-      !capabilities.storage ? Promise.resolve(undefined) : options.namespace !== undefined || options.trial ? Promise.resolve(options.namespace ?? id) : this.registry.namespaceForDirectory(pluginDir, manifest);
-    namespaceOf.catch(() => {}); // observed below
-    const store = options.trial ? memoryStorage() : this.#storage;
-    const storageGrant = { namespace: id, pluginId: id, quotaBytes: capabilities.storage ? (capabilities.storage.quotaBytes ?? STORAGE_DEFAULTS.quotaBytes) : undefined };
-    let namespaceKnown = false;
-    const namespaced = namespaceOf.then((namespace) => {
-      storageGrant.namespace = namespace ?? id;
-      namespaceKnown = true;
-    });
-    namespaced.catch(() => {});
-    const memoryCapBytes = Math.min(manifest.limits.memoryMb ?? this.#limits.defaultMemoryMb, this.#limits.maxMemoryMb) * 1024 * 1024;
-    // Every plugin has its scratch directory; a trial (which keeps nothing) does not.
-    const preopens = [...preopensFor(id, capabilities.filesystem), ...(options.trial ? [] : [scratchPreopen(this.home, id, this.#limits.scratchMb * 1024 * 1024)])];
-    const env = grantedEnv(capabilities.env, this.#env);
-    if (!options.trial) refuseMissingEnv(manifest, env);
-    for (const name of Object.keys(env).sort()) audit?.record({ plugin: id, call: 'start', capability: 'env', action: 'expose', target: name, outcome: 'allowed', detail: undefined });
-    // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
-    for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) this.#secrets.remember(value);
-    const prepared = this.#loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
-    prepared.catch(() => {}); // observed below; the worker may not ask for it
-    // Known once the component is prepared; log lines and errors before then are left as written.
-    let stacks: StackMapper | undefined;
-    const poolSize = options.poolSize ?? 1;
-    const routes: HostCallRoutes = {
-      storage: (fn, args, call) => {
-        const over = capabilities.storage && (fn === 'set' || fn === 'delete') ? quota.take('storageWrites') : undefined;
-        if (over !== undefined) {
-          audit?.record({ plugin: id, call, capability: 'storage', action: fn, target: String(args[0]).slice(0, 256), outcome: 'refused', detail: over });
-          return { err: { tag: 'quota-exceeded', val: over } };
-        }
-        return namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args));
-      },
-      http: (fn, args, owner, scope, call) => http.serve(fn, args, { owners: [owner, scope], call }),
-      credentials: async (authPlugin, call) => {
-        const reply = await serveCredentials(this.#credentials, id, capabilities.credentials, authPlugin);
-        const denied = 'err' in reply && (reply.err as { tag?: string }).tag === 'denied';
-        const failed = 'err' in reply ? String((reply.err as { val?: unknown }).val ?? '') : undefined;
-        audit?.record({ plugin: id, call, capability: 'credentials', action: 'get-token', target: String(authPlugin), outcome: denied ? 'refused' : 'allowed', detail: failed });
-        return reply;
-      },
-    };
-    const instance = new InstancePool(poolSize, () => {
-      // Names this instance's HTTP responses, to close them when its worker stops.
-      const owner = {};
-      return new PluginInstance({
-        pluginId: id,
-        component: async () => (await prepared).component,
-        modules: async () => (await prepared).modules,
-        config,
-        env,
-        preopens,
-        timeoutMs,
-        maxMessageBytes: this.#limits.maxMessageBytes,
-        memoryCapBytes,
-        growthBytes: this.#limits.instanceGrowthMb * 1024 * 1024,
-        maxQueuedCalls: this.#limits.maxQueuedCalls,
-        spin: this.#spin,
-        onLog: (level, text) => {
-          const message = stacks && text.includes('plugin.js:') ? stacks.map(text) : text;
-          this.#logger({ level, message, plugin: id });
-        },
-        onHostCall: hostCallRouter(routes, owner),
-        onAudit: audit && ((e) => audit.record({ plugin: id, call: e.call, capability: 'filesystem', action: e.action, target: e.target, outcome: e.outcome, detail: e.detail })),
-        onExit: () => http.closeOwned(owner),
-        onCodeCache: (data) => this.#loader.saveCodeCache(prepared, data),
-        lot: this.#lot,
-        monitor,
-        fileQuota: quota.fileQuota,
-      });
-    });
-
-    try {
-      // The worker thread boots while the component is read, verified and compiled.
-      const started = instance.start();
-      started.catch(() => {});
-      const { component, contract } = await prepared;
-      stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap, component.sourceMapSha256);
-      const namespace = await namespaceOf;
-      await started;
-      const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
-      const understated = understatedRisk(manifest, capabilities, tools.map((t) => t.risk));
-      if (understated && this.#policy.understatedRisk === 'refuse') throw refusedByPolicy(manifest, understated);
-      if (understated && this.#policy.understatedRisk !== 'allow' && !options.trial) this.#logger({ level: 'warn', message: `${understated}: check its tools' risk levels before granting it more`, plugin: id });
-      const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
-      const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-      return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor };
-    } catch (err) {
-      await instance.close();
-      http.closeAll();
-      // A failing list-tools or info may show the plugin's environment secrets, like any later call.
-      throw this.#masked(mapErrorStacks(err, stacks));
-    }
   }
 
   /** Stop a plugin that is no longer registered: its instances, then its HTTP responses. */
@@ -684,7 +322,7 @@ export class Host extends EventEmitter<HostEvents> {
     // A reload is a fresh start: failures are forgotten, and the new build's own start is not refused as `failed`.
     // If the new build fails to start, the old one keeps serving, as `active`.
     old.monitor.reset();
-    const fresh = await this.#open(resolve(dir), { ...options, replacing: id });
+    const fresh = await openPlugin(this.#openContext, resolve(dir), { ...options, replacing: id });
     if (this.#closed || this.#plugins.get(id) !== old) {
       await this.#stop(fresh);
       throw new AirlockError('PLUGIN_START_FAILED', `plugin \`${id}\` changed while it was being reloaded`, { plugin: id });
@@ -1029,24 +667,7 @@ export class Host extends EventEmitter<HostEvents> {
     });
   }
 
-  /** The configuration with the schema's top-level defaults filled in, validated against the schema. */
-  #checkConfig(manifest: Manifest, given: Record<string, unknown>): Record<string, unknown> {
-    const config = { ...configDefaults(manifest.configSchema), ...given };
-    if (manifest.configSchema) {
-      const invalid = checkSchema(manifest.configSchema);
-      if (invalid.length > 0) {
-        throw new AirlockError('MANIFEST_INVALID', `plugin \`${manifest.id}\`: airlock.configSchema is not a valid JSON Schema: ${formatProblems(invalid)}`, { plugin: manifest.id });
-      }
-      const problems = compileSchema(manifest.configSchema).validate(config);
-      if (problems.length > 0) {
-        throw new AirlockError('CONFIG_INVALID', `configuration for plugin \`${manifest.id}\` does not match its configSchema: ${formatProblems(problems)}`, {
-          plugin: manifest.id,
-          hint: 'Pass a `config` to host.load() that matches the plugin\'s configSchema.',
-        });
-      }
-    }
-    return config;
-  }
+
 
 }
 
@@ -1066,8 +687,6 @@ function connectTargets(table: Record<string, string>): Map<string, ConnectTarge
   return map;
 }
 
-/** Environment variable names whose values are treated as secrets: `OPENAI_API_KEY`, `GITHUB_TOKEN`, `DB_PASSWORD`… */
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
 
 /** Installed plugins ordered so that every plugin comes after the ones it requires. */
 function dependencyOrder(plugins: InstalledPlugin[]): InstalledPlugin[] {
@@ -1088,8 +707,6 @@ function dependencyOrder(plugins: InstalledPlugin[]): InstalledPlugin[] {
   return ordered;
 }
 
-const alreadyLoaded = (id: string) =>
-  new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${id}\` is already loaded`, { plugin: id, hint: 'Unload it first with host.unload(), or reload it with host.reload().' });
 
 /** Where transpiled components and their digest records are kept for a host on `home`. */
 function componentCacheOf(home: string, options: Pick<HostOptions, 'componentCacheDir'>): ComponentCache {
