@@ -1,3 +1,8 @@
 #!/usr/bin/env node
 // A committed launcher, so package managers can link the bin before dist/ is built.
-import '../dist/cli/bin.js';
+import { setFlagsFromString } from 'node:v8';
+
+// Node 24's V8 can abort a process whose wasm code GC races a plugin worker's wrapper tier-up
+// (nodejs/node#64500; see docs/ARCHITECTURE.md). Set before any plugin is compiled.
+if (process.versions.node.startsWith('24.')) setFlagsFromString('--no-wasm-code-gc');
+await import('../dist/cli/bin.js');
