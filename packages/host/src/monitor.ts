@@ -131,7 +131,7 @@ const FINE_BUCKETS = STEPS * 40 + 1;
 const MAX_KEYS = 64;
 
 /** Counts of latencies: fixed log-linear buckets in microseconds, and the coarse Prometheus ones. */
-class Histogram {
+export class LatencyHistogram {
   readonly #fine = new Float64Array(FINE_BUCKETS);
   readonly #coarse = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
   count = 0;
@@ -191,7 +191,7 @@ export class PluginMonitor {
   readonly id: string;
   readonly #policy: Required<FailurePolicy>;
   readonly #events: MonitorHooks;
-  readonly #latency = new Histogram();
+  readonly #latency = new LatencyHistogram();
   readonly #errors = new Map<string, { n: number }>();
   readonly #http = new Map<string, OriginTraffic>();
   /** Times of the sandbox failures within the window, oldest first (at most #kept). */
