@@ -217,8 +217,9 @@ export class PluginInstance {
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #closed = false;
-  /** The export running now and its arguments, for the audit log's `call`. */
-  #running: [string, unknown[]] | undefined;
+  /** The export running now and its arguments, for the audit log's `call` (named only when a host call needs it). */
+  #runningFn: string | undefined;
+  #runningArgs: unknown[] | undefined;
 
   constructor(opts: InstanceOptions) {
     this.#opts = opts;
@@ -498,7 +499,8 @@ export class PluginInstance {
       signal?.throwIfAborted();
       signal?.addEventListener('abort', wake, { once: true });
       live.onProgress = options.onProgress;
-      this.#running = [fn, args];
+      this.#runningFn = fn;
+      this.#runningArgs = args;
       outcome = await this.#exchange(live, fn, args, timeoutMs, options.validate === true, options.scope, signal);
       return outcome;
     } catch (err) {
@@ -506,7 +508,8 @@ export class PluginInstance {
       throw err;
     } finally {
       if (live) live.onProgress = undefined;
-      this.#running = undefined;
+      this.#runningFn = undefined;
+      this.#runningArgs = undefined;
       signal?.removeEventListener('abort', wake);
       monitor?.end(t0, fn, outcome && !outcome.ok ? returnedCase(outcome) : undefined, thrown);
     }
@@ -613,7 +616,7 @@ export class PluginInstance {
         onAbort = () => resolve('late');
         signal?.addEventListener('abort', onAbort, { once: true });
       });
-      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope, this.#running && callLabel(...this.#running))), late]);
+      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope, this.#runningFn && callLabel(this.#runningFn, this.#runningArgs ?? []))), late]);
       if (answered === 'late') return false;
       reply = answered;
     } catch (err) {

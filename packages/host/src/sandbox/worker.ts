@@ -144,7 +144,7 @@ function emitLog(level: string, message: string) {
 function endCallLogs() {
   if (logLinesDropped > 0) post({ type: 'log', level: 'warn', message: `${logLinesDropped} more log lines from this call were dropped (at most ${LOG_LINES_PER_CALL} per call)`, seq: ++logSeq });
   if (auditDropped > 0) {
-    post({ type: 'audit', call: currentCall, action: 'more', target: `${auditDropped} more uses of granted directories in this call`, outcome: 'allowed', detail: `not recorded one by one (at most ${AUDIT_PER_CALL} per call)`, seq: ++logSeq });
+    post({ type: 'audit', call: currentCall(), action: 'more', target: `${auditDropped} more uses of granted directories in this call`, outcome: 'allowed', detail: `not recorded one by one (at most ${AUDIT_PER_CALL} per call)`, seq: ++logSeq });
   }
   logLinesThisCall = 0;
   logLinesDropped = 0;
@@ -158,15 +158,16 @@ function endCallLogs() {
 const AUDIT_PER_CALL = 1_000;
 let auditThisCall = 0;
 let auditDropped = 0;
-/** The call being served, as the audit log names it. */
-let currentCall: string | undefined;
+/** The request being served; its audit name (`callLabel`) is made only when a record needs it. */
+let currentRequest: Request | undefined;
+const currentCall = () => currentRequest && callLabel(currentRequest.fn, currentRequest.args);
 onFilesystemUse(
   (action, target, outcome, detail) => {
     if (++auditThisCall > AUDIT_PER_CALL) {
       auditDropped++;
       return;
     }
-    post({ type: 'audit', call: currentCall, action, target, outcome, detail, seq: ++logSeq });
+    post({ type: 'audit', call: currentCall(), action, target, outcome, detail, seq: ++logSeq });
   },
   () => (init.fileQuota ? takeFileOperation(init.fileQuota) : undefined),
 );
@@ -410,8 +411,7 @@ const linearBytes = () => memories.reduce((sum, m) => sum + m.buffer.byteLength,
 let reportedBytes = 0;
 
 /** Tell the host when the instance's linear memory passes what was reported (it grows by whole pages, so seldom). */
-function reportMemory(): void {
-  const bytes = linearBytes();
+function reportMemory(bytes: number): void {
   if (bytes <= reportedBytes) return;
   reportedBytes = bytes;
   post({ type: 'memory', linearBytes: bytes });
@@ -427,9 +427,8 @@ let settledBytes: number | undefined;
  * instance is the only way to give it back. Not while it holds resources (an
  * open chat stream lives in it).
  */
-function outgrown(): boolean {
+function outgrown(bytes: number): boolean {
   if (!instance || init.growthBytes <= 0) return false;
-  const bytes = linearBytes();
   settledBytes ??= bytes;
   return bytes - settledBytes > init.growthBytes && resources.size === 0;
 }
@@ -437,16 +436,19 @@ function outgrown(): boolean {
 function handle(req: Request): Response {
   progressFraction = -1;
   progressAt = -Infinity;
-  currentCall = callLabel(req.fn, req.args);
+  currentRequest = req;
   const response = call(req);
   endCallLogs();
+  // Not kept past the call: its arguments may be large.
+  currentRequest = undefined;
   response.logs = logSeq;
   if (req.fn === MEMORY_PROBE) return response;
-  reportMemory();
+  const bytes = linearBytes();
+  reportMemory(bytes);
   // A trap leaves the instance unusable ("cannot enter component instance"), and one
   // near its memory cap would fail the next call: either way, start afresh.
   if (nearMemoryCap()) response.memoryLimit = true;
-  if ('trap' in response || response.memoryLimit || outgrown()) discardInstance();
+  if ('trap' in response || response.memoryLimit || outgrown(bytes)) discardInstance();
   return response;
 }
 
