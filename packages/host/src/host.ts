@@ -50,6 +50,10 @@ export type {
 } from './host-types.js';
 
 
+/** What made a load fail, as an AirlockError (anything else becomes PLUGIN_START_FAILED). */
+const startFailure = (err: unknown, plugin?: string): AirlockError =>
+  AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { ...(plugin ? { plugin } : {}), cause: err });
+
 /** Events of a trial's monitor: a trial reports to no one. */
 const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
 
@@ -208,7 +212,7 @@ export class Host extends EventEmitter<HostEvents> {
     try {
       return await this.#load(dir, { ...options, namespace: undefined });
     } catch (err) {
-      this.#loadFailed(dir, AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { cause: err }));
+      this.#loadFailed(dir, startFailure(err));
       throw err;
     }
   }
@@ -224,8 +228,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const loaded = await openPlugin(this.#openContext, resolve(dir), { ...options, trial: true });
     await this.#stop(loaded, { park: true });
-    const missingEnv = loaded.manifest.requiredEnv.filter((r) => !this.#env[r.name]).map((r) => r.name);
-    return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities, missingEnv };
+    return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities, missingEnv: loaded.missingEnv.map((r) => r.name) };
   }
 
   async #load(dir: string, options: OpenOptions): Promise<PluginInfo> {
@@ -290,7 +293,7 @@ export class Host extends EventEmitter<HostEvents> {
         const namespace = await this.registry.namespaceOf(plugin);
         result.loaded.push(await this.#load(this.registry.dir(plugin), { grant: plugin.grant, config: plugin.config, expectedSha256: plugin.componentSha256, namespace }));
       } catch (err) {
-        const error = AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { plugin: plugin.id, cause: err });
+        const error = startFailure(err, plugin.id);
         this.#logger({ level: 'error', message: `not loaded: ${error.message}`, plugin: plugin.id });
         this.#loadFailed(this.registry.dir(plugin), error, plugin.id);
         result.failed.push({ id: plugin.id, error });

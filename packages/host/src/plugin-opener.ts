@@ -8,7 +8,7 @@
  * trial, stops it.
  */
 import { AirlockError } from './errors.js';
-import { readManifest, type Manifest } from './manifest.js';
+import { readManifest, type Manifest, type RequiredEnv } from './manifest.js';
 import { QuotaMeter, quotasFor, type HostQuotas } from './quotas.js';
 import type { AuditLog } from './audit.js';
 import { policyRefusal, refusedByPolicy, understatedRisk, type HostPolicy } from './policy.js';
@@ -58,6 +58,8 @@ export interface Loaded {
   stacks: StackMapper | undefined;
   /** Its state and figures; kept across reloads. */
   monitor: PluginMonitor;
+  /** Required environment variables unset here: a load refuses them, a trial starts without them and says so. */
+  missingEnv: RequiredEnv[];
 }
 
 /** What opening a plugin needs of the host that owns it. */
@@ -139,7 +141,8 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
   // Every plugin has its scratch directory; a trial (which keeps nothing) does not.
   const preopens = [...preopensFor(id, capabilities.filesystem), ...(options.trial ? [] : [scratchPreopen(ctx.home, id, ctx.limits.scratchMb * 1024 * 1024)])];
   const env = grantedEnv(capabilities.env, ctx.env);
-  if (!options.trial) refuseMissingEnv(manifest, env);
+  const missingEnv = manifest.requiredEnv.filter((r) => !env[r.name]);
+  if (missingEnv.length > 0 && !options.trial) throw envMissing(manifest, missingEnv);
   for (const name of Object.keys(env).sort()) audit?.record({ plugin: id, call: 'start', capability: 'env', action: 'expose', target: name, outcome: 'allowed', detail: undefined });
   // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
   for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) ctx.secrets.remember(value);
@@ -210,7 +213,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     if (understated && ctx.policy.understatedRisk !== 'allow' && !options.trial) ctx.logger({ level: 'warn', message: `${understated}: check its tools' risk levels before granting it more`, plugin: id });
     const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
     const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-    return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor };
+    return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor, missingEnv };
   } catch (err) {
     await instance.close();
     http.closeAll();
@@ -220,12 +223,10 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
 }
 
 /** A plugin whose required environment variables are unset (or empty) does not load: it says which, and what they are for. */
-function refuseMissingEnv(manifest: Manifest, env: Record<string, string>): void {
-  const missing = manifest.requiredEnv.filter((r) => !env[r.name]);
-  if (missing.length === 0) return;
+function envMissing(manifest: Manifest, missing: readonly RequiredEnv[]): AirlockError {
   const names = missing.map((r) => r.name).join(', ');
   const about = missing.filter((r) => r.description).map((r) => `${r.name}: ${r.description}`);
-  throw new AirlockError('ENV_MISSING', `plugin \`${manifest.id}\` needs the environment variable${missing.length > 1 ? 's' : ''} ${names}, which ${missing.length > 1 ? 'are' : 'is'} not set`, {
+  return new AirlockError('ENV_MISSING', `plugin \`${manifest.id}\` needs the environment variable${missing.length > 1 ? 's' : ''} ${names}, which ${missing.length > 1 ? 'are' : 'is'} not set`, {
     plugin: manifest.id,
     hint: `Set ${names} in the environment the host runs in${about.length ? ` (${about.join('; ')})` : ''}, then load it again.`,
   });
