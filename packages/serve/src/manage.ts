@@ -8,7 +8,7 @@
  * `list_changed`. Errors are problem+json with the host's error codes.
  */
 import { Hono, type Context } from 'hono';
-import { AirlockError, type Grant, type Host, type HostEvents, type InstalledPlugin } from '@airlock/host';
+import { AirlockError, type Grant, type Host, type HostEvents, type InstalledPlugin, type PluginStatus } from '@airlock/host';
 import { PLUGIN_EVENTS, problem } from './problem.js';
 
 /** The status a host error gets. */
@@ -51,9 +51,9 @@ function fromError(err: unknown): Response {
   return problemOf(500, 'INTERNAL', (err as Error)?.message ?? String(err));
 }
 
-/** A plugin as the API shows it: its record, whether it runs now, and its tools. */
-function view(host: Host, plugin: InstalledPlugin) {
-  const status = host.status().find((s) => s.id === plugin.id);
+/** A plugin as the API shows it: its record, whether it runs now and where it is in its life, and its tools. `statuses`: `host.status()`, read once for a list. */
+function view(host: Host, plugin: InstalledPlugin, statuses: PluginStatus[] = host.status()) {
+  const status = statuses.find((s) => s.id === plugin.id);
   const loaded = status?.loaded ?? false;
   const runtime = status && { state: status.state, since: status.since, restarts: status.restarts, ...(status.lastError ? { lastError: status.lastError } : {}), ...(status.retryAt ? { retryAt: status.retryAt } : {}) };
   return { ...plugin, loaded, ...runtime, tools: loaded ? host.tools().filter((t) => t.plugin === plugin.id).map((t) => t.qualifiedName) : [] };
@@ -108,7 +108,10 @@ export function manageRoutes(host: Host, options: ManageOptions): { app: Hono; c
 
   app.get(
     '/plugins',
-    guard(async (c) => c.json({ plugins: host.registry.list().map((p) => view(host, p)) })),
+    guard(async (c) => {
+      const statuses = host.status();
+      return c.json({ plugins: host.registry.list().map((p) => view(host, p, statuses)) });
+    }),
   );
 
   app.get(
