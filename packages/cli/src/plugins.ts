@@ -440,11 +440,19 @@ export async function verifyPlugins(host: Host, ui: Ui, id: string | undefined):
       }),
     );
     if (reports.length === 0) ui.log(ui.err.dim('No plugins installed.'));
+    for (const r of reports) if (r.understatedRisk && r.ok) ui.log(`${ui.err.yellow('warning')}: ${r.understatedRisk}`);
   }
   if (failed.length === 0) return 0;
   const names = failed.map((r) => r.id).join(', ');
   ui.log(`${ui.err.red('error')}: ${failed.length === 1 ? '1 plugin fails' : `${failed.length} plugins fail`} verification: ${names}`);
   for (const r of failed) if (r.cacheProblem) ui.log(`  ${r.id}: its cached transpiled output changed since it was written: ${r.cacheProblem}`);
+  for (const r of failed) if (r.understatedRisk) ui.log(`  ${r.id}: ${r.understatedRisk}, which the host's policy refuses`);
+  const risky = (r: (typeof failed)[number]) => r.understatedRisk !== undefined;
+  const intactFiles = (r: (typeof failed)[number]) => r.componentIntact && r.manifestIntact && r.cacheIntact && r.signature.status !== 'invalid';
+  if (failed.every((r) => risky(r) && intactFiles(r))) {
+    ui.log(`${ui.err.dim('hint:')} Take back what the tools do not need (\`airlock revoke <id> <capability>\`), or ask the plugin's author to declare its tools' real risk levels.`);
+    return 1;
+  }
   // Only the cache changed: the installed files are as recorded, and a load rebuilds the output from them.
   const onlyCache = failed.every((r) => !r.cacheIntact && r.componentIntact && r.manifestIntact && r.signature.status !== 'invalid');
   if (onlyCache) {

@@ -145,6 +145,10 @@ export interface TrialResult {
   capabilities: Capabilities;
   /** Required environment variables (`capabilities.env` entries with `required: true`) that are not set here: a load would fail. A trial starts the plugin all the same. */
   missingEnv: string[];
+  /** For a tool plugin: its tools' names and risk levels, as it listed them. */
+  tools: { name: string; risk: RiskLevel }[];
+  /** What a load would warn about (a tool plugin understating its risk, under the policy's `warn`). */
+  warnings: string[];
 }
 
 /** What `loadInstalled` did: the plugins it loaded, and the ones that failed, with why. */

@@ -173,6 +173,7 @@ export class Host extends EventEmitter<HostEvents> {
       options.trust ?? {},
       {
         trial: (dir, grant, config) => this.trial(dir, { grant, config }),
+        understatedRisk: this.#policy.understatedRisk ?? 'warn',
         isLoaded: (id) => this.#plugins.has(id),
         reload: async (id, dir, grant, config, expectedSha256, namespace) => void (await this.#replace(id, dir, { grant, config, expectedSha256, namespace })),
         storage,
@@ -228,7 +229,15 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const loaded = await openPlugin(this.#openContext, resolve(dir), { ...options, trial: true });
     await this.#stop(loaded, { park: true });
-    return { manifest: loaded.manifest, sha256: loaded.info.sha256, contract: loaded.info.contract, capabilities: loaded.info.capabilities, missingEnv: loaded.missingEnv.map((r) => r.name) };
+    return {
+      manifest: loaded.manifest,
+      sha256: loaded.info.sha256,
+      contract: loaded.info.contract,
+      capabilities: loaded.info.capabilities,
+      missingEnv: loaded.missingEnv.map((r) => r.name),
+      tools: loaded.tools.map((t) => ({ name: t.name, risk: t.risk })),
+      warnings: loaded.warnings,
+    };
   }
 
   async #load(dir: string, options: OpenOptions): Promise<PluginInfo> {

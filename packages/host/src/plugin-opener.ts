@@ -60,6 +60,8 @@ export interface Loaded {
   monitor: PluginMonitor;
   /** Required environment variables unset here: a load refuses them, a trial starts without them and says so. */
   missingEnv: RequiredEnv[];
+  /** What the host warned about at the start (a load logs these; a trial only returns them). */
+  warnings: string[];
 }
 
 /** What opening a plugin needs of the host that owns it. */
@@ -210,10 +212,11 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
     const understated = understatedRisk(manifest, capabilities, tools.map((t) => t.risk));
     if (understated && ctx.policy.understatedRisk === 'refuse') throw refusedByPolicy(manifest, understated);
-    if (understated && ctx.policy.understatedRisk !== 'allow' && !options.trial) ctx.logger({ level: 'warn', message: `${understated}: check its tools' risk levels before granting it more`, plugin: id });
+    const warnings = understated && ctx.policy.understatedRisk !== 'allow' ? [`${understated}: check its tools' risk levels before granting it more`] : [];
+    if (!options.trial) for (const message of warnings) ctx.logger({ level: 'warn', message, plugin: id });
     const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
     const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-    return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor, missingEnv };
+    return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor, missingEnv, warnings };
   } catch (err) {
     await instance.close();
     http.closeAll();

@@ -425,3 +425,44 @@ describe('enable, disable, remove', () => {
     ]);
   });
 });
+
+describe('risk levels weighed against the grant', () => {
+  const spinWat = new URL('../fixtures/spin-wat', import.meta.url).pathname;
+
+  it('a tool plugin whose only tool says read-only while it holds network access is flagged at install and by verify; a refusing policy fails it', async () => {
+    await freshHome();
+    const warnings: string[] = [];
+    const host = await open({ logger: (e) => e.level === 'warn' && warnings.push(e.message) });
+    const dir = await pluginVariant(spinWat, join(work, 'quiet-fetcher'), (pkg) => {
+      pkg.name = 'quiet-fetcher';
+      pkg.airlock.capabilities = { http: ['https://api.example.com'] };
+    });
+    const installed = await host.registry.install(dir, { grant: 'manifest' });
+    expect(installed.tools).toEqual([{ name: 'spin', risk: 'read-only' }]);
+    const understated = 'every tool of `quiet-fetcher` says it is read-only, but the plugin holds network access, which can change things';
+    expect(warnings).toContain(`${understated}: check its tools' risk levels before granting it more`);
+
+    const [report] = await host.registry.verify('quiet-fetcher');
+    expect(report).toMatchObject({ understatedRisk: understated, ok: true });
+
+    // The rule is the host's: the same home under a refusing policy fails verification, and the plugin does not load.
+    await host.close();
+    const strict = await open({ policy: { understatedRisk: 'refuse' } });
+    expect(await strict.registry.verify('quiet-fetcher')).toMatchObject([{ understatedRisk: understated, componentIntact: true, ok: false }]);
+    const { failed } = await strict.loadInstalled();
+    expect(failed.map((f) => [f.id, f.error.code])).toEqual([['quiet-fetcher', 'POLICY_REFUSED']]);
+    await strict.close();
+
+    // Without the grant that can change things, nothing is understated.
+    const lenient = await open();
+    lenient.registry.setGrant('quiet-fetcher', {});
+    const [after] = await lenient.registry.verify('quiet-fetcher');
+    expect(after).not.toHaveProperty('understatedRisk');
+    expect(after!.ok).toBe(true);
+    // Under `allow`, it is not reported.
+    await lenient.close();
+    const allowing = await open({ policy: { understatedRisk: 'allow' } });
+    allowing.registry.setGrant('quiet-fetcher', { http: ['https://api.example.com'] });
+    expect((await allowing.registry.verify('quiet-fetcher'))[0]).not.toHaveProperty('understatedRisk');
+  });
+});

@@ -27,6 +27,8 @@ import { fetchSource, parseSource, type Source } from './sources.js';
 import { makePrivateDirectories, privatePackage } from '../home.js';
 import { InstallState, ownerOfPlugin, sameOwner, type DataOwner, type InstalledPlugin, type SignatureRecord } from './state.js';
 import type { StorageAdapter } from '../storage/adapter.js';
+import type { TrialResult } from '../host-types.js';
+import { understatedRisk } from '../policy.js';
 
 export type { InstalledPlugin, SignatureRecord, DataOwner };
 export { capabilityDiff, type CapabilityDiff };
@@ -134,13 +136,23 @@ export interface VerifyReport {
   /** What changed in the cached output, when `cacheIntact` is false. */
   cacheProblem?: string;
   signature: Verification;
+  /**
+   * A tool plugin whose tools all say `read-only` while its grant can change
+   * things (network access, storage, a read-write directory), weighed from the
+   * risk levels recorded at install: what is wrong, or undefined. It makes
+   * `ok` false when the host's policy refuses such plugins
+   * (`understatedRisk: 'refuse'`); under `allow` it is not reported.
+   */
+  understatedRisk?: string;
   ok: boolean;
 }
 
 /** What the registry needs of the host that owns it. */
 export interface RegistryHost {
   /** Check a package as a load would (component readable, right kind and contract, config and grant valid), without keeping it; `host.trial`. */
-  trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<{ sha256: string; missingEnv: string[] }>;
+  trial(dir: string, grant: Grant | 'manifest', config: Record<string, unknown>): Promise<Pick<TrialResult, 'sha256' | 'missingEnv' | 'tools' | 'warnings'>>;
+  /** The host policy's rule for a tool plugin that understates its risk (`createHost({ policy })`). */
+  understatedRisk: 'warn' | 'refuse' | 'allow';
   /** Whether plugin `id` is loaded now. */
   isLoaded(id: string): boolean;
   /** Replace a loaded plugin with the package in `dir`, storing in `namespace`; in-flight calls finish on the old instance. Rejects, leaving the old one, if the new one fails to start. */
@@ -174,6 +186,7 @@ interface Checked {
   componentSha256: string;
   manifestSha256: string;
   signature: SignatureRecord;
+  tools: { name: string; risk: string }[];
   /** What the user should hear about the package: an unsigned or untrusted signature, environment variables it needs that are not set. */
   warnings: string[];
 }
@@ -638,6 +651,8 @@ export class PluginRegistry {
         // What runs is the transpiled output of the recorded component: a changed cache entry changes it as much as a changed component.
         const cache = await this.#host.checkCache(p.componentSha256, componentIntact ? component : undefined);
         const cacheIntact = cache.state !== 'tampered';
+        const rule = this.#host.understatedRisk;
+        const understated = manifest && p.tools && rule !== 'allow' ? this.#understated(manifest, p) : undefined;
         return {
           id: p.id,
           version: p.version,
@@ -647,10 +662,21 @@ export class PluginRegistry {
           cacheIntact,
           ...(cache.state === 'tampered' ? { cacheProblem: cache.problem } : {}),
           signature,
-          ok: componentIntact && manifestIntact && cacheIntact && signatureOk,
+          ...(understated ? { understatedRisk: understated } : {}),
+          ok: componentIntact && manifestIntact && cacheIntact && signatureOk && !(understated && rule === 'refuse'),
         };
       }),
     );
+  }
+
+  /** What is wrong with the risk levels of `plugin`'s tools, given what it is granted now; undefined when nothing, or when its grant no longer applies (a load says why). */
+  #understated(manifest: Manifest, plugin: InstalledPlugin): string | undefined {
+    try {
+      const granted = effectiveCapabilities(expandConfigTemplates(manifest, plugin.config), plugin.grant);
+      return understatedRisk(manifest, granted, plugin.tools!.map((t) => t.risk));
+    } catch {
+      return undefined;
+    }
   }
 
   /** Check the installed files of `plugin` before a load: the recorded hashes and, under `requireSigned`, the signature. */
@@ -707,6 +733,7 @@ export class PluginRegistry {
       manifestSha256: c.manifestSha256,
       signature: c.signature,
       requires: c.manifest.requires,
+      ...(c.manifest.kind === 'tool' ? { tools: c.tools } : {}),
     };
   }
 
@@ -733,15 +760,16 @@ export class PluginRegistry {
     const verification = await verifyPackage(dir, this.#trust.keys);
     const { warning } = enforcePolicy(verification, this.#trust, manifest.id);
     // Component present, of the manifest's kind and a served contract; config and grant valid. The hash is of the component that started.
-    const { sha256: componentSha256, missingEnv } = await this.#host.trial(dir, grant, config);
+    const { sha256: componentSha256, missingEnv, tools, warnings: started } = await this.#host.trial(dir, grant, config);
     const signature: SignatureRecord =
       verification.status === 'signed' ? { status: 'signed', keyId: verification.keyId } : verification.status === 'untrusted' ? { status: 'untrusted', keyId: verification.keyId } : { status: 'unsigned' };
     const warnings = [
       ...(warning ? [warning] : []),
       // Installed all the same: the variable may be set where the host runs, which need not be this shell.
       ...(missingEnv.length > 0 ? [`\`${manifest.id}\` needs ${missingEnv.join(', ')} set in the environment the host runs in; it will not load until ${missingEnv.length > 1 ? 'they are' : 'it is'}`] : []),
+      ...started,
     ];
-    return { dir, manifest, componentSha256, manifestSha256: manifestDigest(pkg), signature, warnings };
+    return { dir, manifest, componentSha256, manifestSha256: manifestDigest(pkg), signature, tools, warnings };
   }
 
   #refuseIfRequired(plugin: InstalledPlugin, action: string, force: boolean | undefined, counts: (p: InstalledPlugin) => boolean): void {

@@ -45,6 +45,13 @@ export interface InstalledPlugin {
   signature: SignatureRecord;
   /** Other plugins it requires, by id, with their version ranges. */
   requires: Record<string, string>;
+  /**
+   * A tool plugin's tools and their risk levels, as its trial listed them at
+   * install or update, so `verify` can weigh them against the grant without
+   * starting the plugin. Undefined for a plugin installed before they were
+   * recorded (host 0.1) until it is updated.
+   */
+  tools?: { name: string; risk: string }[];
   installedAt: number;
   updatedAt: number;
 }
@@ -107,6 +114,7 @@ interface Row {
   manifest_sha256: string;
   signature_json: string;
   requires_json: string;
+  tools_json: string | null;
   installed_at: number;
   updated_at: number;
 }
@@ -124,6 +132,7 @@ const toPlugin = (r: Row): InstalledPlugin => ({
   manifestSha256: r.manifest_sha256,
   signature: JSON.parse(r.signature_json) as SignatureRecord,
   requires: JSON.parse(r.requires_json) as Record<string, string>,
+  ...(r.tools_json === null ? {} : { tools: JSON.parse(r.tools_json) as { name: string; risk: string }[] }),
   installedAt: r.installed_at,
   updatedAt: r.updated_at,
 });
@@ -143,7 +152,8 @@ const SCHEMA = `
     signature_json TEXT NOT NULL,
     requires_json TEXT NOT NULL,
     installed_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    tools_json TEXT
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS data_owners (
     namespace TEXT PRIMARY KEY,
@@ -176,17 +186,22 @@ export class InstallState {
 
   constructor(file: string) {
     this.#db = openDatabase(file, { ...STATE_DB, synchronous: 'FULL', schema: SCHEMA });
+    // Homes made before tools were recorded gain the column (NULL: not recorded); a host of that time still reads and writes them.
+    const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').all('installed') as { name: string }[];
+    if (!columns.some((c) => c.name === 'tools_json')) this.#db.exec('ALTER TABLE installed ADD COLUMN tools_json TEXT');
     this.#q = {
       get: this.#db.prepare('SELECT * FROM installed WHERE id = ?'),
       all: this.#db.prepare('SELECT * FROM installed ORDER BY id'),
       put: this.#db.prepare(`
-        INSERT INTO installed VALUES (:id, :name, :version, :kind, :source, :enabled, :grant_json, :config_json,
-          :component_sha256, :manifest_sha256, :signature_json, :requires_json, :installed_at, :updated_at)
+        INSERT INTO installed (id, name, version, kind, source, enabled, grant_json, config_json, component_sha256,
+          manifest_sha256, signature_json, requires_json, installed_at, updated_at, tools_json)
+        VALUES (:id, :name, :version, :kind, :source, :enabled, :grant_json, :config_json,
+          :component_sha256, :manifest_sha256, :signature_json, :requires_json, :installed_at, :updated_at, :tools_json)
         ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version, kind = excluded.kind,
           source = excluded.source, enabled = excluded.enabled, grant_json = excluded.grant_json,
           config_json = excluded.config_json, component_sha256 = excluded.component_sha256,
           manifest_sha256 = excluded.manifest_sha256, signature_json = excluded.signature_json,
-          requires_json = excluded.requires_json, updated_at = excluded.updated_at`),
+          requires_json = excluded.requires_json, updated_at = excluded.updated_at, tools_json = excluded.tools_json`),
       delete: this.#db.prepare('DELETE FROM installed WHERE id = ?'),
     };
     // In use first, then the most recently kept.
@@ -309,6 +324,7 @@ export class InstallState {
       requires_json: JSON.stringify(p.requires),
       installed_at: p.installedAt,
       updated_at: p.updatedAt,
+      tools_json: p.tools === undefined ? null : JSON.stringify(p.tools),
     });
   }
 
