@@ -21,6 +21,7 @@ Usage
 Installed plugins
   airlock plugin list                                 The installed plugins: version, status, signature;
                                                       and data kept for plugins no longer installed
+                                                      (--url: their state and figures in a server)
   airlock plugin info <id>                            One plugin: source, hashes, signature, config, grant
   airlock plugin add <source>                         Install from a directory, a .tgz, npm:<spec> or a
                                                       git URL (git+https://…#ref), asking for consent

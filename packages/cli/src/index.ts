@@ -17,7 +17,7 @@ import { addPlugin, addTarget, changeGrant, grantTarget, listPlugins, pluginInfo
 import { homeDir, withHost, withRegistry } from './session.js';
 import { callTool, listTools, parseToolCall } from './tools.js';
 import { createToken, listTokens, revokeToken, serve, serveOptions, tokenScopes } from './serve.js';
-import { top, topOptions } from './top.js';
+import { metricsSource, top, topOptions } from './top.js';
 import { auditQuery, showAudit } from './audit.js';
 
 export type { Io } from './io.js';
@@ -137,13 +137,15 @@ that is not installed (removed without --purge, or replaced by another package u
 listed after the table, with whose it is and its size.`,
       options: [
         ...HOME,
-        ['json', 'Print a JSON array: the installed plugins with their `storedData`, then ids with kept data only (`"installed": false`)'],
+        ['url', 'Also show the state, calls, errors and p99 of the plugins an `airlock serve` at <url> has loaded (token with the metrics scope in AIRLOCK_TOKEN)'],
+        ['json', 'Print a JSON array: the installed plugins with their `storedData` (and `runtime`, with --url), then ids with kept data only (`"installed": false`)'],
       ],
-      examples: ['airlock plugin list', 'airlock plugin list --json'],
+      examples: ['airlock plugin list', 'airlock plugin list --json', 'airlock plugin list --url http://127.0.0.1:7345'],
     },
-    prepare: (rest, _args, ui) => {
+    prepare: (rest, args, ui) => {
       noMore(rest);
-      return async (host) => listPlugins(host, ui);
+      const live = liveSource(args, ui);
+      return async (host) => listPlugins(host, ui, live);
     },
   },
   audit: {
@@ -172,12 +174,17 @@ the same log, <home>/audit.db, which keeps the newest 100,000 records. Secrets a
 configuration, its stored data and any kept under its id for other packages, and the grant, one
 capability a line. Risky capabilities (network, environment variables, writable files, sign-ins) are
 marked with \`!\`. For an id that is not installed but has data kept, shows whose data it is.`,
-      options: [...HOME, ['json', 'Print the plugin as JSON, with the directory it is installed in (`dir`) and its `storedData`']],
-      examples: ['airlock plugin info notes'],
+      options: [
+        ...HOME,
+        ['url', 'Also show its state, calls, errors, latency, restarts and memory in an `airlock serve` at <url> (token with the metrics scope in AIRLOCK_TOKEN)'],
+        ['json', 'Print the plugin as JSON, with the directory it is installed in (`dir`) and its `storedData` (and `runtime`, with --url)'],
+      ],
+      examples: ['airlock plugin info notes', 'airlock plugin info notes --url http://127.0.0.1:7345'],
     },
-    prepare: (rest, _args, ui) => {
+    prepare: (rest, args, ui) => {
       const id = pluginTarget('plugin info', rest)!;
-      return (host) => pluginInfo(host, ui, id);
+      const live = liveSource(args, ui);
+      return (host) => pluginInfo(host, ui, id, live);
     },
   },
   'plugin add': {
@@ -448,6 +455,9 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = (() => {
 
 /** The options a command takes: those its help lists. */
 const optionsOf = (command: Command): OptionName[] => command.help.options.map((o) => (typeof o === 'string' ? o : o[0]));
+
+/** The server whose figures `plugin list` and `plugin info` add, when --url names one. */
+const liveSource = (args: Args, ui: Ui) => (args.values.url === undefined ? undefined : metricsSource(args.values.url, ui.io.env));
 
 function noMore(rest: string[]): void {
   if (rest.length) throw new UsageError(`unexpected argument \`${rest[0]}\``);

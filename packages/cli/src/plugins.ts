@@ -9,6 +9,7 @@ import {
   capabilityItems,
   describeDiff,
   describeGrantItem,
+  formatBytes,
   removeFromGrant,
   parseSource,
   readManifest,
@@ -20,6 +21,7 @@ import {
   type Host,
   type InstallStep,
   type InstalledPlugin,
+  type PluginMetrics,
   type SignatureRecord,
   type StoredData,
   type Verification,
@@ -27,6 +29,7 @@ import {
 import { parseConfigs } from './args.js';
 import { askedCapabilities, capabilityLines, grantItemOf } from './capabilities.js';
 import { CliError, UsageError, startSpinner, table, type Ui } from './output.js';
+import { ms, readMetrics, type MetricsSource } from './top.js';
 
 /** The one `<id>` argument of a plugin command, checked before the host opens. */
 export function pluginTarget(command: string, rest: string[], optional = false): string | undefined {
@@ -95,25 +98,48 @@ function byId(data: StoredData[]): Map<string, StoredData[]> {
 
 // ─── list, info ────────────────────────────────────────────────────────────
 
-export async function listPlugins(host: Host, ui: Ui): Promise<number> {
+/** The figures of the plugins a running server has loaded, by id, when `--url` names one. */
+async function runningIn(live: MetricsSource | undefined): Promise<Map<string, PluginMetrics> | undefined> {
+  return live && new Map((await readMetrics(live)).map((m) => [m.id, m]));
+}
+
+/** A plugin's status: its state in the server when the server has it loaded, else whether it is enabled. */
+const statusText = (p: InstalledPlugin, running: PluginMetrics | undefined) => running?.state ?? (p.enabled ? 'enabled' : 'disabled');
+
+/** `text` in the colour of that status. */
+function paintStatus(ui: Ui, p: InstalledPlugin, running: PluginMetrics | undefined, text = statusText(p, running)): string {
+  const status = statusText(p, running);
+  return status === 'active' || status === 'enabled' ? ui.out.green(text) : status === 'disabled' ? ui.out.dim(text) : status === 'failed' ? ui.out.red(text) : ui.out.yellow(text);
+}
+
+const errorCount = (m: PluginMetrics) => Object.values(m.errors).reduce((a, b) => a + b, 0);
+
+export async function listPlugins(host: Host, ui: Ui, live?: MetricsSource): Promise<number> {
   const plugins = host.registry.list();
-  const data = await host.registry.storedData();
+  const [data, running] = await Promise.all([host.registry.storedData(), runningIn(live)]);
   const installedIds = new Set(plugins.map((p) => p.id));
   if (ui.json) {
     // Installed plugins, and ids that only have data kept (`installed: false`), by id.
     const grouped = byId(data);
+    const runtime = (id: string) => (running?.has(id) ? { runtime: running.get(id) } : {});
     const entries = [
-      ...plugins.map((p) => ({ ...withDir(host, p), installed: true, storedData: grouped.get(p.id) ?? [] })),
+      ...plugins.map((p) => ({ ...withDir(host, p), installed: true, storedData: grouped.get(p.id) ?? [], ...runtime(p.id) })),
       ...[...grouped].filter(([id]) => !installedIds.has(id)).map(([id, stored]) => ({ id, installed: false, storedData: stored })),
     ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     ui.print(`${JSON.stringify(entries)}\n`);
     return 0;
   }
-  const rows = plugins.map((p) => [p.id, p.version, p.kind, p.enabled ? 'enabled' : 'disabled', signatureText(p.signature), p.source]);
+  // With a server: its state for the plugins it has loaded, and their calls, errors and p99.
+  const figures = (p: InstalledPlugin) => {
+    const m = running?.get(p.id);
+    return !running ? [] : m ? [String(m.calls), String(errorCount(m)), m.latency.count ? ms(m.latency.p99Ms) : '-'] : ['-', '-', '-'];
+  };
+  const rows = plugins.map((p) => [p.id, p.version, p.kind, statusText(p, running?.get(p.id)), signatureText(p.signature), ...figures(p), p.source]);
+  const header = ['ID', 'VERSION', 'KIND', 'STATUS', 'SIGNATURE', ...(running ? ['CALLS', 'ERRORS', 'P99'] : []), 'SOURCE'];
   ui.print(
-    table(['ID', 'VERSION', 'KIND', 'STATUS', 'SIGNATURE', 'SOURCE'], rows, (cell, row, column) => {
+    table(header, rows, (cell, row, column) => {
       const p = plugins[row]!;
-      if (column === 3) return p.enabled ? ui.out.green(cell) : ui.out.dim(cell);
+      if (column === 3) return paintStatus(ui, p, running?.get(p.id), cell);
       if (column === 4 && p.signature.status !== 'signed') return p.signature.status === 'untrusted' ? ui.out.red(cell) : ui.out.yellow(cell);
       return cell;
     }),
@@ -124,12 +150,13 @@ export async function listPlugins(host: Host, ui: Ui): Promise<number> {
   return 0;
 }
 
-export async function pluginInfo(host: Host, ui: Ui, id: string): Promise<number> {
+export async function pluginInfo(host: Host, ui: Ui, id: string, live?: MetricsSource): Promise<number> {
   const data = await host.registry.storedData(id);
   if (!host.registry.get(id) && data.length > 0) return keptInfo(ui, id, data);
   const p = installed(host, id);
+  const running = (await runningIn(live))?.get(id);
   if (ui.json) {
-    ui.print(`${JSON.stringify({ ...withDir(host, p), storedData: data })}\n`);
+    ui.print(`${JSON.stringify({ ...withDir(host, p), storedData: data, ...(running ? { runtime: running } : {}) })}\n`);
     return 0;
   }
   const own = data.find((d) => d.inUse);
@@ -137,7 +164,8 @@ export async function pluginInfo(host: Host, ui: Ui, id: string): Promise<number
   const details: [string, string][] = [
     ['name', p.name],
     ['kind', p.kind],
-    ['status', p.enabled ? ui.out.green('enabled') : ui.out.dim('disabled')],
+    ['status', `${paintStatus(ui, p, running)}${running ? '' : live ? ui.out.dim(', not loaded in the server') : ''}`],
+    ...(running ? runtimeLines(ui, running) : []),
     ['source', p.source],
     ['signature', signatureText(p.signature)],
     ['component', `sha256 ${p.componentSha256}`],
@@ -154,6 +182,20 @@ export async function pluginInfo(host: Host, ui: Ui, id: string): Promise<number
   ui.print(`${ui.out.bold(p.id)} ${p.version}\n${lines.join('')}Granted\n${capabilityLines(ui.out, capabilityItems(p.grant))}`);
   await warnIfUncovered(host, ui, p);
   return 0;
+}
+
+/** What a running server says of a plugin it has loaded: since when in its state, its calls, latency and memory. */
+function runtimeLines(ui: Ui, m: PluginMetrics): [string, string][] {
+  const errors = Object.entries(m.errors).map(([code, n]) => `${code} ${n}`);
+  const at = (epochMs: number) => new Date(epochMs).toISOString();
+  return [
+    ['since', `${at(m.since)}${m.retryAt ? `, calls refused until ${at(m.retryAt)}` : ''}`],
+    ['calls', `${m.calls}, ${errors.length ? `${errorCount(m)} failed (${errors.join(', ')})` : 'none failed'}; ${m.inFlight} running, ${m.queued} waiting`],
+    ...(m.latency.count ? [['latency', `p50 ${ms(m.latency.p50Ms)}, p90 ${ms(m.latency.p90Ms)}, p99 ${ms(m.latency.p99Ms)}`] as [string, string]] : []),
+    ['restarts', String(m.restarts)],
+    ['memory', `${formatBytes(m.memoryHighWaterBytes)} at most`],
+    ...(m.lastError ? [['error', `the last: ${ui.out.red(m.lastError.code)} ${m.lastError.message} (${at(m.lastError.at)})`] as [string, string]] : []),
+  ];
 }
 
 /** `plugin info <id>` for an id that is not installed but has data kept. */

@@ -9,22 +9,30 @@ import type { Args } from './args.js';
 import { CliError, UsageError, table, type Ui } from './output.js';
 import { DEFAULT_PORT } from './serve.js';
 
-export interface TopOptions {
+/** A running `airlock serve` to read metrics from: its `/metrics` address and a token with the metrics scope. */
+export interface MetricsSource {
   url: string;
   token: string | undefined;
+}
+
+export interface TopOptions extends MetricsSource {
   once: boolean;
   intervalMs: number;
 }
 
+/** The server named by --url (default: this machine's default port), with the token in AIRLOCK_TOKEN. */
+export function metricsSource(given: string, env: NodeJS.ProcessEnv): MetricsSource {
+  if (!URL.canParse(given) || !/^https?:$/.test(new URL(given).protocol)) throw new UsageError(`--url must be the http(s) address of an \`airlock serve\`, e.g. http://127.0.0.1:${DEFAULT_PORT}; got \`${given}\``);
+  return { url: new URL('/metrics', given).href, token: env.AIRLOCK_TOKEN || undefined };
+}
+
 export function topOptions(rest: string[], args: Args, env: NodeJS.ProcessEnv): TopOptions {
   if (rest.length) throw new UsageError(`unexpected argument \`${rest[0]}\``);
-  const given = args.values.url ?? `http://127.0.0.1:${DEFAULT_PORT}`;
-  if (!URL.canParse(given) || !/^https?:$/.test(new URL(given).protocol)) throw new UsageError(`--url must be the http(s) address of an \`airlock serve\`, e.g. http://127.0.0.1:${DEFAULT_PORT}; got \`${given}\``);
-  return { url: new URL('/metrics', given).href, token: env.AIRLOCK_TOKEN || undefined, once: !!args.values.once, intervalMs: 2000 };
+  return { ...metricsSource(args.values.url ?? `http://127.0.0.1:${DEFAULT_PORT}`, env), once: !!args.values.once, intervalMs: 2000 };
 }
 
 /** One read of the server's metrics; errors say what to do. */
-async function read(options: TopOptions): Promise<PluginMetrics[]> {
+export async function readMetrics(options: MetricsSource): Promise<PluginMetrics[]> {
   let res: Response;
   try {
     res = await fetch(options.url, { headers: { accept: 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) } });
@@ -44,7 +52,7 @@ async function read(options: TopOptions): Promise<PluginMetrics[]> {
   return body.plugins!;
 }
 
-const ms = (n: number) => (n >= 100 ? `${Math.round(n)} ms` : n >= 1 ? `${n.toFixed(1)} ms` : `${Math.round(n * 1000)} µs`);
+export const ms = (n: number) => (n >= 100 ? `${Math.round(n)} ms` : n >= 1 ? `${n.toFixed(1)} ms` : `${Math.round(n * 1000)} µs`);
 
 function render(ui: Ui, plugins: PluginMetrics[]): string {
   if (plugins.length === 0) return `${ui.out.dim('No plugin is loaded.')}\n`;
@@ -61,11 +69,11 @@ function render(ui: Ui, plugins: PluginMetrics[]): string {
 
 export async function top(ui: Ui, options: TopOptions): Promise<number> {
   if (ui.json) {
-    ui.print(`${JSON.stringify(await read(options))}\n`);
+    ui.print(`${JSON.stringify(await readMetrics(options))}\n`);
     return 0;
   }
   if (options.once || !ui.io.isTTY) {
-    ui.print(render(ui, await read(options)));
+    ui.print(render(ui, await readMetrics(options)));
     return 0;
   }
   // A terminal: redraw in place until Ctrl-C.
@@ -77,7 +85,7 @@ export async function top(ui: Ui, options: TopOptions): Promise<number> {
   });
   try {
     while (!stopped) {
-      const frame = render(ui, await read(options));
+      const frame = render(ui, await readMetrics(options));
       ui.print(`\x1b[H\x1b[2J${ui.out.dim(`${options.url.replace(/\/metrics$/, '')} — every ${options.intervalMs / 1000} s, Ctrl-C to stop`)}\n\n${frame}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.intervalMs);

@@ -106,6 +106,40 @@ describe('airlock serve', () => {
     expect(gone.err).toContain('Start one with `airlock serve`');
   });
 
+  it('adds a running server\'s state and figures to `plugin list` and `plugin info` with --url', async () => {
+    const home = await newHome();
+    expect((await airlockAt(home, ['plugin', 'add', notes, '--yes'])).code).toBe(0);
+    const [{ token: metrics }] = lines((await airlockAt(home, ['token', 'create', '--scope', 'metrics', '--json'])).out) as [{ token: string }];
+    const io = capture();
+    const serving = main(['serve', '--port', '0', '--json', '--home', home], io);
+    await vi.waitFor(() => expect(io.out).toContain('\n'), { timeout: 60_000, interval: 20 });
+    const [{ url }] = lines(io.out) as [{ url: string }];
+    const withToken = async (argv: string[]) => {
+      const cli = capture({ env: { AIRLOCK_TOKEN: metrics } });
+      return { code: await main([...argv, '--home', home], cli), out: cli.out, err: cli.err };
+    };
+
+    // Without --url: the record only.
+    expect((await withToken(['plugin', 'list'])).out).toMatch(/^ID\s+VERSION\s+KIND\s+STATUS\s+SIGNATURE\s+SOURCE\nnotes\s+0\.1\.0\s+tool\s+enabled\s/);
+    // With it: the server's state, and its calls (list-tools at load), errors and p99.
+    const list = await withToken(['plugin', 'list', '--url', url]);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^ID\s+VERSION\s+KIND\s+STATUS\s+SIGNATURE\s+CALLS\s+ERRORS\s+P99\s+SOURCE\nnotes\s+0\.1\.0\s+tool\s+active\s+unsigned\s+1\s+0\s+\S+ (ms|µs)\s/);
+    const json = lines((await withToken(['plugin', 'list', '--url', url, '--json'])).out)[0] as { id: string; runtime?: { state: string; calls: number } }[];
+    expect(json.map((p) => [p.id, p.runtime?.state, p.runtime?.calls])).toEqual([['notes', 'active', 1]]);
+    const info = await withToken(['plugin', 'info', 'notes', '--url', url]);
+    expect(info.out).toContain('  status     active\n');
+    expect(info.out).toMatch(/\n {2}calls {6}1, none failed; 0 running, 0 waiting\n/);
+    expect(info.out).toMatch(/\n {2}latency {4}p50 \S+ (ms|µs), p90 \S+ (ms|µs), p99 \S+ (ms|µs)\n/);
+    expect(info.out).toContain('  restarts   0\n');
+    // A wrong token is an error that says which scope to ask for, not a silent fallback.
+    const refused = await main(['plugin', 'list', '--url', url, '--home', home], capture({ env: {} }));
+    expect(refused).toBe(1);
+
+    io.interrupt();
+    expect(await serving).toBe(0);
+  });
+
   it('serves over stdio exactly as the README tells an MCP client to start it', async () => {
     const home = await newHome();
     expect((await airlockAt(home, ['plugin', 'add', notes, '--yes'])).code).toBe(0);
