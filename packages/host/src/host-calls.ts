@@ -7,22 +7,26 @@
  * leave the plugin's thread (see sandbox/worker.ts).
  */
 import type { HostCall, HostReply } from './sandbox/protocol.js';
+import type { TraceContext } from './tracing.js';
 
 export interface HostCallRoutes {
   storage(fn: string, args: unknown[], current: string | undefined): HostReply | Promise<HostReply>;
   /** `scope` is the running call's scope (a chat stream's), `owner` names the instance; `current` is the call it happens in (for the audit log). */
-  http(fn: string, args: unknown[], owner: object, scope: object | undefined, current: string | undefined): Promise<HostReply>;
+  http(fn: string, args: unknown[], owner: object, scope: object | undefined, current: string | undefined, trace: TraceContext | undefined): Promise<HostReply>;
   credentials(authPlugin: unknown, current: string | undefined): Promise<HostReply>;
 }
 
 /** Serve one instance's host calls; `owner` names what the instance opened. */
-export function hostCallRouter(routes: HostCallRoutes, owner: object): (call: HostCall, scope: object | undefined, current: string | undefined) => HostReply | Promise<HostReply> {
-  return (call, scope, current) => {
+export function hostCallRouter(
+  routes: HostCallRoutes,
+  owner: object,
+): (call: HostCall, scope: object | undefined, current: string | undefined, trace: TraceContext | undefined) => HostReply | Promise<HostReply> {
+  return (call, scope, current, trace) => {
     switch (call.iface) {
       case 'storage':
         return routes.storage(call.fn, call.args, current);
       case 'http':
-        return routes.http(call.fn, call.args, owner, scope, current);
+        return routes.http(call.fn, call.args, owner, scope, current, trace);
       case 'credentials':
         return routes.credentials(call.args[0], current);
       default:

@@ -14,6 +14,7 @@ import type { HostPolicy } from './policy.js';
 import type { AuditOptions } from './audit.js';
 import type { HostQuotas } from './quotas.js';
 import type { Grant } from './capabilities/grant.js';
+import type { RiskLevel } from './kinds/tool.js';
 
 export interface HostLimits {
   /** Deadline of a call when the manifest sets none. Default 30 s. */

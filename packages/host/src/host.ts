@@ -27,6 +27,7 @@ import { mapErrorStacks } from './source-map.js';
 import { invokeTool, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { SecretMask } from './secrets.js';
+import { chatAnswered, chatSpan, inSpan, spanStream, toolSpan } from './tracing.js';
 import { ComponentLoader } from './component-loader.js';
 import type { CredentialsBroker } from './capabilities/credentials.js';
 import { PluginRegistry, type InstalledPlugin } from './install/registry.js';
@@ -535,7 +536,12 @@ export class Host extends EventEmitter<HostEvents> {
   async chat(request: ChatRequest, options: ChatOptions = {}): Promise<ChatResult> {
     this.#assertOpen();
     const provider = this.#provider(request?.provider);
-    return this.#masking(() => chat(provider, request, this.#chatOptions(options)));
+    const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', false);
+    return inSpan(
+      traced,
+      () => this.#masking(() => chat(provider, request, { ...this.#chatOptions(options), trace: traced?.context })),
+      (result, t) => chatAnswered(t, result.finishReason, result.usage),
+    );
   }
 
   /**
@@ -550,7 +556,10 @@ export class Host extends EventEmitter<HostEvents> {
    */
   chatStream(request: ChatRequest, options: ChatOptions = {}): AsyncIterable<ChatStreamEvent> {
     this.#assertOpen();
-    return this.#maskingStream(chatStream(this.#provider(request?.provider), request, this.#chatOptions(options)));
+    const provider = this.#provider(request?.provider);
+    const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', true);
+    const events = this.#maskingStream(chatStream(provider, request, { ...this.#chatOptions(options), trace: traced?.context }));
+    return traced ? spanStream(events, traced) : events;
   }
 
   /**
@@ -617,7 +626,10 @@ export class Host extends EventEmitter<HostEvents> {
         this.#logger({ level: 'warn', plugin: tool.plugin, message: `an onProgress callback of ${tool.qualifiedName} threw: ${(err as Error)?.message ?? String(err)}` });
       }
     });
-    return this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress }));
+    const traced = toolSpan(tool.plugin, tool.name);
+    return inSpan(traced, () =>
+      this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress, trace: traced?.context })),
+    );
   }
 
   /** Stop every plugin and release the store. Idempotent. */

@@ -125,6 +125,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     meter: monitor.meter,
     quota,
     audit: (e) => audit?.record({ plugin: manifest.id, capability: 'http', ...e }),
+    scrub: ctx.secrets.scrub,
   });
   // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
   // registry, a directory's is its package's own (found while the component is prepared); a trial's is in memory.
@@ -162,7 +163,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
       }
       return namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args));
     },
-    http: (fn, args, owner, scope, call) => http.serve(fn, args, { owners: [owner, scope], call }),
+    http: (fn, args, owner, scope, call, trace) => http.serve(fn, args, { owners: [owner, scope], call, trace }),
     credentials: async (authPlugin, call) => {
       const reply = await serveCredentials(ctx.credentials, id, capabilities.credentials, authPlugin);
       const denied = 'err' in reply && (reply.err as { tag?: string }).tag === 'denied';

@@ -262,9 +262,13 @@ async function main() {
     results.callNotes = (
       await runChild([callsOnce, join(base, 'notes'), notesDir, '"manifest"', 'count_words', '{"text":"the quick brown fox"}', String(WARMUP_CALLS), String(NOTES_CALLS)])
     ).measurement;
+    progress(`call latency: echo with spans recorded (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(ECHO_CALLS)} calls)`);
+    results.callEchoTraced = (await runChild([callsOnce, warmHome, echoDir, '{}', 'echo', '{"value":1}', String(WARMUP_CALLS), String(ECHO_CALLS), 'traced'])).measurement;
     section('Call latency (fresh process, sequential await host.callTool)');
     callRows('Trivial tool (echo)', results.callEcho);
     row('Trivial tool (echo): runs', `${LATENCY_RUNS}`, `medians ${results.callEchoRunMediansUs.map(fmtUs).join(' · ')}, one fresh process each; rows above are the middle run`);
+    row('Trivial tool (echo), spans recorded: median', fmtUs(results.callEchoTraced.medianUs), 'an OpenTelemetry tracer provider registered (one span per call, dropped at export); none registered costs nothing measurable');
+    row('Trivial tool (echo), spans recorded: p99', fmtUs(results.callEchoTraced.p99Us));
     callRows('Small tool (notes.count_words)', results.callNotes);
 
     // 5. RSS per loaded plugin

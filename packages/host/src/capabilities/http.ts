@@ -29,6 +29,7 @@ import { httpAddressRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefu
 import type { QuotaMeter } from '../quotas.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
 import { auditUrl } from '../audit.js';
+import { endSpan, failSpan, httpSpan, type TraceContext } from '../tracing.js';
 
 /** Where a broker counts a plugin's outbound traffic. */
 export interface HttpMeter {
@@ -55,6 +56,8 @@ export interface HttpPolicy {
   audit?: (entry: { call: string | undefined; action: string; target: string; outcome: 'allowed' | 'refused'; detail: string | undefined }) => void;
   /** Origins whose connections go to a loopback server instead (see {@link parseConnectTo}). */
   connectTo?: ReadonlyMap<string, ConnectTarget>;
+  /** Masks known secrets in what leaves the host's control (span attributes). */
+  scrub?: (text: string) => string;
 }
 
 /** Where connections for a mapped origin go: a loopback address and port, over plain HTTP. */
@@ -239,10 +242,10 @@ export class HttpBroker {
    * instance making it and the scope of its call, so their responses can be
    * closed when the instance stops or the scope (a chat stream) ends.
    */
-  async serve(fn: string, args: unknown[], context: { owners?: (object | undefined)[]; call?: string } = {}): Promise<HostReply> {
+  async serve(fn: string, args: unknown[], context: { owners?: (object | undefined)[]; call?: string; trace?: TraceContext } = {}): Promise<HostReply> {
     switch (fn) {
       case 'send':
-        return this.#send(args[0] as OutgoingRequestData, (context.owners ?? []).filter((o) => o !== undefined), context.call);
+        return this.#send(args[0] as OutgoingRequestData, (context.owners ?? []).filter((o) => o !== undefined), context.call, context.trace);
       case 'read':
         return this.#read(args[0] as number, args[1] as number);
       case 'drop':
@@ -273,7 +276,7 @@ export class HttpBroker {
     for (const [id, open] of [...this.#open]) if (open.owners.includes(owner)) this.#drop(id);
   }
 
-  async #send(req: OutgoingRequestData, owners: object[], call: string | undefined): Promise<HostReply> {
+  async #send(req: OutgoingRequestData, owners: object[], call: string | undefined, trace: TraceContext | undefined): Promise<HostReply> {
     let url: URL;
     try {
       url = new URL(`${req.scheme}://${req.authority}${req.path || '/'}`);
@@ -284,10 +287,14 @@ export class HttpBroker {
     let body = req.body;
     const headers = req.headers.filter(([name]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name));
     for (let hop = 0; ; hop++) {
+      const span = httpSpan(this.#policy.pluginId, method, url, trace, this.#policy.scrub);
       const checked = await this.#check(method, url);
       if ('err' in checked) {
+        const why = 'refused' in checked ? checked.refused.message : 'refused';
         this.#policy.meter?.refused(url.origin);
-        this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: 'refused' in checked ? checked.refused.message : 'refused' });
+        this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: why });
+        if (span) failSpan(span.span, 'refused', this.#policy.scrub?.(why) ?? why);
+        endSpan(span);
         return checked;
       }
       const overQuota = this.#policy.quota?.take('httpBytesOut', body.byteLength) ?? this.#policy.quota?.take('httpRequests');
@@ -295,6 +302,8 @@ export class HttpBroker {
         this.#policy.meter?.refused(url.origin);
         this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: overQuota });
         this.#policy.log('warn', `denied ${method} ${url.origin}: ${overQuota}`);
+        if (span) failSpan(span.span, 'quota', overQuota);
+        endSpan(span);
         return deny(httpQuotaRefusal(method, url.origin, overQuota));
       }
       this.#policy.meter?.request(url.origin, body.byteLength);
@@ -304,9 +313,16 @@ export class HttpBroker {
         response = checked.mapped ? await this.#requestMapped(method, url, headers, body, checked.mapped) : await this.#request(method, url, headers, body, checked.address, checked.family);
       } catch (err) {
         this.#policy.log('debug', `${method} ${url.origin} failed: ${(err as Error).message}`);
+        endSpan(span, err);
         return { err: { tag: 'connection-refused' } };
       }
       const status = response.statusCode ?? 502;
+      // The span covers the request up to its response head; the body streams to the plugin afterwards.
+      if (span) {
+        span.span.setAttribute('http.response.status_code', status);
+        if (status >= 400) failSpan(span.span, String(status), `HTTP ${status}`);
+      }
+      endSpan(span);
       const location = response.headers.location;
       if (status >= 300 && status < 400 && status !== 304 && location) {
         response.resume();

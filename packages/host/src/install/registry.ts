@@ -15,8 +15,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import semver from 'semver';
 import { capabilityDiff, diffItems, effectiveCapabilities, expandConfigTemplates, type CapabilityDiff, type Grant } from '../capabilities/grant.js';
 import { AirlockError } from '../errors.js';
@@ -29,6 +27,9 @@ import { InstallState, ownerOfPlugin, sameOwner, type DataOwner, type InstalledP
 import type { StorageAdapter } from '../storage/adapter.js';
 import type { TrialResult } from '../host-types.js';
 import { understatedRisk } from '../policy.js';
+import { HOST_VERSION } from '../version.js';
+
+export { HOST_VERSION };
 
 export type { InstalledPlugin, SignatureRecord, DataOwner };
 export { capabilityDiff, type CapabilityDiff };
@@ -167,18 +168,6 @@ export interface RegistryHost {
 
 export type RegistryEvent = 'plugin-installed' | 'plugin-updated' | 'plugin-removed' | 'plugin-enabled' | 'plugin-disabled' | 'plugin-rolled-back' | 'plugin-granted';
 
-/** The version of this host package, for `engines.airlock` ranges. */
-export const HOST_VERSION: string = (() => {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === '@airlock/host' && pkg.version) return pkg.version;
-    } catch {
-      // keep walking up
-    }
-  }
-  return '0.0.0';
-})();
 
 interface Checked {
   dir: string;

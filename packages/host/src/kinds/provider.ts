@@ -10,6 +10,7 @@ import { AirlockError, ProviderError, type ProviderErrorCode } from '../errors.j
 import { redactSecrets } from '../redact.js';
 import { abortable, errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { explainRefusals, type Refusal } from '../capabilities/refusal.js';
+import type { TraceContext } from '../tracing.js';
 // The contract's own shapes, generated from wit/provider.wit.
 import type { ChatEvent as WitEvent, ChatRequest as WitRequest, Failure as WitFailure, Message as WitMessage, ProviderError as WitProviderError } from '@airlock/wit/host/interfaces/airlock-plugin-provider';
 
@@ -205,10 +206,13 @@ function modelFor(p: ProviderHandle, req: ChatRequest): string {
   return model;
 }
 
-export async function chat(p: ProviderHandle, req: ChatRequest, options: ChatOptions): Promise<ChatResult> {
+/** What the host adds to a caller's options: the span the plugin's calls belong to. */
+export type ProviderCallOptions = ChatOptions & { trace?: TraceContext };
+
+export async function chat(p: ProviderHandle, req: ChatRequest, options: ProviderCallOptions): Promise<ChatResult> {
   const model = modelFor(p, req);
   const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
-  const outcome: CallOutcome = await abortable(p.caller.call('provider.chat', [request], { timeoutMs: options.timeoutMs }), options.signal);
+  const outcome: CallOutcome = await abortable(p.caller.call('provider.chat', [request], { timeoutMs: options.timeoutMs, trace: options.trace }), options.signal);
   if (!outcome.ok) throw providerError(p.id, 'chat', errorOf(outcome), refusalsOf(outcome));
   const r = outcome.value as { message: WitMessage; finishReason: FinishReason; usage?: Usage };
   return { message: fromWitMessage(r.message), finishReason: r.finishReason, usage: r.usage, provider: p.id, model, redactions };
@@ -230,7 +234,7 @@ function fromWitEvent(e: Exclude<WitEvent, { tag: 'done' }>): ChatStreamEvent {
  * stream lives there) under the call deadline. The stream ends with one
  * `done` event; leaving the loop early or aborting drops the plugin's stream.
  */
-export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: ChatOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
+export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: ProviderCallOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
   const model = modelFor(p, req);
   const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
   const caller = p.caller.pin();
@@ -239,7 +243,7 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
   const call = (fn: string, args: unknown[]) => {
     // Checked before the call is made: an aborted stream must not ask the plugin for more.
     options.signal?.throwIfAborted();
-    return abortable(caller.call(fn, args, { timeoutMs: options.timeoutMs, scope }), options.signal);
+    return abortable(caller.call(fn, args, { timeoutMs: options.timeoutMs, scope, trace: options.trace }), options.signal);
   };
   let started: CallOutcome;
   try {

@@ -67,7 +67,7 @@ export async function readTools(instance: PluginCaller, pluginId: string): Promi
 }
 
 /** Validate `args`, call the tool, and parse its JSON result. */
-export async function invokeTool(instance: PluginCaller, tool: ToolInfo, args: unknown, options: Pick<CallOptions, 'timeoutMs' | 'signal' | 'onProgress'> = {}): Promise<unknown> {
+export async function invokeTool(instance: PluginCaller, tool: ToolInfo, args: unknown, options: Pick<CallOptions, 'timeoutMs' | 'signal' | 'onProgress' | 'trace'> = {}): Promise<unknown> {
   // Validated in the plugin's worker, before its code runs: see Request.validate.
   const outcome = await instance.call('tool.callTool', [tool.name, JSON.stringify(args ?? null)], { ...options, validate: true });
   if ('invalid' in outcome) throw new ToolArgumentsError(tool.name, tool.plugin, outcome.invalid);

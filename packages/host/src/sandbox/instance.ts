@@ -32,6 +32,7 @@ import { AdaptiveSpin } from './spin.js';
 import { closeListedFds, createFdTable, type Preopen } from './wasi-fs.js';
 import type { Refusal } from '../capabilities/refusal.js';
 import type { PluginMonitor } from '../monitor.js';
+import type { TraceContext } from '../tracing.js';
 import type { FileQuota } from './quota-counter.js';
 
 const isSettled = (s: number) => s !== State.CALL && s !== State.HOST_REPLY;
@@ -63,7 +64,7 @@ export interface InstanceOptions {
   onLog: (level: LogLevel, message: string) => void;
   /** Serve a call the plugin makes to a host interface. */
   /** `scope` is the running call's `CallOptions.scope`; `current`, the call it is (see `callLabel`). */
-  onHostCall: (call: HostCall, scope: object | undefined, current: string | undefined) => HostReply | Promise<HostReply>;
+  onHostCall: (call: HostCall, scope: object | undefined, current: string | undefined, trace: TraceContext | undefined) => HostReply | Promise<HostReply>;
   /** The plugin's thread used (or was refused) a granted directory. */
   onAudit?: (event: FsAuditEvent) => void;
   /** The worker stopped (terminated, crashed or closed): release what it held on the host thread. */
@@ -120,6 +121,8 @@ export interface CallOptions {
   scope?: object;
   /** Progress the plugin reports while this call runs (`airlock:plugin/progress`), each before the call settles. */
   onProgress?: (progress: Progress) => void;
+  /** The span of the operation this call serves (tracing.ts): the host calls it makes (HTTP requests) get spans under it. */
+  trace?: TraceContext;
 }
 
 /** A progress report of a running call. */
@@ -220,6 +223,7 @@ export class PluginInstance {
   /** The export running now and its arguments, for the audit log's `call` (named only when a host call needs it). */
   #runningFn: string | undefined;
   #runningArgs: unknown[] | undefined;
+  #runningTrace: TraceContext | undefined;
 
   constructor(opts: InstanceOptions) {
     this.#opts = opts;
@@ -501,6 +505,7 @@ export class PluginInstance {
       live.onProgress = options.onProgress;
       this.#runningFn = fn;
       this.#runningArgs = args;
+      this.#runningTrace = options.trace;
       outcome = await this.#exchange(live, fn, args, timeoutMs, options.validate === true, options.scope, signal);
       return outcome;
     } catch (err) {
@@ -510,6 +515,7 @@ export class PluginInstance {
       if (live) live.onProgress = undefined;
       this.#runningFn = undefined;
       this.#runningArgs = undefined;
+      this.#runningTrace = undefined;
       signal?.removeEventListener('abort', wake);
       monitor?.end(t0, fn, outcome && !outcome.ok ? returnedCase(outcome) : undefined, thrown);
     }
@@ -616,7 +622,7 @@ export class PluginInstance {
         onAbort = () => resolve('late');
         signal?.addEventListener('abort', onAbort, { once: true });
       });
-      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope, this.#runningFn && callLabel(this.#runningFn, this.#runningArgs ?? []))), late]);
+      const answered = await Promise.race([Promise.resolve(this.#opts.onHostCall(readMessage<HostCall>(ch), scope, this.#runningFn && callLabel(this.#runningFn, this.#runningArgs ?? []), this.#runningTrace)), late]);
       if (answered === 'late') return false;
       reply = answered;
     } catch (err) {
