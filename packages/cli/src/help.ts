@@ -37,7 +37,8 @@ Installed plugins
   airlock grant <id> <capability> [value]             Let an installed plugin do more
   airlock revoke <id> <capability> [value]            Take a capability back
                                                       (storage [quota], http <origin>, env <NAME>,
-                                                      filesystem <path>[:read-write], credentials <id>)
+                                                      filesystem <path>[:read-write], credentials <id>,
+                                                      events publish:<topic>|subscribe:<topic>)
 
 Serving (MCP clients, over stdio or Streamable HTTP)
   airlock serve --stdio                               MCP on stdin/stdout, for a client that starts it

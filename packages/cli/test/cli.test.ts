@@ -36,6 +36,7 @@ describe('airlock', () => {
       Installed plugins
         airlock plugin list                                 The installed plugins: version, status, signature;
                                                             and data kept for plugins no longer installed
+                                                            (--url: their state and figures in a server)
         airlock plugin info <id>                            One plugin: source, hashes, signature, config, grant
         airlock plugin add <source>                         Install from a directory, a .tgz, npm:<spec> or a
                                                             git URL (git+https://…#ref), asking for consent
@@ -51,7 +52,8 @@ describe('airlock', () => {
         airlock grant <id> <capability> [value]             Let an installed plugin do more
         airlock revoke <id> <capability> [value]            Take a capability back
                                                             (storage [quota], http <origin>, env <NAME>,
-                                                            filesystem <path>[:read-write], credentials <id>)
+                                                            filesystem <path>[:read-write], credentials <id>,
+                                                            events publish:<topic>|subscribe:<topic>)
 
       Serving (MCP clients, over stdio or Streamable HTTP)
         airlock serve --stdio                               MCP on stdin/stdout, for a client that starts it

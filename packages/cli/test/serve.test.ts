@@ -125,7 +125,7 @@ describe('airlock serve', () => {
     const list = await withToken(['plugin', 'list', '--url', url]);
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/^ID\s+VERSION\s+KIND\s+STATUS\s+SIGNATURE\s+CALLS\s+ERRORS\s+P99\s+SOURCE\nnotes\s+0\.1\.0\s+tool\s+active\s+unsigned\s+1\s+0\s+\S+ (ms|µs)\s/);
-    const json = lines((await withToken(['plugin', 'list', '--url', url, '--json'])).out)[0] as { id: string; runtime?: { state: string; calls: number } }[];
+    const json = lines((await withToken(['plugin', 'list', '--url', url, '--json'])).out)[0] as unknown as { id: string; runtime?: { state: string; calls: number } }[];
     expect(json.map((p) => [p.id, p.runtime?.state, p.runtime?.calls])).toEqual([['notes', 'active', 1]]);
     const info = await withToken(['plugin', 'info', 'notes', '--url', url]);
     expect(info.out).toContain('  status     active\n');

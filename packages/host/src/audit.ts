@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { openDatabase, transaction, type DatabaseRole, type DatabaseSync } from './storage/database.js';
 
-export type AuditCapability = 'http' | 'filesystem' | 'env' | 'credentials' | 'storage';
+export type AuditCapability = 'http' | 'filesystem' | 'env' | 'credentials' | 'storage' | 'events';
 
 /** One use of a capability. */
 export interface AuditRecord {
@@ -27,9 +27,9 @@ export interface AuditRecord {
   /** The call it happened in (`tool add_note`, `provider.chat-stream`, `start`), when known. */
   call: string | undefined;
   capability: AuditCapability;
-  /** `GET`, `POST`, `receive` (http); `read`, `write`, `create-directory`, `remove`, `rename` (filesystem); `expose` (env); `get-token` (credentials); `set`, `delete` (storage: only writes refused by a quota). */
+  /** `GET`, `POST`, `receive` (http); `read`, `write`, `create-directory`, `remove`, `rename` (filesystem); `expose` (env); `get-token` (credentials); `publish` (events); `set`, `delete` (storage: only writes refused by a quota). */
   action: string;
-  /** What it was used on: `https://api.example.com/v1/items` (no query), a file path, a variable name, an auth plugin id. */
+  /** What it was used on: `https://api.example.com/v1/items` (no query), a file path, a variable name, an auth plugin id, an event topic. */
   target: string;
   outcome: 'allowed' | 'refused';
   /** Why it was refused, or how an allowed use failed. */

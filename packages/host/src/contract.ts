@@ -4,12 +4,15 @@
  * and exports (`airlock:plugin/tool@0.1.0`), not from anything the plugin claims.
  */
 import semver from 'semver';
-import { CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
+import { COMMON_EXPORTS, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import type { PluginKind } from './manifest.js';
 import type { PreparedComponent } from './component.js';
 
 const HOST_INTERFACES = new Set<string>(CONTRACT_HOST_INTERFACES);
+/** The contract version each interface first appeared in: a component built against an earlier one cannot name it. */
+const INTRODUCED: Readonly<Record<string, string>> = { progress: '0.1.1', events: '0.1.2', lifecycle: '0.1.2' };
+const existsIn = (name: string, version: string) => semver.gte(version, INTRODUCED[name] ?? '0.1.0');
 /** WASI packages the host provides (each gated by capabilities). */
 const WASI_PACKAGES = new Set(['wasi:cli', 'wasi:clocks', 'wasi:filesystem', 'wasi:http', 'wasi:io', 'wasi:random']);
 
@@ -25,7 +28,8 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
   const exported = component.exports.map(parseInterfaceId).filter((p) => p?.package === WIT_PACKAGE);
   const own = exported.find((p) => p!.name === kind);
   if (!own) {
-    const found = exported.map((p) => p!.name).join(', ') || 'no Airlock interface';
+    // The hooks every plugin exports say nothing about its kind.
+    const found = exported.map((p) => p!.name).filter((name) => !(COMMON_EXPORTS as readonly string[]).includes(name)).join(', ') || 'no Airlock interface';
     throw new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` is a ${kind} plugin by its manifest, but its component exports ${found}`, {
       plugin: pluginId,
       hint: `Set "kind" in the manifest to match the code, or build the code as a ${kind} plugin.`,
@@ -40,7 +44,7 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
   for (const name of component.imports) {
     const parsed = parseInterfaceId(name);
     const pkg = parsed?.package ?? name.split('/')[0]!;
-    const ok = pkg === WIT_PACKAGE ? HOST_INTERFACES.has(parsed?.name ?? '') && parsed?.version === own.version : WASI_PACKAGES.has(pkg);
+    const ok = pkg === WIT_PACKAGE ? HOST_INTERFACES.has(parsed?.name ?? '') && parsed?.version === own.version && existsIn(parsed.name, own.version) : WASI_PACKAGES.has(pkg);
     if (!ok) {
       throw new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` imports ${name}, which this host does not provide`, {
         plugin: pluginId,
@@ -49,4 +53,17 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
     }
   }
   return own.version;
+}
+
+/**
+ * Whether the component exports the lifecycle hooks (`init`, `shutdown`,
+ * `on-event`): every plugin built with the SDK against contract 0.1.2 or
+ * later does; earlier ones, and hand-written components that leave them out,
+ * run without them.
+ */
+export function exportsHooks(component: Pick<PreparedComponent, 'exports'>): boolean {
+  return component.exports.some((name) => {
+    const parsed = parseInterfaceId(name);
+    return parsed?.package === WIT_PACKAGE && parsed.name === 'lifecycle' && !!parsed.version && isSupportedContract(parsed.version) && existsIn('lifecycle', parsed.version);
+  });
 }

@@ -37,6 +37,10 @@ export type ErrorCode =
   /** The plugin failed (trapped, timed out, hit its memory limit, crashed) too often in a row; its calls are refused until its backoff ends or it is reloaded. */
   | 'PLUGIN_FAILED'
   | 'PLUGIN_START_FAILED'
+  /** The plugin's `init` hook refused to start the instance (its message says why); at load, the load fails. */
+  | 'PLUGIN_INIT_FAILED'
+  /** An event topic or payload the host was asked to publish, or a topic pattern to subscribe to, is malformed or too large. */
+  | 'EVENT_INVALID'
   | 'STORAGE_FAILED'
   /** One of the home's SQLite files (`state.db`, `storage.db`) is not a readable database. Nothing was changed. */
   | 'DATABASE_CORRUPT'

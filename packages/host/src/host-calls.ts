@@ -14,6 +14,8 @@ export interface HostCallRoutes {
   /** `scope` is the running call's scope (a chat stream's), `owner` names the instance; `current` is the call it happens in (for the audit log). */
   http(fn: string, args: unknown[], owner: object, scope: object | undefined, current: string | undefined, trace: TraceContext | undefined): Promise<HostReply>;
   credentials(authPlugin: unknown, current: string | undefined): Promise<HostReply>;
+  /** `events.publish`; `scope` says how many publishes led to the running call. */
+  events(args: unknown[], scope: object | undefined, current: string | undefined): HostReply;
 }
 
 /** Serve one instance's host calls; `owner` names what the instance opened. */
@@ -29,6 +31,8 @@ export function hostCallRouter(
         return routes.http(call.fn, call.args, owner, scope, current, trace);
       case 'credentials':
         return routes.credentials(call.args[0], current);
+      case 'events':
+        return routes.events(call.args, scope, current);
       default:
         return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
     }

@@ -41,6 +41,8 @@ export interface HostLimits {
   instanceGrowthMb?: number;
   /** What each plugin's scratch directory (`/scratch`, `<home>/scratch/<id>`) may hold, in MiB (1–1024). Default 64. */
   scratchMb?: number;
+  /** How long a plugin's `shutdown` hook may run before its instance is stopped anyway, in ms. Default 1000. */
+  shutdownMs?: number;
 }
 
 export interface HostOptions {
@@ -87,6 +89,12 @@ export interface HostOptions {
    * @example createHost({ home, quotas: { httpRequests: 600, plugins: { crawler: { httpRequests: 6000 } } } })
    */
   quotas?: HostQuotas;
+  /**
+   * Events between the host and plugins: how many may wait for one
+   * subscribing plugin before its oldest are dropped (default 256), and the
+   * largest payload (default 64 KiB of JSON).
+   */
+  events?: { maxQueued?: number; maxPayloadBytes?: number };
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**

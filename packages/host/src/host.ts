@@ -17,7 +17,7 @@ import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
 import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { parseConnectTo, type ConnectTarget } from './capabilities/http.js';
-import { ThreadLot } from './sandbox/instance.js';
+import { DEFAULT_SHUTDOWN_MS, ThreadLot } from './sandbox/instance.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
 import { checkDatabaseFile } from './storage/database.js';
 import { STATE_DB } from './install/state.js';
@@ -31,7 +31,8 @@ import { chatAnswered, chatSpan, inSpan, spanStream, toolSpan } from './tracing.
 import { ComponentLoader } from './component-loader.js';
 import type { CredentialsBroker } from './capabilities/credentials.js';
 import { PluginRegistry, type InstalledPlugin } from './install/registry.js';
-import { alreadyLoaded, openPlugin, type Loaded, type OpenContext, type OpenOptions } from './plugin-opener.js';
+import { alreadyLoaded, deliverEvents, openPlugin, type Loaded, type OpenContext, type OpenOptions } from './plugin-opener.js';
+import { EventBus, type PublishedEvent } from './capabilities/events.js';
 import type { CallOptions, HostEvents, HostLimits, HostOptions, LoadInstalledResult, LoadOptions, LoadedPlugin, PluginInfo, PluginMemory, PluginStatus, ToolProgress, TrialResult } from './host-types.js';
 
 export { configDefaults };
@@ -117,6 +118,7 @@ export class Host extends EventEmitter<HostEvents> {
   readonly #policy: HostPolicy;
   readonly #audit: AuditLog | undefined;
   readonly #quotas: HostQuotas | undefined;
+  readonly #events: EventBus;
   /** What opening a plugin needs of this host (see plugin-opener.ts). */
   readonly #openContext: OpenContext;
   /** Installed plugins whose last load failed, for `status()`: at most one entry per installed plugin. */
@@ -158,6 +160,7 @@ export class Host extends EventEmitter<HostEvents> {
       defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
       instanceGrowthMb: options.limits?.instanceGrowthMb ?? 16,
       scratchMb: Math.min(Math.max(options.limits?.scratchMb ?? 64, 1), 1024),
+      shutdownMs: Math.min(Math.max(options.limits?.shutdownMs ?? DEFAULT_SHUTDOWN_MS, 0), 60_000),
       maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
     };
     this.#env = options.env ?? process.env;
@@ -167,6 +170,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#failurePolicy = options.failures;
     this.#policy = options.policy ?? {};
     this.#quotas = options.quotas;
+    this.#events = new EventBus({ ...options.events, log: (level, message, plugin) => this.#logger({ level, message, plugin }) });
     this.#audit = options.audit === false ? undefined : new AuditLog(home, this.#secrets.scrub, (message) => this.#logger({ level: 'warn', message }), options.audit);
     this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
@@ -198,6 +202,7 @@ export class Host extends EventEmitter<HostEvents> {
       policy: this.#policy,
       audit: this.#audit,
       quotas: this.#quotas,
+      events: this.#events,
       logger: this.#logger,
       isLoaded: (id) => this.#plugins.has(id),
       monitorFor: (id, options) => this.#monitorFor(id, options),
@@ -253,6 +258,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#plugins.set(loaded.info.id, loaded);
     this.#loadFailures.delete(loaded.info.id);
     this.#toolIndex = undefined;
+    this.#subscribe(loaded);
     loaded.monitor.setState('active');
     this.emit('plugin-loaded', loaded.info);
     return loaded.info;
@@ -342,6 +348,7 @@ export class Host extends EventEmitter<HostEvents> {
     }
     this.#plugins.set(id, fresh);
     this.#toolIndex = undefined;
+    this.#subscribe(fresh);
     this.#pruneComponents();
     this.emit('plugin-reloaded', fresh.info);
     // In-flight and queued calls finish on the old instance; then its thread waits for the next reload.
@@ -359,11 +366,41 @@ export class Host extends EventEmitter<HostEvents> {
     const loaded = this.#get(id);
     this.#plugins.delete(id);
     this.#toolIndex = undefined;
+    this.#events.detach(id);
     this.#pruneComponents();
     loaded.monitor.setState('stopping');
     await this.#stop(loaded);
     loaded.monitor.dispose();
     this.emit('plugin-unloaded', loaded.info);
+  }
+
+  /** Events on the topics a loaded plugin subscribes to go to it from now on (a reload's new build takes over what waits). */
+  #subscribe(loaded: Loaded): void {
+    const topics = loaded.info.capabilities.events?.subscribe;
+    if (topics?.length && loaded.hooks) this.#events.attach(loaded.info.id, topics, deliverEvents(loaded));
+    else this.#events.detach(loaded.info.id);
+  }
+
+  /**
+   * Publish an event to the plugins subscribed to `topic` (`notes.saved`;
+   * `airlock.*` topics are the host's alone). Returns at once: each plugin
+   * gets it in its turn, in order; one that falls behind loses its oldest.
+   * Throws EVENT_INVALID for a malformed topic, or a payload that is not JSON
+   * or over 64 KiB.
+   */
+  publish(topic: string, payload?: unknown): void {
+    this.#assertOpen();
+    this.#events.publish(topic, payload);
+  }
+
+  /**
+   * Hear what plugins publish (and the host) on the topics `pattern` covers
+   * (`notes.saved`, or `notes.*`). `handler` gets `{ topic, payload, from }`
+   * synchronously; what it throws is logged. Returns the way to stop.
+   */
+  subscribe(pattern: string, handler: (event: PublishedEvent) => void): () => void {
+    this.#assertOpen();
+    return this.#events.subscribe(pattern, handler);
   }
 
   /** The loaded plugins, with where each is in its life (`active`, or `failed` while a backoff holds it). */
@@ -418,6 +455,7 @@ export class Host extends EventEmitter<HostEvents> {
     return Promise.all(
       [...this.#plugins.values()].map(async (p) => {
         const metrics = p.monitor.metrics();
+        metrics.events.queued = this.#events.queued(p.info.id);
         if (p.namespace === undefined) return metrics;
         const [bytes, keys] = await Promise.all([this.#storage.usage(p.namespace), this.#storage.list(p.namespace, '')]);
         return { ...metrics, storage: { bytes, keys: keys.length } };
@@ -638,6 +676,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.#closed = true;
     const loaded = [...this.#plugins.values()];
     this.#plugins.clear();
+    this.#events.close();
     for (const p of loaded) p.monitor.dispose();
     await Promise.all([...loaded.map((p) => this.#stop(p)), this.#loader.close()]);
     await this.#lot.close();

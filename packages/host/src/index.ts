@@ -24,6 +24,8 @@ export type { ErrorCode, AuthErrorCode, ProviderErrorCode, ManifestIssue, Airloc
 export { parseManifest, readManifest, PLUGIN_KINDS, PLUGIN_ID } from './manifest.js';
 export type { Manifest, PluginKind, Capabilities, Limits, FsAccess, RequiredEnv } from './manifest.js';
 export type { Grant } from './capabilities/grant.js';
+export type { PublishedEvent } from './capabilities/events.js';
+export { MAX_HOPS as MAX_EVENT_HOPS } from './capabilities/events.js';
 export type { ToolInfo, RiskLevel } from './kinds/tool.js';
 export { runChatLoop, chatToolNames, ToolCallAssembler, MAX_TOOL_ROUNDS } from './chat-loop.js';
 export type { ChatLoopHost, ChatLoopOptions, ChatLoopOutcome, ToolCallEvent, ToolResultEvent } from './chat-loop.js';

@@ -34,6 +34,11 @@ export interface Capabilities {
   filesystem?: { path: string; access: FsAccess }[];
   /** Auth plugins whose tokens the plugin may ask the host for. */
   credentials?: string[];
+  /**
+   * Topics the plugin may publish on, and topics whose events it receives
+   * (`lifecycle.on-event`): names like `notes.saved`, or prefixes `notes.*`.
+   */
+  events?: { publish?: string[]; subscribe?: string[] };
 }
 
 export interface Limits {
@@ -79,7 +84,14 @@ export interface RequiredEnv {
 /** A plugin id: lowercase letters, digits and dashes, starting with a letter. */
 export const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
 const TOP_KEYS = ['id', 'kind', 'component', 'entry', 'contract', 'capabilities', 'limits', 'configSchema', 'requires'];
-const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials'];
+const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events'];
+/** An event topic: dot-separated lowercase words (`notes.saved`), at most 128 characters. */
+export const TOPIC = /^(?=.{1,128}$)[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
+/** A topic, or a prefix of topics ending in `.*` (`notes.*`). */
+export const TOPIC_PATTERN = /^(?=.{1,130}$)[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*(\.\*)?$/;
+/** Why `s` is not a topic pattern, or undefined. */
+export const topicPatternProblem = (s: string): string | undefined =>
+  TOPIC_PATTERN.test(s) ? undefined : 'must be a topic (`notes.saved`: dot-separated lowercase words) or a prefix of topics (`notes.*`)';
 /** An environment variable name `NAME`, or a prefix `PREFIX_*`. */
 export const ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(\*)?$/;
 
@@ -327,6 +339,21 @@ function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): C
   if (v.credentials !== undefined) {
     const list = stringList(v.credentials, `${base}.credentials`, issue, (s) => (PLUGIN_ID.test(s) ? undefined : 'must be the id of an auth plugin'));
     if (list) caps.credentials = list;
+  }
+  if (v.events !== undefined) {
+    if (!isObject(v.events)) issue(`${base}.events`, `must be { "publish": [topics], "subscribe": [topics] }, found ${describe(v.events)}`);
+    else {
+      const events: NonNullable<Capabilities['events']> = {};
+      for (const key of Object.keys(v.events)) if (key !== 'publish' && key !== 'subscribe') issue(`${base}.events.${key}`, 'is not an events option', 'The options are `publish` and `subscribe`.');
+      for (const direction of ['publish', 'subscribe'] as const) {
+        if (v.events[direction] === undefined) continue;
+        const list = stringList(v.events[direction], `${base}.events.${direction}`, issue, (s) =>
+          direction === 'publish' && (s === 'airlock' || s.startsWith('airlock.')) ? 'is reserved: only the host publishes `airlock.*` topics' : topicPatternProblem(s),
+        );
+        if (list?.length) events[direction] = list;
+      }
+      if (events.publish || events.subscribe) caps.events = events;
+    }
   }
   if (v.filesystem !== undefined) {
     if (!Array.isArray(v.filesystem)) issue(`${base}.filesystem`, `must be an array of { "path", "access" }, found ${describe(v.filesystem)}`);

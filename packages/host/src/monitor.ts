@@ -39,8 +39,8 @@ export interface FailurePolicy {
 export const FAILURE_DEFAULTS: Required<FailurePolicy> = { maxFailures: 5, windowMs: 60_000, backoffMs: 30_000, maxBackoffMs: 600_000 };
 
 /** The failures that count towards `failed`: the sandbox stopped the instance. */
-export type SandboxFailureCode = 'PLUGIN_TRAPPED' | 'PLUGIN_TIMEOUT' | 'PLUGIN_MEMORY_LIMIT' | 'PLUGIN_CRASHED';
-const SANDBOX_FAILURES: ReadonlySet<string> = new Set<SandboxFailureCode>(['PLUGIN_TRAPPED', 'PLUGIN_TIMEOUT', 'PLUGIN_MEMORY_LIMIT', 'PLUGIN_CRASHED']);
+export type SandboxFailureCode = 'PLUGIN_TRAPPED' | 'PLUGIN_TIMEOUT' | 'PLUGIN_MEMORY_LIMIT' | 'PLUGIN_CRASHED' | 'PLUGIN_INIT_FAILED';
+const SANDBOX_FAILURES: ReadonlySet<string> = new Set<SandboxFailureCode>(['PLUGIN_TRAPPED', 'PLUGIN_TIMEOUT', 'PLUGIN_MEMORY_LIMIT', 'PLUGIN_CRASHED', 'PLUGIN_INIT_FAILED']);
 
 /** The last error that changed a plugin's state, or the last sandbox failure. */
 export interface PluginErrorRecord {
@@ -120,6 +120,8 @@ export interface PluginMetrics extends PluginRuntime {
   memoryHighWaterBytes: number;
   /** Its stored data, when it holds a storage grant. */
   storage?: { bytes: number; keys: number };
+  /** Events it published (refused ones not counted), and events for it: handled, dropped because it fell behind, and waiting. */
+  events: { published: number; delivered: number; dropped: number; queued?: number };
 }
 
 /** Upper bounds of the Prometheus buckets, in milliseconds. */
@@ -327,6 +329,14 @@ export class PluginMonitor {
     if (bytes > this.memoryHighWaterBytes) this.memoryHighWaterBytes = bytes;
   }
 
+  /** Events, as the event bus sees them. */
+  readonly events = { published: 0, delivered: 0, dropped: 0 };
+  readonly eventMeter = {
+    published: () => void this.events.published++,
+    delivered: () => void this.events.delivered++,
+    dropped: () => void this.events.dropped++,
+  };
+
   /** Outbound HTTP, as the plugin's broker sees it. */
   readonly meter = {
     request: (origin: string, bytesOut: number) => {
@@ -359,6 +369,7 @@ export class PluginMonitor {
       queued: this.queued,
       http: Object.fromEntries([...this.#http].map(([origin, t]) => [origin, { ...t }])),
       memoryHighWaterBytes: this.memoryHighWaterBytes,
+      events: { ...this.events },
     };
   }
 

@@ -31,6 +31,9 @@ import type { SecretMask } from './secrets.js';
 import type { ComponentLoader } from './component-loader.js';
 import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
 import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
+import { EventBus } from './capabilities/events.js';
+import { exportsHooks } from './contract.js';
+import { INIT } from './sandbox/protocol.js';
 import type { HostLimits, LoadOptions, PluginInfo } from './host-types.js';
 
 export interface OpenOptions extends LoadOptions {
@@ -60,6 +63,8 @@ export interface Loaded {
   monitor: PluginMonitor;
   /** Required environment variables unset here: a load refuses them, a trial starts without them and says so. */
   missingEnv: RequiredEnv[];
+  /** The component exports the lifecycle hooks (and so can receive events). */
+  hooks: boolean;
   /** What the host warned about at the start (a load logs these; a trial only returns them). */
   warnings: string[];
 }
@@ -80,6 +85,8 @@ export interface OpenContext {
   policy: HostPolicy;
   audit: AuditLog | undefined;
   quotas: HostQuotas | undefined;
+  /** Where plugins' events go (a trial's go nowhere). */
+  events: EventBus;
   logger: Logger;
   isLoaded(id: string): boolean;
   /** The plugin's runtime record: a reload keeps the loaded one's. */
@@ -149,6 +156,8 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
   for (const name of Object.keys(env).sort()) audit?.record({ plugin: id, call: 'start', capability: 'env', action: 'expose', target: name, outcome: 'allowed', detail: undefined });
   // Keys and tokens handed to a plugin through its environment are masked wherever they show up.
   for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) ctx.secrets.remember(value);
+  // A trial's events reach no one.
+  const bus = options.trial ? new EventBus({ log: () => {} }) : ctx.events;
   const prepared = ctx.loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
   prepared.catch(() => {}); // observed below; the worker may not ask for it
   // Known once the component is prepared; log lines and errors before then are left as written.
@@ -164,6 +173,12 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
       return namespaceKnown ? serveStorage(store, storageGrant, fn, args) : namespaced.then(() => serveStorage(store, storageGrant, fn, args));
     },
     http: (fn, args, owner, scope, call, trace) => http.serve(fn, args, { owners: [owner, scope], call, trace }),
+    events: (args, scope, call) => {
+      const reply = bus.publishFrom(id, capabilities.events?.publish, args[0], args[1], hopsOf(scope));
+      audit?.record({ plugin: id, call, capability: 'events', action: 'publish', target: String(args[0]).slice(0, 140), outcome: reply.outcome, detail: reply.detail });
+      if (reply.outcome === 'allowed') monitor.eventMeter.published();
+      return 'err' in reply ? { err: reply.err } : { ok: undefined };
+    },
     credentials: async (authPlugin, call) => {
       const reply = await serveCredentials(ctx.credentials, id, capabilities.credentials, authPlugin);
       const denied = 'err' in reply && (reply.err as { tag?: string }).tag === 'denied';
@@ -183,6 +198,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
       env,
       preopens,
       timeoutMs,
+      shutdownMs: ctx.limits.shutdownMs,
       maxMessageBytes: ctx.limits.maxMessageBytes,
       memoryCapBytes,
       growthBytes: ctx.limits.instanceGrowthMb * 1024 * 1024,
@@ -210,6 +226,12 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap, component.sourceMapSha256);
     const namespace = await namespaceOf;
     await started;
+    const hooks = exportsHooks(component);
+    // Its init hook runs now, so that a plugin refusing its configuration fails the load.
+    if (hooks) await instance.call(INIT, []);
+    if (capabilities.events?.subscribe && !hooks) {
+      ctx.logger({ level: 'warn', message: `\`${id}\` subscribes to events but its component has no on-event hook (built against contract ${contract}): it receives none; rebuild it with a current SDK`, plugin: id });
+    }
     const tools = manifest.kind === 'tool' ? await readTools(instance, id) : [];
     const understated = understatedRisk(manifest, capabilities, tools.map((t) => t.risk));
     if (understated && ctx.policy.understatedRisk === 'refuse') throw refusedByPolicy(manifest, understated);
@@ -217,7 +239,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     if (!options.trial) for (const message of warnings) ctx.logger({ level: 'warn', message, plugin: id });
     const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
     const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-    return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor, missingEnv, warnings };
+    return { info, manifest, settings, instance, tools, provider, http, namespace, stacks, monitor, missingEnv, hooks, warnings };
   } catch (err) {
     await instance.close();
     http.closeAll();
@@ -260,3 +282,17 @@ const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
 
 export const alreadyLoaded = (id: string) =>
   new AirlockError('PLUGIN_ALREADY_LOADED', `plugin \`${id}\` is already loaded`, { plugin: id, hint: 'Unload it first with host.unload(), or reload it with host.reload().' });
+
+/** How many publishes led to the call a host call is made in: an `on-event` call's scope says (see `deliverEvents`). */
+const hopsOf = (scope: object | undefined): number => (scope !== undefined && 'eventHops' in scope && typeof scope.eventHops === 'number' ? scope.eventHops : 0);
+
+/** The bus's way into a loaded plugin: each event a call to its `on-event`, whose scope carries the event's hops. */
+export function deliverEvents(loaded: Pick<Loaded, 'instance' | 'monitor' | 'info'>): { deliver: (topic: string, payload: string, hops: number) => Promise<void>; meter: Loaded['monitor']['eventMeter'] } {
+  return {
+    deliver: async (topic, payload, hops) => {
+      const outcome = await loaded.instance.call('lifecycle.onEvent', [topic, payload], { scope: { eventHops: hops } });
+      if (!outcome.ok) throw new AirlockError('PLUGIN_ERROR', `its on-event hook returned an error on \`${topic}\``, { plugin: loaded.info.id });
+    },
+    meter: loaded.monitor.eventMeter,
+  };
+}

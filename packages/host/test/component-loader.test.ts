@@ -6,10 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { CONTRACT_VERSION, contractSource } from '@airlock/wit';
+import { contractSource } from '@airlock/wit';
 import { ComponentLoader } from '../src/component-loader.js';
 import { ComponentIndex } from '../src/component-index.js';
 import { readManifest } from '../src/manifest.js';
+
+/** The contract these are written for: one before the lifecycle hooks, so a tool's two functions are all a module exports. */
+const CONTRACT_VERSION = '0.1.1';
 
 /** A hand-written tool plugin whose one tool is named `name` (so each name is another component). */
 const wat = (name: string) => `(module
@@ -28,7 +31,7 @@ let loader: ComponentLoader;
 const dirs: Record<string, string> = {};
 
 async function plugin(name: string): Promise<string> {
-  const embedded = await componentEmbed({ binary: await parse(wat(name)), witSource: await contractSource(), world: 'tool-plugin' });
+  const embedded = await componentEmbed({ binary: await parse(wat(name)), witSource: await contractSource(CONTRACT_VERSION), world: 'tool-plugin' });
   const dir = join(base, name);
   await mkdir(join(dir, 'dist'), { recursive: true });
   await writeFile(join(dir, 'dist', 'plugin.wasm'), await componentNew(embedded, []));

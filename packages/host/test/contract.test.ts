@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkContract, isSupportedContract } from '../src/contract.js';
+import { checkContract, exportsHooks, isSupportedContract } from '../src/contract.js';
 import type { PreparedComponent } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
 
@@ -57,6 +57,19 @@ describe('checkContract', () => {
     expect(checkContract(component(['airlock:plugin/tool@0.1.0'], HOST_IMPORTS), 'tool', 'demo')).toBe('0.1.0');
   });
 
+  it('accepts events and the lifecycle hooks from 0.1.2, and refuses an earlier component naming them', () => {
+    const v012 = HOST_IMPORTS.map((i) => i.replace('@0.1.0', '@0.1.2'));
+    const hooked = component(['airlock:plugin/tool@0.1.2', 'airlock:plugin/lifecycle@0.1.2'], [...v012, 'airlock:plugin/events@0.1.2']);
+    expect(checkContract(hooked, 'tool', 'demo')).toBe('0.1.2');
+    expect(exportsHooks(hooked)).toBe(true);
+    // The hooks are optional: a 0.1.2 component without them runs without them.
+    expect(exportsHooks(component(['airlock:plugin/tool@0.1.2'], v012))).toBe(false);
+    expect(exportsHooks(component(['airlock:plugin/tool@0.1.1', 'airlock:plugin/lifecycle@0.1.1']))).toBe(false);
+    const early = failure(component(['airlock:plugin/tool@0.1.1'], ['airlock:plugin/events@0.1.1']));
+    expect(early.code).toBe('COMPONENT_INVALID');
+    expect(early.message).toContain('imports airlock:plugin/events@0.1.1,');
+  });
+
   it('refuses a component mixing contract versions in its imports', () => {
     const e = failure(component(['airlock:plugin/tool@0.1.1'], ['airlock:plugin/log@0.1.0']));
     expect(e.code).toBe('COMPONENT_INVALID');
@@ -79,17 +92,22 @@ describe('checkContract', () => {
     expect(e.message).toContain('exports auth');
   });
 
+  it('names the kind a component exports, leaving out the hooks every plugin exports', () => {
+    const e = failure(component(['airlock:plugin/auth@0.1.2', 'airlock:plugin/lifecycle@0.1.2']), 'tool');
+    expect(e.message).toBe('plugin `demo` is a tool plugin by its manifest, but its component exports auth');
+  });
+
   it('refuses a component that exports no Airlock interface', () => {
     const e = failure(component(['wasi:cli/run@0.2.3']), 'tool');
     expect(e.code).toBe('COMPONENT_INVALID');
     expect(e.message).toContain('no Airlock interface');
   });
 
-  it.each(['0.2.0', '1.0.0', '0.1.2', '0.0.9', '0.1.1-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
+  it.each(['0.2.0', '1.0.0', '0.1.3', '0.0.9', '0.1.1-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
     const e = failure(component([`airlock:plugin/tool@${version}`]));
     expect(e.code).toBe('CONTRACT_UNSUPPORTED');
     expect(e.message).toContain(`airlock:plugin@${version}`);
-    expect(e.message).toContain('this host serves 0.1.1');
+    expect(e.message).toContain('this host serves 0.1.2');
   });
 
   it('refuses an unversioned export as CONTRACT_UNSUPPORTED', () => {
@@ -117,7 +135,8 @@ describe('isSupportedContract', () => {
   it.each([
     ['0.1.0', true],
     ['0.1.1', true],
-    ['0.1.2', false],
+    ['0.1.2', true],
+    ['0.1.3', false],
     ['0.2.0', false],
     ['1.1.0', false],
     ['0.0.1', false],

@@ -217,7 +217,7 @@ describe('parseManifest: unknown keys', () => {
 
   it('lists the known capabilities when nothing is close', () => {
     expect(issueAt(pkg({ capabilities: { gpu: true } }), 'airlock.capabilities.gpu').hint).toBe(
-      'Known capabilities: storage, http, env, filesystem, credentials.',
+      'Known capabilities: storage, http, env, filesystem, credentials, events.',
     );
   });
 });
@@ -272,6 +272,28 @@ describe('parseManifest: http origins', () => {
   it('rejects items that are not strings and lists that are not arrays', () => {
     expect(paths(http(['https://a.example.com', 3]))).toEqual(['airlock.capabilities.http[1]']);
     expect(paths(pkg({ capabilities: { http: 'https://a.example.com' } }))).toEqual(['airlock.capabilities.http']);
+  });
+});
+
+describe('parseManifest: events', () => {
+  it('reads the topics a plugin publishes on and subscribes to, names and prefixes', () => {
+    const m = parseManifest(pkg({ capabilities: { events: { publish: ['notes.saved', 'notes.v2.*'], subscribe: ['files.changed', 'airlock.*'] } } }));
+    expect(m.capabilities.events).toEqual({ publish: ['notes.saved', 'notes.v2.*'], subscribe: ['files.changed', 'airlock.*'] });
+  });
+
+  it('says what is wrong with a topic, at its place, and keeps the host\'s airlock.* topics to the host', () => {
+    const events = { publish: ['Notes', 'notes..saved', '*', 'airlock.plugin', 'ok.topic'], subscribe: ['notes.*.x', 7], when: [] };
+    expect(paths(pkg({ capabilities: { events } }))).toEqual([
+      'airlock.capabilities.events.when',
+      'airlock.capabilities.events.publish[0]',
+      'airlock.capabilities.events.publish[1]',
+      'airlock.capabilities.events.publish[2]',
+      'airlock.capabilities.events.publish[3]',
+      'airlock.capabilities.events.subscribe[0]',
+      'airlock.capabilities.events.subscribe[1]',
+    ]);
+    expect(issueAt(pkg({ capabilities: { events } }), 'airlock.capabilities.events.publish[3]').message).toContain('only the host publishes `airlock.*` topics');
+    expect(issueAt(pkg({ capabilities: { events: ['a'] } }), 'airlock.capabilities.events').message).toContain('must be { "publish": [topics], "subscribe": [topics] }');
   });
 });
 

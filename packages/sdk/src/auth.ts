@@ -6,7 +6,8 @@
  * message and, for an Error, its stack, never a trap.
  */
 /// <reference types="@airlock/wit/guest" />
-import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.1.1';
+import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.1.2';
+import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 import { HostError, failureOf } from './errors.js';
 
 export type { AuthStatus, DeviceAuthorization, PollOutcome, Token };
@@ -40,7 +41,7 @@ export function toAuthError(thrown: unknown): WitAuthError {
 type MaybePromise<T> = T | Promise<T>;
 
 /** What an auth plugin implements. Every function may be async; leave out what the service does not support. */
-export interface AuthDefinition {
+export interface AuthDefinition extends LifecycleHooks {
   status: () => MaybePromise<AuthStatus>;
   startDeviceFlow?: () => MaybePromise<DeviceAuthorization>;
   pollDeviceFlow?: (deviceCode: string) => MaybePromise<PollOutcome>;
@@ -60,6 +61,8 @@ export interface AuthPlugin {
     getToken(): Promise<Token>;
     logout(): Promise<void>;
   };
+  /** The hooks; the build exports them as the component's `lifecycle` interface. */
+  readonly lifecycle: LifecycleExports;
 }
 
 async function guarded<T>(f: () => MaybePromise<T>): Promise<T> {
@@ -88,6 +91,7 @@ function unsupported(what: string): never {
 export function defineAuthPlugin(definition: AuthDefinition): AuthPlugin {
   return {
     kind: 'auth',
+    lifecycle: lifecycleExports(definition),
     exports: {
       status: () => guarded(definition.status),
       startDeviceFlow: () => guarded(() => (definition.startDeviceFlow ?? (() => unsupported('the device flow')))()),

@@ -3,11 +3,12 @@
  * the host; failures arrive as a HostError with the WIT error case as `code`.
  */
 /// <reference types="@airlock/wit/guest" />
-import * as logImport from 'airlock:plugin/log@0.1.1';
-import * as storageImport from 'airlock:plugin/storage@0.1.1';
-import * as configImport from 'airlock:plugin/config@0.1.1';
-import * as credentialsImport from 'airlock:plugin/credentials@0.1.1';
-import * as progressImport from 'airlock:plugin/progress@0.1.1';
+import * as logImport from 'airlock:plugin/log@0.1.2';
+import * as storageImport from 'airlock:plugin/storage@0.1.2';
+import * as configImport from 'airlock:plugin/config@0.1.2';
+import * as credentialsImport from 'airlock:plugin/credentials@0.1.2';
+import * as progressImport from 'airlock:plugin/progress@0.1.2';
+import * as eventsImport from 'airlock:plugin/events@0.1.2';
 import { hostError } from './errors.js';
 
 const encoder = new TextEncoder();
@@ -123,4 +124,21 @@ void _tokenMatchesContract;
 export const credentials = {
   /** A fresh token from the auth plugin `authPlugin`. */
   getToken: (authPlugin: string): Token => guard('credentials', () => credentialsImport.getToken(authPlugin)),
+};
+
+/**
+ * Events on named topics (needs the `events` capability). What a plugin
+ * receives comes to its `onEvent` hook (see `defineToolPlugin` and the
+ * others); what it publishes reaches the host and the plugins subscribed.
+ */
+export const events = {
+  /**
+   * Publish `payload` (anything JSON can carry) on `topic`, e.g. `notes.saved`.
+   * Never waits for a subscriber. Throws a HostError with code `denied` (no
+   * grant for the topic; the message says what to grant) or `invalid`.
+   */
+  publish(topic: string, payload: unknown = null): void {
+    const text = JSON.stringify(payload);
+    guard('events', () => eventsImport.publish(topic, text === undefined ? 'null' : text));
+  },
 };

@@ -5,7 +5,8 @@
  */
 export { defineTool, defineToolPlugin } from './tool.js';
 export type { ToolDefinition, ToolPlugin, AnyTool, RiskLevel } from './tool.js';
-export { log, storage, config, credentials, progress } from './host.js';
+export { log, storage, config, credentials, progress, events } from './host.js';
+export type { LifecycleHooks } from './lifecycle.js';
 export { defineAuthPlugin, AuthError } from './auth.js';
 export type { AuthDefinition, AuthPlugin, AuthErrorCode, AuthStatus, DeviceAuthorization, PollOutcome } from './auth.js';
 export { defineProviderPlugin, ProviderError } from './provider.js';

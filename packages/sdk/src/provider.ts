@@ -21,7 +21,8 @@ import type {
   ToolCallDelta,
   ToolSpec,
   Usage,
-} from 'airlock:plugin/provider@0.1.1';
+} from 'airlock:plugin/provider@0.1.2';
+import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 import { dispose } from './dispose.js';
 import { HostError, failureOf } from './errors.js';
 
@@ -65,7 +66,7 @@ export function toProviderError(thrown: unknown): WitProviderError {
 type MaybePromise<T> = T | Promise<T>;
 
 /** What a provider plugin implements. Every function may be async. */
-export interface ProviderDefinition {
+export interface ProviderDefinition extends LifecycleHooks {
   info: () => MaybePromise<ProviderInfo>;
   models: () => MaybePromise<ModelInfo[]>;
   chat: (request: ChatRequest) => MaybePromise<ChatResponse>;
@@ -87,6 +88,8 @@ export interface ProviderPlugin {
     streamChat(request: ChatRequest): Promise<object>;
     ChatStream: new (events: AsyncIterator<ChatEvent>) => object;
   };
+  /** The hooks; the build exports them as the component's `lifecycle` interface. */
+  readonly lifecycle: LifecycleExports;
 }
 
 /** Run `f`; anything it throws or rejects with becomes the WIT error. */
@@ -142,6 +145,7 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
   }
   return {
     kind: 'provider',
+    lifecycle: lifecycleExports(definition),
     exports: {
       info: () => guarded(definition.info),
       models: () => guarded(definition.models),

@@ -5,6 +5,7 @@
  */
 import type { FromSchema, ObjectSchema } from './schema.js';
 import { ToolError, toToolError } from './errors.js';
+import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
 
@@ -52,6 +53,8 @@ export interface ToolPlugin {
     listTools(): { name: string; description: string; parameters: string; risk: RiskLevel }[];
     callTool(name: string, args: string): string | Promise<string>;
   };
+  /** The hooks; the build exports them as the component's `lifecycle` interface. */
+  readonly lifecycle: LifecycleExports;
 }
 
 const settle = <T>(f: () => T | Promise<T>, onErr: (e: unknown) => never): T | Promise<T> => {
@@ -70,7 +73,7 @@ const settle = <T>(f: () => T | Promise<T>, onErr: (e: unknown) => never): T | P
  * @example
  * export default defineToolPlugin({ tools: [countWords, addNote] });
  */
-export function defineToolPlugin(plugin: { tools: readonly AnyTool[] }): ToolPlugin {
+export function defineToolPlugin(plugin: { tools: readonly AnyTool[] } & LifecycleHooks): ToolPlugin {
   const byName = new Map<string, AnyTool>();
   for (const t of plugin.tools) {
     if (byName.has(t.name)) throw new Error(`two tools are named ${t.name}`);
@@ -82,6 +85,7 @@ export function defineToolPlugin(plugin: { tools: readonly AnyTool[] }): ToolPlu
   };
   return {
     kind: 'tool',
+    lifecycle: lifecycleExports(plugin),
     exports: {
       listTools: () =>
         plugin.tools.map((t) => ({ name: t.name, description: t.description, parameters: JSON.stringify(t.parameters), risk: t.risk ?? 'read-only' })),

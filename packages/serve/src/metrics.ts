@@ -54,5 +54,9 @@ export function prometheusText(plugins: readonly PluginMetrics[]): string {
   family('airlock_plugin_memory_high_water_bytes', 'gauge', 'The most linear memory one of the plugin\'s instances reached.', one((p) => p.memoryHighWaterBytes));
   family('airlock_plugin_storage_bytes', 'gauge', 'Bytes (keys and values) the plugin has stored.', (p) => (p.storage ? [['', {}, p.storage.bytes]] : []));
   family('airlock_plugin_storage_keys', 'gauge', 'Keys the plugin has stored.', (p) => (p.storage ? [['', {}, p.storage.keys]] : []));
+  family('airlock_plugin_events_published_total', 'counter', 'Events the plugin published (refused ones not counted).', one((p) => p.events.published));
+  family('airlock_plugin_events_delivered_total', 'counter', 'Events on its subscribed topics the plugin handled.', one((p) => p.events.delivered));
+  family('airlock_plugin_events_dropped_total', 'counter', 'Events for the plugin dropped because it fell behind.', one((p) => p.events.dropped));
+  family('airlock_plugin_events_queued', 'gauge', 'Events waiting for the plugin.', one((p) => p.events.queued ?? 0));
   return `${out.join('\n')}\n`;
 }

@@ -22,6 +22,7 @@ const metrics = (id: string, extra: Partial<PluginMetrics> = {}): PluginMetrics 
   queued: 0,
   http: {},
   memoryHighWaterBytes: 2 * 1024 * 1024,
+  events: { published: 3, delivered: 5, dropped: 1, queued: 2 },
   ...extra,
 });
 
@@ -48,6 +49,12 @@ describe('prometheusText', () => {
     expect(Number(sample('airlock_plugin_errors_total', { plugin: 'notes', code: 'returned:not-found' })!.value)).toBe(2);
     expect(Number(sample('airlock_plugin_storage_keys', { plugin: 'notes' })!.value)).toBe(2);
     expect(sample('airlock_plugin_storage_keys', { plugin: 'flaky' })).toBeUndefined();
+    expect(families.get('airlock_plugin_events_dropped_total')!.type).toBe('COUNTER');
+    expect(families.get('airlock_plugin_events_queued')!.type).toBe('GAUGE');
+    expect(Number(sample('airlock_plugin_events_published_total', { plugin: 'notes' })!.value)).toBe(3);
+    expect(Number(sample('airlock_plugin_events_delivered_total', { plugin: 'notes' })!.value)).toBe(5);
+    expect(Number(sample('airlock_plugin_events_dropped_total', { plugin: 'flaky' })!.value)).toBe(1);
+    expect(Number(sample('airlock_plugin_events_queued', { plugin: 'flaky' })!.value)).toBe(2);
   });
 
   it('writes the latency histogram with cumulative buckets in seconds, its sum and count', () => {

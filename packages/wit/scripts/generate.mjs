@@ -99,18 +99,22 @@ function parseContract(files) {
     throw new Error(`plugin worlds must include one import-only world, got \`${hostWorld}\``);
   }
 
+  // Each plugin world exports its kind's interface first, then the hooks every plugin exports (the same in every world).
+  const commonExports = plugins[0][1].export.slice(1);
   const kinds = plugins.map(([world, w]) => {
     const kind = /^(.+)-plugin$/.exec(world)?.[1];
     if (!kind) throw new Error(`plugin world \`${world}\` must be named <kind>-plugin`);
-    if (w.export.length !== 1) throw new Error(`world ${world} must export exactly one interface`);
+    if (w.export.slice(1).join() !== commonExports.join()) {
+      throw new Error(`world ${world} must export its kind's interface, then ${commonExports.join(', ') || 'nothing else'} (as every plugin world does)`);
+    }
     if (w.import.length) throw new Error(`world ${world}: plugin-specific imports are not supported; add them to world ${hostWorld}`);
     return { kind, world, exportName: w.export[0] };
   });
   const hostInterfaces = [...new Set(flatImports(hostWorld))];
-  for (const name of [...hostInterfaces, ...kinds.map((k) => k.exportName)]) {
+  for (const name of [...hostInterfaces, ...kinds.map((k) => k.exportName), ...commonExports]) {
     if (!interfaces.has(name)) throw new Error(`interface ${name} is used by a world but not declared in this package`);
   }
-  return { pkg: decl[1], version: decl[2], kinds, hostInterfaces };
+  return { pkg: decl[1], version: decl[2], kinds, hostInterfaces, commonExports };
 }
 
 // ---------------------------------------------------------------------------
@@ -119,7 +123,7 @@ function parseContract(files) {
 const quote = (s) => `'${s}'`;
 const key = (s) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : quote(s));
 
-function contractSource({ pkg, version, kinds, hostInterfaces }) {
+function contractSource({ pkg, version, kinds, hostInterfaces, commonExports }) {
   const map = (pick) => kinds.map((k) => `  ${key(k.kind)}: ${quote(pick(k))},\n`).join('');
   return `${HEADER}
 /** The WIT package that defines the plugin contract. */
@@ -138,6 +142,9 @@ ${map((k) => k.exportName)}} as const;
 
 /** Interfaces the host provides to every plugin, in declaration order. */
 export const HOST_INTERFACES = [${hostInterfaces.map(quote).join(', ')}] as const;
+
+/** Interfaces every plugin exports besides its kind's (its hooks). */
+export const COMMON_EXPORTS = [${commonExports.map(quote).join(', ')}] as const;
 
 /** A kind of plugin: \`${kinds.map((k) => k.kind).join('`, `')}\`. */
 export type PluginKind = keyof typeof WORLDS;
@@ -181,7 +188,7 @@ async function sideTypes(side, contract, out) {
     // lists the world's imports and exports as `// import|export <id>` comments.
     const lines = [...out.get(`types/${side}/${world}.d.ts`).matchAll(/\/\/ (import|export) (\S+)$/gm)];
     const seen = (dir) => lines.filter((m) => m[1] === dir).map((m) => m[2]).sort();
-    const want = { import: contract.hostInterfaces.map(id).sort(), export: [id(exportName)] };
+    const want = { import: contract.hostInterfaces.map(id).sort(), export: [exportName, ...contract.commonExports].map(id).sort() };
     for (const dir of ['import', 'export']) {
       if (seen(dir).join() !== want[dir].join()) {
         throw new Error(`world ${world} ${dir}s ${seen(dir).join(', ')} per jco, but ${want[dir].join(', ')} per generate.mjs`);

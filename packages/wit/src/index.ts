@@ -8,6 +8,7 @@ import { CONTRACT_VERSION, EXPORT_INTERFACES, WIT_PACKAGE, WORLDS } from './gene
 import type { PluginKind } from './generated/contract.js';
 
 export {
+  COMMON_EXPORTS,
   CONTRACT_VERSION,
   EXPORT_INTERFACES,
   HOST_INTERFACES,
@@ -41,16 +42,37 @@ export function witDir(): string {
 }
 
 /**
+ * World items each contract version added (0.x minor versions only add): a
+ * world written for an earlier version has none of the later ones.
+ */
+const WORLD_ITEMS_SINCE: Readonly<Record<string, string>> = {
+  'import progress;': '0.1.1',
+  'import events;': '0.1.2',
+  'export lifecycle;': '0.1.2',
+};
+
+/** Whether version `a` comes before `b` (plain `x.y.z` versions). */
+const before = (a: string, b: string) => {
+  const [x, y] = [a, b].map((v) => v.split(/[.+-]/).slice(0, 3).map(Number));
+  for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return (x![i] ?? 0) < (y![i] ?? 0);
+  return false;
+};
+
+/**
  * The whole contract as one WIT document, declared at `version` (default: this
- * package's): one `package` line, then every file's items. What `wasm-tools
- * component embed` takes to wrap a hand-written core module; a module written
- * for an earlier 0.1 contract names that version in its export names.
+ * package's): one `package` line, then every file's items, with the worlds as
+ * they were at that version (an import or export added later is left out).
+ * What `wasm-tools component embed` takes to wrap a hand-written core module;
+ * a module written for an earlier 0.1 contract names that version in its
+ * export names.
  */
 export async function contractSource(version: string = CONTRACT_VERSION): Promise<string> {
   const dir = witDir();
   const files = (await readdir(dir)).filter((f) => f.endsWith('.wit')).sort();
   const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
-  return [`package ${WIT_PACKAGE}@${version};`, ...texts.map((t) => t.replace(/^package .*;$/m, ''))].join('\n');
+  const later = Object.entries(WORLD_ITEMS_SINCE).filter(([, since]) => before(version, since)).map(([item]) => item);
+  const asOf = (text: string) => text.split('\n').filter((line) => !later.includes(line.trim())).join('\n');
+  return [`package ${WIT_PACKAGE}@${version};`, ...texts.map((t) => asOf(t.replace(/^package .*;$/m, '')))].join('\n');
 }
 
 /**

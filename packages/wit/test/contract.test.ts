@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { CONTRACT_VERSION, EXPORT_INTERFACES, HOST_INTERFACES, WIT_PACKAGE, WORLDS } from '../src/index.js';
+import { COMMON_EXPORTS, CONTRACT_VERSION, EXPORT_INTERFACES, HOST_INTERFACES, WIT_PACKAGE, WORLDS } from '../src/index.js';
 
 const witSource = join(import.meta.dirname, '../../../wit');
 const files = readdirSync(witSource).filter((f) => f.endsWith('.wit'));
@@ -34,7 +34,8 @@ describe('generated contract constants', () => {
     for (const [kind, world] of Object.entries(WORLDS)) {
       expect(world).toBe(`${kind}-plugin`);
       const exports = worldBody(world).filter((s) => s.startsWith('export '));
-      expect(exports).toEqual([`export ${EXPORT_INTERFACES[kind as keyof typeof EXPORT_INTERFACES]};`]);
+      expect(exports).toEqual([`export ${EXPORT_INTERFACES[kind as keyof typeof EXPORT_INTERFACES]};`, ...COMMON_EXPORTS.map((name) => `export ${name};`)]);
+      expect(COMMON_EXPORTS).toEqual(['lifecycle']);
     }
     expect(Object.keys(EXPORT_INTERFACES)).toEqual(Object.keys(WORLDS));
   });

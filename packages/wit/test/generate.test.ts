@@ -96,7 +96,7 @@ describe('in a temporary copy', () => {
   it('derives the contract constants from the WIT', async () => {
     const wit = join(dir, 'wit-source');
     await cp(join(pkgDir, '../../wit'), wit, { recursive: true });
-    for (const f of ['auth.wit', 'host.wit', 'provider.wit', 'tool.wit', 'worlds.wit']) {
+    for (const f of ['auth.wit', 'host.wit', 'lifecycle.wit', 'provider.wit', 'tool.wit', 'worlds.wit']) {
       const path = join(wit, f);
       await writeFile(path, (await readFile(path, 'utf8')).replace(/@0\.1\.\d+;/, '@0.2.0;'));
     }

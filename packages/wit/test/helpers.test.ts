@@ -23,6 +23,19 @@ describe('contractSource', () => {
     }
     expect((await contractSource('0.1.0')).split('\n')[0]).toBe('package airlock:plugin@0.1.0;');
   });
+
+  it('has the worlds as they were at an earlier version: what was added since is left out', async () => {
+    const worlds = (source: string) => [...source.matchAll(/^\s*(import|export) [\w-]+;$/gm)].map((m) => m[0].trim());
+    const now = worlds(await contractSource());
+    expect(now).toContain('import events;');
+    expect(now).toContain('export lifecycle;');
+    const v011 = worlds(await contractSource('0.1.1'));
+    expect(v011).toContain('import progress;');
+    expect(v011).not.toContain('import events;');
+    expect(v011).not.toContain('export lifecycle;');
+    expect(worlds(await contractSource('0.1.0'))).not.toContain('import progress;');
+    expect(v011.filter((item) => item === 'export tool;')).toHaveLength(1);
+  });
 });
 
 describe('witDir', () => {
@@ -62,7 +75,7 @@ describe('worldFor / exportNameFor', () => {
 
 describe('interfaceId', () => {
   it('qualifies a name with the package and contract version', () => {
-    expect(interfaceId('tool')).toBe('airlock:plugin/tool@0.1.1');
+    expect(interfaceId('tool')).toBe('airlock:plugin/tool@0.1.2');
     expect(interfaceId('log', '0.2.0')).toBe('airlock:plugin/log@0.2.0');
     expect(interfaceId('storage')).toBe(`airlock:plugin/storage@${CONTRACT_VERSION}`);
   });

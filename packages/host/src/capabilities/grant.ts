@@ -6,6 +6,7 @@ import { AirlockError } from '../errors.js';
 import { configTemplate, type Capabilities, type Manifest } from '../manifest.js';
 import { credentialsCapability } from './credentials.js';
 import { envCapability } from './env.js';
+import { eventsCapability } from './events.js';
 import { filesystemCapability } from './filesystem.js';
 import { httpCapability } from './http.js';
 import { CAPABILITY_NAMES, type CapabilityItem, type CapabilityName, type CapabilitySpec, type GrantItem, type ItemOf } from './spec.js';
@@ -57,6 +58,7 @@ export interface CapabilityDiff {
   env: string[];
   filesystem: { path: string; access: 'read-only' | 'read-write' }[];
   credentials: string[];
+  events: { publish?: string[]; subscribe?: string[] };
 }
 
 /** Each capability's module, which owns its wording, its grant rules and its enforcement. */
@@ -66,6 +68,7 @@ const SPECS: { [N in CapabilityName]: CapabilitySpec<N> } = {
   env: envCapability,
   filesystem: filesystemCapability,
   credentials: credentialsCapability,
+  events: eventsCapability,
 };
 
 /** The spec of `item`'s capability, typed for that item. */
@@ -86,6 +89,7 @@ export function grantItems(c: Capabilities | CapabilityDiff): GrantItem[] {
     ...(c.env ? envCapability.items(c.env) : []),
     ...(c.filesystem ? filesystemCapability.items(c.filesystem) : []),
     ...(c.credentials ? credentialsCapability.items(c.credentials) : []),
+    ...(c.events ? eventsCapability.items(c.events) : []),
   ];
 }
 
@@ -107,10 +111,11 @@ export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityD
     env: of('env').map((i) => i.name),
     filesystem: of('filesystem').map(({ path, access }) => ({ path, access })),
     credentials: of('credentials').map((i) => i.id),
+    events: of('events').reduce<CapabilityDiff['events']>((acc, i) => ({ ...acc, [i.direction]: [...(acc[i.direction] ?? []), i.topic] }), {}),
   };
 }
 
-/** The items of a diff as people read them: `storage`, `http <origin>`, `env <NAME>`, `filesystem <path> (<access>)`, `credentials <id>`. */
+/** The items of a diff as people read them: `storage`, `http <origin>`, `env <NAME>`, `filesystem <path> (<access>)`, `credentials <id>`, `events publish:<topic>`. */
 export function diffItems(d: CapabilityDiff): string[] {
   return grantItems(d).map(describeGrantItem);
 }

@@ -7,11 +7,14 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { PreparedComponent } from '../component.js';
+import { exportsHooks } from '../contract.js';
 import { workerUrl } from '../paths.js';
 import {
   CTRL_STATE,
+  INIT,
   MEMORY_PROBE,
   PARK,
+  SHUTDOWN,
   RESET,
   State,
   createChannel,
@@ -51,6 +54,8 @@ export interface InstanceOptions {
   preopens: Preopen[];
   /** Deadline of one call, in milliseconds. */
   timeoutMs: number;
+  /** How long the `shutdown` hook may run before the instance is stopped anyway (default 1 s). */
+  shutdownMs?: number;
   /** Largest message (arguments or result) in bytes. */
   maxMessageBytes: number;
   /** Calls that may wait behind the one running; more are refused with PLUGIN_BUSY. */
@@ -212,6 +217,9 @@ export class ThreadLot {
   }
 }
 
+/** How long a `shutdown` hook may run by default. */
+export const DEFAULT_SHUTDOWN_MS = 1000;
+
 export class PluginInstance {
   readonly #opts: InstanceOptions;
   readonly #resultSpin: AdaptiveSpin;
@@ -243,7 +251,7 @@ export class PluginInstance {
   call(fn: string, args: unknown[], options: CallOptions = {}): Promise<CallOutcome> {
     const timeoutMs = options.timeoutMs ?? this.#opts.timeoutMs;
     // The host's own probes are not the plugin's calls.
-    const monitor = fn === MEMORY_PROBE ? undefined : this.#opts.monitor;
+    const monitor = fn === MEMORY_PROBE || fn === INIT || fn === SHUTDOWN ? undefined : this.#opts.monitor;
     if (this.#pending > this.#opts.maxQueuedCalls) {
       // Back-pressure: refuse rather than queue without bound.
       return Promise.reject(
@@ -304,12 +312,34 @@ export class PluginInstance {
   }
 
   async close(options: { park?: boolean } = {}): Promise<void> {
+    if (!this.#closed) await this.#shutdown();
     this.#closed = true;
     const live = this.#live ?? (await this.#starting?.catch(() => undefined));
     this.#live = undefined;
     if (!live || live.exited) return;
     if (options.park && this.#opts.lot && this.#pending === 0 && Atomics.load(live.ch.ctrl, CTRL_STATE) === State.IDLE) await this.#park(live, this.#opts.lot);
     else await live.worker.terminate();
+  }
+
+  /**
+   * Before the instance is retired: its `shutdown` hook, when the component
+   * has hooks and the instance is idle, waited for at most `shutdownMs`. A
+   * hook that overruns is stopped with its worker; a failure is only logged.
+   */
+  async #shutdown(): Promise<void> {
+    const live = this.#live;
+    if (!live || live.exited || this.#pending > 0) return;
+    const component = await this.#opts.component().catch(() => undefined);
+    if (!component || !exportsHooks(component)) return;
+    const timeoutMs = this.#opts.shutdownMs ?? DEFAULT_SHUTDOWN_MS;
+    try {
+      await this.call(SHUTDOWN, [], { timeoutMs });
+    } catch (err) {
+      this.#opts.onLog(
+        'warn',
+        err instanceof AirlockError && err.code === 'PLUGIN_TIMEOUT' ? `its shutdown hook did not finish within ${timeoutMs} ms; it was stopped` : `its shutdown hook failed: ${(err as Error)?.message ?? String(err)}`,
+      );
+    }
   }
 
   /** Drop this instance from its thread and leave the thread in the lot; stop it if that fails. */
@@ -366,7 +396,7 @@ export class PluginInstance {
   }
 
   #glueSetup(component: PreparedComponent): Extract<WorkerSetup, { type: 'glue' }> {
-    return { type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache };
+    return { type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache, hooks: exportsHooks(component) };
   }
 
   /**
@@ -599,6 +629,12 @@ export class PluginInstance {
       throw new AirlockError('PLUGIN_TRAPPED', `plugin \`${o.pluginId}\` trapped in ${fn}: ${response.trap}${stack ? `\n${stack}` : ''}`, {
         plugin: o.pluginId,
         hint: 'The instance was discarded and a fresh one serves the next call.',
+      });
+    }
+    if ('initFailed' in response) {
+      throw new AirlockError('PLUGIN_INIT_FAILED', `plugin \`${o.pluginId}\` did not start: its init said: ${response.initFailed}`, {
+        plugin: o.pluginId,
+        hint: 'Its init hook refused the configuration or environment it was given; fix what the message names and reload it.',
       });
     }
     throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` failed in ${fn}: ${response.fail}`, { plugin: o.pluginId });

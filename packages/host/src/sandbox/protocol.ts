@@ -33,6 +33,14 @@ export const MEMORY_PROBE = '$airlock.memory';
  */
 export const PARK = '$airlock.park';
 export const RESET = '$airlock.reset';
+/**
+ * The lifecycle hooks (contract 0.1.2): INIT runs the instance's `init` if it
+ * has not run yet (every call does so first; the host sends INIT at load so
+ * that a failing `init` fails the load), SHUTDOWN runs `shutdown` before the
+ * host retires an instance that has started.
+ */
+export const INIT = '$airlock.init';
+export const SHUTDOWN = '$airlock.shutdown';
 
 /** What this thread holds: its V8 heap and the current instance's linear memories. */
 export interface WorkerMemory {
@@ -163,6 +171,7 @@ export type Response = (
   | { tooLarge: number; max: number }
   | { invalid: { path: string; message: string }[] }
   | { fail: string }
+  | { initFailed: string }
 ) & {
   /** Log lines posted so far, to deliver before this response. */
   logs: number;

@@ -17,7 +17,9 @@ import { symbolDispose } from './wasi-io.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
+  INIT,
   MEMORY_PROBE,
+  SHUTDOWN,
   callLabel,
   MessageTooLargeError,
   PARK,
@@ -264,7 +266,7 @@ function hostImports(): Record<string, unknown> {
     },
     'airlock:plugin/config': {
       get: (key: string) => init.config[key],
-      getAll: () => `{${Object.entries(init.config).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`,
+      getAll: configJson,
     },
     'airlock:plugin/credentials': {
       getToken: (authPlugin: string) => hostCall('credentials', 'getToken', [authPlugin]),
@@ -272,7 +274,51 @@ function hostImports(): Record<string, unknown> {
     'airlock:plugin/progress': {
       report: reportProgress,
     },
+    'airlock:plugin/events': {
+      publish: (topic: string, payload: string) => hostCall('events', 'publish', [topic, payload]),
+    },
   };
+}
+
+// ── Lifecycle hooks (`airlock:plugin/lifecycle`) ─────────────────────────
+// `init` runs in each new instance before its first call, inside that call
+// (so it can use the host interfaces, under the call's deadline); `shutdown`
+// when the host retires an instance whose `init` ran.
+
+/** The loaded component exports the hooks. */
+let hooks = false;
+/** The current instance's `init` has run (or it has no hooks). */
+let initialized = false;
+
+/** The configuration as one JSON object text, as `config.get-all` gives it. */
+const configJson = () => `{${Object.entries(init.config).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
+
+/** Run the instance's `init` once; the response to give instead of the call when it fails. */
+function ensureInitialized(): Response | undefined {
+  if (initialized || !instance) return undefined;
+  initialized = true;
+  if (!hooks) return undefined;
+  try {
+    resolveExport('lifecycle.init')(configJson());
+    return undefined;
+  } catch (err) {
+    discardInstance();
+    if (isTrap(err)) return { trap: `in init: ${(err as Error).message}`, stderr: stderrTail, logs: logSeq };
+    const payload = err !== null && typeof err === 'object' && 'payload' in err ? (err as { payload: unknown }).payload : err;
+    return { initFailed: typeof payload === 'string' ? payload : JSON.stringify(payload) ?? String(payload), logs: logSeq };
+  }
+}
+
+/** Run the instance's `shutdown` if it started; what it throws is only logged. */
+function shutdown(): Response {
+  if (!instance || !hooks || !initialized) return { ok: undefined, logs: logSeq };
+  try {
+    resolveExport('lifecycle.shutdown')();
+  } catch (err) {
+    emitLog('warn', `shutdown failed: ${(err as Error)?.message ?? String(err)}`);
+    if (isTrap(err)) discardInstance();
+  }
+  return { ok: undefined, logs: logSeq };
 }
 
 // ── Instantiation ──────────────────────────────────────────────────────────
@@ -379,6 +425,7 @@ let collectPending = false;
  */
 function discardInstance(): void {
   instance = undefined;
+  initialized = false;
   collectPending = true;
   resources.clear();
   // The old instance's files go with it.
@@ -496,6 +543,7 @@ function call(req: Request): Response {
     const alive = req.args[0] === true ? countWasmMemories() : undefined;
     return { ok: alive === undefined ? memoryReport() : { ...memoryReport(), wasmMemories: alive }, logs: logSeq };
   }
+  if (req.fn === SHUTDOWN) return shutdown();
   if (!instance) {
     try {
       createInstance();
@@ -504,6 +552,9 @@ function call(req: Request): Response {
     }
   }
   stderrTail = '';
+  const failedInit = ensureInitialized();
+  if (failedInit) return failedInit;
+  if (req.fn === INIT) return { ok: undefined, logs: logSeq };
   try {
     if (req.validate) {
       const invalid = checkArguments(req.args[0] as string, req.args[1] as string);
@@ -538,6 +589,7 @@ function park(): Response {
   argValidators = undefined;
   saveCodeCache = undefined;
   instantiate = undefined;
+  hooks = false;
   modules = {};
   stderrTail = '';
   stdoutSink = lineSink('info', false);
@@ -555,6 +607,7 @@ async function reset(): Promise<Response> {
   Object.assign(init, posted.init);
   try {
     instantiate = (await loadGlue(posted.glue)).instantiate;
+    hooks = posted.glue.hooks;
     modules = posted.modules;
     createInstance();
   } catch (err) {
@@ -631,6 +684,8 @@ export interface GlueSetup {
   kind: 'script' | 'module';
   source: Uint8Array;
   codeCache: Uint8Array | undefined;
+  /** The component exports the lifecycle hooks (contract 0.1.2 and later). */
+  hooks: boolean;
 }
 
 function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<WorkerSetup, { type: T }>> {
@@ -694,7 +749,7 @@ async function start(): Promise<void> {
   // The worker boots while the host is still reading, hashing and compiling the
   // component; each piece is loaded as soon as it arrives.
   const [glue, received] = await Promise.all([
-    nextSetup('glue').then(loadGlue),
+    nextSetup('glue').then((g) => ((hooks = g.hooks), loadGlue(g))),
     nextSetup('modules').then((m) => m.modules),
   ]);
   instantiate = glue.instantiate;

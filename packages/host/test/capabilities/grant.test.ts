@@ -17,6 +17,7 @@ const everything = {
     { path: '/docs', access: 'read-only' },
   ],
   credentials: ['github-auth'],
+  events: { publish: ['notes.saved'], subscribe: ['files.*'] },
 };
 
 function refusal(m: Manifest, grant: Capabilities): AirlockError {
@@ -291,5 +292,32 @@ describe('grant items: one wording and one rule per capability', () => {
     expect(none.grant).not.toHaveProperty('filesystem');
     expect(removeFromGrant(none.grant, parseGrantItem('env', 'NOPE')).changed).toBe(false);
     expect(removeFromGrant(none.grant, parseGrantItem('storage', undefined, { revoke: true })).grant).not.toHaveProperty('storage');
+  });
+});
+
+describe('events grants', () => {
+  it('cover the topics a prefix names, and say what is missing in the words of the grant command', () => {
+    const m = manifest({ events: { publish: ['notes.saved', 'notes.deleted'], subscribe: ['files.changed'] } });
+    expect(effectiveCapabilities(m, { events: { publish: ['notes.*'], subscribe: ['files.*'] } }).events).toEqual({ publish: ['notes.saved', 'notes.deleted'], subscribe: ['files.changed'] });
+    const e = refusal(m, { events: { publish: ['notes.saved'] } });
+    expect(e.message).toBe('plugin `asker` asks for events publish:notes.deleted, events subscribe:files.changed, which were not granted');
+    expect(capabilityDiff(m.capabilities, { events: { subscribe: ['files.changed'] } }).events).toEqual({ publish: ['notes.saved', 'notes.deleted'] });
+    // `notes.*` does not cover `notes` itself, nor `notesx.y`.
+    expect(diffItems(capabilityDiff(manifest({ events: { publish: ['notes', 'notesx.y'] } }).capabilities, { events: { publish: ['notes.*'] } }))).toEqual(['events publish:notes', 'events publish:notesx.y']);
+  });
+
+  it('are added and taken back one topic at a time, and shown for consent', () => {
+    const item = parseGrantItem('events', 'subscribe:files.*');
+    expect(item).toEqual({ capability: 'events', direction: 'subscribe', topic: 'files.*' });
+    const { grant } = addToGrant({}, item);
+    expect(grant).toEqual({ events: { subscribe: ['files.*'] } });
+    expect(addToGrant(grant, item).changed).toBe(false);
+    expect(removeFromGrant(grant, item).grant).toEqual({});
+    expect(capabilityItems({ events: { publish: ['notes.saved'], subscribe: ['files.*'] } })).toEqual([
+      { capability: 'events', value: 'publish on notes.saved', risky: false },
+      { capability: 'events', value: 'receive files.*', risky: false },
+    ]);
+    expect(() => parseGrantItem('events', 'notes.saved')).toThrow('does not say publish:<topic> or subscribe:<topic>');
+    expect(() => parseGrantItem('events', 'publish:Bad Topic')).toThrow('must be a topic');
   });
 });

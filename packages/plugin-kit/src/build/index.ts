@@ -293,6 +293,8 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
     `  throw new Error(${JSON.stringify(`the manifest says "kind": "${manifest.kind}", but ${manifest.entry} exports a `)} + plugin.kind + ' plugin');`,
     `}`,
     `export const ${exportName} = plugin.exports;`,
+    // Every plugin world exports the hooks; a plugin made with an SDK from before them gets ones that do nothing.
+    `export const lifecycle = plugin.lifecycle ?? { init() {}, shutdown() {}, onEvent() {} };`,
   ].join('\n');
   try {
     const out = await esbuild.build({

@@ -1,5 +1,5 @@
-// Stands in for `airlock:plugin/credentials@0.1.1`.
-import type { Token } from 'airlock:plugin/credentials@0.1.1';
+// Stands in for `airlock:plugin/credentials@0.1.2`.
+import type { Token } from 'airlock:plugin/credentials@0.1.2';
 
 export type { Token };
 

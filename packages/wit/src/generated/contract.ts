@@ -4,7 +4,7 @@
 export const WIT_PACKAGE = 'airlock:plugin';
 
 /** Version of the contract: the version of the WIT package. */
-export const CONTRACT_VERSION = '0.1.1';
+export const CONTRACT_VERSION = '0.1.2';
 
 /** The WIT world each kind of plugin is built against. */
 export const WORLDS = {
@@ -21,7 +21,10 @@ export const EXPORT_INTERFACES = {
 } as const;
 
 /** Interfaces the host provides to every plugin, in declaration order. */
-export const HOST_INTERFACES = ['log', 'storage', 'config', 'credentials', 'progress'] as const;
+export const HOST_INTERFACES = ['log', 'storage', 'config', 'credentials', 'progress', 'events'] as const;
+
+/** Interfaces every plugin exports besides its kind's (its hooks). */
+export const COMMON_EXPORTS = ['lifecycle'] as const;
 
 /** A kind of plugin: `auth`, `tool`, `provider`. */
 export type PluginKind = keyof typeof WORLDS;
