@@ -5,34 +5,28 @@
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AirlockError } from './errors.js';
-import { quotasFor, type HostQuotas } from './quotas.js';
-import { AUDIT_DB, AuditLog, type AuditQuery, type AuditRecord } from './audit.js';
-import type { HostPolicy } from './policy.js';
+import { AuditLog, type AuditQuery, type AuditRecord } from './audit.js';
 import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginMetrics } from './monitor.js';
-import { checkCachedComponent, type ComponentCache } from './component.js';
+import { checkCachedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { configDefaults } from './capabilities/grant.js';
 import { pluginStorage, type PluginStorage } from './capabilities/storage.js';
+import { EventBus, type PublishedEvent } from './capabilities/events.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
-import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
-import { parseConnectTo, type ConnectTarget } from './capabilities/http.js';
-import { DEFAULT_SHUTDOWN_MS, ThreadLot } from './sandbox/instance.js';
-import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
-import { checkDatabaseFile } from './storage/database.js';
-import { STATE_DB } from './install/state.js';
-import { PRIVATE_DIR, makeDirectories, prepareHome, tightenHome } from './home.js';
+import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderInfo } from './kinds/provider.js';
+import { invokeTool, type ToolInfo } from './kinds/tool.js';
+import { ThreadLot } from './sandbox/instance.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { mapErrorStacks } from './source-map.js';
-import { invokeTool, type ToolInfo } from './kinds/tool.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { SecretMask } from './secrets.js';
 import { chatAnswered, chatSpan, inSpan, spanStream, toolSpan } from './tracing.js';
 import { ComponentLoader } from './component-loader.js';
-import type { CredentialsBroker } from './capabilities/credentials.js';
-import { PluginRegistry, type InstalledPlugin } from './install/registry.js';
+import { PluginRegistry, dependencyOrder } from './install/registry.js';
 import { alreadyLoaded, deliverEvents, openPlugin, type Loaded, type OpenContext, type OpenOptions } from './plugin-opener.js';
-import { EventBus, type PublishedEvent } from './capabilities/events.js';
+import { connectTargets, prepareHostHome, resolveLimits, startFailure, type PreparedHome } from './host-setup.js';
+import { LoadedPlugins } from './loaded-plugins.js';
 import type { CallOptions, HostEvents, HostLimits, HostOptions, LoadInstalledResult, LoadOptions, LoadedPlugin, PluginInfo, PluginMemory, PluginStatus, ToolProgress, TrialResult } from './host-types.js';
 
 export { configDefaults };
@@ -51,11 +45,6 @@ export type {
   TrialResult,
 } from './host-types.js';
 
-
-/** What made a load fail, as an AirlockError (anything else becomes PLUGIN_START_FAILED). */
-const startFailure = (err: unknown, plugin?: string): AirlockError =>
-  AirlockError.isInstance(err) ? err : new AirlockError('PLUGIN_START_FAILED', String((err as Error)?.message ?? err), { ...(plugin ? { plugin } : {}), cause: err });
-
 /** Events of a trial's monitor: a trial reports to no one. */
 const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
 
@@ -69,27 +58,12 @@ const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {
  * await host.close();
  */
 export async function createHost(options: HostOptions): Promise<Host> {
-  if (options.connectTo !== undefined) connectTargets(options.connectTo);
-  // Malformed quotas are refused here, not at the first load.
-  for (const id of ['', ...Object.keys(options.quotas?.plugins ?? {})]) quotasFor(id, options.quotas);
-  const home = resolve(options.home);
-  await prepareHome(home, options.create ?? true);
-  // Both files are checked before either is opened (opening creates a missing one), so a damaged one changes nothing.
-  checkDatabaseFile(join(home, 'state.db'), STATE_DB);
-  if (options.audit !== false) checkDatabaseFile(join(home, 'audit.db'), AUDIT_DB);
-  if (options.storage === undefined) checkDatabaseFile(join(home, 'storage.db'), STORAGE_DB);
-  // Everything the host writes in its home is its owner's only; a home an older host left readable is tightened.
-  await tightenHome(home);
-  await makeDirectories(join(home, 'cache'), 'the Airlock home', PRIVATE_DIR);
-  const cache = componentCacheOf(home, options);
-  await makeDirectories(cache.dir, 'the component cache', PRIVATE_DIR);
-  await makeDirectories(cache.digests, 'the component cache', PRIVATE_DIR);
-  const storage = options.storage ?? openSqliteStorage(join(home, 'storage.db'));
+  const prepared = await prepareHostHome(options);
   let host: Host;
   try {
-    host = new Host(home, storage, options);
+    host = new Host(prepared, options);
   } catch (error) {
-    if (options.storage === undefined) await storage.close();
+    if (prepared.ownsStorage) await prepared.storage.close();
     throw error;
   }
   await host.registry.recover();
@@ -103,21 +77,13 @@ export class Host extends EventEmitter<HostEvents> {
   /** Every line the host logs goes through it: known secrets (tokens and keys that passed through the host) masked. */
   readonly #logger: Logger;
   readonly #secrets: SecretMask;
-  /** Tokens for plugins granted credentials, from the loaded auth plugins. */
-  readonly #credentials: CredentialsBroker;
   readonly #limits: Required<HostLimits>;
-  readonly #env: NodeJS.ProcessEnv;
-  readonly #spin: { hostMicros: number; workerMicros: number };
-  readonly #plugins = new Map<string, Loaded>();
-  readonly #connectTo: ReadonlyMap<string, ConnectTarget> | undefined;
-  readonly #cache: ComponentCache;
+  readonly #plugins = new LoadedPlugins();
   readonly #loader: ComponentLoader;
   /** Threads of replaced instances, for the same plugin's next instance (reloads). */
   readonly #lot = new ThreadLot();
   readonly #failurePolicy: FailurePolicy | false | undefined;
-  readonly #policy: HostPolicy;
   readonly #audit: AuditLog | undefined;
-  readonly #quotas: HostQuotas | undefined;
   readonly #events: EventBus;
   /** What opening a plugin needs of this host (see plugin-opener.ts). */
   readonly #openContext: OpenContext;
@@ -133,75 +99,59 @@ export class Host extends EventEmitter<HostEvents> {
   readonly registry: PluginRegistry;
 
   /** @internal Use `createHost()`. */
-  constructor(home: string, storage: StorageAdapter, options: HostOptions) {
+  constructor({ home, cache, storage, ownsStorage }: PreparedHome, options: HostOptions) {
     super();
     this.home = home;
     this.#storage = storage;
-    this.#ownsStorage = options.storage === undefined;
+    this.#ownsStorage = ownsStorage;
     const logger = options.logger ?? stderrLogger();
     this.#secrets = new SecretMask((entry) => {
       logger(entry);
       if (this.listenerCount('log') > 0) this.emit('log', entry);
     });
     this.#logger = this.#secrets.log;
-    this.#credentials = {
-      authPlugin: (id) => {
-        const auth = this.#plugins.get(id);
-        return auth?.info.kind === 'auth' ? auth.instance : undefined;
-      },
-      secrets: this.#secrets,
-    };
-    this.#limits = {
-      defaultTimeoutMs: options.limits?.defaultTimeoutMs ?? 30_000,
-      maxTimeoutMs: options.limits?.maxTimeoutMs ?? 300_000,
-      maxMessageBytes: options.limits?.maxMessageBytes ?? 16 * 1024 * 1024,
-      maxQueuedCalls: options.limits?.maxQueuedCalls ?? 256,
-      maxHttpBodyBytes: options.limits?.maxHttpBodyBytes ?? 32 * 1024 * 1024,
-      defaultMemoryMb: options.limits?.defaultMemoryMb ?? 256,
-      instanceGrowthMb: options.limits?.instanceGrowthMb ?? 16,
-      scratchMb: Math.min(Math.max(options.limits?.scratchMb ?? 64, 1), 1024),
-      shutdownMs: Math.min(Math.max(options.limits?.shutdownMs ?? DEFAULT_SHUTDOWN_MS, 0), 60_000),
-      maxMemoryMb: options.limits?.maxMemoryMb ?? 2048,
-    };
-    this.#env = options.env ?? process.env;
-    this.#connectTo = options.connectTo === undefined ? undefined : connectTargets(options.connectTo);
-    this.#cache = componentCacheOf(home, options);
-    this.#loader = new ComponentLoader(this.#cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
+    this.#limits = resolveLimits(options.limits);
+    this.#loader = new ComponentLoader(cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
     this.#failurePolicy = options.failures;
-    this.#policy = options.policy ?? {};
-    this.#quotas = options.quotas;
+    const policy = options.policy ?? {};
     this.#events = new EventBus({ ...options.events, log: (level, message, plugin) => this.#logger({ level, message, plugin }) });
     this.#audit = options.audit === false ? undefined : new AuditLog(home, this.#secrets.scrub, (message) => this.#logger({ level: 'warn', message }), options.audit);
-    this.#spin = { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 };
     this.registry = new PluginRegistry(
       home,
       options.trust ?? {},
       {
         trial: (dir, grant, config) => this.trial(dir, { grant, config }),
-        understatedRisk: this.#policy.understatedRisk ?? 'warn',
+        understatedRisk: policy.understatedRisk ?? 'warn',
         isLoaded: (id) => this.#plugins.has(id),
         reload: async (id, dir, grant, config, expectedSha256, namespace) => void (await this.#replace(id, dir, { grant, config, expectedSha256, namespace })),
         storage,
         unload: (id) => this.unload(id),
         emit: (event, plugin) => this.emit(event, plugin),
-        checkCache: (hash, bytes) => checkCachedComponent(this.#cache, hash, bytes),
+        checkCache: (hash, bytes) => checkCachedComponent(cache, hash, bytes),
       },
       (message, plugin) => this.#logger({ level: 'warn', message, plugin }),
     );
     this.#openContext = {
       home,
       limits: this.#limits,
-      env: this.#env,
-      connectTo: this.#connectTo,
-      spin: this.#spin,
+      env: options.env ?? process.env,
+      connectTo: options.connectTo === undefined ? undefined : connectTargets(options.connectTo),
+      spin: { hostMicros: options.spin?.hostMicros ?? 500, workerMicros: options.spin?.workerMicros ?? 500 },
       storage,
       secrets: this.#secrets,
-      credentials: this.#credentials,
+      // Tokens for plugins granted credentials, from the loaded auth plugins.
+      credentials: {
+        authPlugin: (id) => {
+          const auth = this.#plugins.find(id);
+          return auth?.info.kind === 'auth' ? auth.instance : undefined;
+        },
+        secrets: this.#secrets,
+      },
       loader: this.#loader,
       lot: this.#lot,
-      policy: this.#policy,
+      policy,
       audit: this.#audit,
-      quotas: this.#quotas,
+      quotas: options.quotas,
       events: this.#events,
       logger: this.#logger,
       isLoaded: (id) => this.#plugins.has(id),
@@ -255,9 +205,8 @@ export class Host extends EventEmitter<HostEvents> {
       this.#assertOpen();
       throw alreadyLoaded(loaded.info.id);
     }
-    this.#plugins.set(loaded.info.id, loaded);
+    this.#plugins.set(loaded);
     this.#loadFailures.delete(loaded.info.id);
-    this.#toolIndex = undefined;
     this.#subscribe(loaded);
     loaded.monitor.setState('active');
     this.emit('plugin-loaded', loaded.info);
@@ -274,7 +223,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** The runtime record of a plugin being opened: a reload keeps the loaded one's; a trial's reports to no one. */
   #monitorFor(id: string, options: OpenOptions): PluginMonitor {
-    if (options.replacing !== undefined) return this.#get(options.replacing).monitor;
+    if (options.replacing !== undefined) return this.#plugins.get(options.replacing).monitor;
     if (options.trial) return new PluginMonitor(id, this.#failurePolicy, QUIET);
     return new PluginMonitor(id, this.#failurePolicy, {
       scrub: this.#secrets.scrub,
@@ -326,7 +275,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async reload(id: string, dir?: string): Promise<PluginInfo> {
     this.#assertOpen();
-    const current = this.#get(id);
+    const current = this.#plugins.get(id);
     const installed = this.registry.get(id);
     const fromRegistry = installed && dir === undefined && current.info.dir === this.registry.dir(installed);
     return this.#replace(id, dir ?? current.info.dir, {
@@ -337,17 +286,16 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   async #replace(id: string, dir: string, options: OpenOptions): Promise<PluginInfo> {
-    const old = this.#get(id);
+    const old = this.#plugins.get(id);
     // A reload is a fresh start: failures are forgotten, and the new build's own start is not refused as `failed`.
     // If the new build fails to start, the old one keeps serving, as `active`.
     old.monitor.reset();
     const fresh = await openPlugin(this.#openContext, resolve(dir), { ...options, replacing: id });
-    if (this.#closed || this.#plugins.get(id) !== old) {
+    if (this.#closed || this.#plugins.find(id) !== old) {
       await this.#stop(fresh);
       throw new AirlockError('PLUGIN_START_FAILED', `plugin \`${id}\` changed while it was being reloaded`, { plugin: id });
     }
-    this.#plugins.set(id, fresh);
-    this.#toolIndex = undefined;
+    this.#plugins.set(fresh);
     this.#subscribe(fresh);
     this.#pruneComponents();
     this.emit('plugin-reloaded', fresh.info);
@@ -363,9 +311,8 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Stop a loaded plugin's worker and forget it. Its stored data stays. */
   async unload(id: string): Promise<void> {
-    const loaded = this.#get(id);
+    const loaded = this.#plugins.get(id);
     this.#plugins.delete(id);
-    this.#toolIndex = undefined;
     this.#events.detach(id);
     this.#pruneComponents();
     loaded.monitor.setState('stopping');
@@ -495,24 +442,23 @@ export class Host extends EventEmitter<HostEvents> {
    */
   storageOf(id: string): PluginStorage {
     this.#assertOpen();
-    const namespace = this.#plugins.get(id)?.namespace ?? this.registry.namespaceFor(id);
+    const namespace = this.#plugins.find(id)?.namespace ?? this.registry.namespaceFor(id);
     return pluginStorage(this.#storage, { namespace, pluginId: id }, () => this.#assertOpen());
   }
 
   /** The loaded tool `name` (`<plugin>.<tool>`, or a name only one plugin has), or undefined when there is none or several. */
   tool(name: string): ToolInfo | undefined {
-    const matches = this.#tools().get(name);
-    return matches?.length === 1 ? { ...matches[0]! } : undefined;
+    return this.#plugins.tool(name);
   }
 
   /** Every tool of every loaded tool plugin. */
   tools(): ToolInfo[] {
-    return [...this.#plugins.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
+    return this.#plugins.tools();
   }
 
   /** An error on its way out to the integrator: a plugin's stack in its own sources, known secrets masked. */
   #masked = (err: unknown): unknown => {
-    if (AirlockError.isInstance(err) && err.plugin !== undefined) mapErrorStacks(err, this.#plugins.get(err.plugin)?.stacks);
+    if (AirlockError.isInstance(err) && err.plugin !== undefined) mapErrorStacks(err, this.#plugins.find(err.plugin)?.stacks);
     return this.#secrets.masked(err);
   };
 
@@ -543,7 +489,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   auth(id: string): AuthClient {
     this.#assertOpen();
-    const loaded = this.#get(id);
+    const loaded = this.#plugins.get(id);
     if (loaded.info.kind !== 'auth') {
       throw new AirlockError('PLUGIN_NOT_FOUND', `plugin \`${id}\` is a ${loaded.info.kind} plugin, not an auth plugin`, { plugin: id });
     }
@@ -556,13 +502,13 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** The loaded provider plugins. */
   providers(): ProviderInfo[] {
-    return [...this.#plugins.values()].flatMap((p) => (p.provider ? [{ ...p.provider }] : []));
+    return this.#plugins.providers();
   }
 
   /** The models of one provider, or of every loaded provider. */
   async models(provider?: string): Promise<ModelInfo[]> {
     this.#assertOpen();
-    const handles = provider === undefined ? this.#providerHandles() : [this.#provider(provider)];
+    const handles = provider === undefined ? this.#plugins.providerHandles() : [this.#plugins.provider(provider)];
     return this.#masking(async () => (await Promise.all(handles.map((h) => listModels(h)))).flat());
   }
 
@@ -573,7 +519,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async chat(request: ChatRequest, options: ChatOptions = {}): Promise<ChatResult> {
     this.#assertOpen();
-    const provider = this.#provider(request?.provider);
+    const provider = this.#plugins.provider(request?.provider);
     const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', false);
     return inSpan(
       traced,
@@ -594,7 +540,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   chatStream(request: ChatRequest, options: ChatOptions = {}): AsyncIterable<ChatStreamEvent> {
     this.#assertOpen();
-    const provider = this.#provider(request?.provider);
+    const provider = this.#plugins.provider(request?.provider);
     const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', true);
     const events = this.#maskingStream(chatStream(provider, request, { ...this.#chatOptions(options), trace: traced?.context }));
     return traced ? spanStream(events, traced) : events;
@@ -626,27 +572,6 @@ export class Host extends EventEmitter<HostEvents> {
     return timeoutMs === undefined ? undefined : Math.min(timeoutMs, this.#limits.maxTimeoutMs);
   }
 
-  #providerHandles(): ProviderHandle[] {
-    return [...this.#plugins.values()].flatMap((p) => (p.provider ? [{ id: p.info.id, info: p.provider, caller: p.instance, release: (scope: object) => p.http.closeOwned(scope) }] : []));
-  }
-
-  #provider(id: string | undefined): ProviderHandle {
-    const all = this.#providerHandles();
-    if (id === undefined) {
-      if (all.length === 1) return all[0]!;
-      throw new AirlockError('PROVIDER_NOT_FOUND', all.length === 0 ? 'no provider plugin is loaded' : `${all.length} providers are loaded; say which one (${all.map((p) => p.id).join(', ')})`, {
-        hint: all.length === 0 ? 'Load a provider plugin first.' : 'Pass `provider` in the request.',
-      });
-    }
-    const found = all.find((p) => p.id === id);
-    if (!found) {
-      throw new AirlockError('PROVIDER_NOT_FOUND', `no provider plugin \`${id}\` is loaded`, {
-        hint: all.length ? `Loaded providers: ${all.map((p) => p.id).join(', ')}.` : 'Load a provider plugin first.',
-      });
-    }
-    return found;
-  }
-
   /**
    * Call a tool by name (`count_words`) or qualified name (`notes.count_words`).
    * Arguments are validated against the tool's schema before the plugin runs.
@@ -654,8 +579,8 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async callTool(name: string, args: unknown = {}, options: CallOptions = {}): Promise<unknown> {
     this.#assertOpen();
-    const tool = this.#findTool(name);
-    const loaded = this.#plugins.get(tool.plugin)!;
+    const tool = this.#plugins.findTool(name);
+    const loaded = this.#plugins.get(tool.plugin);
     const { onProgress } = options;
     const progress = onProgress && ((p: ToolProgress) => {
       try {
@@ -674,8 +599,7 @@ export class Host extends EventEmitter<HostEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const loaded = [...this.#plugins.values()];
-    this.#plugins.clear();
+    const loaded = this.#plugins.clear();
     this.#events.close();
     for (const p of loaded) p.monitor.dispose();
     await Promise.all([...loaded.map((p) => this.#stop(p)), this.#loader.close()]);
@@ -693,87 +617,4 @@ export class Host extends EventEmitter<HostEvents> {
     if (this.#closed) throw new AirlockError('HOST_CLOSED', 'the host is closed', { hint: 'Create a new host with createHost().' });
   }
 
-  #get(id: string): Loaded {
-    const loaded = this.#plugins.get(id);
-    if (!loaded) {
-      const known = [...this.#plugins.keys()];
-      throw new AirlockError('PLUGIN_NOT_FOUND', `no plugin \`${id}\` is loaded`, { hint: known.length ? `Loaded plugins: ${known.join(', ')}.` : 'No plugin is loaded; load one with host.load(dir).' });
-    }
-    return loaded;
-  }
-
-  /** Tools by bare and by qualified name; rebuilt when plugins come and go. */
-  #toolIndex: Map<string, ToolInfo[]> | undefined;
-
-  /** The loaded tools by name and by qualified name, built once per change of the loaded plugins. */
-  #tools(): Map<string, ToolInfo[]> {
-    if (!this.#toolIndex) {
-      this.#toolIndex = new Map();
-      for (const tool of [...this.#plugins.values()].flatMap((p) => p.tools)) {
-        for (const key of [tool.name, tool.qualifiedName]) this.#toolIndex.set(key, [...(this.#toolIndex.get(key) ?? []), tool]);
-      }
-    }
-    return this.#toolIndex;
-  }
-
-  #findTool(name: string): ToolInfo {
-    const matches = this.#tools().get(name) ?? [];
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) {
-      throw new AirlockError('TOOL_AMBIGUOUS', `several plugins offer a tool \`${name}\`: ${matches.map((t) => t.qualifiedName).join(', ')}`, {
-        hint: 'Call it by its qualified name `<plugin>.<tool>`.',
-      });
-    }
-    const all = [...this.#plugins.values()].flatMap((p) => p.tools);
-    throw new AirlockError('TOOL_NOT_FOUND', `no loaded plugin offers a tool \`${name}\``, {
-      hint: all.length ? `Available tools: ${all.map((t) => t.qualifiedName).join(', ')}.` : 'No tool plugin is loaded.',
-    });
-  }
-
-
-
-}
-
-/** The `connectTo` option, checked: HOST_OPTIONS_INVALID naming every bad entry. */
-function connectTargets(table: Record<string, string>): Map<string, ConnectTarget> {
-  if (typeof table !== 'object' || table === null) {
-    throw new AirlockError('HOST_OPTIONS_INVALID', `connectTo must be an object mapping origins to loopback URLs, got ${table === null ? 'null' : typeof table}`, {
-      hint: 'Pass e.g. `connectTo: { "https://api.example.com": "http://127.0.0.1:8080" }`.',
-    });
-  }
-  const { map, problems } = parseConnectTo(table);
-  if (problems.length > 0) {
-    throw new AirlockError('HOST_OPTIONS_INVALID', `connectTo: ${problems.join('; ')}`, {
-      hint: 'Map each origin to the http:// URL of a server on this machine, e.g. `{ "https://api.example.com": "http://127.0.0.1:8080" }`.',
-    });
-  }
-  return map;
-}
-
-
-/** Installed plugins ordered so that every plugin comes after the ones it requires. */
-function dependencyOrder(plugins: InstalledPlugin[]): InstalledPlugin[] {
-  const byId = new Map(plugins.map((p) => [p.id, p]));
-  const ordered: InstalledPlugin[] = [];
-  const seen = new Set<string>();
-  const visit = (p: InstalledPlugin, path: Set<string>) => {
-    if (seen.has(p.id) || path.has(p.id)) return;
-    path.add(p.id);
-    for (const dep of Object.keys(p.requires)) {
-      const d = byId.get(dep);
-      if (d) visit(d, path);
-    }
-    seen.add(p.id);
-    ordered.push(p);
-  };
-  for (const p of plugins) visit(p, new Set());
-  return ordered;
-}
-
-
-/** Where transpiled components and their digest records are kept for a host on `home`. */
-function componentCacheOf(home: string, options: Pick<HostOptions, 'componentCacheDir'>): ComponentCache {
-  if (options.componentCacheDir === undefined) return { dir: join(home, 'cache', 'components'), digests: join(home, 'cache-digests') };
-  const dir = resolve(options.componentCacheDir);
-  return { dir, digests: join(dir, 'digests') };
 }

@@ -794,3 +794,22 @@ function consentOf(manifest: Manifest, grant: Grant | 'manifest', config: Record
 export const isEmptyDiff = (d: CapabilityDiff) => diffItems(d).length === 0;
 
 export const describeDiff = (d: CapabilityDiff): string => diffItems(d).join(', ');
+
+/** Installed plugins ordered so that every plugin comes after the ones it requires. */
+export function dependencyOrder(plugins: InstalledPlugin[]): InstalledPlugin[] {
+  const byId = new Map(plugins.map((p) => [p.id, p]));
+  const ordered: InstalledPlugin[] = [];
+  const seen = new Set<string>();
+  const visit = (p: InstalledPlugin, path: Set<string>) => {
+    if (seen.has(p.id) || path.has(p.id)) return;
+    path.add(p.id);
+    for (const dep of Object.keys(p.requires)) {
+      const d = byId.get(dep);
+      if (d) visit(d, path);
+    }
+    seen.add(p.id);
+    ordered.push(p);
+  };
+  for (const p of plugins) visit(p, new Set());
+  return ordered;
+}

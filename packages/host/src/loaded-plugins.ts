@@ -1,0 +1,124 @@
+/**
+ * The plugins a host has loaded, by id, and what is looked up across them:
+ * a tool by name (bare when only one plugin has it, else `<plugin>.<tool>`),
+ * a provider by id (or the only one). Lookups that fail say what there is.
+ */
+import { AirlockError } from './errors.js';
+import type { ToolInfo } from './kinds/tool.js';
+import type { ProviderHandle, ProviderInfo } from './kinds/provider.js';
+import type { Loaded } from './plugin-opener.js';
+
+export class LoadedPlugins {
+  readonly #byId = new Map<string, Loaded>();
+  /** Tools by bare and by qualified name; rebuilt after plugins come and go. */
+  #toolIndex: Map<string, ToolInfo[]> | undefined;
+
+  has(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
+  /** The loaded plugin `id`, or undefined. */
+  find(id: string): Loaded | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The loaded plugin `id`; PLUGIN_NOT_FOUND naming the loaded ones otherwise. */
+  get(id: string): Loaded {
+    const loaded = this.#byId.get(id);
+    if (!loaded) {
+      const known = [...this.#byId.keys()];
+      throw new AirlockError('PLUGIN_NOT_FOUND', `no plugin \`${id}\` is loaded`, { hint: known.length ? `Loaded plugins: ${known.join(', ')}.` : 'No plugin is loaded; load one with host.load(dir).' });
+    }
+    return loaded;
+  }
+
+  set(loaded: Loaded): void {
+    this.#byId.set(loaded.info.id, loaded);
+    this.#toolIndex = undefined;
+  }
+
+  delete(id: string): void {
+    this.#byId.delete(id);
+    this.#toolIndex = undefined;
+  }
+
+  /** Forget them all; returns what was loaded. */
+  clear(): Loaded[] {
+    const all = [...this.#byId.values()];
+    this.#byId.clear();
+    this.#toolIndex = undefined;
+    return all;
+  }
+
+  values(): IterableIterator<Loaded> {
+    return this.#byId.values();
+  }
+
+  ids(): IterableIterator<string> {
+    return this.#byId.keys();
+  }
+
+  /** Copies of every loaded tool. */
+  tools(): ToolInfo[] {
+    return [...this.#byId.values()].flatMap((p) => p.tools.map((tool) => ({ ...tool })));
+  }
+
+  /** The loaded tool `name`, or undefined when there is none or several. */
+  tool(name: string): ToolInfo | undefined {
+    const matches = this.#tools().get(name);
+    return matches?.length === 1 ? { ...matches[0]! } : undefined;
+  }
+
+  /** The loaded tool `name`: TOOL_AMBIGUOUS naming the candidates, or TOOL_NOT_FOUND naming what there is. */
+  findTool(name: string): ToolInfo {
+    const matches = this.#tools().get(name) ?? [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new AirlockError('TOOL_AMBIGUOUS', `several plugins offer a tool \`${name}\`: ${matches.map((t) => t.qualifiedName).join(', ')}`, {
+        hint: 'Call it by its qualified name `<plugin>.<tool>`.',
+      });
+    }
+    const all = [...this.#byId.values()].flatMap((p) => p.tools);
+    throw new AirlockError('TOOL_NOT_FOUND', `no loaded plugin offers a tool \`${name}\``, {
+      hint: all.length ? `Available tools: ${all.map((t) => t.qualifiedName).join(', ')}.` : 'No tool plugin is loaded.',
+    });
+  }
+
+  #tools(): Map<string, ToolInfo[]> {
+    if (!this.#toolIndex) {
+      this.#toolIndex = new Map();
+      for (const tool of [...this.#byId.values()].flatMap((p) => p.tools)) {
+        for (const key of [tool.name, tool.qualifiedName]) this.#toolIndex.set(key, [...(this.#toolIndex.get(key) ?? []), tool]);
+      }
+    }
+    return this.#toolIndex;
+  }
+
+  /** Copies of what each loaded provider said about itself. */
+  providers(): ProviderInfo[] {
+    return [...this.#byId.values()].flatMap((p) => (p.provider ? [{ ...p.provider }] : []));
+  }
+
+  /** The loaded providers, as the provider kind drives them. */
+  providerHandles(): ProviderHandle[] {
+    return [...this.#byId.values()].flatMap((p) => (p.provider ? [{ id: p.info.id, info: p.provider, caller: p.instance, release: (scope: object) => p.http.closeOwned(scope) }] : []));
+  }
+
+  /** Provider `id`, or the only one loaded when `id` is undefined; PROVIDER_NOT_FOUND saying what there is. */
+  provider(id: string | undefined): ProviderHandle {
+    const all = this.providerHandles();
+    if (id === undefined) {
+      if (all.length === 1) return all[0]!;
+      throw new AirlockError('PROVIDER_NOT_FOUND', all.length === 0 ? 'no provider plugin is loaded' : `${all.length} providers are loaded; say which one (${all.map((p) => p.id).join(', ')})`, {
+        hint: all.length === 0 ? 'Load a provider plugin first.' : 'Pass `provider` in the request.',
+      });
+    }
+    const found = all.find((p) => p.id === id);
+    if (!found) {
+      throw new AirlockError('PROVIDER_NOT_FOUND', `no provider plugin \`${id}\` is loaded`, {
+        hint: all.length ? `Loaded providers: ${all.map((p) => p.id).join(', ')}.` : 'Load a provider plugin first.',
+      });
+    }
+    return found;
+  }
+}
