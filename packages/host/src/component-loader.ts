@@ -77,7 +77,7 @@ export class ComponentLoader {
       // Read and checked by this host already: only the component file is re-hashed.
       const { hash } = await read;
       if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
-        return { component: checked, contract: checkContract(checked, manifest.kind, manifest.id), modules: compiledForCap };
+        return { component: checked, contract: checkContract(checked, manifest.kind, manifest.id, manifest.contract), modules: compiledForCap };
       }
     }
     // Core modules start compiling as soon as they are read, while they are hashed; they are used only if the entry checks out.
@@ -94,7 +94,7 @@ export class ComponentLoader {
         const compiled = this.#compile(found.loaded, memoryCapBytes, manifest.id, early);
         const { hash } = await read;
         if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
-          const contract = checkContract(component, manifest.kind, manifest.id);
+          const contract = checkContract(component, manifest.kind, manifest.id, manifest.contract);
           this.#checked.set(hash, component);
           return { component, contract, modules: compiled };
         }
@@ -107,7 +107,7 @@ export class ComponentLoader {
     const lookup = hash === expected ? found : undefined;
     if (!lookup) early.clear();
     const loaded = await prepareComponent(bytes, cache, hash, { lookup, onProblem, onRead: lookup ? undefined : compileEarly(hash), pluginId: manifest.id });
-    const contract = checkContract(loaded.component, manifest.kind, manifest.id);
+    const contract = checkContract(loaded.component, manifest.kind, manifest.id, manifest.contract);
     this.#checked.set(hash, loaded.component);
     this.#index.record(file, identity, hash);
     // Compiles started early belong to the entry that checked out; a rebuilt one is compiled from its own bytes.

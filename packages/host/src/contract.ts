@@ -16,6 +16,9 @@ const existsIn = (name: string, version: string) => semver.gte(version, INTRODUC
 /** WASI packages the host provides (each gated by capabilities). */
 const WASI_PACKAGES = new Set(['wasi:cli', 'wasi:clocks', 'wasi:filesystem', 'wasi:http', 'wasi:io', 'wasi:random']);
 
+/** The versions this host serves, as people read them: `0.1.0 to 0.1.2`. */
+export const SERVED_CONTRACTS = `${semver.major(CONTRACT_VERSION)}.${semver.minor(CONTRACT_VERSION)}.0 to ${CONTRACT_VERSION}`;
+
 /** Contract versions this host serves: the same minor, up to its own patch. */
 export function isSupportedContract(version: string): boolean {
   const ours = semver.parse(CONTRACT_VERSION)!;
@@ -23,8 +26,12 @@ export function isSupportedContract(version: string): boolean {
   return !!theirs && theirs.major === ours.major && theirs.minor === ours.minor && theirs.patch <= ours.patch && theirs.prerelease.length === 0;
 }
 
-/** Check the component exports `kind` at a supported version and imports nothing the host lacks. Returns the contract version. */
-export function checkContract(component: PreparedComponent, kind: PluginKind, pluginId: string): string {
+/**
+ * Check the component exports `kind` at a supported version, in the range
+ * the manifest declares (`airlock.contract`, when it does), and imports
+ * nothing the host lacks. Returns the contract version.
+ */
+export function checkContract(component: PreparedComponent, kind: PluginKind, pluginId: string, declared?: string): string {
   const exported = component.exports.map(parseInterfaceId).filter((p) => p?.package === WIT_PACKAGE);
   const own = exported.find((p) => p!.name === kind);
   if (!own) {
@@ -36,9 +43,15 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
     });
   }
   if (!own.version || !isSupportedContract(own.version)) {
-    throw new AirlockError('CONTRACT_UNSUPPORTED', `plugin \`${pluginId}\` was built against contract ${WIT_PACKAGE}@${own.version ?? '(unversioned)'}, but this host serves ${CONTRACT_VERSION}`, {
+    throw new AirlockError('CONTRACT_UNSUPPORTED', `plugin \`${pluginId}\` was built against contract ${WIT_PACKAGE}@${own.version ?? '(unversioned)'}, but this host serves ${SERVED_CONTRACTS}`, {
       plugin: pluginId,
       hint: `Rebuild the plugin with an @airlock/sdk for contract ${CONTRACT_VERSION}, or use a host that serves ${own.version}.`,
+    });
+  }
+  if (declared !== undefined && !semver.satisfies(own.version, declared)) {
+    throw new AirlockError('CONTRACT_UNSUPPORTED', `plugin \`${pluginId}\` declares contract ${declared} ("contract" in its manifest), but its component was built against ${own.version}`, {
+      plugin: pluginId,
+      hint: `Rebuild the plugin, or make "contract" in the manifest a range that holds ${own.version} (e.g. "^${own.version}").`,
     });
   }
   for (const name of component.imports) {

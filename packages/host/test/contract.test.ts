@@ -107,7 +107,21 @@ describe('checkContract', () => {
     const e = failure(component([`airlock:plugin/tool@${version}`]));
     expect(e.code).toBe('CONTRACT_UNSUPPORTED');
     expect(e.message).toContain(`airlock:plugin@${version}`);
-    expect(e.message).toContain('this host serves 0.1.2');
+    expect(e.message).toContain('this host serves 0.1.0 to 0.1.2');
+  });
+
+  it('holds a component to the contract range its manifest declares', () => {
+    const built = component(['airlock:plugin/tool@0.1.1']);
+    expect(checkContract(built, 'tool', 'demo', '^0.1.0')).toBe('0.1.1');
+    expect(checkContract(built, 'tool', 'demo', '>=0.1.1 <0.2.0')).toBe('0.1.1');
+    let e: AirlockError | undefined;
+    try {
+      checkContract(built, 'tool', 'demo', '^0.1.2');
+    } catch (err) {
+      e = err as AirlockError;
+    }
+    expect(e?.code).toBe('CONTRACT_UNSUPPORTED');
+    expect(e?.message).toBe('plugin `demo` declares contract ^0.1.2 ("contract" in its manifest), but its component was built against 0.1.1');
   });
 
   it('refuses an unversioned export as CONTRACT_UNSUPPORTED', () => {

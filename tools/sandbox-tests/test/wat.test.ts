@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
-import { rejection } from '@airlock/test-utils';
+import { capabilityVariant, rejection } from '@airlock/test-utils';
 import { CONTRACT_VERSION } from '@airlock/wit';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
@@ -70,5 +70,53 @@ describe('hand-written WAT plugins', () => {
     await expect(host.callTool('echo', { after: 'big' })).resolves.toEqual({ after: 'big' });
     // The plugin's data was dropped with the result; the next call gets a fresh answer the same way.
     expect((await rejection(host.callTool('big-wat.big', {}))).code).toBe('RESULT_TOO_LARGE');
+  });
+});
+
+describe('a hand-written WAT plugin using the host interfaces', () => {
+  const lines: { level: string; message: string; plugin?: string }[] = [];
+  let own: Host;
+  let ownHome: string;
+
+  beforeAll(async () => {
+    ownHome = await mkdtemp(join(tmpdir(), 'airlock-wat-kv-'));
+    own = await createHost({ home: ownHome, logger: (e) => void lines.push(e) });
+    // The same component twice: with a storage grant and a configuration, and with neither.
+    await own.load(await capabilityVariant(fixture('kv-wat'), ownHome, 'kv-granted', { storage: true }), { grant: 'manifest', config: { greeting: 'hi there' } });
+    await own.load(await capabilityVariant(fixture('kv-wat'), ownHome, 'kv-bare', {}), { grant: {} });
+  });
+
+  afterAll(async () => {
+    await own.close();
+    await rm(ownHome, { recursive: true, force: true });
+  });
+
+  it('stores with a storage grant, and without one gets the host\'s typed refusal saying what to grant', async () => {
+    expect(await own.callTool('kv-granted.put', { note: 'from wat' })).toBe('stored');
+    expect(new TextDecoder().decode(await own.storageOf('kv-granted').get('k'))).toBe('{"note":"from wat"}');
+    const refused = await rejection(own.callTool('kv-bare.put', { note: 'x' }));
+    expect(refused).toMatchObject({ code: 'TOOL_FAILED', plugin: 'kv-bare', pluginCode: 'denied' });
+    expect(refused.message).toBe('plugin `kv-bare` failed: plugin `kv-bare` holds no storage grant; add "storage": true to its manifest capabilities');
+    expect(await own.storageOf('kv-bare').keys('')).toEqual([]);
+  });
+
+  it('reads its own configuration, and logs through the host under its id', async () => {
+    expect(await own.callTool('kv-granted.greeting', {})).toBe('hi there');
+    expect(await own.callTool('kv-bare.greeting', {})).toBeNull();
+    expect(await own.callTool('kv-bare.hello', {})).toEqual({});
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', message: 'hello from wat', plugin: 'kv-bare' }));
+  });
+
+  it('is refused a token without a credentials grant, with the case the contract names', async () => {
+    const refused = await rejection(own.callTool('kv-granted.token', {}));
+    expect(refused).toMatchObject({ code: 'TOOL_FAILED', pluginCode: 'denied' });
+    expect(refused.message).toContain('holds no credentials grant for `auth`: list "auth" in "capabilities.credentials" of its manifest');
+  });
+
+  it('is a plugin of contract 0.1.0, served as it was built', () => {
+    expect(own.plugins().map((p) => [p.id, p.contract])).toEqual([
+      ['kv-granted', '0.1.0'],
+      ['kv-bare', '0.1.0'],
+    ]);
   });
 });
