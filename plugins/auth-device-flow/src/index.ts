@@ -45,6 +45,7 @@ function sessionFrom(answer: TokenResponse, requested: string[], previous?: Sess
     tokenType: answer.token_type ? capitalise(answer.token_type) : 'Bearer',
     refreshToken: answer.refresh_token ?? previous?.refreshToken,
     expiresAt: answer.expires_in === undefined ? undefined : Date.now() + seconds(answer.expires_in, 0) * 1000,
+    obtainedAt: Date.now(),
     scopes: typeof answer.scope === 'string' ? answer.scope.split(/[ ,]+/).filter(Boolean) : (previous?.scopes ?? requested),
     account: previous?.account,
   };
@@ -154,12 +155,23 @@ async function refresh(s: Settings, current: Session): Promise<Session> {
   return next;
 }
 
+/**
+ * When a token is refreshed: `refreshMarginSeconds` before it expires, but
+ * never more than a quarter of its lifetime before, so that a token living a
+ * minute (or less) is used for most of its life instead of being refreshed on
+ * every call.
+ */
+function refreshDueAt(s: Pick<Settings, 'refreshMarginSeconds'>, expiresAt: number, obtainedAt: number | undefined): number {
+  const lifetime = obtainedAt === undefined ? Infinity : Math.max(0, expiresAt - obtainedAt);
+  return expiresAt - Math.min(s.refreshMarginSeconds * 1000, lifetime / 4);
+}
+
 async function getToken(): Promise<Token> {
   const s = settings();
   let current = session.read();
   if (!current) throw new AuthError('not-signed-in', 'nobody is signed in; start a device login');
   const now = Date.now();
-  const due = current.expiresAt !== undefined && now >= current.expiresAt - s.refreshMarginSeconds * 1000;
+  const due = current.expiresAt !== undefined && now >= refreshDueAt(s, current.expiresAt, current.obtainedAt);
   if (due) {
     if (current.refreshToken === undefined) {
       if (now >= current.expiresAt!) throw new AuthError('not-signed-in', 'the token expired and the provider gave no refresh token; sign in again');

@@ -12,6 +12,8 @@ export interface Session {
   refreshToken: string | undefined;
   /** Milliseconds since the Unix epoch; undefined when the token does not expire. */
   expiresAt: number | undefined;
+  /** When the token was obtained (ms since the epoch), for its lifetime; undefined in sessions stored before it was kept. */
+  obtainedAt?: number;
   scopes: string[];
   account: string | undefined;
 }

@@ -44,6 +44,9 @@ const signIn = (host: TestHost) => host.deviceLogin({ approve: (login) => server
 
 const tokenRequests = () => server.requests.filter((r) => r.path === '/token');
 
+/** Wait until `token` is due for a refresh: a quarter of its lifetime before it expires, for tokens of 1 s with a large margin. */
+const untilDue = (token: { expiresAt?: number }) => new Promise((resolve) => setTimeout(resolve, Math.max(0, token.expiresAt! - 250 - Date.now()) + 20));
+
 afterEach(async () => {
   await t?.close();
   t = undefined;
@@ -174,18 +177,23 @@ describe('tokens', () => {
     expect(server.requests.length).toBe(before);
   });
 
-  it('refreshes a token that expires within the margin, rotating the refresh token', async () => {
-    await serve({ accessTokenTtl: 120 });
+  it('refreshes a token within the margin, capped at a quarter of its lifetime, rotating the refresh token', async () => {
+    // Tokens live 1 s and the margin is 300 s: the margin is capped at 250 ms, so a fresh token is not refreshed on every call.
+    await serve({ accessTokenTtl: 1 });
     const t = await start({ refreshMarginSeconds: 300 });
     await signIn(t);
     const first = (await t.auth.token()).accessToken;
-    const second = (await t.auth.token()).accessToken;
-    expect(second).not.toBe(first);
-    expect(server.verifyAccessToken(second).valid).toBe(true);
-    // The rotated refresh token works again: a second refresh succeeds.
-    const third = (await t.auth.token()).accessToken;
-    expect(third).not.toBe(second);
-    expect(tokenRequests().filter((r) => r.grantType === 'refresh_token').map((r) => r.status)).toEqual([200, 200, 200]);
+    expect((await t.auth.token()).accessToken).toBe(first);
+    expect(tokenRequests().filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    await untilDue(await t.auth.token());
+    const second = await t.auth.token();
+    expect(second.accessToken).not.toBe(first);
+    expect(server.verifyAccessToken(second.accessToken).valid).toBe(true);
+    // The rotated refresh token works again: the next refresh succeeds too.
+    await untilDue(second);
+    const third = await t.auth.token();
+    expect(third.accessToken).not.toBe(second.accessToken);
+    expect(tokenRequests().filter((r) => r.grantType === 'refresh_token').map((r) => r.status)).toEqual([200, 200]);
   });
 
   it('refreshes an expired token', async () => {
@@ -201,9 +209,10 @@ describe('tokens', () => {
   });
 
   it('signs out when the server no longer accepts the refresh token', async () => {
-    await serve({ accessTokenTtl: 120 });
+    await serve({ accessTokenTtl: 1 });
     const t = await start({ refreshMarginSeconds: 300 });
     await signIn(t);
+    await untilDue(await t.auth.token());
     // The user withdraws the app's access at the provider.
     expect(server.revokeAll()).toBe(1);
     const err = await rejection(t.auth.token());
@@ -242,10 +251,14 @@ describe('tokens', () => {
   });
 
   it('never writes a token to the log', async () => {
-    await serve({ accessTokenTtl: 120 });
+    await serve({ accessTokenTtl: 1 });
     const t = await start({ refreshMarginSeconds: 300 });
     await signIn(t);
-    const tokens = [(await t.auth.token()).accessToken, (await t.auth.token()).accessToken];
+    const first = await t.auth.token();
+    await untilDue(first);
+    // The second is a refreshed one: the refresh path logs too.
+    const tokens = [first.accessToken, (await t.auth.token()).accessToken];
+    expect(tokens[1]).not.toBe(tokens[0]);
     await t.auth.logout();
     expect(t.logs.some((l) => l.message.includes('signed in as demo-user'))).toBe(true);
     for (const token of tokens) expect(t.logs.filter((l) => l.message.includes(token))).toEqual([]);

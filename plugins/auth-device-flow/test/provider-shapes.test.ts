@@ -116,7 +116,7 @@ it('Google: verification_url, 428 while pending, client_secret sent with token r
           if (form.get('grant_type') === 'refresh_token') return { status: 200, body: { access_token: 'ya29.refreshed-token-value', expires_in: 3599, token_type: 'Bearer', scope: 'openid email' } };
           return ++polls === 1
             ? { status: 428, body: { error: 'authorization_pending', error_description: 'Precondition Required' } }
-            : { status: 200, body: { access_token: 'ya29.first-token-value', expires_in: 30, refresh_token: '1//google-refresh', token_type: 'Bearer', scope: 'openid email' } };
+            : { status: 200, body: { access_token: 'ya29.first-token-value', expires_in: 1, refresh_token: '1//google-refresh', token_type: 'Bearer', scope: 'openid email' } };
         },
       }),
     },
@@ -124,7 +124,11 @@ it('Google: verification_url, 428 while pending, client_secret sent with token r
   let verificationUri: string | undefined;
   expect(await h.deviceLogin({ approve: (login) => void (verificationUri = login.verificationUri) })).toMatchObject({ signedIn: true, scopes: ['openid', 'email'] });
   expect(verificationUri).toBe('https://www.google.com/device');
-  // The token expires within the margin: the next get-token refreshes it, keeping the refresh token Google did not rotate.
+  // Once the token is due (it lives 1 s, so a quarter of that before it expires), get-token refreshes it,
+  // keeping the refresh token Google did not rotate.
+  const first = await h.auth.token();
+  expect(first.accessToken).toBe('ya29.first-token-value');
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, first.expiresAt! - 250 - Date.now()) + 20));
   expect((await h.auth.token()).accessToken).toBe('ya29.refreshed-token-value');
   const tokenCalls = seen().filter((r) => r.path === '/token');
   expect(tokenCalls.map((r) => r.form.get('client_secret'))).toEqual(['GOCSPX-demo', 'GOCSPX-demo', 'GOCSPX-demo']);
