@@ -85,7 +85,7 @@ Examples
   airlock tools call count_words '{"text":"hello world"}'
   airlock tools list -p plugins/notes --yes
   airlock auth login auth-device-flow -p plugins/auth-device-flow --yes -c auth-device-flow.clientId=<id> \\
-    -c auth-device-flow.deviceAuthorizationEndpoint=<url> -c auth-device-flow.tokenEndpoint=<url>
+    -c auth-device-flow.issuer=<issuer URL>
   OPENAI_API_KEY=sk-… airlock chat "How many words in 'to be or not to be'?" -p plugins/provider-openai -p plugins/notes --yes
   git diff | airlock chat - --system "Review this diff" -p plugins/provider-openai -c provider-openai.baseUrl=http://127.0.0.1:11434/v1 --yes
 

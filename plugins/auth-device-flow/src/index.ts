@@ -11,19 +11,38 @@
 import { AuthError, config, defineAuthPlugin, log, type AuthStatus, type DeviceAuthorization, type PollOutcome, type Token } from '@airlock/sdk';
 import { describe, isObject, originOf, postForm, seconds, tokenResponse, type Settings, type TokenResponse } from './oauth.js';
 import { pending, session, type Session } from './session.js';
+import { discover } from './discovery.js';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-function settings(): Settings {
+/**
+ * The configuration, with the endpoints it leaves out taken from the
+ * issuer's metadata when it names an `issuer` (configured ones win).
+ */
+async function settings(): Promise<Settings> {
   const all = config.all();
   const text = (key: string) => (typeof all[key] === 'string' && all[key] !== '' ? (all[key] as string) : undefined);
+  const issuer = text('issuer');
+  const configured = {
+    deviceAuthorizationEndpoint: text('deviceAuthorizationEndpoint'),
+    tokenEndpoint: text('tokenEndpoint'),
+    revocationEndpoint: text('revocationEndpoint'),
+    userinfoEndpoint: text('userinfoEndpoint'),
+  };
+  const found = issuer && (!configured.deviceAuthorizationEndpoint || !configured.tokenEndpoint) ? await discover(issuer) : undefined;
+  const endpoint = (key: keyof typeof configured) => configured[key] ?? found?.[key];
+  const deviceAuthorizationEndpoint = endpoint('deviceAuthorizationEndpoint');
+  const tokenEndpoint = endpoint('tokenEndpoint');
+  if (!deviceAuthorizationEndpoint || !tokenEndpoint) {
+    throw new AuthError('unsupported', `${issuer ?? 'the configured server'} has no ${deviceAuthorizationEndpoint ? 'token endpoint' : 'device authorization endpoint'} in its metadata: it may not offer the device flow; configure the endpoint if it does`);
+  }
   return {
     clientId: text('clientId') ?? '',
     clientSecret: text('clientSecret'),
-    deviceAuthorizationEndpoint: text('deviceAuthorizationEndpoint') ?? '',
-    tokenEndpoint: text('tokenEndpoint') ?? '',
-    revocationEndpoint: text('revocationEndpoint'),
-    userinfoEndpoint: text('userinfoEndpoint'),
+    deviceAuthorizationEndpoint,
+    tokenEndpoint,
+    revocationEndpoint: endpoint('revocationEndpoint'),
+    userinfoEndpoint: endpoint('userinfoEndpoint'),
     scopes: Array.isArray(all.scopes) ? (all.scopes as string[]) : [],
     refreshMarginSeconds: typeof all.refreshMarginSeconds === 'number' ? all.refreshMarginSeconds : 60,
   };
@@ -69,7 +88,7 @@ async function accountName(s: Settings, token: string): Promise<string | undefin
 }
 
 async function startDeviceFlow(): Promise<DeviceAuthorization> {
-  const s = settings();
+  const s = await settings();
   const answer = await postForm<Record<string, unknown>>(s.deviceAuthorizationEndpoint, {
     client_id: s.clientId,
     scope: s.scopes.length ? s.scopes.join(' ') : undefined,
@@ -94,7 +113,7 @@ async function startDeviceFlow(): Promise<DeviceAuthorization> {
 }
 
 async function pollDeviceFlow(deviceCode: string): Promise<PollOutcome> {
-  const s = settings();
+  const s = await settings();
   const login = pending.read(deviceCode);
   const answer = await postForm<unknown>(s.tokenEndpoint, {
     grant_type: DEVICE_CODE_GRANT,
@@ -167,17 +186,19 @@ function refreshDueAt(s: Pick<Settings, 'refreshMarginSeconds'>, expiresAt: numb
 }
 
 async function getToken(): Promise<Token> {
-  const s = settings();
   let current = session.read();
   if (!current) throw new AuthError('not-signed-in', 'nobody is signed in; start a device login');
   const now = Date.now();
-  const due = current.expiresAt !== undefined && now >= refreshDueAt(s, current.expiresAt, current.obtainedAt);
+  const margin = config.get<number>('refreshMarginSeconds');
+  const due = current.expiresAt !== undefined && now >= refreshDueAt({ refreshMarginSeconds: typeof margin === 'number' ? margin : 60 }, current.expiresAt, current.obtainedAt);
   if (due) {
     if (current.refreshToken === undefined) {
       if (now >= current.expiresAt!) throw new AuthError('not-signed-in', 'the token expired and the provider gave no refresh token; sign in again');
     } else {
       const stillValid = now < current.expiresAt!;
       try {
+        // The endpoints (and the issuer's metadata, when they come from it) are needed only to refresh.
+        const s = await settings();
         refreshing ??= refresh(s, current).finally(() => (refreshing = undefined));
         current = await refreshing;
       } catch (e) {
@@ -204,11 +225,12 @@ function setApiKey(key: string): AuthStatus {
 
 /** Forget the session first, so the user is signed out even when revocation fails, then revoke it. */
 async function logout(): Promise<void> {
-  const s = settings();
   const old = session.read();
   session.clear();
   pending.clear();
-  if (!old || old.method !== 'device-flow' || !s.revocationEndpoint) return;
+  if (!old || old.method !== 'device-flow') return;
+  const s = await settings().catch((e: unknown) => void log.warn(`cannot revoke the tokens: ${(e as Error).message}`));
+  if (!s?.revocationEndpoint) return;
   // RFC 7009: revoking the refresh token ends the grant; the access token is revoked too for servers that do not cascade.
   const tokens: [string, string][] = [[old.accessToken, 'access_token']];
   if (old.refreshToken) tokens.unshift([old.refreshToken, 'refresh_token']);

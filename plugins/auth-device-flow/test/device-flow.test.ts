@@ -159,7 +159,7 @@ describe('device flow against a real authorization server', () => {
   it('reports a client the server does not know, naming the server error', async () => {
     await serve({ clients: ['someone-else'] });
     const t = await start();
-    const err = await rejection(t.auth.login());
+    const err = await rejection(t.deviceLogin());
     expect(err.code).toBe('AUTH_FAILED');
     expect(err.message).toContain('invalid_client');
   });
@@ -266,6 +266,27 @@ describe('tokens', () => {
 });
 
 describe('configuration and grants', () => {
+  it('signs in and refreshes with only the issuer configured, its endpoints read from its metadata (RFC 8414)', async () => {
+    await serve({ issuer: ORIGIN, accessTokenTtl: 1 });
+    t = await createTestHost({ plugin, config: { clientId: 'airlock-demo', issuer: ORIGIN, scopes: ['read'], refreshMarginSeconds: 300 }, fetch: { [ORIGIN]: server.url } });
+    expect(await signIn(t)).toMatchObject({ signedIn: true, account: 'demo-user' });
+    const first = await t.auth.token();
+    expect(server.verifyAccessToken(first.accessToken).valid).toBe(true);
+    await untilDue(first);
+    expect(server.verifyAccessToken((await t.auth.token()).accessToken).valid).toBe(true);
+    // The metadata was read once, and kept.
+    expect(server.requests.filter((r) => r.path === '/.well-known/oauth-authorization-server')).toHaveLength(1);
+    expect(tokenRequests().map((r) => r.grantType)).toEqual(expect.arrayContaining(['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']));
+  });
+
+  it('refuses metadata that names another issuer', async () => {
+    await serve({ issuer: 'https://impostor.example.com' });
+    t = await createTestHost({ plugin, config: { clientId: 'airlock-demo', issuer: ORIGIN }, fetch: { [ORIGIN]: server.url } });
+    const err = await rejection(t.deviceLogin());
+    expect(err.code).toBe('AUTH_FAILED');
+    expect(err.message).toContain(`names the issuer "https://impostor.example.com", not ${ORIGIN}`);
+  });
+
   it('refuses to load without the required settings, naming them', async () => {
     await serve();
     const err = await rejection(createTestHost({ plugin, config: { clientId: 'x' } }));

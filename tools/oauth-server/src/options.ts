@@ -21,6 +21,12 @@ export interface OAuthServerOptions {
   expiresIn?: number;
   /** Lifetime of an access token, in seconds. Default `3600`. Reported rounded up in `expires_in`. */
   accessTokenTtl?: number;
+  /**
+   * The URL the server is known by, when clients reach it under another origin (a proxy, or a test
+   * host that maps an origin to it): its metadata names this as the issuer and lists the endpoints
+   * under it. Default: the URL it listens on.
+   */
+  issuer?: string;
   /** Approve each device code when it is first polled, so that poll already gets the tokens. Default `false`. */
   autoApprove?: boolean;
   /** The user who approves; `/userinfo` reports it as `sub` and `name`. Default `demo-user`. */
@@ -44,6 +50,7 @@ export interface Settings {
   autoApprove: boolean;
   account: string;
   now: () => number;
+  issuer: string | undefined;
 }
 
 /** Apply defaults and reject values the server cannot honour, with a `RangeError` naming the option. */
@@ -65,7 +72,15 @@ export function resolveOptions(options: OAuthServerOptions): Settings {
     autoApprove: options.autoApprove ?? false,
     account: options.account ?? 'demo-user',
     now: options.now ?? Date.now,
+    issuer: issuerOption(options.issuer),
   };
+}
+
+function issuerOption(issuer: string | undefined): string | undefined {
+  if (issuer === undefined) return undefined;
+  const url = URL.canParse(issuer) ? new URL(issuer) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) throw new RangeError(`issuer must be an http(s) URL without query or fragment, got ${JSON.stringify(issuer)}`);
+  return issuer.replace(/\/$/, '');
 }
 
 function seconds(name: string, value: number): number {

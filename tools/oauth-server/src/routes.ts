@@ -126,13 +126,14 @@ export function createRoutes(authority: Authority, settings: Settings, url: stri
     return html(200, renderDevicePage({ notice: { kind: 'success', text } }));
   };
 
+  const issuer = settings.issuer ?? url;
   const metadata: Handler = () =>
     json(200, {
-      issuer: url,
-      device_authorization_endpoint: url + PATHS.deviceAuthorization,
-      token_endpoint: url + PATHS.token,
-      revocation_endpoint: url + PATHS.revocation,
-      userinfo_endpoint: url + PATHS.userinfo,
+      issuer,
+      device_authorization_endpoint: issuer + PATHS.deviceAuthorization,
+      token_endpoint: issuer + PATHS.token,
+      revocation_endpoint: issuer + PATHS.revocation,
+      userinfo_endpoint: issuer + PATHS.userinfo,
       grant_types_supported: [DEVICE_CODE_GRANT, 'refresh_token'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['none'],

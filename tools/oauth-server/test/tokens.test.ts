@@ -139,4 +139,14 @@ describe('metadata', () => {
       grant_types_supported: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
     });
   });
+
+  it('names the issuer it is known by, and lists the endpoints under it', async () => {
+    const server = await start({ issuer: 'https://login.example.com/' });
+    const res = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
+    expect(await res.json()).toMatchObject({ issuer: 'https://login.example.com', token_endpoint: 'https://login.example.com/token' });
+  });
+
+  it.each(['not a url', 'ftp://x.example', 'https://x.example/?a=1'])('refuses the issuer %j', async (issuer) => {
+    await expect(start({ issuer })).rejects.toThrow(RangeError);
+  });
 });
