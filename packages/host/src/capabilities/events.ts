@@ -168,7 +168,7 @@ export class EventBus {
     } catch {
       return refuse('invalid', `the payload of \`${topic}\` is not JSON text`);
     }
-    if (hops >= MAX_HOPS) return refuse('invalid', `\`${topic}\` would be the ${hops + 1}th event in a chain of events published while handling events (at most ${MAX_HOPS}): a cycle between subscribers?`);
+    if (hops >= MAX_HOPS) return refuse('invalid', `\`${topic}\` would be hop ${hops + 1} of a chain of events published while handling events (at most ${MAX_HOPS} hops): a cycle between subscribers?`);
     this.#dispatch(id, topic, payload, hops + 1, parsed);
     return { ok: undefined, outcome: 'allowed' };
   }
