@@ -317,7 +317,8 @@ unsigned or untrusted one under --require-signed).`,
           summary: command === 'grant' ? 'Let an installed plugin do more: add to the grant recorded for it.' : 'Take a capability back from an installed plugin.',
           details: `Capabilities: storage [quota, e.g. 1MiB], http <origin>, env <NAME or PREFIX_*>,
 filesystem <path>[:read-write] (read-only unless :read-write), credentials <auth-plugin-id>,
-events publish:<topic> or subscribe:<topic> (a topic such as notes.saved, or a prefix notes.*).${
+events publish:<topic> or subscribe:<topic> (a topic such as notes.saved, or a prefix notes.*),
+interfaces <namespace:package/interface> (one the host's integrator added, such as acme:kb/search).${
             command === 'revoke' ? '\nRevoking <path>:read-write leaves <path> read-only; revoking <path> removes it.' : ''
           }
 The change takes effect the next time the plugin loads; a plugin whose grant does not cover what

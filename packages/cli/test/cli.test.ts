@@ -53,7 +53,8 @@ describe('airlock', () => {
         airlock revoke <id> <capability> [value]            Take a capability back
                                                             (storage [quota], http <origin>, env <NAME>,
                                                             filesystem <path>[:read-write], credentials <id>,
-                                                            events publish:<topic>|subscribe:<topic>)
+                                                            events publish:<topic>|subscribe:<topic>,
+                                                            interfaces <namespace:package/interface>)
 
       Serving (MCP clients, over stdio or Streamable HTTP)
         airlock serve --stdio                               MCP on stdin/stdout, for a client that starts it

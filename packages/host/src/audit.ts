@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { openDatabase, transaction, type DatabaseRole, type DatabaseSync } from './storage/database.js';
 
-export type AuditCapability = 'http' | 'filesystem' | 'env' | 'credentials' | 'storage' | 'events';
+export type AuditCapability = 'http' | 'filesystem' | 'env' | 'credentials' | 'storage' | 'events' | 'interfaces';
 
 /** One use of a capability. */
 export interface AuditRecord {

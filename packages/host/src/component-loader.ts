@@ -41,7 +41,11 @@ export class ComponentLoader {
   readonly #checked = new Map<string, LoadedComponent['component']>();
   #closed = false;
 
-  constructor(cache: ComponentCache, index: ComponentIndex, log: Logger) {
+  /** Interfaces the integrator added (unversioned ids): a component may import them. */
+  readonly #offered: ReadonlySet<string>;
+
+  constructor(cache: ComponentCache, index: ComponentIndex, log: Logger, offered: ReadonlySet<string> = new Set()) {
+    this.#offered = offered;
     this.#cache = cache;
     this.#index = index;
     this.#log = log;
@@ -77,7 +81,7 @@ export class ComponentLoader {
       // Read and checked by this host already: only the component file is re-hashed.
       const { hash } = await read;
       if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
-        return { component: checked, contract: checkContract(checked, manifest.kind, manifest.id, manifest.contract), modules: compiledForCap };
+        return { component: checked, contract: checkContract(checked, manifest.kind, manifest.id, manifest.contract, this.#offered), modules: compiledForCap };
       }
     }
     // Core modules start compiling as soon as they are read, while they are hashed; they are used only if the entry checks out.
@@ -94,7 +98,7 @@ export class ComponentLoader {
         const compiled = this.#compile(found.loaded, memoryCapBytes, manifest.id, early);
         const { hash } = await read;
         if (hash === expected && (expectedSha256 === undefined || hash === expectedSha256)) {
-          const contract = checkContract(component, manifest.kind, manifest.id, manifest.contract);
+          const contract = checkContract(component, manifest.kind, manifest.id, manifest.contract, this.#offered);
           this.#checked.set(hash, component);
           return { component, contract, modules: compiled };
         }
@@ -107,7 +111,7 @@ export class ComponentLoader {
     const lookup = hash === expected ? found : undefined;
     if (!lookup) early.clear();
     const loaded = await prepareComponent(bytes, cache, hash, { lookup, onProblem, onRead: lookup ? undefined : compileEarly(hash), pluginId: manifest.id });
-    const contract = checkContract(loaded.component, manifest.kind, manifest.id, manifest.contract);
+    const contract = checkContract(loaded.component, manifest.kind, manifest.id, manifest.contract, this.#offered);
     this.#checked.set(hash, loaded.component);
     this.#index.record(file, identity, hash);
     // Compiles started early belong to the entry that checked out; a rebuilt one is compiled from its own bytes.

@@ -8,6 +8,7 @@ import { COMMON_EXPORTS, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTE
 import { AirlockError } from './errors.js';
 import type { PluginKind } from './manifest.js';
 import type { PreparedComponent } from './component.js';
+import { unversioned } from './capabilities/interfaces.js';
 
 const HOST_INTERFACES = new Set<string>(CONTRACT_HOST_INTERFACES);
 /** The contract version each interface first appeared in: a component built against an earlier one cannot name it. */
@@ -31,7 +32,7 @@ export function isSupportedContract(version: string): boolean {
  * the manifest declares (`airlock.contract`, when it does), and imports
  * nothing the host lacks. Returns the contract version.
  */
-export function checkContract(component: PreparedComponent, kind: PluginKind, pluginId: string, declared?: string): string {
+export function checkContract(component: PreparedComponent, kind: PluginKind, pluginId: string, declared?: string, offered: ReadonlySet<string> = new Set()): string {
   const exported = component.exports.map(parseInterfaceId).filter((p) => p?.package === WIT_PACKAGE);
   const own = exported.find((p) => p!.name === kind);
   if (!own) {
@@ -57,11 +58,14 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
   for (const name of component.imports) {
     const parsed = parseInterfaceId(name);
     const pkg = parsed?.package ?? name.split('/')[0]!;
-    const ok = pkg === WIT_PACKAGE ? HOST_INTERFACES.has(parsed?.name ?? '') && parsed?.version === own.version && existsIn(parsed.name, own.version) : WASI_PACKAGES.has(pkg);
+    const ok =
+      pkg === WIT_PACKAGE
+        ? HOST_INTERFACES.has(parsed?.name ?? '') && parsed?.version === own.version && existsIn(parsed.name, own.version)
+        : WASI_PACKAGES.has(pkg) || (!pkg.startsWith('wasi:') && offered.has(unversioned(name)));
     if (!ok) {
       throw new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` imports ${name}, which this host does not provide`, {
         plugin: pluginId,
-        hint: 'A plugin may import only the Airlock host interfaces and the WASI interfaces the host gates.',
+        hint: `A plugin may import only the Airlock host interfaces, the WASI interfaces the host gates${offered.size ? `, and the interfaces this host adds (${[...offered].join(', ')})` : ', and interfaces an integrator adds with createHost({ interfaces })'}.`,
       });
     }
   }

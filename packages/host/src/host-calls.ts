@@ -16,6 +16,8 @@ export interface HostCallRoutes {
   credentials(authPlugin: unknown, current: string | undefined): Promise<HostReply>;
   /** `events.publish`; `scope` says how many publishes led to the running call. */
   events(args: unknown[], scope: object | undefined, current: string | undefined): HostReply;
+  /** A function of an interface the integrator added: `fn` is `<interface id>#<function>`. */
+  iface(fn: string, args: unknown[], current: string | undefined): Promise<HostReply>;
 }
 
 /** Serve one instance's host calls; `owner` names what the instance opened. */
@@ -33,6 +35,8 @@ export function hostCallRouter(
         return routes.credentials(call.args[0], current);
       case 'events':
         return routes.events(call.args, scope, current);
+      case 'iface':
+        return routes.iface(call.fn, call.args, current);
       default:
         return { err: { tag: 'internal', val: `unknown host interface ${call.iface}` } };
     }

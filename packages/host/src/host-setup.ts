@@ -9,6 +9,7 @@ import { quotasFor } from './quotas.js';
 import { AUDIT_DB } from './audit.js';
 import type { ComponentCache } from './component.js';
 import { parseConnectTo, type ConnectTarget } from './capabilities/http.js';
+import { hostInterfaces } from './capabilities/interfaces.js';
 import { DEFAULT_SHUTDOWN_MS } from './sandbox/instance.js';
 import { STORAGE_DB, openSqliteStorage } from './storage/sqlite.js';
 import { checkDatabaseFile } from './storage/database.js';
@@ -29,6 +30,7 @@ export interface PreparedHome {
 /** Check the options and make the home ready; nothing is changed when a database in it is damaged. */
 export async function prepareHostHome(options: HostOptions): Promise<PreparedHome> {
   if (options.connectTo !== undefined) connectTargets(options.connectTo);
+  hostInterfaces(options.interfaces);
   // Malformed quotas are refused here, not at the first load.
   for (const id of ['', ...Object.keys(options.quotas?.plugins ?? {})]) quotasFor(id, options.quotas);
   const home = resolve(options.home);

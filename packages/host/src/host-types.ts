@@ -15,6 +15,7 @@ import type { AuditOptions } from './audit.js';
 import type { HostQuotas } from './quotas.js';
 import type { Grant } from './capabilities/grant.js';
 import type { RiskLevel } from './kinds/tool.js';
+import type { HostInterface } from './capabilities/interfaces.js';
 
 export interface HostLimits {
   /** Deadline of a call when the manifest sets none. Default 30 s. */
@@ -95,6 +96,15 @@ export interface HostOptions {
    * largest payload (default 64 KiB of JSON).
    */
   events?: { maxQueued?: number; maxPayloadBytes?: number };
+  /**
+   * Interfaces of the integrator's own that plugins may import, by id
+   * (`acme:kb/search`): each its functions by JavaScript name, taking the
+   * WIT arguments as jco gives them and then `{ plugin }`. A plugin imports
+   * one only when `capabilities.interfaces` names it and the user grants it.
+   *
+   * @example createHost({ home, interfaces: { 'acme:kb/search': { query: (text, { plugin }) => search(text) } } })
+   */
+  interfaces?: Record<string, HostInterface>;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**

@@ -12,6 +12,7 @@ import { ComponentIndex } from './component-index.js';
 import { configDefaults } from './capabilities/grant.js';
 import { pluginStorage, type PluginStorage } from './capabilities/storage.js';
 import { EventBus, type PublishedEvent } from './capabilities/events.js';
+import { hostInterfaces } from './capabilities/interfaces.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
 import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderInfo } from './kinds/provider.js';
@@ -111,7 +112,8 @@ export class Host extends EventEmitter<HostEvents> {
     });
     this.#logger = this.#secrets.log;
     this.#limits = resolveLimits(options.limits);
-    this.#loader = new ComponentLoader(cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger);
+    const interfaces = hostInterfaces(options.interfaces);
+    this.#loader = new ComponentLoader(cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger, new Set(interfaces.keys()));
     this.#failurePolicy = options.failures;
     const policy = options.policy ?? {};
     this.#events = new EventBus({ ...options.events, log: (level, message, plugin) => this.#logger({ level, message, plugin }) });
@@ -153,6 +155,7 @@ export class Host extends EventEmitter<HostEvents> {
       audit: this.#audit,
       quotas: options.quotas,
       events: this.#events,
+      interfaces,
       logger: this.#logger,
       isLoaded: (id) => this.#plugins.has(id),
       monitorFor: (id, options) => this.#monitorFor(id, options),

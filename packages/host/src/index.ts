@@ -25,6 +25,7 @@ export { parseManifest, readManifest, PLUGIN_KINDS, PLUGIN_ID } from './manifest
 export type { Manifest, PluginKind, Capabilities, Limits, FsAccess, RequiredEnv } from './manifest.js';
 export type { Grant } from './capabilities/grant.js';
 export type { PublishedEvent } from './capabilities/events.js';
+export type { HostInterface, InterfaceCallContext } from './capabilities/interfaces.js';
 export { MAX_HOPS as MAX_EVENT_HOPS } from './capabilities/events.js';
 export type { ToolInfo, RiskLevel } from './kinds/tool.js';
 export { runChatLoop, chatToolNames, ToolCallAssembler, MAX_TOOL_ROUNDS } from './chat-loop.js';

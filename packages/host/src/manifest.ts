@@ -39,6 +39,8 @@ export interface Capabilities {
    * (`lifecycle.on-event`): names like `notes.saved`, or prefixes `notes.*`.
    */
   events?: { publish?: string[]; subscribe?: string[] };
+  /** Interfaces the integrator's host adds (`acme:kb/search`) that the plugin's component imports. */
+  interfaces?: string[];
 }
 
 export interface Limits {
@@ -84,7 +86,7 @@ export interface RequiredEnv {
 /** A plugin id: lowercase letters, digits and dashes, starting with a letter. */
 export const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
 const TOP_KEYS = ['id', 'kind', 'component', 'entry', 'contract', 'capabilities', 'limits', 'configSchema', 'requires'];
-const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events'];
+const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events', 'interfaces'];
 /** An event topic: dot-separated lowercase words (`notes.saved`), at most 128 characters. */
 export const TOPIC = /^(?=.{1,128}$)[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
 /** A topic, or a prefix of topics ending in `.*` (`notes.*`). */
@@ -339,6 +341,12 @@ function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): C
   if (v.credentials !== undefined) {
     const list = stringList(v.credentials, `${base}.credentials`, issue, (s) => (PLUGIN_ID.test(s) ? undefined : 'must be the id of an auth plugin'));
     if (list) caps.credentials = list;
+  }
+  if (v.interfaces !== undefined) {
+    const list = stringList(v.interfaces, `${base}.interfaces`, issue, (s) =>
+      !/^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/.test(s) ? 'must be an interface id such as `acme:kb/search` (no version)' : s.startsWith('airlock:') || s.startsWith('wasi:') ? 'is one of the host\'s own packages, which need no grant here' : undefined,
+    );
+    if (list?.length) caps.interfaces = list;
   }
   if (v.events !== undefined) {
     if (!isObject(v.events)) issue(`${base}.events`, `must be { "publish": [topics], "subscribe": [topics] }, found ${describe(v.events)}`);

@@ -32,6 +32,7 @@ import type { ComponentLoader } from './component-loader.js';
 import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
 import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
 import { EventBus } from './capabilities/events.js';
+import { checkInterfaceGrants, serveInterfaceCall, type HostInterface } from './capabilities/interfaces.js';
 import { exportsHooks } from './contract.js';
 import { INIT } from './sandbox/protocol.js';
 import type { HostLimits, LoadOptions, PluginInfo } from './host-types.js';
@@ -87,6 +88,8 @@ export interface OpenContext {
   quotas: HostQuotas | undefined;
   /** Where plugins' events go (a trial's go nowhere). */
   events: EventBus;
+  /** The interfaces the integrator added, by unversioned id. */
+  interfaces: ReadonlyMap<string, HostInterface>;
   logger: Logger;
   isLoaded(id: string): boolean;
   /** The plugin's runtime record: a reload keeps the loaded one's. */
@@ -179,6 +182,11 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
       if (reply.outcome === 'allowed') monitor.eventMeter.published();
       return 'err' in reply ? { err: reply.err } : { ok: undefined };
     },
+    iface: async (fn, args, call) => {
+      const reply = await serveInterfaceCall(ctx.interfaces, id, capabilities.interfaces, fn, args, (message) => ctx.logger({ level: 'warn', message, plugin: id }));
+      audit?.record({ plugin: id, call, capability: 'interfaces', action: reply.action, target: reply.target, outcome: reply.outcome, detail: undefined });
+      return 'err' in reply ? { err: reply.err } : { ok: reply.ok };
+    },
     credentials: async (authPlugin, call) => {
       const reply = await serveCredentials(ctx.credentials, id, capabilities.credentials, authPlugin);
       const denied = 'err' in reply && (reply.err as { tag?: string }).tag === 'denied';
@@ -226,6 +234,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap, component.sourceMapSha256);
     const namespace = await namespaceOf;
     await started;
+    checkInterfaceGrants(id, component.imports, capabilities.interfaces);
     const hooks = exportsHooks(component);
     // Its init hook runs now, so that a plugin refusing its configuration fails the load.
     if (hooks) await instance.call(INIT, []);

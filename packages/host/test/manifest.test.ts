@@ -217,7 +217,7 @@ describe('parseManifest: unknown keys', () => {
 
   it('lists the known capabilities when nothing is close', () => {
     expect(issueAt(pkg({ capabilities: { gpu: true } }), 'airlock.capabilities.gpu').hint).toBe(
-      'Known capabilities: storage, http, env, filesystem, credentials, events.',
+      'Known capabilities: storage, http, env, filesystem, credentials, events, interfaces.',
     );
   });
 });
@@ -294,6 +294,15 @@ describe('parseManifest: events', () => {
     ]);
     expect(issueAt(pkg({ capabilities: { events } }), 'airlock.capabilities.events.publish[3]').message).toContain('only the host publishes `airlock.*` topics');
     expect(issueAt(pkg({ capabilities: { events: ['a'] } }), 'airlock.capabilities.events').message).toContain('must be { "publish": [topics], "subscribe": [topics] }');
+  });
+});
+
+describe('parseManifest: interfaces', () => {
+  it('reads the integrator interfaces a plugin imports, and refuses versions, other shapes and the host\'s own packages', () => {
+    expect(parseManifest(pkg({ capabilities: { interfaces: ['acme:kb/search'] } })).capabilities.interfaces).toEqual(['acme:kb/search']);
+    const interfaces = ['acme:kb/search@1.0.0', 'kb', 'wasi:cli/environment', 'airlock:plugin/log'];
+    expect(paths(pkg({ capabilities: { interfaces } }))).toEqual(interfaces.map((_, i) => `airlock.capabilities.interfaces[${i}]`));
+    expect(issueAt(pkg({ capabilities: { interfaces } }), 'airlock.capabilities.interfaces[2]').message).toContain("is one of the host's own packages");
   });
 });
 

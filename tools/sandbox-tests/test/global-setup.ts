@@ -14,14 +14,19 @@ async function buildWat(dir: string): Promise<void> {
   const out = join(dir, 'dist', 'plugin.wasm');
   const built = await stat(out).then((s) => s.mtimeMs, () => 0);
   const source = await stat(join(dir, 'plugin.wat'));
-  if (built > source.mtimeMs) return;
+  const worldFile = await stat(join(dir, 'world.wit')).then((w) => w.mtimeMs, () => 0);
+  if (built > Math.max(source.mtimeMs, worldFile)) return;
   const wat = await readFile(join(dir, 'plugin.wat'), 'utf8');
   // A hand-written fixture names the contract it was written for (0.1.0) in its export names, and stays a
   // plugin of that version as the contract grows: a plugin of an older 0.1 contract stays under test.
   const version = /"airlock:plugin\/tool@([^#"]+)#/.exec(wat)?.[1];
   if (!version) throw new Error(`${dir}/plugin.wat exports no airlock:plugin/tool@<version>#<function>`);
   const core = await parse(wat);
-  const embedded = await componentEmbed({ binary: core, witSource: await contractSource(version), world: 'tool-plugin' });
+  // A fixture that imports more than the contract (an integrator's interface) brings its world in world.wit.
+  const extra = existsSync(join(dir, 'world.wit')) ? await readFile(join(dir, 'world.wit'), 'utf8') : undefined;
+  const world = extra ? /^world ([\w-]+)/m.exec(extra)?.[1] : 'tool-plugin';
+  if (!world) throw new Error(`${dir}/world.wit declares no world`);
+  const embedded = await componentEmbed({ binary: core, witSource: `${await contractSource(version)}\n${extra ?? ''}`, world });
   await mkdir(join(dir, 'dist'), { recursive: true });
   await writeFile(out, await componentNew(embedded, []));
 }

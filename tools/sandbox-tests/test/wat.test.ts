@@ -120,3 +120,64 @@ describe('a hand-written WAT plugin using the host interfaces', () => {
     ]);
   });
 });
+
+describe("a plugin importing an interface the integrator adds to the host", () => {
+  let kbHome: string;
+  const opened: Host[] = [];
+  const open = async (options: Omit<Parameters<typeof createHost>[0], 'home'> = {}) => {
+    const h = await createHost({ home: join(kbHome, `home-${opened.length}`), logger: () => {}, ...options });
+    opened.push(h);
+    return h;
+  };
+  const asked: [string, string][] = [];
+  const interfaces = {
+    'acme:kb/search': {
+      query: (text: string, { plugin }: { plugin: string }) => {
+        asked.push([plugin, text]);
+        return JSON.stringify({ answer: `about ${JSON.parse(text).q}` });
+      },
+    },
+  };
+
+  beforeAll(async () => {
+    kbHome = await mkdtemp(join(tmpdir(), 'airlock-wat-kb-'));
+  });
+
+  afterAll(async () => {
+    await Promise.all(opened.map((h) => h.close()));
+    await rm(kbHome, { recursive: true, force: true });
+  });
+
+  it('calls the integrator\'s functions with the WIT arguments and the plugin\'s id, when granted', async () => {
+    const host = await open({ interfaces });
+    await host.load(fixture('kb-wat'), { grant: 'manifest' });
+    expect(await host.callTool('kb-wat.ask', { q: 'wasm' })).toEqual({ answer: 'about wasm' });
+    expect(asked).toEqual([['kb-wat', '{"q":"wasm"}']]);
+    expect(host.audit({ plugin: 'kb-wat' }).map((r) => [r.capability, r.action, r.target, r.outcome])).toEqual([['interfaces', 'query', 'acme:kb/search', 'allowed']]);
+  });
+
+  it('is refused at load by a host that does not offer the interface, naming it', async () => {
+    const host = await open();
+    const err = await rejection(host.load(fixture('kb-wat'), { grant: 'manifest' }));
+    expect(err.code).toBe('COMPONENT_INVALID');
+    expect(err.message).toBe('plugin `kb-wat` imports acme:kb/search@1.0.0, which this host does not provide');
+  });
+
+  it('is refused without the grant, and when its manifest does not name the interface it imports', async () => {
+    const host = await open({ interfaces });
+    const ungranted = await rejection(host.load(fixture('kb-wat'), { grant: {} }));
+    expect(ungranted.code).toBe('CAPABILITY_NOT_GRANTED');
+    expect(ungranted.message).toContain('interfaces acme:kb/search');
+    const unnamed = await rejection(host.load(await capabilityVariant(fixture('kb-wat'), kbHome, 'kb-silent', {}), { grant: 'manifest' }));
+    expect(unnamed.code).toBe('CAPABILITY_NOT_GRANTED');
+    expect(unnamed.message).toBe('plugin `kb-silent` imports acme:kb/search, which its capabilities do not name');
+    expect(host.plugins()).toEqual([]);
+  });
+
+  it('refuses interfaces the host cannot offer', async () => {
+    for (const bad of [{ 'not an id': { f: () => 1 } }, { 'wasi:cli/environment': { f: () => 1 } }, { 'acme:kb/search': { query: 'no' } }]) {
+      const err = await rejection(open({ interfaces: bad as never }));
+      expect(err.code).toBe('HOST_OPTIONS_INVALID');
+    }
+  });
+});

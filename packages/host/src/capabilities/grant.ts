@@ -7,6 +7,7 @@ import { configTemplate, type Capabilities, type Manifest } from '../manifest.js
 import { credentialsCapability } from './credentials.js';
 import { envCapability } from './env.js';
 import { eventsCapability } from './events.js';
+import { interfacesCapability } from './interfaces.js';
 import { filesystemCapability } from './filesystem.js';
 import { httpCapability } from './http.js';
 import { CAPABILITY_NAMES, type CapabilityItem, type CapabilityName, type CapabilitySpec, type GrantItem, type ItemOf } from './spec.js';
@@ -59,6 +60,7 @@ export interface CapabilityDiff {
   filesystem: { path: string; access: 'read-only' | 'read-write' }[];
   credentials: string[];
   events: { publish?: string[]; subscribe?: string[] };
+  interfaces: string[];
 }
 
 /** Each capability's module, which owns its wording, its grant rules and its enforcement. */
@@ -69,6 +71,7 @@ const SPECS: { [N in CapabilityName]: CapabilitySpec<N> } = {
   filesystem: filesystemCapability,
   credentials: credentialsCapability,
   events: eventsCapability,
+  interfaces: interfacesCapability,
 };
 
 /** The spec of `item`'s capability, typed for that item. */
@@ -90,6 +93,7 @@ export function grantItems(c: Capabilities | CapabilityDiff): GrantItem[] {
     ...(c.filesystem ? filesystemCapability.items(c.filesystem) : []),
     ...(c.credentials ? credentialsCapability.items(c.credentials) : []),
     ...(c.events ? eventsCapability.items(c.events) : []),
+    ...(c.interfaces ? interfacesCapability.items(c.interfaces) : []),
   ];
 }
 
@@ -112,6 +116,7 @@ export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityD
     filesystem: of('filesystem').map(({ path, access }) => ({ path, access })),
     credentials: of('credentials').map((i) => i.id),
     events: of('events').reduce<CapabilityDiff['events']>((acc, i) => ({ ...acc, [i.direction]: [...(acc[i.direction] ?? []), i.topic] }), {}),
+    interfaces: of('interfaces').map((i) => i.id),
   };
 }
 

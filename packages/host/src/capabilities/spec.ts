@@ -5,7 +5,7 @@
  */
 import type { Capabilities } from '../manifest.js';
 
-export const CAPABILITY_NAMES = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events'] as const;
+export const CAPABILITY_NAMES = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events', 'interfaces'] as const;
 export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
 
 /** One thing a grant allows, as `airlock grant <id> <capability> [value]` names it. */
@@ -15,7 +15,8 @@ export type GrantItem =
   | { capability: 'env'; name: string }
   | { capability: 'filesystem'; path: string; access: 'read-only' | 'read-write' }
   | { capability: 'credentials'; id: string }
-  | { capability: 'events'; direction: 'publish' | 'subscribe'; topic: string };
+  | { capability: 'events'; direction: 'publish' | 'subscribe'; topic: string }
+  | { capability: 'interfaces'; id: string };
 
 /** One thing a plugin may do, worded for the person deciding whether to allow it. */
 export interface CapabilityItem {

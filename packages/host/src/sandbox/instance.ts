@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { PreparedComponent } from '../component.js';
 import { exportsHooks } from '../contract.js';
+import { integratorImports } from '../capabilities/interfaces.js';
 import { workerUrl } from '../paths.js';
 import {
   CTRL_STATE,
@@ -396,7 +397,7 @@ export class PluginInstance {
   }
 
   #glueSetup(component: PreparedComponent): Extract<WorkerSetup, { type: 'glue' }> {
-    return { type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache, hooks: exportsHooks(component) };
+    return { type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache, hooks: exportsHooks(component), interfaces: integratorImports(component.imports) };
   }
 
   /**

@@ -277,7 +277,19 @@ function hostImports(): Record<string, unknown> {
     'airlock:plugin/events': {
       publish: (topic: string, payload: string) => hostCall('events', 'publish', [topic, payload]),
     },
+    ...integratorImports(),
   };
+}
+
+/** The integrator's interfaces the component imports: each function a synchronous call to the host thread. */
+function integratorImports(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const id of interfaces) {
+    const functions = new Proxy({}, { get: (_, fn) => (typeof fn === 'string' ? (...args: unknown[]) => hostCall('iface', `${id}#${fn}`, args) : undefined) });
+    out[id] = functions;
+    out[id.replace(/@[^/]*$/, '')] = functions;
+  }
+  return out;
 }
 
 // ── Lifecycle hooks (`airlock:plugin/lifecycle`) ─────────────────────────
@@ -287,6 +299,8 @@ function hostImports(): Record<string, unknown> {
 
 /** The loaded component exports the hooks. */
 let hooks = false;
+/** The integrator's interfaces the loaded component imports. */
+let interfaces: string[] = [];
 /** The current instance's `init` has run (or it has no hooks). */
 let initialized = false;
 
@@ -590,6 +604,7 @@ function park(): Response {
   saveCodeCache = undefined;
   instantiate = undefined;
   hooks = false;
+  interfaces = [];
   modules = {};
   stderrTail = '';
   stdoutSink = lineSink('info', false);
@@ -608,6 +623,7 @@ async function reset(): Promise<Response> {
   try {
     instantiate = (await loadGlue(posted.glue)).instantiate;
     hooks = posted.glue.hooks;
+    interfaces = posted.glue.interfaces;
     modules = posted.modules;
     createInstance();
   } catch (err) {
@@ -686,6 +702,8 @@ export interface GlueSetup {
   codeCache: Uint8Array | undefined;
   /** The component exports the lifecycle hooks (contract 0.1.2 and later). */
   hooks: boolean;
+  /** Interfaces of the integrator's the component imports (`acme:kb/search@1.0.0`), served by the host thread. */
+  interfaces: string[];
 }
 
 function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<WorkerSetup, { type: T }>> {
@@ -749,7 +767,7 @@ async function start(): Promise<void> {
   // The worker boots while the host is still reading, hashing and compiling the
   // component; each piece is loaded as soon as it arrives.
   const [glue, received] = await Promise.all([
-    nextSetup('glue').then((g) => ((hooks = g.hooks), loadGlue(g))),
+    nextSetup('glue').then((g) => ((hooks = g.hooks), (interfaces = g.interfaces), loadGlue(g))),
     nextSetup('modules').then((m) => m.modules),
   ]);
   instantiate = glue.instantiate;

@@ -321,3 +321,13 @@ describe('events grants', () => {
     expect(() => parseGrantItem('events', 'publish:Bad Topic')).toThrow('must be a topic');
   });
 });
+
+describe('interfaces grants', () => {
+  it('name each interface, say what is missing, and are worded as the host\'s', () => {
+    const m = manifest({ interfaces: ['acme:kb/search', 'acme:ui/palette'] });
+    expect(refusal(m, { interfaces: ['acme:kb/search'] }).message).toBe('plugin `asker` asks for interfaces acme:ui/palette, which was not granted');
+    expect(parseGrantItem('interfaces', 'acme:ui/palette')).toEqual({ capability: 'interfaces', id: 'acme:ui/palette' });
+    expect(() => parseGrantItem('interfaces', 'wasi:cli/environment')).toThrow('is not an interface id');
+    expect(capabilityItems({ interfaces: ['acme:kb/search'] })).toEqual([{ capability: 'interfaces', value: "use the host's acme:kb/search", risky: true }]);
+  });
+});
