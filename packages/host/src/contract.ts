@@ -4,16 +4,15 @@
  * and exports (`airlock:plugin/tool@0.1.0`), not from anything the plugin claims.
  */
 import semver from 'semver';
-import { COMMON_EXPORTS, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
+import { COMMON_EXPORTS, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, INTERFACE_SINCE, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import type { PluginKind } from './manifest.js';
 import type { PreparedComponent } from './component.js';
-import { unversioned } from './capabilities/interfaces.js';
+import { unversioned } from './sandbox/protocol.js';
 
 const HOST_INTERFACES = new Set<string>(CONTRACT_HOST_INTERFACES);
-/** The contract version each interface first appeared in: a component built against an earlier one cannot name it. */
-const INTRODUCED: Readonly<Record<string, string>> = { progress: '0.1.1', events: '0.1.2', lifecycle: '0.1.2' };
-const existsIn = (name: string, version: string) => semver.gte(version, INTRODUCED[name] ?? '0.1.0');
+/** Whether interface `name` is part of contract `version` (a component built against an earlier one cannot name it). */
+const existsIn = (name: string, version: string) => semver.gte(version, INTERFACE_SINCE[name] ?? '0.1.0');
 /** WASI packages the host provides (each gated by capabilities). */
 const WASI_PACKAGES = new Set(['wasi:cli', 'wasi:clocks', 'wasi:filesystem', 'wasi:http', 'wasi:io', 'wasi:random']);
 

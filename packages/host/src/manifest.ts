@@ -91,6 +91,10 @@ const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events
 export const TOPIC = /^(?=.{1,128}$)[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
 /** A topic, or a prefix of topics ending in `.*` (`notes.*`). */
 export const TOPIC_PATTERN = /^(?=.{1,130}$)[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*(\.\*)?$/;
+/** An interface id without its version, of a package of the integrator's: `acme:kb/search`. */
+export const INTERFACE_ID = /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/;
+/** Whether an interface or package is one of the host's own (`airlock:plugin`, `wasi:*`), not an integrator's. */
+export const isOwnPackage = (name: string): boolean => name.startsWith('airlock:') || name.startsWith('wasi:');
 /** Why `s` is not a topic pattern, or undefined. */
 export const topicPatternProblem = (s: string): string | undefined =>
   TOPIC_PATTERN.test(s) ? undefined : 'must be a topic (`notes.saved`: dot-separated lowercase words) or a prefix of topics (`notes.*`)';
@@ -344,7 +348,7 @@ function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): C
   }
   if (v.interfaces !== undefined) {
     const list = stringList(v.interfaces, `${base}.interfaces`, issue, (s) =>
-      !/^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/.test(s) ? 'must be an interface id such as `acme:kb/search` (no version)' : s.startsWith('airlock:') || s.startsWith('wasi:') ? 'is one of the host\'s own packages, which need no grant here' : undefined,
+      !INTERFACE_ID.test(s) ? 'must be an interface id such as `acme:kb/search` (no version)' : isOwnPackage(s) ? 'is one of the host\'s own packages, which need no grant here' : undefined,
     );
     if (list?.length) caps.interfaces = list;
   }

@@ -42,14 +42,11 @@ export function witDir(): string {
 }
 
 /**
- * World items each contract version added (0.x minor versions only add): a
- * world written for an earlier version has none of the later ones.
+ * The contract version each interface first appeared in (those of 0.1.0 are
+ * not listed): a component built against an earlier version cannot name it,
+ * and a world written for one does not import or export it.
  */
-const WORLD_ITEMS_SINCE: Readonly<Record<string, string>> = {
-  'import progress;': '0.1.1',
-  'import events;': '0.1.2',
-  'export lifecycle;': '0.1.2',
-};
+export const INTERFACE_SINCE: Readonly<Record<string, string>> = { progress: '0.1.1', events: '0.1.2', lifecycle: '0.1.2' };
 
 /** Whether version `a` comes before `b` (plain `x.y.z` versions). */
 const before = (a: string, b: string) => {
@@ -70,8 +67,8 @@ export async function contractSource(version: string = CONTRACT_VERSION): Promis
   const dir = witDir();
   const files = (await readdir(dir)).filter((f) => f.endsWith('.wit')).sort();
   const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
-  const later = Object.entries(WORLD_ITEMS_SINCE).filter(([, since]) => before(version, since)).map(([item]) => item);
-  const asOf = (text: string) => text.split('\n').filter((line) => !later.includes(line.trim())).join('\n');
+  const later = new Set(Object.entries(INTERFACE_SINCE).filter(([, since]) => before(version, since)).map(([name]) => name));
+  const asOf = (text: string) => text.split('\n').filter((line) => !later.has(/^\s*(?:import|export) ([\w-]+);$/.exec(line)?.[1] ?? '')).join('\n');
   return [`package ${WIT_PACKAGE}@${version};`, ...texts.map((t) => asOf(t.replace(/^package .*;$/m, '')))].join('\n');
 }
 

@@ -144,7 +144,8 @@ export class EventBus {
     if (typeof topic !== 'string' || !TOPIC.test(topic)) throw invalidEvent(`\`${String(topic)}\` is not a topic (dot-separated lowercase words, such as \`notes.saved\`)`);
     const text = JSON.stringify(payload ?? null);
     if (text === undefined) throw invalidEvent(`the payload of \`${topic}\` cannot be written as JSON`);
-    if (Buffer.byteLength(text) > this.maxPayloadBytes) throw invalidEvent(`the payload of \`${topic}\` is ${Buffer.byteLength(text)} bytes, over the limit of ${this.maxPayloadBytes}`);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > this.maxPayloadBytes) throw invalidEvent(`the payload of \`${topic}\` is ${bytes} bytes, over the limit of ${this.maxPayloadBytes}`);
     this.#dispatch('host', topic, text, 0, payload ?? null);
   }
 

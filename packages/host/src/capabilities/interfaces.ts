@@ -8,11 +8,9 @@
  * with the values jco gives for the WIT types and the calling plugin's id.
  */
 import { AirlockError } from '../errors.js';
-import type { HostReply } from '../sandbox/protocol.js';
+import { INTERFACE_ID, isOwnPackage } from '../manifest.js';
+import { unversioned, type HostReply } from '../sandbox/protocol.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
-
-/** An interface id without its version: `acme:kb/search`. */
-export const INTERFACE_ID = /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/;
 
 /** What the integrator's functions get besides the WIT arguments. */
 export interface InterfaceCallContext {
@@ -29,11 +27,7 @@ export interface InterfaceCallContext {
  */
 export type HostInterface = Record<string, (...args: any[]) => unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** `acme:kb/search@1.0.0` → `acme:kb/search`. */
-export const unversioned = (id: string): string => id.replace(/@[^/]*$/, '');
-
-/** Whether an import is one of the host's own (`airlock:plugin`, `wasi:*`), not an integrator's. */
-export const isOwnImport = (name: string): boolean => name.startsWith('airlock:') || name.startsWith('wasi:');
+export { unversioned };
 
 export const interfacesCapability: CapabilitySpec<'interfaces'> = {
   name: 'interfaces',
@@ -42,7 +36,7 @@ export const interfacesCapability: CapabilitySpec<'interfaces'> = {
   covers: (granted, item) => granted?.includes(item.id) ?? false,
   add: (granted, item) => withEntry(granted, item.id),
   remove: (granted, item) => withoutEntries(granted, (id) => id === item.id),
-  parse: (value) => (value !== undefined && INTERFACE_ID.test(value) && !isOwnImport(value) ? { capability: 'interfaces', id: value } : { problem: `\`${value}\` is not an interface id such as acme:kb/search` }),
+  parse: (value) => (value !== undefined && INTERFACE_ID.test(value) && !isOwnPackage(value) ? { capability: 'interfaces', id: value } : { problem: `\`${value}\` is not an interface id such as acme:kb/search` }),
   describe: (item) => `interfaces ${item.id}`,
   show: (item) => ({ value: `use the host's ${item.id}`, risky: true }),
 };
@@ -54,7 +48,7 @@ export function hostInterfaces(given: Record<string, HostInterface> | undefined)
     const key = unversioned(id);
     const problem = !INTERFACE_ID.test(key)
       ? 'is not an interface id such as acme:kb/search'
-      : isOwnImport(key)
+      : isOwnPackage(key)
         ? 'is one of the host\'s own packages'
         : typeof functions !== 'object' || functions === null || Object.values(functions).some((f) => typeof f !== 'function')
           ? 'must map function names to functions'
@@ -66,7 +60,7 @@ export function hostInterfaces(given: Record<string, HostInterface> | undefined)
 }
 
 /** The imports of a component that are an integrator's interfaces (neither `airlock:` nor `wasi:`). */
-export const integratorImports = (imports: readonly string[]): string[] => imports.filter((name) => !isOwnImport(name));
+export const integratorImports = (imports: readonly string[]): string[] => imports.filter((name) => !isOwnPackage(name));
 
 /** Refuse a plugin whose component imports an offered interface its capabilities do not name. */
 export function checkInterfaceGrants(pluginId: string, imports: readonly string[], granted: readonly string[] | undefined): void {

@@ -192,7 +192,9 @@ export interface HostCall {
  */
 export type HostReply = { ok: unknown } | { err: unknown; refused?: Refusal };
 
-/** Messages the worker posts (asynchronously) to the host thread. */
+/** An interface id without its version, as both threads name an integrator's interface: `acme:kb/search@1.0.0` → `acme:kb/search`. */
+export const unversioned = (id: string): string => id.replace(/@[^/]*$/, '');
+
 /** The call a request is, as the audit log names it: `tool add_note` for a tool call, else the export (`provider.chatStream`). */
 export function callLabel(fn: string, args: readonly unknown[]): string {
   return fn === 'tool.callTool' && typeof args[0] === 'string' ? `tool ${args[0].slice(0, 64)}` : fn;
@@ -210,6 +212,7 @@ export interface FsAuditEvent {
   detail: string | undefined;
 }
 
+/** Messages the worker posts (asynchronously) to the host thread. */
 export type WorkerEvent =
   | FsAuditEvent
   | { type: 'ready'; instantiateMs: number }

@@ -21,6 +21,7 @@ import {
   MEMORY_PROBE,
   SHUTDOWN,
   callLabel,
+  unversioned,
   MessageTooLargeError,
   PARK,
   RESET,
@@ -281,13 +282,16 @@ function hostImports(): Record<string, unknown> {
   };
 }
 
+/** The integrator's interfaces the loaded component imports. */
+let interfaces: string[] = [];
+
 /** The integrator's interfaces the component imports: each function a synchronous call to the host thread. */
 function integratorImports(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const id of interfaces) {
     const functions = new Proxy({}, { get: (_, fn) => (typeof fn === 'string' ? (...args: unknown[]) => hostCall('iface', `${id}#${fn}`, args) : undefined) });
     out[id] = functions;
-    out[id.replace(/@[^/]*$/, '')] = functions;
+    out[unversioned(id)] = functions;
   }
   return out;
 }
@@ -299,8 +303,6 @@ function integratorImports(): Record<string, unknown> {
 
 /** The loaded component exports the hooks. */
 let hooks = false;
-/** The integrator's interfaces the loaded component imports. */
-let interfaces: string[] = [];
 /** The current instance's `init` has run (or it has no hooks). */
 let initialized = false;
 
@@ -318,7 +320,7 @@ function ensureInitialized(): Response | undefined {
   } catch (err) {
     discardInstance();
     if (isTrap(err)) return { trap: `in init: ${(err as Error).message}`, stderr: stderrTail, logs: logSeq };
-    const payload = err !== null && typeof err === 'object' && 'payload' in err ? (err as { payload: unknown }).payload : err;
+    const payload = witError(err);
     return { initFailed: typeof payload === 'string' ? payload : JSON.stringify(payload) ?? String(payload), logs: logSeq };
   }
 }
@@ -377,6 +379,9 @@ function resolveExport(fn: string): (...args: unknown[]) => unknown {
   if (typeof f !== 'function') throw new Error(`the component exports no function ${fn}`);
   return f;
 }
+
+/** The WIT `err` payload of what an export threw: jco throws the payload itself or a ComponentError carrying it. */
+const witError = (err: unknown): unknown => (err !== null && typeof err === 'object' && 'payload' in err ? (err as { payload: unknown }).payload : err);
 
 function isTrap(err: unknown): boolean {
   return err instanceof WebAssembly.RuntimeError || (err instanceof Error && !('payload' in err));
@@ -582,9 +587,7 @@ function call(req: Request): Response {
     return { ok, logs: logSeq };
   } catch (err) {
     if (!isTrap(err)) {
-      // A WIT `err`: jco throws the payload itself or a ComponentError carrying it.
-      const payload = err !== null && typeof err === 'object' && 'payload' in err ? (err as { payload: unknown }).payload : err;
-      return { err: payload, logs: logSeq };
+      return { err: witError(err), logs: logSeq };
     }
     return { trap: (err as Error).message, stderr: stderrTail, logs: logSeq };
   }
