@@ -44,7 +44,7 @@ async function settings(): Promise<Settings> {
     revocationEndpoint: endpoint('revocationEndpoint'),
     userinfoEndpoint: endpoint('userinfoEndpoint'),
     scopes: Array.isArray(all.scopes) ? (all.scopes as string[]) : [],
-    refreshMarginSeconds: typeof all.refreshMarginSeconds === 'number' ? all.refreshMarginSeconds : 60,
+    refreshMarginSeconds: refreshMarginSeconds(all.refreshMarginSeconds),
   };
 }
 
@@ -174,6 +174,9 @@ async function refresh(s: Settings, current: Session): Promise<Session> {
   return next;
 }
 
+/** The configured refresh margin in seconds (60 unless set). */
+const refreshMarginSeconds = (configured: unknown): number => (typeof configured === 'number' ? configured : 60);
+
 /**
  * When a token is refreshed: `refreshMarginSeconds` before it expires, but
  * never more than a quarter of its lifetime before, so that a token living a
@@ -189,8 +192,8 @@ async function getToken(): Promise<Token> {
   let current = session.read();
   if (!current) throw new AuthError('not-signed-in', 'nobody is signed in; start a device login');
   const now = Date.now();
-  const margin = config.get<number>('refreshMarginSeconds');
-  const due = current.expiresAt !== undefined && now >= refreshDueAt({ refreshMarginSeconds: typeof margin === 'number' ? margin : 60 }, current.expiresAt, current.obtainedAt);
+  const margin = { refreshMarginSeconds: refreshMarginSeconds(config.get('refreshMarginSeconds')) };
+  const due = current.expiresAt !== undefined && now >= refreshDueAt(margin, current.expiresAt, current.obtainedAt);
   if (due) {
     if (current.refreshToken === undefined) {
       if (now >= current.expiresAt!) throw new AuthError('not-signed-in', 'the token expired and the provider gave no refresh token; sign in again');

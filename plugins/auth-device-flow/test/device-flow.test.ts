@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startOAuthServer, type OAuthServer, type OAuthServerOptions } from '@airlock/oauth-server';
 import { createTestHost, type DeviceAuthorization, type TestHost } from '@airlock/plugin-kit/testing';
 import { rejection } from '@airlock/test-utils';
+import { untilDue } from './due.js';
 
 const plugin = new URL('..', import.meta.url);
 
@@ -44,8 +45,6 @@ const signIn = (host: TestHost) => host.deviceLogin({ approve: (login) => server
 
 const tokenRequests = () => server.requests.filter((r) => r.path === '/token');
 
-/** Wait until `token` is due for a refresh: a quarter of its lifetime before it expires, for tokens of 1 s with a large margin. */
-const untilDue = (token: { expiresAt?: number }) => new Promise((resolve) => setTimeout(resolve, Math.max(0, token.expiresAt! - 250 - Date.now()) + 20));
 
 afterEach(async () => {
   await t?.close();

@@ -6,6 +6,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { createTestHost, type FetchHandler, type TestHost } from '@airlock/plugin-kit/testing';
+import { untilDue } from './due.js';
 
 const plugin = new URL('..', import.meta.url);
 
@@ -128,7 +129,7 @@ it('Google: verification_url, 428 while pending, client_secret sent with token r
   // keeping the refresh token Google did not rotate.
   const first = await h.auth.token();
   expect(first.accessToken).toBe('ya29.first-token-value');
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, first.expiresAt! - 250 - Date.now()) + 20));
+  await untilDue(first);
   expect((await h.auth.token()).accessToken).toBe('ya29.refreshed-token-value');
   const tokenCalls = seen().filter((r) => r.path === '/token');
   expect(tokenCalls.map((r) => r.form.get('client_secret'))).toEqual(['GOCSPX-demo', 'GOCSPX-demo', 'GOCSPX-demo']);
