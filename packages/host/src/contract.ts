@@ -4,7 +4,7 @@
  * and exports (`airlock:plugin/tool@0.1.0`), not from anything the plugin claims.
  */
 import semver from 'semver';
-import { COMMON_EXPORTS, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, INTERFACE_SINCE, WIT_PACKAGE, parseInterfaceId } from '@airlock/wit';
+import { COMMON_EXPORTS, CONTRACT_RELEASES, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, INTERFACE_SINCE, WIT_PACKAGE, isServedContract, parseInterfaceId } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import type { PluginKind } from './manifest.js';
 import type { PreparedComponent } from './component.js';
@@ -16,15 +16,13 @@ const existsIn = (name: string, version: string) => semver.gte(version, INTERFAC
 /** WASI packages the host provides (each gated by capabilities). */
 const WASI_PACKAGES = new Set(['wasi:cli', 'wasi:clocks', 'wasi:filesystem', 'wasi:http', 'wasi:io', 'wasi:random']);
 
-/** The versions this host serves, as people read them: `0.1.0 to 0.1.2`. */
-export const SERVED_CONTRACTS = `${semver.major(CONTRACT_VERSION)}.${semver.minor(CONTRACT_VERSION)}.0 to ${CONTRACT_VERSION}`;
+/** The versions this host serves, as people read them: `0.1.0 to 0.1.2, 0.2.0`. */
+export const SERVED_CONTRACTS = Object.entries(CONTRACT_RELEASES)
+  .map(([line, latest]) => (latest === `${line}.0` ? latest : `${line}.0 to ${latest}`))
+  .join(', ');
 
-/** Contract versions this host serves: the same minor, up to its own patch. */
-export function isSupportedContract(version: string): boolean {
-  const ours = semver.parse(CONTRACT_VERSION)!;
-  const theirs = semver.parse(version);
-  return !!theirs && theirs.major === ours.major && theirs.minor === ours.minor && theirs.patch <= ours.patch && theirs.prerelease.length === 0;
-}
+/** Contract versions this host serves: every release line, each up to its latest version (one adapter per line). */
+export const isSupportedContract = isServedContract;
 
 /**
  * Check the component exports `kind` at a supported version, in the range

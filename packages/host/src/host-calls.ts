@@ -13,7 +13,8 @@ export interface HostCallRoutes {
   storage(fn: string, args: unknown[], current: string | undefined): HostReply | Promise<HostReply>;
   /** `scope` is the running call's scope (a chat stream's), `owner` names the instance; `current` is the call it happens in (for the audit log). */
   http(fn: string, args: unknown[], owner: object, scope: object | undefined, current: string | undefined, trace: TraceContext | undefined): Promise<HostReply>;
-  credentials(authPlugin: unknown, current: string | undefined): Promise<HostReply>;
+  /** `fn` is `getToken` or `signedIn`. */
+  credentials(fn: string, authPlugin: unknown, current: string | undefined): Promise<HostReply>;
   /** `events.publish`; `scope` says how many publishes led to the running call. */
   events(args: unknown[], scope: object | undefined, current: string | undefined): HostReply;
   /** A function of an interface the integrator added: `fn` is `<interface id>#<function>`. */
@@ -32,7 +33,7 @@ export function hostCallRouter(
       case 'http':
         return routes.http(call.fn, call.args, owner, scope, current, trace);
       case 'credentials':
-        return routes.credentials(call.args[0], current);
+        return routes.credentials(call.fn, call.args[0], current);
       case 'events':
         return routes.events(call.args, scope, current);
       case 'iface':

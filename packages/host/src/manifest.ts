@@ -10,8 +10,8 @@ import { AirlockError, ManifestError, type ManifestIssue } from './errors.js';
 import { parseRange } from './capabilities/http.js';
 import { pathProblem } from './capabilities/filesystem.js';
 
-export type PluginKind = 'tool' | 'auth' | 'provider';
-export const PLUGIN_KINDS: readonly PluginKind[] = ['tool', 'auth', 'provider'];
+export type PluginKind = 'tool' | 'auth' | 'provider' | 'hook' | 'prompt-template' | 'context';
+export const PLUGIN_KINDS: readonly PluginKind[] = ['tool', 'auth', 'provider', 'hook', 'prompt-template', 'context'];
 
 /** Access to a granted directory. */
 export type FsAccess = 'read-only' | 'read-write';

@@ -187,11 +187,11 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
       audit?.record({ plugin: id, call, capability: 'interfaces', action: reply.action, target: reply.target, outcome: reply.outcome, detail: undefined });
       return 'err' in reply ? { err: reply.err } : { ok: reply.ok };
     },
-    credentials: async (authPlugin, call) => {
-      const reply = await serveCredentials(ctx.credentials, id, capabilities.credentials, authPlugin);
+    credentials: async (fn, authPlugin, call) => {
+      const reply = await serveCredentials(ctx.credentials, id, capabilities.credentials, fn, authPlugin);
       const denied = 'err' in reply && (reply.err as { tag?: string }).tag === 'denied';
       const failed = 'err' in reply ? String((reply.err as { val?: unknown }).val ?? '') : undefined;
-      audit?.record({ plugin: id, call, capability: 'credentials', action: 'get-token', target: String(authPlugin), outcome: denied ? 'refused' : 'allowed', detail: failed });
+      audit?.record({ plugin: id, call, capability: 'credentials', action: fn === 'signedIn' ? 'signed-in' : 'get-token', target: String(authPlugin), outcome: denied ? 'refused' : 'allowed', detail: failed });
       return reply;
     },
   };

@@ -6,7 +6,7 @@
  * message and, for an Error, its stack, never a trap.
  */
 /// <reference types="@airlock/wit/guest" />
-import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.1.2';
+import type { AuthError as WitAuthError, AuthStatus, DeviceAuthorization, PollOutcome, Token } from 'airlock:plugin/auth@0.2.0';
 import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 import { HostError, failureOf } from './errors.js';
 

@@ -3,12 +3,12 @@
  * the host; failures arrive as a HostError with the WIT error case as `code`.
  */
 /// <reference types="@airlock/wit/guest" />
-import * as logImport from 'airlock:plugin/log@0.1.2';
-import * as storageImport from 'airlock:plugin/storage@0.1.2';
-import * as configImport from 'airlock:plugin/config@0.1.2';
-import * as credentialsImport from 'airlock:plugin/credentials@0.1.2';
-import * as progressImport from 'airlock:plugin/progress@0.1.2';
-import * as eventsImport from 'airlock:plugin/events@0.1.2';
+import * as logImport from 'airlock:plugin/log@0.2.0';
+import * as storageImport from 'airlock:plugin/storage@0.2.0';
+import * as configImport from 'airlock:plugin/config@0.2.0';
+import * as credentialsImport from 'airlock:plugin/credentials@0.2.0';
+import * as progressImport from 'airlock:plugin/progress@0.2.0';
+import * as eventsImport from 'airlock:plugin/events@0.2.0';
 import { hostError } from './errors.js';
 
 const encoder = new TextEncoder();
@@ -124,6 +124,12 @@ void _tokenMatchesContract;
 export const credentials = {
   /** A fresh token from the auth plugin `authPlugin`. */
   getToken: (authPlugin: string): Token => guard('credentials', () => credentialsImport.getToken(authPlugin)),
+  /**
+   * Whether the user is signed in to `authPlugin`, without taking a token:
+   * for a credential the host injects (bound to origins in the grant), which
+   * `getToken` refuses. Needs the same grant.
+   */
+  signedIn: (authPlugin: string): boolean => guard('credentials', () => credentialsImport.signedIn(authPlugin)),
 };
 
 /**

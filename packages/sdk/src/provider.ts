@@ -1,13 +1,14 @@
 /**
  * Provider plugins: LLM chat backends. `defineProviderPlugin` turns plain
  * (async) functions into the contract's `provider` export: a streaming answer
- * is an async iterable of events, which the SDK serves one `next` at a time
- * through the `chat-stream` resource. When the host cancels the stream, the
- * iterator's `return()` runs, so `finally` blocks in an async generator stop
- * reading from the backend.
+ * is an async iterable of events, which the SDK serves through the
+ * `chat-stream` resource, every event the iterable has ready in one `next`.
+ * When the host cancels the stream, the iterator's `return()` runs, so
+ * `finally` blocks in an async generator stop reading from the backend.
  */
 /// <reference types="@airlock/wit/guest" />
 import type {
+  Availability,
   ChatEvent,
   ChatRequest,
   ChatResponse,
@@ -17,16 +18,17 @@ import type {
   ModelInfo,
   ProviderError as WitProviderError,
   ProviderInfo,
+  ProviderLimits,
   ToolCall,
   ToolCallDelta,
   ToolSpec,
   Usage,
-} from 'airlock:plugin/provider@0.1.2';
+} from 'airlock:plugin/provider@0.2.0';
 import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 import { dispose } from './dispose.js';
 import { HostError, failureOf } from './errors.js';
 
-export type { ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ToolCall, ToolCallDelta, ToolSpec, Usage };
+export type { Availability, ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ProviderLimits, ToolCall, ToolCallDelta, ToolSpec, Usage };
 
 export type ProviderErrorCode = WitProviderError['tag'];
 
@@ -65,10 +67,19 @@ export function toProviderError(thrown: unknown): WitProviderError {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/** What a provider's `info` returns: `limits` and its fields may be left out (no limit). */
+export type ProviderInfoInput = Omit<ProviderInfo, 'limits'> & { limits?: Partial<ProviderLimits> };
+
 /** What a provider plugin implements. Every function may be async. */
 export interface ProviderDefinition extends LifecycleHooks {
-  info: () => MaybePromise<ProviderInfo>;
+  /** The backend's name, default model and limits (which the host enforces). */
+  info: () => MaybePromise<ProviderInfoInput>;
   models: () => MaybePromise<ModelInfo[]>;
+  /**
+   * A cheap health check: configured, signed in, reachable? Default: always
+   * available. What it throws counts as unavailable, with the message as the reason.
+   */
+  isAvailable?: () => MaybePromise<{ available: boolean; reason?: string }>;
   chat: (request: ChatRequest) => MaybePromise<ChatResponse>;
   /**
    * Answer as a stream of events, typically an async generator. Put cleanup
@@ -84,12 +95,30 @@ export interface ProviderPlugin {
   readonly exports: {
     info(): Promise<ProviderInfo>;
     models(): Promise<ModelInfo[]>;
+    isAvailable(): Promise<Availability>;
     chat(request: ChatRequest): Promise<ChatResponse>;
     streamChat(request: ChatRequest): Promise<object>;
     ChatStream: new (events: AsyncIterator<ChatEvent>) => object;
   };
   /** The hooks; the build exports them as the component's `lifecycle` interface. */
   readonly lifecycle: LifecycleExports;
+}
+
+/** Most events one `next` carries, so one answer to the host stays small. */
+const MAX_BATCH = 256;
+const NOT_READY = Symbol('not ready');
+
+/**
+ * `step` if it settles before the event loop's next turn (the producer had
+ * the event ready, so only promise jobs stood between), else NOT_READY: the
+ * producer is waiting for the backend.
+ */
+function ifReady<T>(step: Promise<T>): Promise<T | typeof NOT_READY> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const turn = new Promise<typeof NOT_READY>((resolve) => {
+    timer = setTimeout(() => resolve(NOT_READY), 0);
+  });
+  return Promise.race([step, turn]).finally(() => clearTimeout(timer));
 }
 
 /** Run `f`; anything it throws or rejects with becomes the WIT error. */
@@ -113,28 +142,55 @@ async function guarded<T>(f: () => MaybePromise<T>): Promise<T> {
  * });
  */
 export function defineProviderPlugin(definition: ProviderDefinition): ProviderPlugin {
-  /** The `chat-stream` resource: one event per `next`, `undefined` after the end. */
+  /**
+   * The `chat-stream` resource. `next` waits for one event, then takes every
+   * further one the iterator has ready without waiting for the backend; the
+   * step it did not wait for is kept for the next call. An error after some
+   * events comes with the call after them. `[]` after the end.
+   */
   class ChatStream {
     #events: AsyncIterator<ChatEvent> | undefined;
+    #pending: Promise<IteratorResult<ChatEvent>> | undefined;
+    #failure: { error: unknown } | undefined;
     constructor(events: AsyncIterator<ChatEvent>) {
       this.#events = events;
     }
-    async next(): Promise<ChatEvent | undefined> {
+    async next(): Promise<ChatEvent[]> {
       const events = this.#events;
-      if (!events) return undefined;
+      if (this.#failure) {
+        const { error } = this.#failure;
+        this.#failure = undefined;
+        throw toProviderError(error);
+      }
+      if (!events) return [];
+      const batch: ChatEvent[] = [];
       try {
-        const step = await events.next();
-        if (step.done) this.#events = undefined;
-        return step.done ? undefined : step.value;
+        let step: IteratorResult<ChatEvent> | typeof NOT_READY = await (this.#pending ?? events.next());
+        this.#pending = undefined;
+        while (step !== NOT_READY && !step.done) {
+          batch.push(step.value);
+          if (batch.length >= MAX_BATCH) return batch;
+          const following = events.next();
+          step = await ifReady(following);
+          if (step === NOT_READY) this.#pending = following;
+        }
+        if (step !== NOT_READY) this.#events = undefined;
+        return batch;
       } catch (e) {
         this.#events = undefined;
-        throw toProviderError(e);
+        this.#pending = undefined;
+        if (batch.length === 0) throw toProviderError(e);
+        this.#failure = { error: e };
+        return batch;
       }
     }
     /** The host dropped the stream: let the producer clean up. */
     [dispose](): void {
       const events = this.#events;
       this.#events = undefined;
+      // A step still running when the stream is dropped must not surface as an unhandled rejection.
+      this.#pending?.catch(() => {});
+      this.#pending = undefined;
       // A producer that fails while cleaning up must not trap the drop.
       try {
         void Promise.resolve(events?.return?.()).catch(() => {});
@@ -147,8 +203,21 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
     kind: 'provider',
     lifecycle: lifecycleExports(definition),
     exports: {
-      info: () => guarded(definition.info),
+      info: () =>
+        guarded(async () => {
+          const { limits, ...info } = await definition.info();
+          return { ...info, limits: { maxTokensPerRequest: limits?.maxTokensPerRequest, maxConcurrency: limits?.maxConcurrency, requestsPerSecond: limits?.requestsPerSecond } };
+        }),
       models: () => guarded(definition.models),
+      async isAvailable() {
+        if (!definition.isAvailable) return { available: true, reason: undefined };
+        try {
+          const { available, reason } = await definition.isAvailable();
+          return { available: !!available, reason: reason === undefined ? undefined : String(reason) };
+        } catch (e) {
+          return { available: false, reason: e instanceof Error ? e.message : String(e) };
+        }
+      },
       chat: (request) => guarded(() => definition.chat(request)),
       streamChat: (request) =>
         guarded(async () => {

@@ -47,7 +47,7 @@ export const OPENAPI = {
           id: { type: 'string' },
           name: { type: 'string' },
           version: { type: 'string' },
-          kind: { type: 'string', enum: ['tool', 'auth', 'provider'] },
+          kind: { type: 'string', enum: ['tool', 'auth', 'provider', 'hook', 'prompt-template', 'context'] },
           enabled: { type: 'boolean' },
           grant: { $ref: '#/components/schemas/Grant' },
           loaded: { type: 'boolean', description: 'Running in this server now' },

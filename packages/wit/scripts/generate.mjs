@@ -1,6 +1,7 @@
 // The single generator for @airlock/wit. From the repository's wit/*.wit (the
 // source of truth) it produces:
-//   wit/*.wit                    byte-identical copy that the package ships (gitignored)
+//   wit/*.wit                    byte-identical copy that the package ships (gitignored),
+//                                with the earlier releases kept in wit/releases/<version>/
 //   types/guest/...              ambient `declare module 'airlock:plugin/...'` for plugin code
 //   types/host/...               ES module declarations of what a host sees
 //   src/generated/contract.ts    names and version of the contract
@@ -205,6 +206,17 @@ async function expectedFiles() {
 
   const out = new Map();
   for (const [f, bytes] of sources) out.set(`wit/${f}`, bytes);
+  // Earlier releases, kept whole (wit/releases/<version>/*.wit): what hosts
+  // serve side by side and what a plugin built against one is checked with.
+  const releasesDir = join(witSrc, 'releases');
+  for (const version of existsSync(releasesDir) ? (await readdir(releasesDir)).sort() : []) {
+    for (const f of (await readdir(join(releasesDir, version))).filter((n) => n.endsWith('.wit')).sort()) {
+      const bytes = await readFile(join(releasesDir, version, f));
+      const declared = /^\s*package\s+[^@\s]+@([^\s;]+)\s*;/m.exec(decoder.decode(bytes))?.[1];
+      if (declared !== version) throw new Error(`wit/releases/${version}/${f} declares version ${declared ?? '(none)'}, not ${version}`);
+      out.set(`wit/releases/${version}/${f}`, bytes);
+    }
+  }
   const contract = parseContract(sources.map(([f, b]) => [f, decoder.decode(b)]));
   await sideTypes('guest', contract, out);
   await sideTypes('host', contract, out);

@@ -46,29 +46,75 @@ export function witDir(): string {
  * not listed): a component built against an earlier version cannot name it,
  * and a world written for one does not import or export it.
  */
-export const INTERFACE_SINCE: Readonly<Record<string, string>> = { progress: '0.1.1', events: '0.1.2', lifecycle: '0.1.2' };
-
-/** Whether version `a` comes before `b` (plain `x.y.z` versions). */
-const before = (a: string, b: string) => {
-  const [x, y] = [a, b].map((v) => v.split(/[.+-]/).slice(0, 3).map(Number));
-  for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return (x![i] ?? 0) < (y![i] ?? 0);
-  return false;
+export const INTERFACE_SINCE: Readonly<Record<string, string>> = {
+  progress: '0.1.1',
+  events: '0.1.2',
+  lifecycle: '0.1.2',
+  hook: '0.2.0',
+  'prompt-template': '0.2.0',
+  context: '0.2.0',
 };
 
 /**
+ * Every release line of the contract with its latest version, oldest first:
+ * what a host built from this package serves. Within a line a later version
+ * only adds (a 0.1.0 component runs as it is on a 0.1.2 host); between lines
+ * signatures may change, and the host adapts each line's components.
+ */
+export const CONTRACT_RELEASES: Readonly<Record<string, string>> = { '0.1': '0.1.2', [CONTRACT_VERSION.split('.').slice(0, 2).join('.')]: CONTRACT_VERSION };
+
+/** The release line of a version: `0.1.2` -> `0.1`. */
+export const releaseLine = (version: string): string => version.split('.').slice(0, 2).join('.');
+
+/**
+ * Whether a component built against `version` can be served by a host built
+ * from this package: a released line, at or below its latest version, and no
+ * prerelease.
+ */
+export function isServedContract(version: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  const latest = m && CONTRACT_RELEASES[`${m[1]}.${m[2]}`];
+  return !!latest && !before(latest, version);
+}
+
+/** Whether version `a` comes before `b` (plain `x.y.z` versions). */
+function before(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((v) => v.split(/[.+-]/).slice(0, 3).map(Number));
+  for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return (x![i] ?? 0) < (y![i] ?? 0);
+  return false;
+}
+
+/**
+ * Absolute path of the folder holding the WIT files of contract `version`'s
+ * release line: `wit/` for the current one, `wit/releases/<latest>/` for an
+ * earlier one, to hand to wit-bindgen, componentize-js or jco.
+ */
+export function witDirFor(version: string = CONTRACT_VERSION): string {
+  const latest = CONTRACT_RELEASES[releaseLine(version)];
+  if (!latest) throw new Error(`no release line of the contract holds ${version}; served: ${Object.values(CONTRACT_RELEASES).join(', ')}`);
+  return latest === CONTRACT_VERSION ? witDir() : join(witDir(), 'releases', latest);
+}
+
+/**
  * The whole contract as one WIT document, declared at `version` (default: this
- * package's): one `package` line, then every file's items, with the worlds as
- * they were at that version (an import or export added later is left out).
- * What `wasm-tools component embed` takes to wrap a hand-written core module;
- * a module written for an earlier 0.1 contract names that version in its
- * export names.
+ * package's): one `package` line, then every file's items of that version's
+ * release line, with the worlds as they were at that version (an import or
+ * export added later is left out). What `wasm-tools component embed` takes to
+ * wrap a hand-written core module; a module written for an earlier contract
+ * names that version in its export names.
  */
 export async function contractSource(version: string = CONTRACT_VERSION): Promise<string> {
-  const dir = witDir();
+  const dir = witDirFor(version);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.wit')).sort();
   const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
   const later = new Set(Object.entries(INTERFACE_SINCE).filter(([, since]) => before(version, since)).map(([name]) => name));
-  const asOf = (text: string) => text.split('\n').filter((line) => !later.has(/^\s*(?:import|export) ([\w-]+);$/.exec(line)?.[1] ?? '')).join('\n');
+  // A world whose kind came later (a hook plugin, in a 0.1 document) goes with it.
+  const asOf = (text: string) =>
+    text
+      .replace(/(?:\/\/\/.*\n)*world ([\w-]+) \{[^}]*\}\n?/g, (world, name: string) => (later.has(name.replace(/-plugin$/, '')) ? '' : world))
+      .split('\n')
+      .filter((line) => !later.has(/^\s*(?:import|export) ([\w-]+);$/.exec(line)?.[1] ?? ''))
+      .join('\n');
   return [`package ${WIT_PACKAGE}@${version};`, ...texts.map((t) => asOf(t.replace(/^package .*;$/m, '')))].join('\n');
 }
 

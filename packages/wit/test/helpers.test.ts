@@ -75,7 +75,7 @@ describe('worldFor / exportNameFor', () => {
 
 describe('interfaceId', () => {
   it('qualifies a name with the package and contract version', () => {
-    expect(interfaceId('tool')).toBe('airlock:plugin/tool@0.1.2');
+    expect(interfaceId('tool')).toBe('airlock:plugin/tool@0.2.0');
     expect(interfaceId('log', '0.2.0')).toBe('airlock:plugin/log@0.2.0');
     expect(interfaceId('storage')).toBe(`airlock:plugin/storage@${CONTRACT_VERSION}`);
   });

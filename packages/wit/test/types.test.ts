@@ -78,5 +78,5 @@ describe.each([
 it('reports errors, so the checks above can fail', async () => {
   // Without the guest types the ambient modules do not exist.
   const out = await compile('negative', ['guest/types-option.ts'], { module: 'NodeNext', moduleResolution: 'NodeNext' });
-  expect(out).toContain("Cannot find module 'airlock:plugin/auth@0.1.2'");
+  expect(out).toContain("Cannot find module 'airlock:plugin/auth@0.2.0'");
 });

@@ -30,8 +30,8 @@ export interface CredentialsBroker {
   secrets: SecretMask;
 }
 
-/** Serve `credentials.get-token(authPlugin)` for `pluginId`, which holds the grant `granted`. */
-export async function serveCredentials(broker: CredentialsBroker, pluginId: string, granted: readonly string[] | undefined, authPlugin: unknown): Promise<HostReply> {
+/** Serve `credentials.get-token(authPlugin)` or `credentials.signed-in(authPlugin)` (`fn`) for `pluginId`, which holds the grant `granted`. */
+export async function serveCredentials(broker: CredentialsBroker, pluginId: string, granted: readonly string[] | undefined, fn: string, authPlugin: unknown): Promise<HostReply> {
   if (typeof authPlugin !== 'string' || !granted?.includes(authPlugin)) {
     return {
       err: {
@@ -42,6 +42,13 @@ export async function serveCredentials(broker: CredentialsBroker, pluginId: stri
   }
   const auth = broker.authPlugin(authPlugin);
   if (!auth) return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\` is not loaded` } };
+  if (fn === 'signedIn') {
+    const status = await auth.call('auth.status', []);
+    if (status.ok) return { ok: !!(status.value as { signedIn?: unknown }).signedIn };
+    const e = readAuthError(errorOf(status));
+    if (e?.tag === 'not-signed-in') return { ok: false };
+    return { err: { tag: 'unavailable', val: `auth plugin \`${authPlugin}\`: ${broker.secrets.scrub(e?.val.message ?? e?.tag ?? 'failed')}` } };
+  }
   // The token is a secret from the moment it exists: the auth plugin's log lines wait until it is known.
   const outcome = await broker.secrets.holdingLogs(authPlugin, () => auth.call('auth.getToken', []), (o) => (o.ok ? [toToken(o.value as Parameters<typeof toToken>[0]).accessToken] : []));
   if (outcome.ok) return { ok: outcome.value };

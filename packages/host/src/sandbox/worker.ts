@@ -271,6 +271,7 @@ function hostImports(): Record<string, unknown> {
     },
     'airlock:plugin/credentials': {
       getToken: (authPlugin: string) => hostCall('credentials', 'getToken', [authPlugin]),
+      signedIn: (authPlugin: string) => hostCall('credentials', 'signedIn', [authPlugin]),
     },
     'airlock:plugin/progress': {
       report: reportProgress,

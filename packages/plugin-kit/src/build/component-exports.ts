@@ -105,11 +105,12 @@ export function checkComponentKind(bytes: Uint8Array, kind: PluginKind, entry: s
   const actualKind = kinds.length === 1 ? kinds[0]! : undefined;
   const fix =
     actualKind && actualKind !== kind
-      ? `If it is meant to be a ${actualKind} plugin, set "kind": "${actualKind}" in the "airlock" manifest; otherwise make ${entry} \`export default\` a plugin made with define${cap(kind)}Plugin().`
+      ? `If it is meant to be a ${actualKind} plugin, set "kind": "${actualKind}" in the "airlock" manifest; otherwise make ${entry} \`export default\` a plugin made with ${definerOf(kind)}().`
       : ours.some((n) => parseInterfaceId(n)?.version !== CONTRACT_VERSION)
         ? `The component was built against another contract version; rebuild it with this @airlock/plugin-kit (contract ${CONTRACT_VERSION}).`
-        : `Make ${entry} \`export default\` a plugin made with define${cap(kind)}Plugin() from @airlock/sdk.`;
+        : `Make ${entry} \`export default\` a plugin made with ${definerOf(kind)}() from @airlock/sdk.`;
   throw new BuildError('KIND_MISMATCH', `the manifest says "kind": "${kind}", so the component must export ${expected}, but it exports ${found}`, undefined, fix);
 }
 
-const cap = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+/** The @airlock/sdk function that makes a plugin of `kind`: `defineToolPlugin`, `definePromptPlugin`… */
+export const definerOf = (kind: string): string => `define${{ 'prompt-template': 'Prompt' }[kind] ?? kind[0]!.toUpperCase() + kind.slice(1)}Plugin`;

@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import { readManifest, type Manifest } from '@airlock/host';
 import { CONTRACT_VERSION, SOURCE_MAP_SECTION, WIT_PACKAGE, exportNameFor, withCustomSection, witDir, worldFor } from '@airlock/wit';
 import { BuildCache, cacheKey, sha256, writeAtomically, type CacheOutput } from './cache.js';
-import { checkComponentKind } from './component-exports.js';
+import { checkComponentKind, definerOf } from './component-exports.js';
 import { BuildError, formatDiagnostic, fromEsbuild } from './errors.js';
 import { typecheck } from './typecheck.js';
 
@@ -287,7 +287,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
   const shim = [
     `import plugin from ${JSON.stringify(entry)};`,
     `if (!plugin || typeof plugin !== 'object' || !('kind' in plugin)) {`,
-    `  throw new Error(${JSON.stringify(`${manifest.entry} must \`export default\` a plugin made with define${cap(manifest.kind)}Plugin() from @airlock/sdk`)});`,
+    `  throw new Error(${JSON.stringify(`${manifest.entry} must \`export default\` a plugin made with ${definerOf(manifest.kind)}() from @airlock/sdk`)});`,
     `}`,
     `if (plugin.kind !== ${JSON.stringify(manifest.kind)}) {`,
     `  throw new Error(${JSON.stringify(`the manifest says "kind": "${manifest.kind}", but ${manifest.entry} exports a `)} + plugin.kind + ' plugin');`,
@@ -326,8 +326,6 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
     throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}`, found.map(formatDiagnostic).join('\n'), undefined, found);
   }
 }
-
-const cap = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
 interface Job {
   sourcePath: string;
@@ -376,7 +374,7 @@ function explainComponentizeError(message: string, stderr: string, manifest: Man
   if (thrown) {
     const other = /exports a (\w+) plugin/.exec(thrown[1]!)?.[1];
     const hint = other
-      ? `Set "kind": "${other}" in the "airlock" manifest if it is meant to be a ${other} plugin; otherwise make ${manifest.entry} \`export default\` a plugin made with define${cap(manifest.kind)}Plugin().`
+      ? `Set "kind": "${other}" in the "airlock" manifest if it is meant to be a ${other} plugin; otherwise make ${manifest.entry} \`export default\` a plugin made with ${definerOf(manifest.kind)}().`
       : undefined;
     return new BuildError('KIND_MISMATCH', thrown[1]!, output, hint);
   }

@@ -1,4 +1,4 @@
-// Stands in for `airlock:plugin/config@0.1.2`: values are JSON texts, as the host passes them.
+// Stands in for `airlock:plugin/config@0.2.0`: values are JSON texts, as the host passes them.
 export const state = { values: {} as Record<string, string> };
 
 export function get(key: string): string | undefined {

@@ -1,5 +1,5 @@
-// Stands in for `airlock:plugin/credentials@0.1.2`.
-import type { Token } from 'airlock:plugin/credentials@0.1.2';
+// Stands in for `airlock:plugin/credentials@0.2.0`.
+import type { Token } from 'airlock:plugin/credentials@0.2.0';
 
 export type { Token };
 
@@ -15,4 +15,10 @@ export function getToken(authPlugin: string): Token {
   if (state.failWith !== undefined) throw state.failWith;
   if (!state.token) throw new Error('no token configured in the fake');
   return state.token;
+}
+
+export function signedIn(authPlugin: string): boolean {
+  state.requested.push(authPlugin);
+  if (state.failWith !== undefined) throw state.failWith;
+  return state.token !== undefined;
 }

@@ -1,4 +1,4 @@
-// Stands in for `airlock:plugin/events@0.1.2`: records every publish; a test can refuse topics.
+// Stands in for `airlock:plugin/events@0.2.0`: records every publish; a test can refuse topics.
 export const published: { topic: string; payload: string }[] = [];
 export const refused = new Set<string>();
 

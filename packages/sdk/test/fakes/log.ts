@@ -1,5 +1,5 @@
-// Stands in for `airlock:plugin/log@0.1.2`: records every line.
-import type { Level } from 'airlock:plugin/log@0.1.2';
+// Stands in for `airlock:plugin/log@0.2.0`: records every line.
+import type { Level } from 'airlock:plugin/log@0.2.0';
 
 export type { Level };
 

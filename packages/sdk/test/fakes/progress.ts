@@ -1,4 +1,4 @@
-// Stands in for `airlock:plugin/progress@0.1.2`: records every report.
+// Stands in for `airlock:plugin/progress@0.2.0`: records every report.
 export const reports: [number, string | undefined][] = [];
 
 export function report(fraction: number, message: string | undefined): void {

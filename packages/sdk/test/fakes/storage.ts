@@ -1,4 +1,4 @@
-// Stands in for `airlock:plugin/storage@0.1.2`: an in-memory map, and a way
+// Stands in for `airlock:plugin/storage@0.2.0`: an in-memory map, and a way
 // to make the next calls throw what a failing host import throws.
 export const state = {
   data: new Map<string, Uint8Array>(),

@@ -4,13 +4,16 @@
 export const WIT_PACKAGE = 'airlock:plugin';
 
 /** Version of the contract: the version of the WIT package. */
-export const CONTRACT_VERSION = '0.1.2';
+export const CONTRACT_VERSION = '0.2.0';
 
 /** The WIT world each kind of plugin is built against. */
 export const WORLDS = {
   auth: 'auth-plugin',
   tool: 'tool-plugin',
   provider: 'provider-plugin',
+  hook: 'hook-plugin',
+  'prompt-template': 'prompt-template-plugin',
+  context: 'context-plugin',
 } as const;
 
 /** The interface each kind of plugin exports (its WIT name). */
@@ -18,6 +21,9 @@ export const EXPORT_INTERFACES = {
   auth: 'auth',
   tool: 'tool',
   provider: 'provider',
+  hook: 'hook',
+  'prompt-template': 'prompt-template',
+  context: 'context',
 } as const;
 
 /** Interfaces the host provides to every plugin, in declaration order. */
@@ -26,7 +32,7 @@ export const HOST_INTERFACES = ['log', 'storage', 'config', 'credentials', 'prog
 /** Interfaces every plugin exports besides its kind's (its hooks). */
 export const COMMON_EXPORTS = ['lifecycle'] as const;
 
-/** A kind of plugin: `auth`, `tool`, `provider`. */
+/** A kind of plugin: `auth`, `tool`, `provider`, `hook`, `prompt-template`, `context`. */
 export type PluginKind = keyof typeof WORLDS;
 
 /** Name of an interface the host provides. */

@@ -7,13 +7,13 @@
 /// <reference path="./interfaces/airlock-plugin-log.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-progress.d.ts" />
 /// <reference path="./interfaces/airlock-plugin-storage.d.ts" />
-declare module 'airlock:plugin/auth-plugin@0.1.2' {
-  export type * as AirlockPluginConfig012 from 'airlock:plugin/config@0.1.2'; // import airlock:plugin/config@0.1.2
-  export type * as AirlockPluginCredentials012 from 'airlock:plugin/credentials@0.1.2'; // import airlock:plugin/credentials@0.1.2
-  export type * as AirlockPluginEvents012 from 'airlock:plugin/events@0.1.2'; // import airlock:plugin/events@0.1.2
-  export type * as AirlockPluginLog012 from 'airlock:plugin/log@0.1.2'; // import airlock:plugin/log@0.1.2
-  export type * as AirlockPluginProgress012 from 'airlock:plugin/progress@0.1.2'; // import airlock:plugin/progress@0.1.2
-  export type * as AirlockPluginStorage012 from 'airlock:plugin/storage@0.1.2'; // import airlock:plugin/storage@0.1.2
-  export * as auth from 'airlock:plugin/auth@0.1.2'; // export airlock:plugin/auth@0.1.2
-  export * as lifecycle from 'airlock:plugin/lifecycle@0.1.2'; // export airlock:plugin/lifecycle@0.1.2
+declare module 'airlock:plugin/auth-plugin@0.2.0' {
+  export type * as AirlockPluginConfig020 from 'airlock:plugin/config@0.2.0'; // import airlock:plugin/config@0.2.0
+  export type * as AirlockPluginCredentials020 from 'airlock:plugin/credentials@0.2.0'; // import airlock:plugin/credentials@0.2.0
+  export type * as AirlockPluginEvents020 from 'airlock:plugin/events@0.2.0'; // import airlock:plugin/events@0.2.0
+  export type * as AirlockPluginLog020 from 'airlock:plugin/log@0.2.0'; // import airlock:plugin/log@0.2.0
+  export type * as AirlockPluginProgress020 from 'airlock:plugin/progress@0.2.0'; // import airlock:plugin/progress@0.2.0
+  export type * as AirlockPluginStorage020 from 'airlock:plugin/storage@0.2.0'; // import airlock:plugin/storage@0.2.0
+  export * as auth from 'airlock:plugin/auth@0.2.0'; // export airlock:plugin/auth@0.2.0
+  export * as lifecycle from 'airlock:plugin/lifecycle@0.2.0'; // export airlock:plugin/lifecycle@0.2.0
 }
