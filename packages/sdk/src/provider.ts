@@ -97,8 +97,9 @@ export interface ProviderPlugin {
     models(): Promise<ModelInfo[]>;
     isAvailable(): Promise<Availability>;
     chat(request: ChatRequest): Promise<ChatResponse>;
-    streamChat(request: ChatRequest): Promise<object>;
-    ChatStream: new (events: AsyncIterator<ChatEvent>) => object;
+    /** `options.lookahead: false` is for builds against contract 0.1 (see ChatStream). */
+    streamChat(request: ChatRequest, options?: { lookahead?: boolean }): Promise<object>;
+    ChatStream: new (events: AsyncIterator<ChatEvent>, options?: { lookahead?: boolean }) => object;
   };
   /** The hooks; the build exports them as the component's `lifecycle` interface. */
   readonly lifecycle: LifecycleExports;
@@ -145,15 +146,21 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
   /**
    * The `chat-stream` resource. `next` waits for one event, then takes every
    * further one the iterator has ready without waiting for the backend; the
-   * step it did not wait for is kept for the next call. An error after some
-   * events comes with the call after them. `[]` after the end.
+   * step it did not wait for is kept for the next call (so the producer runs
+   * at most one event ahead; `cancel` waits for that step before `return()`).
+   * An error after some events comes with the call after them. `[]` after
+   * the end. With `lookahead: false` (a build for contract 0.1, whose host
+   * takes one event per call and only drops the stream) it never asks the
+   * producer for more than the host took.
    */
   class ChatStream {
     #events: AsyncIterator<ChatEvent> | undefined;
     #pending: Promise<IteratorResult<ChatEvent>> | undefined;
     #failure: { error: unknown } | undefined;
-    constructor(events: AsyncIterator<ChatEvent>) {
+    readonly #lookahead: boolean;
+    constructor(events: AsyncIterator<ChatEvent>, options: { lookahead?: boolean } = {}) {
       this.#events = events;
+      this.#lookahead = options.lookahead ?? true;
     }
     async next(): Promise<ChatEvent[]> {
       const events = this.#events;
@@ -169,7 +176,7 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
         this.#pending = undefined;
         while (step !== NOT_READY && !step.done) {
           batch.push(step.value);
-          if (batch.length >= MAX_BATCH) return batch;
+          if (batch.length >= MAX_BATCH || !this.#lookahead) return batch;
           const following = events.next();
           step = await ifReady(following);
           if (step === NOT_READY) this.#pending = following;
@@ -184,7 +191,21 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
         return batch;
       }
     }
-    /** The host dropped the stream: let the producer clean up. */
+    /** The caller stopped early: let the step in flight finish (the host closed what it reads from), then the producer's cleanup. */
+    async cancel(): Promise<void> {
+      const events = this.#events;
+      const pending = this.#pending;
+      this.#events = undefined;
+      this.#pending = undefined;
+      if (!events) return;
+      await pending?.catch(() => {});
+      try {
+        await events.return?.();
+      } catch {
+        // A producer that fails while cleaning up must not fail the cancel.
+      }
+    }
+    /** The host dropped the stream: let the producer clean up (if `cancel` did not). */
     [dispose](): void {
       const events = this.#events;
       this.#events = undefined;
@@ -219,10 +240,10 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
         }
       },
       chat: (request) => guarded(() => definition.chat(request)),
-      streamChat: (request) =>
+      streamChat: (request, options) =>
         guarded(async () => {
           const events = await definition.streamChat(request);
-          return new ChatStream(events[Symbol.asyncIterator]());
+          return new ChatStream(events[Symbol.asyncIterator](), options);
         }),
       ChatStream,
     },

@@ -59,18 +59,95 @@ describe('toProviderError', () => {
 });
 
 describe('defineProviderPlugin', () => {
-  it('serves a stream one event per next, and undefined after the end', async () => {
+  it('serves every ready event in one next, and an empty list after the end', async () => {
     const plugin = provider({
       async *streamChat() {
         yield { tag: 'text-delta', val: 'a' } as ChatEvent;
         yield { tag: 'done', val: 'stop' } as ChatEvent;
       },
     });
-    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent | undefined> };
-    expect(await stream.next()).toEqual({ tag: 'text-delta', val: 'a' });
-    expect(await stream.next()).toEqual({ tag: 'done', val: 'stop' });
-    expect(await stream.next()).toBeUndefined();
-    expect(await stream.next()).toBeUndefined();
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
+    expect(await stream.next()).toEqual([
+      { tag: 'text-delta', val: 'a' },
+      { tag: 'done', val: 'stop' },
+    ]);
+    expect(await stream.next()).toEqual([]);
+    expect(await stream.next()).toEqual([]);
+  });
+
+  it('ends a batch where the producer waits (for the backend), and picks that step up in the next call', async () => {
+    let release!: () => void;
+    const backend = new Promise<void>((resolve) => (release = resolve));
+    const plugin = provider({
+      async *streamChat() {
+        yield { tag: 'text-delta', val: 'a' } as ChatEvent;
+        yield { tag: 'text-delta', val: 'b' } as ChatEvent;
+        await backend;
+        yield { tag: 'text-delta', val: 'c' } as ChatEvent;
+      },
+    });
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
+    expect(await stream.next()).toEqual([
+      { tag: 'text-delta', val: 'a' },
+      { tag: 'text-delta', val: 'b' },
+    ]);
+    const following = stream.next();
+    release();
+    expect(await following).toEqual([{ tag: 'text-delta', val: 'c' }]);
+    expect(await stream.next()).toEqual([]);
+  });
+
+  it('caps a batch at 256 events', async () => {
+    const plugin = provider({
+      async *streamChat() {
+        for (let i = 0; i < 300; i++) yield { tag: 'text-delta', val: String(i) } as ChatEvent;
+      },
+    });
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
+    expect((await stream.next()).length).toBe(256);
+    expect((await stream.next()).length).toBe(44);
+    expect(await stream.next()).toEqual([]);
+  });
+
+  it('takes one event per next without lookahead (a build for contract 0.1)', async () => {
+    let made = 0;
+    const plugin = provider({
+      async *streamChat() {
+        for (;;) {
+          made++;
+          yield { tag: 'text-delta', val: '.' } as ChatEvent;
+        }
+      },
+    });
+    const stream = (await plugin.exports.streamChat(request, { lookahead: false })) as { next(): Promise<ChatEvent[]> };
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: '.' }]);
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: '.' }]);
+    expect(made).toBe(2);
+  });
+
+  it('finishes the step it read ahead, then runs the producer\'s cleanup, on cancel', async () => {
+    let release!: () => void;
+    const backend = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    const plugin = provider({
+      async *streamChat() {
+        try {
+          yield { tag: 'text-delta', val: 'a' } as ChatEvent;
+          await backend;
+          order.push('read ahead');
+          yield { tag: 'text-delta', val: 'b' } as ChatEvent;
+        } finally {
+          order.push('cleaned up');
+        }
+      },
+    });
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]>; cancel(): Promise<void> };
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: 'a' }]);
+    const cancelled = stream.cancel();
+    release();
+    await cancelled;
+    expect(order).toEqual(['read ahead', 'cleaned up']);
+    expect(await stream.next()).toEqual([]);
   });
 
   it('runs the generator\'s finally block when the host drops the stream', async () => {
@@ -92,7 +169,7 @@ describe('defineProviderPlugin', () => {
     stream[dispose]!();
     await new Promise((r) => setTimeout(r, 0));
     expect(cleaned).toBe(true);
-    expect(await stream.next()).toBeUndefined();
+    expect(await stream.next()).toEqual([]);
     expect(await rejected(plugin.exports.chat(request))).toEqual({ tag: 'unavailable', val: { message: 'down', details: expect.stringContaining('provider.test.ts') } });
   });
 
@@ -104,10 +181,11 @@ describe('defineProviderPlugin', () => {
       },
     });
     const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<unknown> };
-    await stream.next();
+    // The events before the error come first; the error with the call after them.
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: 'a' }]);
     expect(await rejected(stream.next())).toEqual({ tag: 'rate-limited', val: { message: 'later', details: expect.stringContaining('streamChat'), retryAfterMs: 10n } });
     // The failed stream is over: the next `next` ends it instead of failing again.
-    expect(await stream.next()).toBeUndefined();
+    expect(await stream.next()).toEqual([]);
   });
 
   it('turns a synchronous throw into the WIT error, with the stack naming the function', async () => {
@@ -152,7 +230,7 @@ describe('defineProviderPlugin', () => {
       },
     });
     const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<unknown> };
-    expect(await stream.next()).toEqual({ tag: 'text-delta', val: 'a' });
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: 'a' }]);
     expect(await rejected(stream.next())).toEqual({ tag: 'other', val: { message, details: undefined } });
   });
 
@@ -185,7 +263,33 @@ describe('defineProviderPlugin', () => {
       await stream.next();
       expect(() => stream[dispose]!()).not.toThrow();
       await new Promise((r) => setTimeout(r, 0));
-      expect(await stream.next()).toBeUndefined();
+      expect(await stream.next()).toEqual([]);
     }
+  });
+});
+
+describe('provider info and health check', () => {
+  const base = { models: () => [], chat: () => ({ message: { role: 'assistant' as const, content: '', toolCalls: [] }, finishReason: 'stop' as const }), async *streamChat() {} };
+
+  it('fill in the limits a provider leaves out as no limit', async () => {
+    const plugin = defineProviderPlugin({ ...base, info: () => ({ displayName: 'T', limits: { maxConcurrency: 2 } }) });
+    expect(await plugin.exports.info()).toEqual({ displayName: 'T', limits: { maxTokensPerRequest: undefined, maxConcurrency: 2, requestsPerSecond: undefined } });
+    const none = defineProviderPlugin({ ...base, info: () => ({ displayName: 'T' }) });
+    expect((await none.exports.info()).limits).toEqual({ maxTokensPerRequest: undefined, maxConcurrency: undefined, requestsPerSecond: undefined });
+  });
+
+  it('answer available without a check, and unavailable with the reason when the check says so or throws', async () => {
+    expect(await defineProviderPlugin({ ...base, info: () => ({ displayName: 'T' }) }).exports.isAvailable()).toEqual({ available: true, reason: undefined });
+    const down = defineProviderPlugin({ ...base, info: () => ({ displayName: 'T' }), isAvailable: () => ({ available: false, reason: 'not signed in' }) });
+    expect(await down.exports.isAvailable()).toEqual({ available: false, reason: 'not signed in' });
+    const broken = defineProviderPlugin({
+      ...base,
+      info: () => ({ displayName: 'T' }),
+      isAvailable: async () => {
+        await Promise.resolve();
+        throw new Error('backend unreachable: ECONNREFUSED');
+      },
+    });
+    expect(await broken.exports.isAvailable()).toEqual({ available: false, reason: 'backend unreachable: ECONNREFUSED' });
   });
 });

@@ -74,11 +74,11 @@ export const releaseLine = (version: string): string => version.split('.').slice
 export function isServedContract(version: string): boolean {
   const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
   const latest = m && CONTRACT_RELEASES[`${m[1]}.${m[2]}`];
-  return !!latest && !before(latest, version);
+  return !!latest && !versionBefore(latest, version);
 }
 
-/** Whether version `a` comes before `b` (plain `x.y.z` versions). */
-function before(a: string, b: string): boolean {
+/** Whether contract version `a` comes before `b` (plain `x.y.z` versions). */
+export function versionBefore(a: string, b: string): boolean {
   const [x, y] = [a, b].map((v) => v.split(/[.+-]/).slice(0, 3).map(Number));
   for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return (x![i] ?? 0) < (y![i] ?? 0);
   return false;
@@ -107,7 +107,7 @@ export async function contractSource(version: string = CONTRACT_VERSION): Promis
   const dir = witDirFor(version);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.wit')).sort();
   const texts = await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')));
-  const later = new Set(Object.entries(INTERFACE_SINCE).filter(([, since]) => before(version, since)).map(([name]) => name));
+  const later = new Set(Object.entries(INTERFACE_SINCE).filter(([, since]) => versionBefore(version, since)).map(([name]) => name));
   // A world whose kind came later (a hook plugin, in a 0.1 document) goes with it.
   const asOf = (text: string) =>
     text

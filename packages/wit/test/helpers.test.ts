@@ -9,6 +9,7 @@ import {
   exportNameFor,
   interfaceId,
   parseInterfaceId,
+  isServedContract,
   witDir,
   worldFor,
 } from '../src/index.js';
@@ -36,6 +37,32 @@ describe('contractSource', () => {
     expect(worlds(await contractSource('0.1.0'))).not.toContain('import progress;');
     expect(v011.filter((item) => item === 'export tool;')).toHaveLength(1);
   });
+
+  it('takes an earlier line from its release, whole: 0.1 has the one-event `next` and no 0.2 kinds', async () => {
+    const v01 = await contractSource('0.1.2');
+    expect(v01).toContain('next: func() -> result<option<chat-event>, provider-error>;');
+    expect(v01).not.toMatch(/world hook-plugin|interface hook|is-available|signed-in: func/);
+    const now = await contractSource();
+    expect(now).toContain('next: func() -> result<list<chat-event>, provider-error>;');
+    expect(now).toMatch(/world hook-plugin/);
+    await expect(contractSource('0.3.0')).rejects.toThrow(/no release line of the contract holds 0\.3\.0/);
+  });
+});
+
+describe('isServedContract', () => {
+  it.each([
+    ['0.1.0', true],
+    ['0.1.2', true],
+    ['0.1.3', false],
+    [CONTRACT_VERSION, true],
+    ['0.2.1', false],
+    ['0.3.0', false],
+    ['1.0.0', false],
+    ['0.2.0-rc.1', false],
+    ['nonsense', false],
+  ])('%s: %s', (version, served) => {
+    expect(isServedContract(version)).toBe(served);
+  });
 });
 
 describe('witDir', () => {
@@ -44,8 +71,14 @@ describe('witDir', () => {
     expect(isAbsolute(dir)).toBe(true);
     const source = join(import.meta.dirname, '../../../wit');
     const files = readdirSync(source).filter((f) => f.endsWith('.wit')).sort();
-    expect(readdirSync(dir).sort()).toEqual(files);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.wit')).sort()).toEqual(files);
     for (const f of files) expect(readFileSync(join(dir, f), 'utf8')).toBe(readFileSync(join(source, f), 'utf8'));
+    // With the earlier release lines, whole.
+    for (const version of readdirSync(join(source, 'releases'))) {
+      for (const f of readdirSync(join(source, 'releases', version))) {
+        expect(readFileSync(join(dir, 'releases', version, f), 'utf8')).toBe(readFileSync(join(source, 'releases', version, f), 'utf8'));
+      }
+    }
   });
 
   it('resolves to the package root wit/, not src/wit', () => {

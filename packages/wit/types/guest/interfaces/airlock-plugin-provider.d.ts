@@ -398,5 +398,13 @@ declare module 'airlock:plugin/provider@0.2.0' {
     * (Before 0.2.0: one event, or `none` at the end.)
     */
     next(): Array<ChatEvent>;
+    /**
+    * The caller stopped early: stop reading from the backend and clean up,
+    * then return. The host calls it (under the call deadline) before it
+    * drops a stream that did not end, after closing the HTTP responses the
+    * stream opened, so a read the plugin had started fails at once; it is
+    * where a plugin that read ahead finishes. (Since 0.2.0.)
+    */
+    cancel(): void;
   }
 }
