@@ -25,6 +25,18 @@ export const SERVED_CONTRACTS = Object.entries(CONTRACT_RELEASES)
 export const isSupportedContract = isServedContract;
 
 /**
+ * The contract version a plugin declaring `range` (its manifest's
+ * `contract`) is built against: the latest served version in the range, or
+ * the current contract when it declares none; `undefined` when no served
+ * version is in the range. A plugin that must run on hosts of an earlier
+ * line declares it (`"contract": "^0.1.0"`).
+ */
+export function contractTarget(range: string | undefined): string | undefined {
+  if (range === undefined) return CONTRACT_VERSION;
+  return semver.maxSatisfying(Object.values(CONTRACT_RELEASES), range) ?? undefined;
+}
+
+/**
  * Check the component exports `kind` at a supported version, in the range
  * the manifest declares (`airlock.contract`, when it does), and imports
  * nothing the host lacks. Returns the contract version.
@@ -44,6 +56,12 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
     throw new AirlockError('CONTRACT_UNSUPPORTED', `plugin \`${pluginId}\` was built against contract ${WIT_PACKAGE}@${own.version ?? '(unversioned)'}, but this host serves ${SERVED_CONTRACTS}`, {
       plugin: pluginId,
       hint: `Rebuild the plugin with an @airlock/sdk for contract ${CONTRACT_VERSION}, or use a host that serves ${own.version}.`,
+    });
+  }
+  if (!existsIn(own.name, own.version)) {
+    throw new AirlockError('CONTRACT_UNSUPPORTED', `plugin \`${pluginId}\` exports ${WIT_PACKAGE}/${own.name}@${own.version}, but ${kind} plugins came with contract ${INTERFACE_SINCE[own.name]}`, {
+      plugin: pluginId,
+      hint: `Rebuild the plugin with an @airlock/sdk for contract ${CONTRACT_VERSION}.`,
     });
   }
   if (declared !== undefined && !semver.satisfies(own.version, declared)) {

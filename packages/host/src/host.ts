@@ -15,7 +15,7 @@ import { EventBus, type PublishedEvent } from './capabilities/events.js';
 import { hostInterfaces } from './capabilities/interfaces.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
-import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderInfo } from './kinds/provider.js';
+import { chat, chatStream, checkAvailability, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderAvailability, type ProviderInfo } from './kinds/provider.js';
 import { invokeTool, type ToolInfo } from './kinds/tool.js';
 import { ThreadLot } from './sandbox/instance.js';
 import type { StorageAdapter } from './storage/adapter.js';
@@ -513,6 +513,33 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const handles = provider === undefined ? this.#plugins.providerHandles() : [this.#plugins.provider(provider)];
     return this.#masking(async () => (await Promise.all(handles.map((h) => listModels(h)))).flat());
+  }
+
+  /**
+   * Ask one provider, or every loaded one, whether it can serve requests now
+   * (its health check: configured, signed in, backend reachable). Never
+   * rejects for a provider's failure: a failing or hanging check answers
+   * unavailable with the reason. A provider built against contract 0.1 has no
+   * check and answers available, saying so.
+   *
+   * @example
+   * for (const p of await host.checkProviders()) if (!p.available) console.warn(`${p.provider}: ${p.reason}`);
+   */
+  async checkProviders(provider?: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProviderAvailability[]> {
+    this.#assertOpen();
+    const handles = provider === undefined ? this.#plugins.providerHandles() : [this.#plugins.provider(provider)];
+    const timeoutMs = this.#capTimeout(options.timeoutMs);
+    return Promise.all(
+      handles.map((h) =>
+        checkAvailability(h, { signal: options.signal, timeoutMs }).then(
+          (a) => ({ ...a, reason: a.reason === undefined ? undefined : this.#secrets.scrub(a.reason) }),
+          (err: unknown) => {
+            options.signal?.throwIfAborted();
+            return { provider: h.id, available: false, reason: this.#secrets.scrub(`the health check failed: ${(err as Error)?.message ?? String(err)}`) };
+          },
+        ),
+      ),
+    );
   }
 
   /**

@@ -6,9 +6,11 @@
 import { AirlockError } from './errors.js';
 import type { ToolInfo } from './kinds/tool.js';
 import type { ProviderHandle, ProviderInfo } from './kinds/provider.js';
+import { ProviderGate } from './kinds/provider-gate.js';
 import type { Loaded } from './plugin-opener.js';
 
 export class LoadedPlugins {
+  readonly #gates = new WeakMap<object, ProviderGate>();
   readonly #byId = new Map<string, Loaded>();
   /** Tools by bare and by qualified name; rebuilt after plugins come and go. */
   #toolIndex: Map<string, ToolInfo[]> | undefined;
@@ -96,12 +98,21 @@ export class LoadedPlugins {
 
   /** Copies of what each loaded provider said about itself. */
   providers(): ProviderInfo[] {
-    return [...this.#byId.values()].flatMap((p) => (p.provider ? [{ ...p.provider }] : []));
+    return [...this.#byId.values()].flatMap((p) => (p.provider ? [{ ...p.provider, limits: { ...p.provider.limits } }] : []));
   }
 
   /** The loaded providers, as the provider kind drives them. */
   providerHandles(): ProviderHandle[] {
-    return [...this.#byId.values()].flatMap((p) => (p.provider ? [{ id: p.info.id, info: p.provider, caller: p.instance, release: (scope: object) => p.http.closeOwned(scope) }] : []));
+    return [...this.#byId.values()].flatMap((p) =>
+      p.provider ? [{ id: p.info.id, info: p.provider, contract: p.info.contract, gate: this.#gateOf(p, p.provider), caller: p.instance, release: (scope: object) => p.http.closeOwned(scope) }] : [],
+    );
+  }
+
+  /** One gate per loaded provider (a reload is a new one), holding its requests to the limits it declared. */
+  #gateOf(loaded: object, info: ProviderInfo): ProviderGate {
+    let gate = this.#gates.get(loaded);
+    if (!gate) this.#gates.set(loaded, (gate = new ProviderGate(info.id, info.limits)));
+    return gate;
   }
 
   /** Provider `id`, or the only one loaded when `id` is undefined; PROVIDER_NOT_FOUND saying what there is. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkContract, exportsHooks, isSupportedContract } from '../src/contract.js';
 import type { PreparedComponent } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
+import type { PluginKind } from '../src/manifest.js';
 
 function component(exports: string[], imports: string[] = []): PreparedComponent {
   return {
@@ -21,7 +22,7 @@ function component(exports: string[], imports: string[] = []): PreparedComponent
   };
 }
 
-function failure(c: PreparedComponent, kind: 'tool' | 'auth' | 'provider' = 'tool'): AirlockError {
+function failure(c: PreparedComponent, kind: PluginKind = 'tool'): AirlockError {
   try {
     checkContract(c, kind, 'demo');
   } catch (e) {
@@ -103,11 +104,24 @@ describe('checkContract', () => {
     expect(e.message).toContain('no Airlock interface');
   });
 
-  it.each(['0.2.0', '1.0.0', '0.1.3', '0.0.9', '0.1.1-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
+  it.each(['0.3.0', '1.0.0', '0.1.3', '0.2.1', '0.0.9', '0.1.1-rc.1'])('refuses contract %s as CONTRACT_UNSUPPORTED', (version) => {
     const e = failure(component([`airlock:plugin/tool@${version}`]));
     expect(e.code).toBe('CONTRACT_UNSUPPORTED');
     expect(e.message).toContain(`airlock:plugin@${version}`);
-    expect(e.message).toContain('this host serves 0.1.0 to 0.1.2');
+    expect(e.message).toContain('this host serves 0.1.0 to 0.1.2, 0.2.0');
+  });
+
+  it('serves both lines side by side: a 0.1 and a 0.2 component, each with its own line\'s imports, and the 0.2 kinds only from 0.2', () => {
+    const v020 = HOST_IMPORTS.map((i) => i.replace('@0.1.0', '@0.2.0'));
+    expect(checkContract(component(['airlock:plugin/provider@0.2.0', 'airlock:plugin/lifecycle@0.2.0'], v020), 'provider', 'demo')).toBe('0.2.0');
+    expect(checkContract(component(['airlock:plugin/hook@0.2.0', 'airlock:plugin/lifecycle@0.2.0'], v020), 'hook', 'demo')).toBe('0.2.0');
+    expect(checkContract(component(['airlock:plugin/provider@0.1.0'], HOST_IMPORTS), 'provider', 'demo')).toBe('0.1.0');
+    // A component mixing the lines imports what its own line does not have.
+    const mixed = failure(component(['airlock:plugin/tool@0.2.0'], HOST_IMPORTS));
+    expect(mixed.message).toContain('imports airlock:plugin/log@0.1.0,');
+    const early = failure(component(['airlock:plugin/hook@0.1.2']), 'hook');
+    expect(early.code).toBe('CONTRACT_UNSUPPORTED');
+    expect(early.message).toContain('hook plugins came with contract 0.2.0');
   });
 
   it('holds a component to the contract range its manifest declares', () => {
@@ -151,7 +165,9 @@ describe('isSupportedContract', () => {
     ['0.1.1', true],
     ['0.1.2', true],
     ['0.1.3', false],
-    ['0.2.0', false],
+    ['0.2.0', true],
+    ['0.2.1', false],
+    ['0.3.0', false],
     ['1.1.0', false],
     ['0.0.1', false],
     ['0.1.0-beta', false],

@@ -5,12 +5,18 @@
  * `chat-stream` resource, each under the call deadline (a stalled stream is
  * cut with PLUGIN_TIMEOUT). Leaving the stream early, or aborting its signal,
  * drops the resource in the plugin.
+ *
+ * One adapter per contract line: a 0.2 plugin's `next` returns every event it
+ * has ready (a list; empty at the end), a 0.1 plugin's one event (`none` at
+ * the end); a 0.1 plugin declares no limits and has no health check.
  */
 import { AirlockError, ProviderError, type ProviderErrorCode } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { abortable, errorOf, refusalsOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { explainRefusals, type Refusal } from '../capabilities/refusal.js';
 import type { TraceContext } from '../tracing.js';
+import { releaseLine } from '@airlock/wit';
+import { ProviderGate, type ProviderLimits } from './provider-gate.js';
 // The contract's own shapes, generated from wit/provider.wit.
 import type { ChatEvent as WitEvent, ChatRequest as WitRequest, Failure as WitFailure, Message as WitMessage, ProviderError as WitProviderError } from '@airlock/wit/host/interfaces/airlock-plugin-provider';
 
@@ -86,6 +92,18 @@ export interface ProviderInfo {
   id: string;
   displayName: string;
   defaultModel: string | undefined;
+  /** What the backend allows, which the host enforces (contract 0.2.0; `{}` for a plugin built against 0.1). */
+  limits: ProviderLimits;
+}
+
+export type { ProviderLimits };
+
+/** Whether a provider can serve requests now, by its own health check. */
+export interface ProviderAvailability {
+  provider: string;
+  available: boolean;
+  /** Why not (or a note when it is). */
+  reason: string | undefined;
 }
 
 export interface ModelInfo {
@@ -175,17 +193,75 @@ function fromWitMessage(m: WitMessage): ChatMessage {
 export interface ProviderHandle {
   id: string;
   info: ProviderInfo;
+  /** The contract version its component was built against: which adapter drives it. */
+  contract: string;
+  /** Holds requests to the provider's declared limits. */
+  gate: ProviderGate;
   caller: PluginCaller & { pin(): PluginCaller };
   /** Close the HTTP responses the plugin opened in calls made with `scope`. */
   release(scope: object): void;
 }
 
-/** Ask a freshly loaded provider for its info. */
+/** Ask a freshly loaded provider for its info; limits that make no sense fail the load. */
 export async function readProviderInfo(caller: PluginCaller, pluginId: string): Promise<ProviderInfo> {
   const outcome = await caller.call('provider.info', []);
   if (!outcome.ok) throw providerError(pluginId, 'info', errorOf(outcome), refusalsOf(outcome));
-  const v = outcome.value as { displayName: string; defaultModel?: string };
-  return { id: pluginId, displayName: v.displayName, defaultModel: v.defaultModel };
+  const v = outcome.value as { displayName: string; defaultModel?: string; limits?: { maxTokensPerRequest?: number; maxConcurrency?: number; requestsPerSecond?: number } };
+  return { id: pluginId, displayName: v.displayName, defaultModel: v.defaultModel, limits: checkLimits(pluginId, v.limits ?? {}) };
+}
+
+/** The declared limits, each a positive number (a whole one where it counts things), without the absent ones. */
+function checkLimits(pluginId: string, given: ProviderLimits): ProviderLimits {
+  const limits: ProviderLimits = {};
+  for (const [key, whole] of [['maxTokensPerRequest', true], ['maxConcurrency', true], ['requestsPerSecond', false]] as const) {
+    const value = given[key];
+    if (value === undefined) continue;
+    if (!(value > 0) || !Number.isFinite(value) || (whole && !Number.isInteger(value))) {
+      throw new ProviderError('PROVIDER_FAILED', `provider \`${pluginId}\` declares limits.${key} = ${value}, which is not a positive ${whole ? 'whole ' : ''}number`, {
+        plugin: pluginId,
+        hint: `Leave ${key} out of the provider's info for no limit, or give a positive ${whole ? 'whole ' : ''}number.`,
+      });
+    }
+    limits[key] = value;
+  }
+  return limits;
+}
+
+/** Whether contract `version` has the 0.2 provider: batched `next`, limits, `is-available`. */
+const batches = (version: string) => releaseLine(version) !== '0.1';
+
+/** The events one `next` answered with: a 0.2 list (empty at the end), or a 0.1 single event (`undefined` at the end). */
+function eventsOf(contract: string, value: unknown): WitEvent[] {
+  if (batches(contract)) return value as WitEvent[];
+  return value === undefined ? [] : [value as WitEvent];
+}
+
+/**
+ * Ask the provider whether it can serve requests now (its `is-available`,
+ * under its deadline). A failing check, a trap or a timeout answers
+ * unavailable with the reason; a 0.1 provider, which has no check, answers
+ * available with a note saying so.
+ */
+export async function checkAvailability(p: ProviderHandle, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProviderAvailability> {
+  if (!batches(p.contract)) return { provider: p.id, available: true, reason: `built against contract ${p.contract}, which has no health check` };
+  const outcome = await abortable(p.caller.call('provider.isAvailable', [], { timeoutMs: options.timeoutMs }), options.signal);
+  if (!outcome.ok) {
+    const e = errorOf(outcome) as { message?: unknown } | undefined;
+    return { provider: p.id, available: false, reason: `the health check failed: ${typeof e?.message === 'string' ? e.message : String(e)}` };
+  }
+  const v = outcome.value as { available: boolean; reason?: string };
+  return { provider: p.id, available: !!v.available, reason: v.reason };
+}
+
+/** Refuse a request asking for more tokens than the provider allows. */
+function withinLimits(p: ProviderHandle, req: ChatRequest): void {
+  const max = p.info.limits.maxTokensPerRequest;
+  if (max !== undefined && req.maxTokens !== undefined && req.maxTokens > max) {
+    throw new ProviderError('PROVIDER_INVALID_REQUEST', `the request asks for up to ${req.maxTokens} tokens, but provider \`${p.id}\` allows at most ${max} per request`, {
+      plugin: p.id,
+      hint: `Set maxTokens to ${max} or less, or leave it out.`,
+    });
+  }
 }
 
 export async function listModels(p: ProviderHandle): Promise<ModelInfo[]> {
@@ -212,7 +288,14 @@ export type ProviderCallOptions = ChatOptions & { trace?: TraceContext };
 export async function chat(p: ProviderHandle, req: ChatRequest, options: ProviderCallOptions): Promise<ChatResult> {
   const model = modelFor(p, req);
   const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
-  const outcome: CallOutcome = await abortable(p.caller.call('provider.chat', [request], { timeoutMs: options.timeoutMs, trace: options.trace }), options.signal);
+  withinLimits(p, req);
+  const release = await p.gate.enter(options.signal);
+  let outcome: CallOutcome;
+  try {
+    outcome = await abortable(p.caller.call('provider.chat', [request], { timeoutMs: options.timeoutMs, trace: options.trace }), options.signal);
+  } finally {
+    release();
+  }
   if (!outcome.ok) throw providerError(p.id, 'chat', errorOf(outcome), refusalsOf(outcome));
   const r = outcome.value as { message: WitMessage; finishReason: FinishReason; usage?: Usage };
   return { message: fromWitMessage(r.message), finishReason: r.finishReason, usage: r.usage, provider: p.id, model, redactions };
@@ -237,6 +320,17 @@ function fromWitEvent(e: Exclude<WitEvent, { tag: 'done' }>): ChatStreamEvent {
 export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: ProviderCallOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
   const model = modelFor(p, req);
   const { request, redactions } = toWitRequest(req, model, options.redact ?? true);
+  withinLimits(p, req);
+  // The stream counts against the provider's limits from its start to its end.
+  const release = await p.gate.enter(options.signal);
+  try {
+    yield* runStream(p, request, model, redactions, options);
+  } finally {
+    release();
+  }
+}
+
+async function* runStream(p: ProviderHandle, request: WitRequest, model: string, redactions: number, options: ProviderCallOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
   const caller = p.caller.pin();
   // The stream's calls share a scope: what they open upstream is closed with the stream.
   const scope = {};
@@ -257,22 +351,35 @@ export async function* chatStream(p: ProviderHandle, req: ChatRequest, options: 
     throw providerError(p.id, 'stream-chat', errorOf(started), refusalsOf(started));
   }
   const handle = (started.value as { resource: number }).resource;
+  let ended = false;
   try {
     for (;;) {
       const outcome = await call('resource.next', [handle]);
       if (!outcome.ok) throw providerError(p.id, 'stream', errorOf(outcome), refusalsOf(outcome));
-      const event = outcome.value as WitEvent | undefined;
+      const events = eventsOf(p.contract, outcome.value);
       // A stream that ends without `done` still ends with one, reason `other`.
-      if (event === undefined || event.tag === 'done') {
-        yield { type: 'done', finishReason: event?.val ?? 'other', provider: p.id, model, redactions };
+      if (events.length === 0) {
+        ended = true;
+        yield { type: 'done', finishReason: 'other', provider: p.id, model, redactions };
         return;
       }
-      yield fromWitEvent(event);
+      for (const event of events) {
+        if (event.tag === 'done') {
+          ended = true;
+          yield { type: 'done', finishReason: event.val, provider: p.id, model, redactions };
+          return;
+        }
+        yield fromWitEvent(event);
+      }
     }
   } finally {
-    // After an abort a `next` may still be in flight, waiting on the backend: close what the
-    // stream opened upstream now, so that call ends instead of running to its deadline.
-    if (options.signal?.aborted) p.release(scope);
+    // A 0.2 plugin may have read ahead, and finishes that read and its cleanup in `cancel`.
+    const cancel = !ended && batches(p.contract);
+    // After an abort a `next` may still be in flight, waiting on the backend, and a cancelled
+    // stream's read-ahead may be: close what the stream opened upstream now, so those reads end
+    // at once instead of running to the deadline.
+    if (options.signal?.aborted || cancel) p.release(scope);
+    if (cancel) void caller.call('resource.cancel', [handle], { timeoutMs: options.timeoutMs, scope }).catch(() => {});
     // Calls to an instance run in order, so this drop follows any `next` still in flight.
     // The plugin cleans up first (its `finally` runs on drop); then the host closes
     // whatever the stream left open upstream, since a plugin cannot always do so itself.

@@ -90,8 +90,8 @@ function skipExternDesc(byte: () => number, u32: () => number, fail: (what: stri
  * Check that a component exports the interface of the manifest's kind, and
  * throw KIND_MISMATCH saying what it exports instead and how to fix it.
  */
-export function checkComponentKind(bytes: Uint8Array, kind: PluginKind, entry: string): void {
-  const expected = interfaceId(EXPORT_INTERFACES[kind]);
+export function checkComponentKind(bytes: Uint8Array, kind: PluginKind, entry: string, version: string = CONTRACT_VERSION): void {
+  const expected = interfaceId(EXPORT_INTERFACES[kind], version);
   let exported: string[];
   try {
     exported = componentExports(bytes);
@@ -106,8 +106,8 @@ export function checkComponentKind(bytes: Uint8Array, kind: PluginKind, entry: s
   const fix =
     actualKind && actualKind !== kind
       ? `If it is meant to be a ${actualKind} plugin, set "kind": "${actualKind}" in the "airlock" manifest; otherwise make ${entry} \`export default\` a plugin made with ${definerOf(kind)}().`
-      : ours.some((n) => parseInterfaceId(n)?.version !== CONTRACT_VERSION)
-        ? `The component was built against another contract version; rebuild it with this @airlock/plugin-kit (contract ${CONTRACT_VERSION}).`
+      : ours.some((n) => parseInterfaceId(n)?.version !== version)
+        ? `The component was built against another contract version; rebuild it with this @airlock/plugin-kit (contract ${version}).`
         : `Make ${entry} \`export default\` a plugin made with ${definerOf(kind)}() from @airlock/sdk.`;
   throw new BuildError('KIND_MISMATCH', `the manifest says "kind": "${kind}", so the component must export ${expected}, but it exports ${found}`, undefined, fix);
 }

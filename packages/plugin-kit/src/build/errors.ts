@@ -3,7 +3,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import type * as esbuild from 'esbuild';
 import type ts from 'typescript';
 
-export type BuildErrorCode = 'TYPE_ERROR' | 'BUNDLE_FAILED' | 'COMPONENTIZE_FAILED' | 'ENTRY_NOT_FOUND' | 'KIND_MISMATCH';
+export type BuildErrorCode = 'TYPE_ERROR' | 'BUNDLE_FAILED' | 'COMPONENTIZE_FAILED' | 'ENTRY_NOT_FOUND' | 'KIND_MISMATCH' | 'CONTRACT_UNSUPPORTED';
 
 /** One compiler message. `file` is relative to the plugin directory; `line` and `column` count from 1. */
 export interface BuildDiagnostic {

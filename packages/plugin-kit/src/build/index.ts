@@ -11,8 +11,8 @@ import { availableParallelism, freemem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { readManifest, type Manifest } from '@airlock/host';
-import { CONTRACT_VERSION, SOURCE_MAP_SECTION, WIT_PACKAGE, exportNameFor, withCustomSection, witDir, worldFor } from '@airlock/wit';
+import { SERVED_CONTRACTS, contractTarget, readManifest, type Manifest } from '@airlock/host';
+import { CONTRACT_VERSION, INTERFACE_SINCE, SOURCE_MAP_SECTION, WIT_PACKAGE, exportNameFor, releaseLine, versionBefore, withCustomSection, witDirFor, worldFor } from '@airlock/wit';
 import { BuildCache, cacheKey, sha256, writeAtomically, type CacheOutput } from './cache.js';
 import { checkComponentKind, definerOf } from './component-exports.js';
 import { BuildError, formatDiagnostic, fromEsbuild } from './errors.js';
@@ -92,16 +92,33 @@ interface World {
   worldName: string;
 }
 
-const worlds = new Map<Manifest['kind'], Promise<World>>();
+const worlds = new Map<string, Promise<World>>();
 
 /**
- * The world a plugin is componentized against: the kind's contract world plus
- * the WASI interfaces the SDK's `env` and `fs` use. The contract itself stays
- * free of WASI (the host provides those interfaces anyway, gated by the
- * grant); the build adds them so plugin code can import them.
+ * The contract version the plugin is built against: the latest this
+ * plugin-kit knows in the manifest's `contract` range (the current one when
+ * it declares none). A plugin of a kind the version lacks cannot be built.
  */
-function worldFiles(kind: Manifest['kind']): Promise<World> {
-  let world = worlds.get(kind);
+function targetOf(manifest: Manifest): string {
+  const target = contractTarget(manifest.contract);
+  if (!target) {
+    throw new BuildError('CONTRACT_UNSUPPORTED', `the manifest asks for contract ${manifest.contract}, but this @airlock/plugin-kit builds ${SERVED_CONTRACTS}`, undefined, `Make "contract" in the "airlock" manifest a range that holds one of those (e.g. "^${CONTRACT_VERSION}"), or use a plugin-kit that builds ${manifest.contract}.`);
+  }
+  const since = INTERFACE_SINCE[manifest.kind];
+  if (since && versionBefore(target, since)) {
+    throw new BuildError('CONTRACT_UNSUPPORTED', `${manifest.kind} plugins came with contract ${since}, but the manifest asks for contract ${manifest.contract}`, undefined, `Make "contract" in the "airlock" manifest "^${since}" or later, or leave it out.`);
+  }
+  return target;
+}
+
+/**
+ * The world a plugin is componentized against: the kind's contract world (of
+ * contract `version`) plus the WASI interfaces the SDK's `env` and `fs` use.
+ * The contract itself stays free of WASI (the host provides those interfaces
+ * anyway, gated by the grant); the build adds them so plugin code can import them.
+ */
+function worldFiles(kind: Manifest['kind'], version: string): Promise<World> {
+  let world = worlds.get(`${kind}@${version}`);
   if (!world) {
     world = (async () => {
       const files: Record<string, string> = {};
@@ -109,12 +126,13 @@ function worldFiles(kind: Manifest['kind']): Promise<World> {
         if (f.endsWith('.wit')) files[join('deps', f)] = await readFile(join(wasiWitDir, f), 'utf8');
       }
       const contract = join('deps', WIT_PACKAGE.replace(':', '-'));
-      for (const f of (await readdir(witDir())).filter((f) => f.endsWith('.wit'))) files[join(contract, f)] = await readFile(join(witDir(), f), 'utf8');
+      const source = witDirFor(version);
+      for (const f of (await readdir(source)).filter((f) => f.endsWith('.wit'))) files[join(contract, f)] = await readFile(join(source, f), 'utf8');
       const name = worldFor(kind);
       files['plugin.wit'] = [
         'package airlock:build;',
         `world ${name} {`,
-        `  include ${WIT_PACKAGE}/${name}@${CONTRACT_VERSION};`,
+        `  include ${WIT_PACKAGE}/${name}@${version};`,
         `  import wasi:cli/environment@${WASI_VERSION};`,
         `  import wasi:filesystem/preopens@${WASI_VERSION};`,
         '}',
@@ -122,8 +140,8 @@ function worldFiles(kind: Manifest['kind']): Promise<World> {
       ].join('\n');
       return { files, worldName: `airlock:build/${name}` };
     })();
-    world.catch(() => worlds.delete(kind));
-    worlds.set(kind, world);
+    world.catch(() => worlds.delete(`${kind}@${version}`));
+    worlds.set(`${kind}@${version}`, world);
   }
   return world;
 }
@@ -168,8 +186,9 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
 
   t = performance.now();
   progress('bundling');
-  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest);
-  const world = await worldFiles(manifest.kind);
+  const target = targetOf(manifest);
+  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest, target);
+  const world = await worldFiles(manifest.kind, target);
   const key = cacheKey({ bundle, wit: world.files, release, wasi: WASI_VERSION });
   // The component carries the bundle's source map, so errors and traps can name src/ lines.
   // A cached component is stored without it: an edit that moves lines but bundles the same
@@ -211,7 +230,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: !release }, manifest, signal);
     signal?.throwIfAborted();
     const raw = await readFile(tmpOut);
-    checkComponentKind(raw, manifest.kind, manifest.entry);
+    checkComponentKind(raw, manifest.kind, manifest.entry, target);
     const bytes = output.finish(raw);
     await writeAtomically(outFile, bytes);
     // A cache that cannot be written costs the next build time, not this one.
@@ -280,7 +299,7 @@ export async function buildPlugins(dirs: string[], options: BuildPluginsOptions 
 }
 
 /** The bundle componentize-js reads, and its source map (paths relative to the plugin, no sources content). */
-async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<{ code: Uint8Array; map: Uint8Array }> {
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest, target: string): Promise<{ code: Uint8Array; map: Uint8Array }> {
   const exportName = exportNameFor(manifest.kind);
   // The shim checks at build time (componentize-js runs top-level code while
   // snapshotting) that the default export is a plugin of the manifest's kind.
@@ -292,7 +311,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
     `if (plugin.kind !== ${JSON.stringify(manifest.kind)}) {`,
     `  throw new Error(${JSON.stringify(`the manifest says "kind": "${manifest.kind}", but ${manifest.entry} exports a `)} + plugin.kind + ' plugin');`,
     `}`,
-    `export const ${exportName} = plugin.exports;`,
+    ...(releaseLine(target) === '0.1' && manifest.kind === 'provider' ? PROVIDER_0_1 : [`export const ${exportName} = plugin.exports;`]),
     // Every plugin world exports the hooks; a plugin made with an SDK from before them gets ones that do nothing.
     `export const lifecycle = plugin.lifecycle ?? { init() {}, shutdown() {}, onEvent() {} };`,
   ].join('\n');
@@ -309,6 +328,8 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
       external: ['airlock:*', 'wasi:*'],
+      // The SDK names the current contract's interfaces; a build for an earlier line names that line's.
+      plugins: target === CONTRACT_VERSION ? [] : [contractImports(target)],
       outfile: 'plugin.js',
       write: false,
       logLevel: 'silent',
@@ -325,6 +346,39 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
     const found = fromEsbuild(failure.errors);
     throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}`, found.map(formatDiagnostic).join('\n'), undefined, found);
   }
+}
+
+/**
+ * The provider export for a build against contract 0.1: its `next` returns
+ * one event (`undefined` at the end) where the SDK's returns a list, its
+ * stream has no `cancel` (so the SDK must not read ahead: a 0.1 host only
+ * drops the stream), and its info has no limits.
+ */
+const PROVIDER_0_1 = [
+  `const disposeKey = Symbol.dispose ?? Symbol.for('dispose');`,
+  `class ChatStream {`,
+  `  #inner;`,
+  `  constructor(inner) { this.#inner = inner; }`,
+  `  async next() { return (await this.#inner.next())[0]; }`,
+  `  [disposeKey]() { this.#inner[disposeKey]?.(); }`,
+  `}`,
+  `const { ChatStream: _batched, isAvailable: _isAvailable, ...common } = plugin.exports;`,
+  `export const provider = {`,
+  `  ...common,`,
+  `  ChatStream,`,
+  `  info: async () => { const { limits: _limits, ...rest } = await plugin.exports.info(); return rest; },`,
+  `  streamChat: async (request) => new ChatStream(await plugin.exports.streamChat(request, { lookahead: false })),`,
+  `};`,
+];
+
+/** An esbuild plugin that points the SDK's `airlock:plugin/<name>@<current>` imports at contract `version`. */
+function contractImports(version: string): esbuild.Plugin {
+  return {
+    name: 'airlock-contract-version',
+    setup(build) {
+      build.onResolve({ filter: /^airlock:plugin\// }, (args) => ({ path: args.path.replace(/@[^@/]+$/, `@${version}`), external: true }));
+    },
+  };
 }
 
 interface Job {
