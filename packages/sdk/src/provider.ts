@@ -82,11 +82,14 @@ export interface ProviderDefinition extends LifecycleHooks {
   isAvailable?: () => MaybePromise<{ available: boolean; reason?: string }>;
   chat: (request: ChatRequest) => MaybePromise<ChatResponse>;
   /**
-   * Answer as a stream of events, typically an async generator. Put cleanup
-   * (cancelling the backend response) in a `finally` block: it runs when the
-   * host cancels the stream, as well as at its end.
+   * Answer as a stream of events, typically an async generator. Yield one
+   * event, or an array of events you have at once (all those parsed from one
+   * network read): an array costs one step of the generator instead of one
+   * per event, which is most of a stream's cost inside the sandbox. Put
+   * cleanup (cancelling the backend response) in a `finally` block: it runs
+   * when the host cancels the stream, as well as at its end.
    */
-  streamChat: (request: ChatRequest) => MaybePromise<AsyncIterable<ChatEvent>>;
+  streamChat: (request: ChatRequest) => MaybePromise<AsyncIterable<ChatEvent | readonly ChatEvent[]>>;
 }
 
 /** What `defineProviderPlugin` returns; the build exports it as the component's `provider` interface. */
@@ -99,7 +102,7 @@ export interface ProviderPlugin {
     chat(request: ChatRequest): Promise<ChatResponse>;
     /** `options.lookahead: false` is for builds against contract 0.1 (see ChatStream). */
     streamChat(request: ChatRequest, options?: { lookahead?: boolean }): Promise<object>;
-    ChatStream: new (events: AsyncIterator<ChatEvent>, options?: { lookahead?: boolean }) => object;
+    ChatStream: new (events: AsyncIterator<ChatEvent | readonly ChatEvent[]>, options?: { lookahead?: boolean }) => object;
   };
   /** The hooks; the build exports them as the component's `lifecycle` interface. */
   readonly lifecycle: LifecycleExports;
@@ -110,16 +113,18 @@ const MAX_BATCH = 256;
 const NOT_READY = Symbol('not ready');
 
 /**
- * `step` if it settles before the event loop's next turn (the producer had
- * the event ready, so only promise jobs stood between), else NOT_READY: the
- * producer is waiting for the backend.
+ * The event loop's next turn: resolves with NOT_READY once every promise job
+ * queued so far has run and the loop moved on to timers and I/O. A producer
+ * step that settles before it had its event ready (only promise jobs stood
+ * between); one that settles after it was waiting for the backend. One timer
+ * serves a whole batch: `cancel` when the batch ends first.
  */
-function ifReady<T>(step: Promise<T>): Promise<T | typeof NOT_READY> {
+function nextTurn(): { turn: Promise<typeof NOT_READY>; cancel: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const turn = new Promise<typeof NOT_READY>((resolve) => {
     timer = setTimeout(() => resolve(NOT_READY), 0);
   });
-  return Promise.race([step, turn]).finally(() => clearTimeout(timer));
+  return { turn, cancel: () => clearTimeout(timer) };
 }
 
 /** Run `f`; anything it throws or rejects with becomes the WIT error. */
@@ -144,8 +149,10 @@ async function guarded<T>(f: () => MaybePromise<T>): Promise<T> {
  */
 export function defineProviderPlugin(definition: ProviderDefinition): ProviderPlugin {
   /**
-   * The `chat-stream` resource. `next` waits for one event, then takes every
-   * further one the iterator has ready without waiting for the backend; the
+   * The `chat-stream` resource. `next` waits for one event (or array of
+   * events), then takes every further one the iterator has ready without
+   * waiting for the backend, at most 256 (the rest of an array waits for the
+   * next call); the
    * step it did not wait for is kept for the next call (so the producer runs
    * at most one event ahead; `cancel` waits for that step before `return()`).
    * An error after some events comes with the call after them. `[]` after
@@ -154,31 +161,46 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
    * producer for more than the host took.
    */
   class ChatStream {
-    #events: AsyncIterator<ChatEvent> | undefined;
-    #pending: Promise<IteratorResult<ChatEvent>> | undefined;
+    #events: AsyncIterator<ChatEvent | readonly ChatEvent[]> | undefined;
+    #pending: Promise<IteratorResult<ChatEvent | readonly ChatEvent[]>> | undefined;
+    /** Events of a yielded array that did not fit in the last batch (or, without lookahead, beyond its one event). */
+    #carried: ChatEvent[] = [];
     #failure: { error: unknown } | undefined;
     readonly #lookahead: boolean;
-    constructor(events: AsyncIterator<ChatEvent>, options: { lookahead?: boolean } = {}) {
+    constructor(events: AsyncIterator<ChatEvent | readonly ChatEvent[]>, options: { lookahead?: boolean } = {}) {
       this.#events = events;
       this.#lookahead = options.lookahead ?? true;
     }
     async next(): Promise<ChatEvent[]> {
       const events = this.#events;
+      const limit = this.#lookahead ? MAX_BATCH : 1;
+      if (this.#carried.length > 0) return this.#carried.splice(0, limit);
       if (this.#failure) {
         const { error } = this.#failure;
         this.#failure = undefined;
         throw toProviderError(error);
       }
       if (!events) return [];
-      const batch: ChatEvent[] = [];
+      let batch: ChatEvent[] = [];
+      let loop: ReturnType<typeof nextTurn> | undefined;
       try {
-        let step: IteratorResult<ChatEvent> | typeof NOT_READY = await (this.#pending ?? events.next());
+        let step: IteratorResult<ChatEvent | readonly ChatEvent[]> | typeof NOT_READY = await (this.#pending ?? events.next());
         this.#pending = undefined;
         while (step !== NOT_READY && !step.done) {
-          batch.push(step.value);
-          if (batch.length >= MAX_BATCH || !this.#lookahead) return batch;
+          if (Array.isArray(step.value)) batch = batch.length === 0 ? [...(step.value as readonly ChatEvent[])] : batch.concat(step.value as readonly ChatEvent[]);
+          else batch.push(step.value as ChatEvent);
+          if (batch.length >= limit) {
+            this.#carried = batch.splice(limit);
+            return batch;
+          }
           const following = events.next();
-          step = await ifReady(following);
+          if (batch.length === 0) {
+            // An empty array: nothing to hand over yet, so wait for the producer.
+            step = await following;
+            continue;
+          }
+          loop ??= nextTurn();
+          step = await Promise.race([following, loop.turn]);
           if (step === NOT_READY) this.#pending = following;
         }
         if (step !== NOT_READY) this.#events = undefined;
@@ -189,12 +211,15 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
         if (batch.length === 0) throw toProviderError(e);
         this.#failure = { error: e };
         return batch;
+      } finally {
+        loop?.cancel();
       }
     }
     /** The caller stopped early: let the step in flight finish (the host closed what it reads from), then the producer's cleanup. */
     async cancel(): Promise<void> {
       const events = this.#events;
       const pending = this.#pending;
+      this.#carried = [];
       this.#events = undefined;
       this.#pending = undefined;
       if (!events) return;
@@ -208,6 +233,7 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
     /** The host dropped the stream: let the producer clean up (if `cancel` did not). */
     [dispose](): void {
       const events = this.#events;
+      this.#carried = [];
       this.#events = undefined;
       // A step still running when the stream is dropped must not surface as an unhandled rejection.
       this.#pending?.catch(() => {});

@@ -109,6 +109,31 @@ describe('defineProviderPlugin', () => {
     expect(await stream.next()).toEqual([]);
   });
 
+  it('takes a yielded array as the events it holds, carrying past 256 into the next call, and waits past an empty one', async () => {
+    const text = (val: string) => ({ tag: 'text-delta', val }) as ChatEvent;
+    const plugin = provider({
+      async *streamChat() {
+        yield [text('a'), text('b')];
+        yield [];
+        yield text('c');
+        yield Array.from({ length: 300 }, (_, i) => text(String(i)));
+      },
+    });
+    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
+    const first = await stream.next();
+    expect(first.slice(0, 3)).toEqual([text('a'), text('b'), text('c')]);
+    expect(first).toHaveLength(256);
+    const second = await stream.next();
+    expect(second).toHaveLength(303 - 256);
+    expect(second.at(-1)).toEqual(text('299'));
+    expect(await stream.next()).toEqual([]);
+    // Without lookahead (a 0.1 build) an array is handed over one event per call.
+    const single = (await plugin.exports.streamChat(request, { lookahead: false })) as { next(): Promise<ChatEvent[]> };
+    expect(await single.next()).toEqual([text('a')]);
+    expect(await single.next()).toEqual([text('b')]);
+    expect(await single.next()).toEqual([text('c')]);
+  });
+
   it('takes one event per next without lookahead (a build for contract 0.1)', async () => {
     let made = 0;
     const plugin = provider({

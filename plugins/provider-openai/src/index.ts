@@ -19,7 +19,16 @@ async function json<T>(res: Response): Promise<T> {
   }
 }
 
-async function* streamChat(req: ChatRequest): AsyncGenerator<ChatEvent> {
+function parseChunk(data: string): WireChunk {
+  try {
+    return JSON.parse(data) as WireChunk;
+  } catch {
+    throw new ProviderError('other', `the backend sent a stream event that is not JSON: ${data.slice(0, 100)}`);
+  }
+}
+
+/** The events of each network read, yielded together: one generator step per read, not per chunk. */
+async function* streamChat(req: ChatRequest): AsyncGenerator<ChatEvent[]> {
   const s = settings();
   const res = await send(s, 'POST', '/chat/completions', toWire(req, true));
   if (!res.body) throw new ProviderError('other', 'the backend answered a stream request without a body');
@@ -31,20 +40,23 @@ async function* streamChat(req: ChatRequest): AsyncGenerator<ChatEvent> {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) throw new ProviderError('unavailable', 'the backend closed the stream before it finished');
+      const events: ChatEvent[] = [];
       for (const data of parser.push(value)) {
         if (data === '[DONE]') {
           finished = true;
-          yield { tag: 'done', val: state.finish };
+          events.push({ tag: 'done', val: state.finish });
+          yield events;
           return;
         }
-        let chunk: WireChunk;
         try {
-          chunk = JSON.parse(data) as WireChunk;
-        } catch {
-          throw new ProviderError('other', `the backend sent a stream event that is not JSON: ${data.slice(0, 100)}`);
+          for (const event of chunkEvents(parseChunk(data), state)) events.push(event);
+        } catch (e) {
+          // What came before the bad event reaches the host first.
+          if (events.length) yield events;
+          throw e;
         }
-        yield* chunkEvents(chunk, state);
       }
+      if (events.length) yield events;
     }
   } finally {
     // Cancelled by the host, or failed: stop reading. (The host also closes the

@@ -74,7 +74,7 @@ describe('models and chat', () => {
   it('describes itself and lists the backend models', async () => {
     await serve({ models: ['gpt-4o-mini', 'local-llama'] });
     const t = await start();
-    expect(t.host.providers()).toEqual([{ id: 'provider-openai', displayName: 'OpenAI', defaultModel: 'gpt-4o-mini' }]);
+    expect(t.host.providers()).toEqual([{ id: 'provider-openai', displayName: 'OpenAI', defaultModel: 'gpt-4o-mini', limits: {} }]);
     expect((await t.models()).map((m) => [m.id, m.features.streaming, m.features.tools])).toEqual([
       ['gpt-4o-mini', true, true],
       ['local-llama', true, true],
