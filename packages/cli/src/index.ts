@@ -383,12 +383,12 @@ it asks for does not load.`,
     scope: 'plugins',
     help: {
       usage: 'airlock serve [--stdio | --port <n> --bind <address>] [--plugin <dir>...]',
-      summary: 'Serve the loaded tools to MCP clients, over stdio or Streamable HTTP.',
+      summary: 'Serve the loaded tools and prompt templates to MCP clients, over stdio or Streamable HTTP.',
       details: `With --stdio, MCP runs on stdin and stdout: the client starts \`airlock serve --stdio\` itself,
 and needs no token. Otherwise MCP is served at http://<bind>:<port>/mcp (Streamable HTTP), with
 /healthz and /readyz; every MCP request needs "Authorization: Bearer <token>" with the tools scope
 (\`airlock token create --scope tools\`). Plugin log lines reach MCP clients as log notifications;
-clients are told when the tools change. A tool whose risk is dangerous asks the user first (MCP
+clients are told when the tools or prompts change. A tool whose risk is dangerous asks the user first (MCP
 elicitation); a client that cannot ask gets the call refused. <home>/config.json sets which risk
 levels ask and which tools never do: {"serve": {"confirm": ["risky", "dangerous"], "allow": ["notes.delete_note"]}}.
 Stops on Ctrl-C or SIGTERM.`,
