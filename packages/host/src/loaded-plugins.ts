@@ -104,7 +104,8 @@ export class LoadedPlugins {
 
   /** Copies of every loaded prompt template. */
   prompts(): PromptInfo[] {
-    return [...this.#byId.values()].flatMap((p) => p.prompts.map(({ info }) => ({ ...info })));
+    // The schema is copied too: the compiled validator reads the object the host keeps.
+    return [...this.#byId.values()].flatMap((p) => p.prompts.map(({ info }) => ({ ...info, variables: structuredClone(info.variables) })));
   }
 
   /** The loaded template `name` (bare or `<plugin>.<name>`): PROMPT_AMBIGUOUS naming the candidates, or PROMPT_NOT_FOUND naming what there is. */

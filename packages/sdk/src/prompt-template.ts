@@ -8,6 +8,8 @@ import type { FromSchema, ObjectSchema } from './schema.js';
 import { ToolError, toToolError } from './errors.js';
 import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 
+const TEMPLATE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
 /** Who a rendered message is from. */
 export type PromptRole = 'system' | 'user' | 'assistant';
 
@@ -63,6 +65,10 @@ export function definePromptPlugin<const T extends Record<string, ObjectSchema>>
   plugin: { templates: { [K in keyof T]: TemplateDefinition<T[K]> } } & LifecycleHooks,
 ): PromptPlugin {
   const templates = plugin.templates as unknown as Record<string, TemplateDefinition>;
+  // Checked here too, so a bad name fails the build rather than the first load.
+  for (const name of Object.keys(templates)) {
+    if (!TEMPLATE_NAME.test(name)) throw new Error(`template name ${JSON.stringify(name)} must match ${TEMPLATE_NAME}`);
+  }
   const fail = (e: unknown): never => {
     // A thrown Error would trap the component: throw the WIT error record instead.
     throw toToolError(e);

@@ -82,6 +82,10 @@ describe('definePromptPlugin', () => {
     expect(thrownBy(() => failing.exports.render('wrong', '{}'))).toMatchObject({ code: 'invalid-result' });
   });
 
+  it('refuses a template name the host would refuse, when the plugin is defined', () => {
+    expect(() => definePromptPlugin({ templates: { 'Bad Name': { description: '', variables: { type: 'object' }, render: () => '' } } })).toThrow(/template name "Bad Name" must match/);
+  });
+
   it('types variables from the schema', () => {
     definePromptPlugin({
       templates: {

@@ -49,6 +49,13 @@ describe('prompts plugin in a real host', () => {
     expect(t.logs.filter((l) => l.message.includes('rendering code-review')).length).toBe(before + 1);
   });
 
+  it('hands out copies: changing a listed schema changes nothing the host checks', async () => {
+    const listed = t.host.prompts().find((p) => p.name === 'summarize')!;
+    (listed.variables as { required: string[] }).required.push('extra');
+    expect(t.host.prompts().find((p) => p.name === 'summarize')!.variables).toMatchObject({ required: ['text'] });
+    await expect(t.host.renderPrompt('summarize', { text: 'still fine' })).resolves.toMatchObject({ messages: expect.any(Array) });
+  });
+
   it('names the templates there are when asked for an unknown one', async () => {
     const e = await rejection(t.host.renderPrompt('haiku', {}));
     expect(e.code).toBe('PROMPT_NOT_FOUND');
