@@ -39,6 +39,10 @@ const OPTIONS = {
   since: { type: 'string' },
   refused: { type: 'boolean' },
   limit: { type: 'string' },
+  var: { type: 'string', multiple: true },
+  vars: { type: 'string' },
+  budget: { type: 'string' },
+  'max-items': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];

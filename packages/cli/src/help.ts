@@ -15,6 +15,9 @@ Usage
   airlock models                                      List the models of the loaded providers
   airlock chat <prompt>                               Stream an answer, offering the loaded tools
                                                       (prompt \`-\`: read it from stdin)
+  airlock prompt list                                 List the prompt templates of the loaded plugins
+  airlock prompt render <name> [--var k=v...]         Render a prompt template to chat messages
+  airlock context <query> --budget <tokens>           Ask the context plugins; what fits the budget
   These load the installed, enabled plugins; with --plugin <dir>, only the given
   directories (no installed plugin is loaded then).
 
@@ -139,6 +142,10 @@ const OPTION_TEXT: Record<OptionName, [string, string]> = {
   since: ['--since <when>', 'Only since then: a duration (30m, 2h, 7d) or a date (2026-12-06T10:00)'],
   refused: ['--refused', 'Only what was refused'],
   limit: ['--limit <n>', 'At most this many records, the newest (default 200)'],
+  var: ['--var <name>=<value>', "A template variable, read as its schema's type (repeatable)"],
+  vars: ['--vars <json>', 'The template variables as one JSON object (--var entries win)'],
+  budget: ['--budget <tokens>', 'How many tokens the items may take together (required)'],
+  'max-items': ['--max-items <n>', 'At most this many items (default 20)'],
 };
 
 function optionLines(options: HelpSpec['options']): string {

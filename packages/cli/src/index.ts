@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Host } from '@airlock/host';
-import { onlyOptions, parse, type Args, type OptionName } from './args.js';
+import { numberOption, onlyOptions, parse, type Args, type OptionName } from './args.js';
 import { AUTH_COMMANDS, authTarget, runAuth } from './auth.js';
 import { chat, chatRequest, models, readPrompt } from './chat.js';
 import { HELP, commandHelp, groupHelp, type HelpSpec } from './help.js';
@@ -16,6 +16,7 @@ import { Ui, UsageError, reportError } from './output.js';
 import { addPlugin, addTarget, changeGrant, grantTarget, listPlugins, pluginInfo, pluginTarget, removePlugin, setEnabled, updatePlugin, verifyPlugins } from './plugins.js';
 import { homeDir, withHost, withRegistry } from './session.js';
 import { callTool, listTools, parseToolCall } from './tools.js';
+import { listPrompts, parsePromptRender, renderPrompt, showContext } from './prompts.js';
 import { createToken, listTokens, revokeToken, serve, serveOptions, tokenScopes } from './serve.js';
 import { metricsSource, top, topOptions } from './top.js';
 import { auditQuery, showAudit } from './audit.js';
@@ -124,6 +125,51 @@ const COMMANDS: Record<string, Command> = {
     prepare: async (rest, args, ui) => {
       const request = chatRequest(args)(await readPrompt(rest, ui));
       return (host) => chat(host, ui, request, !args.values['no-tools']);
+    },
+  },
+  'prompt list': {
+    scope: 'plugins',
+    help: {
+      usage: 'airlock prompt list [--plugin <dir>...]',
+      summary: 'List the prompt templates of the loaded plugins, with their variables.',
+      details: 'Optional variables are shown in brackets.',
+      options: [...LOADING, ['json', 'Print the templates, with their variables schemas, as a JSON array']],
+      examples: ['airlock prompt list', 'airlock prompt list -p plugins/prompts --yes'],
+    },
+    prepare: (rest, _args, ui) => {
+      noMore(rest);
+      return async (host) => listPrompts(host, ui);
+    },
+  },
+  'prompt render': {
+    scope: 'plugins',
+    help: {
+      usage: 'airlock prompt render <name> [--var <name>=<value>...] [--vars <json>] [--plugin <dir>...]',
+      summary: 'Render a prompt template to chat messages and print them.',
+      details: "A template is named by its name, or by <plugin-id>.<name> when several plugins have one by that name. Variables are checked against the template's schema before the plugin runs.",
+      options: [...LOADING, 'var', 'vars', ['json', 'Print {"prompt", "messages"} as JSON']],
+      examples: ['airlock prompt render summarize --var text="$(cat notes.md)" --var style=bullets', `airlock prompt render code-review --vars '{"language":"go","code":"x := 1"}' -p plugins/prompts --yes`],
+    },
+    prepare: (rest, args, ui) => {
+      const { name, given, variables } = parsePromptRender(rest, args.values.var, args.values.vars);
+      return (host) => renderPrompt(host, ui, name, given, variables);
+    },
+  },
+  context: {
+    scope: 'plugins',
+    help: {
+      usage: 'airlock context <query> --budget <tokens> [--max-items <n>] [--plugin <dir>...]',
+      summary: 'Ask the loaded context plugins about a query and print what fits the token budget, best first.',
+      details: 'Tokens are counted as a quarter of the UTF-8 bytes. A plugin that fails is reported on stderr while the others answer.',
+      options: [...LOADING, 'budget', 'max-items', ['json', 'Print {"items", "tokens", "dropped", "failures"} as JSON']],
+      examples: ['airlock context "how do I rotate the API key" --budget 1500', 'airlock context deploy --budget 500 --max-items 3 -p plugins/notes-context --yes --json'],
+    },
+    prepare: (rest, args, ui) => {
+      if (rest.length === 0) throw new UsageError('say what to find context for: airlock context <query> --budget <tokens>');
+      const budget = numberOption('budget', args.values.budget, { integer: true, min: 1, max: 2 ** 32 - 1 });
+      if (budget === undefined) throw new UsageError('`--budget <tokens>` is required: how many tokens the context may take');
+      const maxItems = numberOption('max-items', args.values['max-items'], { integer: true, min: 1, max: 1000 });
+      return (host) => showContext(host, ui, rest.join(' '), budget, maxItems);
     },
   },
   'plugin list': {
@@ -337,12 +383,12 @@ it asks for does not load.`,
     scope: 'plugins',
     help: {
       usage: 'airlock serve [--stdio | --port <n> --bind <address>] [--plugin <dir>...]',
-      summary: 'Serve the loaded tools to MCP clients, over stdio or Streamable HTTP.',
+      summary: 'Serve the loaded tools and prompt templates to MCP clients, over stdio or Streamable HTTP.',
       details: `With --stdio, MCP runs on stdin and stdout: the client starts \`airlock serve --stdio\` itself,
 and needs no token. Otherwise MCP is served at http://<bind>:<port>/mcp (Streamable HTTP), with
 /healthz and /readyz; every MCP request needs "Authorization: Bearer <token>" with the tools scope
 (\`airlock token create --scope tools\`). Plugin log lines reach MCP clients as log notifications;
-clients are told when the tools change. A tool whose risk is dangerous asks the user first (MCP
+clients are told when the tools or prompts change. A tool whose risk is dangerous asks the user first (MCP
 elicitation); a client that cannot ask gets the call refused. <home>/config.json sets which risk
 levels ask and which tools never do: {"serve": {"confirm": ["risky", "dangerous"], "allow": ["notes.delete_note"]}}.
 Stops on Ctrl-C or SIGTERM.`,

@@ -30,6 +30,9 @@ describe('airlock', () => {
         airlock models                                      List the models of the loaded providers
         airlock chat <prompt>                               Stream an answer, offering the loaded tools
                                                             (prompt \`-\`: read it from stdin)
+        airlock prompt list                                 List the prompt templates of the loaded plugins
+        airlock prompt render <name> [--var k=v...]         Render a prompt template to chat messages
+        airlock context <query> --budget <tokens>           Ask the context plugins; what fits the budget
         These load the installed, enabled plugins; with --plugin <dir>, only the given
         directories (no installed plugin is loaded then).
 

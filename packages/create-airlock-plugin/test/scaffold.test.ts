@@ -47,9 +47,11 @@ describe('scaffold', () => {
     for (const f of result.files) expect(await readFile(join(dir, f), 'utf8'), f).not.toMatch(/\{\{\w+\}\}/);
   });
 
-  it('asks for minimal capabilities: none for a tool, storage for auth, its backend and key for a provider', async () => {
+  it('asks for minimal capabilities: none for a tool, a prompt template or a context plugin, storage for auth, its backend and key for a provider', async () => {
     const caps = async (kind: (typeof KINDS)[number]) => (await readManifest((await scaffold({ dir: join(base, kind), kind })).dir)).capabilities;
     expect(await caps('tool')).toEqual({});
+    expect(await caps('prompt-template')).toEqual({});
+    expect(await caps('context')).toEqual({});
     expect(Object.keys(await caps('auth'))).toEqual(['storage']);
     const provider = await json(join((await scaffold({ dir: join(base, 'p2'), kind: 'provider', id: 'acme-chat' })).dir, 'package.json'));
     expect(provider.airlock.capabilities).toEqual({ http: ['{{ config.baseUrl }}'], env: ['ACME_CHAT_API_KEY'] });
@@ -210,7 +212,7 @@ describe('create-airlock-plugin command', () => {
     expect(a.err).toContain('--kind is required');
     const b = io();
     expect(await main([join(base, 'n'), '--kind', 'widget'], b)).toBe(2);
-    expect(b.err).toContain('--kind must be one of tool, auth, provider');
+    expect(b.err).toContain('--kind must be one of tool, auth, provider, prompt-template, context');
     const c = io();
     expect(await main(['--bogus'], c)).toBe(2);
     expect(await readdir(base)).toEqual([]);
@@ -221,8 +223,8 @@ describe('create-airlock-plugin command', () => {
     // directory, an invalid kind then a valid one by number, a bad id then the default, a description
     const a = io(`${dir}\n9\n3\nBad Id\n\nTalks to my backend\n`);
     expect(await main([], a)).toBe(0);
-    expect(a.asked).toContain('Kind — 1) tool  2) auth  3) provider');
-    expect(a.asked).toContain('choose 1–3');
+    expect(a.asked).toContain('Kind — 1) tool  2) auth  3) provider  4) prompt-template  5) context');
+    expect(a.asked).toContain('choose 1–5');
     expect(a.asked).toContain('lowercase letters');
     const pkg = await json(join(dir, 'package.json'));
     expect(pkg).toMatchObject({ name: 'asked', description: 'Talks to my backend', airlock: { id: 'asked', kind: 'provider' } });

@@ -99,7 +99,21 @@ export type ErrorCode =
   /** An update could not be applied; the previous version stays installed. */
   | 'UPDATE_FAILED'
   /** A grant item (`http <origin>`, `filesystem <path>[:read-write]`, …) is not written as its capability expects. */
-  | 'GRANT_ITEM_INVALID';
+  | 'GRANT_ITEM_INVALID'
+  /** No loaded prompt-template plugin offers a template by that name (or qualified name). */
+  | 'PROMPT_NOT_FOUND'
+  /** Several loaded plugins offer a template by that name; call it by its qualified name `<plugin>.<template>`. */
+  | 'PROMPT_AMBIGUOUS'
+  /** A template's variables do not match its JSON Schema; the plugin was not called. */
+  | 'PROMPT_ARGUMENTS_INVALID'
+  /** A prompt-template plugin returned an error while rendering (`pluginCode` and the message are the plugin's). */
+  | 'PROMPT_FAILED'
+  /** A prompt-template plugin rendered something that is not a prompt: no messages, an unknown role, too much text. */
+  | 'PROMPT_RESULT_INVALID'
+  /** `host.context` was asked with a malformed query or options (a budget that is not a positive integer, …). */
+  | 'CONTEXT_REQUEST_INVALID'
+  /** Every context plugin asked failed (one that fails while others answer is reported in the result's `failures`). */
+  | 'CONTEXT_FAILED';
 
 export interface AirlockErrorOptions {
   /** What the caller can do about it. */
@@ -202,7 +216,7 @@ export class PluginError extends AirlockError {
   readonly refused: readonly Refusal[];
 
   constructor(
-    code: 'TOOL_FAILED' | 'PLUGIN_ERROR',
+    code: 'TOOL_FAILED' | 'PROMPT_FAILED' | 'PLUGIN_ERROR',
     plugin: string,
     pluginCode: string,
     message: string,

@@ -105,6 +105,15 @@ export interface HostOptions {
    * @example createHost({ home, interfaces: { 'acme:kb/search': { query: (text, { plugin }) => search(text) } } })
    */
   interfaces?: Record<string, HostInterface>;
+  /**
+   * How many tokens a text takes, for `host.context` budgets: the tokenizer of
+   * the model the context is for. Default: a quarter of the text's UTF-8
+   * bytes, rounded up (`Math.ceil(bytes / 4)`), near what BPE tokenizers
+   * give for English and code.
+   *
+   * @example createHost({ home, countTokens: (text) => encoding.encode(text).length })
+   */
+  countTokens?: (text: string) => number;
   /** Environment that granted variables are read from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /**

@@ -17,6 +17,8 @@ import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
 import { chat, chatStream, checkAvailability, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderAvailability, type ProviderInfo } from './kinds/provider.js';
 import { invokeTool, type ToolInfo } from './kinds/tool.js';
+import { renderTemplate, type PromptInfo, type RenderedPrompt } from './kinds/prompt-template.js';
+import { approximateTokens, checkContextRequest, gatherContext, type ContextOptions, type ContextResult, type TokenCounter } from './kinds/context.js';
 import { ThreadLot } from './sandbox/instance.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { mapErrorStacks } from './source-map.js';
@@ -84,6 +86,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Threads of replaced instances, for the same plugin's next instance (reloads). */
   readonly #lot = new ThreadLot();
   readonly #failurePolicy: FailurePolicy | false | undefined;
+  readonly #countTokens: TokenCounter;
   readonly #audit: AuditLog | undefined;
   readonly #events: EventBus;
   /** What opening a plugin needs of this host (see plugin-opener.ts). */
@@ -115,6 +118,7 @@ export class Host extends EventEmitter<HostEvents> {
     const interfaces = hostInterfaces(options.interfaces);
     this.#loader = new ComponentLoader(cache, new ComponentIndex(join(home, 'cache', 'component-index.json')), this.#logger, new Set(interfaces.keys()));
     this.#failurePolicy = options.failures;
+    this.#countTokens = options.countTokens ?? approximateTokens;
     const policy = options.policy ?? {};
     this.#events = new EventBus({ ...options.events, log: (level, message, plugin) => this.#logger({ level, message, plugin }) });
     this.#audit = options.audit === false ? undefined : new AuditLog(home, this.#secrets.scrub, (message) => this.#logger({ level: 'warn', message }), options.audit);
@@ -623,6 +627,51 @@ export class Host extends EventEmitter<HostEvents> {
     return inSpan(traced, () =>
       this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress, trace: traced?.context })),
     );
+  }
+
+  /** Every template of every loaded prompt-template plugin. */
+  prompts(): PromptInfo[] {
+    return this.#plugins.prompts();
+  }
+
+  /**
+   * Render a prompt template by name (`code-review`) or qualified name
+   * (`prompts.code-review`). The variables are checked against the template's
+   * schema before the plugin runs (PROMPT_ARGUMENTS_INVALID), and what it
+   * renders is checked too (PROMPT_RESULT_INVALID); an error the plugin
+   * returns is PROMPT_FAILED with its code and message.
+   *
+   * @example
+   * const { messages } = await host.renderPrompt('code-review', { language: 'ts', code: 'let x = 1' });
+   */
+  async renderPrompt(name: string, variables: Record<string, unknown> = {}, options: Pick<CallOptions, 'timeoutMs' | 'signal'> = {}): Promise<RenderedPrompt> {
+    this.#assertOpen();
+    const prompt = this.#plugins.findPrompt(name);
+    const loaded = this.#plugins.get(prompt.info.plugin);
+    return this.#masking(() => renderTemplate(loaded.instance, prompt, variables, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal }));
+  }
+
+  /**
+   * Context for a prompt: asks every loaded context plugin (or those in
+   * `plugins`) at once, ranks their items by score and keeps, best first,
+   * the ones whose texts fit `budgetTokens` together (counted with
+   * `countTokens`), at most `maxItems` (default 20). An item that does not
+   * fit is skipped and smaller ones after it may still be kept. A plugin
+   * that fails is reported in `failures` and logged; when every plugin asked
+   * fails, the call rejects with CONTEXT_FAILED.
+   *
+   * @example
+   * const { items } = await host.context('how do I rotate the API key?', { budgetTokens: 1500 });
+   * const context = items.map((i) => `[${i.source}]\n${i.text}`).join('\n\n');
+   */
+  async context(query: string, options: ContextOptions): Promise<ContextResult> {
+    this.#assertOpen();
+    const request = checkContextRequest(query, options);
+    const sources = this.#plugins.contextSources(options.plugins);
+    const result = await this.#masking(() =>
+      gatherContext(sources, request, this.#countTokens, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal }, (message, plugin) => this.#logger({ level: 'warn', message, plugin })),
+    );
+    return { ...result, failures: result.failures.map((f) => ({ ...f, message: this.#secrets.scrub(f.message) })) };
   }
 
   /** Stop every plugin and release the store. Idempotent. */

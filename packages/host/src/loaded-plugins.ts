@@ -1,10 +1,13 @@
 /**
  * The plugins a host has loaded, by id, and what is looked up across them:
  * a tool by name (bare when only one plugin has it, else `<plugin>.<tool>`),
- * a provider by id (or the only one). Lookups that fail say what there is.
+ * a prompt template the same way, a provider by id (or the only one), the
+ * context plugins. Lookups that fail say what there is.
  */
 import { AirlockError } from './errors.js';
 import type { ToolInfo } from './kinds/tool.js';
+import type { LoadedPrompt, PromptInfo } from './kinds/prompt-template.js';
+import type { ContextSource } from './kinds/context.js';
 import type { ProviderHandle, ProviderInfo } from './kinds/provider.js';
 import { ProviderGate } from './kinds/provider-gate.js';
 import type { Loaded } from './plugin-opener.js';
@@ -14,6 +17,8 @@ export class LoadedPlugins {
   readonly #byId = new Map<string, Loaded>();
   /** Tools by bare and by qualified name; rebuilt after plugins come and go. */
   #toolIndex: Map<string, ToolInfo[]> | undefined;
+  /** Prompt templates likewise. */
+  #promptIndex: Map<string, LoadedPrompt[]> | undefined;
 
   has(id: string): boolean {
     return this.#byId.has(id);
@@ -37,11 +42,13 @@ export class LoadedPlugins {
   set(loaded: Loaded): void {
     this.#byId.set(loaded.info.id, loaded);
     this.#toolIndex = undefined;
+    this.#promptIndex = undefined;
   }
 
   delete(id: string): void {
     this.#byId.delete(id);
     this.#toolIndex = undefined;
+    this.#promptIndex = undefined;
   }
 
   /** Forget them all; returns what was loaded. */
@@ -49,6 +56,7 @@ export class LoadedPlugins {
     const all = [...this.#byId.values()];
     this.#byId.clear();
     this.#toolIndex = undefined;
+    this.#promptIndex = undefined;
     return all;
   }
 
@@ -94,6 +102,50 @@ export class LoadedPlugins {
       }
     }
     return this.#toolIndex;
+  }
+
+  /** Copies of every loaded prompt template. */
+  prompts(): PromptInfo[] {
+    // The schema is copied too: the compiled validator reads the object the host keeps.
+    return [...this.#byId.values()].flatMap((p) => p.prompts.map(({ info }) => ({ ...info, variables: structuredClone(info.variables) })));
+  }
+
+  /** The loaded template `name` (bare or `<plugin>.<name>`): PROMPT_AMBIGUOUS naming the candidates, or PROMPT_NOT_FOUND naming what there is. */
+  findPrompt(name: string): LoadedPrompt {
+    if (!this.#promptIndex) {
+      this.#promptIndex = new Map();
+      for (const prompt of [...this.#byId.values()].flatMap((p) => p.prompts)) {
+        for (const key of [prompt.info.name, prompt.info.qualifiedName]) this.#promptIndex.set(key, [...(this.#promptIndex.get(key) ?? []), prompt]);
+      }
+    }
+    const matches = this.#promptIndex.get(name) ?? [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new AirlockError('PROMPT_AMBIGUOUS', `several plugins offer a prompt template \`${name}\`: ${matches.map((p) => p.info.qualifiedName).join(', ')}`, {
+        hint: 'Name it by its qualified name `<plugin>.<template>`.',
+      });
+    }
+    const all = this.prompts();
+    throw new AirlockError('PROMPT_NOT_FOUND', `no loaded plugin offers a prompt template \`${name}\``, {
+      hint: all.length ? `Available templates: ${all.map((p) => p.qualifiedName).join(', ')}.` : 'No prompt-template plugin is loaded.',
+    });
+  }
+
+  /** The loaded context plugins, or the ones named (PLUGIN_NOT_FOUND for a name that is not a loaded context plugin). */
+  contextSources(ids?: readonly string[]): ContextSource[] {
+    const all = [...this.#byId.values()].filter((p) => p.info.kind === 'context');
+    if (ids === undefined) return all.map((p) => ({ id: p.info.id, caller: p.instance }));
+    return [...new Set(ids)].map((id) => {
+      const found = all.find((p) => p.info.id === id);
+      if (!found) {
+        const kind = this.#byId.get(id)?.info.kind;
+        throw new AirlockError('PLUGIN_NOT_FOUND', kind ? `plugin \`${id}\` is a ${kind} plugin, not a context plugin` : `no context plugin \`${id}\` is loaded`, {
+          plugin: id,
+          hint: all.length ? `Loaded context plugins: ${all.map((p) => p.info.id).join(', ')}.` : 'No context plugin is loaded; load one first.',
+        });
+      }
+      return { id, caller: found.instance };
+    });
   }
 
   /** Copies of what each loaded provider said about itself. */

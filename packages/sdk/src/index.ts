@@ -5,6 +5,10 @@
  */
 export { defineTool, defineToolPlugin } from './tool.js';
 export type { ToolDefinition, ToolPlugin, AnyTool, RiskLevel } from './tool.js';
+export { definePromptPlugin } from './prompt-template.js';
+export type { PromptPlugin, PromptMessage, PromptRole, TemplateDefinition } from './prompt-template.js';
+export { defineContextPlugin } from './context.js';
+export type { ContextPlugin, ContextDefinition, ContextRequest, ContextItem } from './context.js';
 export { log, storage, config, credentials, progress, events } from './host.js';
 export type { LifecycleHooks } from './lifecycle.js';
 export { defineAuthPlugin, AuthError } from './auth.js';

@@ -19,6 +19,7 @@ import type { ToolPolicy } from './policy.js';
 export { createServer } from './server.js';
 export type { AirlockServer, ServerOptions, ListenOptions } from './server.js';
 export { McpHub, toMcpTool } from './mcp.js';
+export { toMcpPrompt, coerceArguments } from './mcp-prompts.js';
 export { toChatRequest } from './openai.js';
 export { readToolPolicy, needsConfirmation, DEFAULT_CONFIRM } from './policy.js';
 export type { ToolPolicy } from './policy.js';

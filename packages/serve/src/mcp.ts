@@ -3,7 +3,8 @@
  * tool plugin, `tools/call` through `host.callTool` (the same argument
  * validation, deadline and grants), cancellation, plugin log lines as logging
  * notifications, and `notifications/tools/list_changed` whenever the set of
- * tools may have changed. One `Server` per MCP session; `McpHub` keeps them,
+ * tools may have changed. Prompt-template plugins' templates are its prompts
+ * (`prompts/list`, `prompts/get`; see mcp-prompts.ts), announced likewise. One `Server` per MCP session; `McpHub` keeps them,
  * so host events reach every connected client.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -12,6 +13,8 @@ import {
   CallToolRequestSchema,
   ElicitResultSchema,
   ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
   ListToolsRequestSchema,
   McpError,
   type CallToolResult,
@@ -24,8 +27,9 @@ import { AirlockError, type Host, type LogEntry, type ToolInfo, type ToolProgres
 import { PLUGIN_EVENTS } from './problem.js';
 import { version } from './version.js';
 import { howToAllow, needsConfirmation, type ToolPolicy } from './policy.js';
+import { coerceArguments, promptError, toGetPromptResult, toMcpPrompt } from './mcp-prompts.js';
 
-/** Host events after which the list of tools may differ (a rolled-back update leaves it as it was). */
+/** Host events after which the lists of tools and prompts may differ (a rolled-back update leaves it as it was). */
 const TOOL_LIST_EVENTS = PLUGIN_EVENTS.filter((e) => e !== 'plugin-rolled-back');
 
 const LEVELS: Record<LogEntry['level'], LoggingLevel> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warning', error: 'error' };
@@ -109,8 +113,8 @@ export class McpHub {
     const server = new Server(
       { name: this.#options.name ?? 'airlock', title: 'Airlock', version },
       {
-        capabilities: { tools: { listChanged: true }, logging: {} },
-        instructions: 'Tools of the Airlock plugins installed on this machine. Each runs sandboxed with only the capabilities its user granted.',
+        capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
+        instructions: 'Tools and prompts of the Airlock plugins installed on this machine. Each runs sandboxed with only the capabilities its user granted.',
       },
     );
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.#host.tools().map((t) => toMcpTool(t, this.#host)) }));
@@ -136,6 +140,17 @@ export class McpHub {
         return success(await this.#host.callTool(name, args, { signal: extra.signal, onProgress }));
       } catch (err) {
         return failure(err);
+      }
+    });
+    server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: this.#host.prompts().map(toMcpPrompt) }));
+    server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+      const { name, arguments: args } = request.params;
+      const prompt = this.#host.prompts().find((p) => p.qualifiedName === name);
+      if (!prompt) throw new McpError(ErrorCode.InvalidParams, `no prompt ${JSON.stringify(name)}: prompts/list names the prompts this server has`);
+      try {
+        return toGetPromptResult(prompt, await this.#host.renderPrompt(name, coerceArguments(prompt, args), { signal: extra.signal }));
+      } catch (err) {
+        throw promptError(err);
       }
     });
     this.#servers.add(server);
@@ -176,7 +191,9 @@ export class McpHub {
   #toolsChanged(): void {
     for (const server of this.#servers) {
       // Only to sessions past initialization; a closed transport rejects, and that is its end.
-      if (server.getClientCapabilities()) server.sendToolListChanged().catch(() => {});
+      if (!server.getClientCapabilities()) continue;
+      server.sendToolListChanged().catch(() => {});
+      server.sendPromptListChanged().catch(() => {});
     }
   }
 

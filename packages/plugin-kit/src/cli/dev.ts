@@ -260,7 +260,25 @@ function startRepl(host: Host, manifest: Manifest, watcher: PluginWatcher, scree
     helpers.token = { usage: 'await token()', description: 'A fresh access token', fn: () => host.auth(id).token() };
     helpers.status = { usage: 'await status()', description: 'Whether you are signed in, and as whom', fn: () => host.auth(id).status() };
     helpers.logout = { usage: 'await logout()', description: 'Sign out', fn: () => host.auth(id).logout() };
-  } else {
+  } else if (manifest.kind === 'prompt-template') {
+    helpers.prompts = {
+      usage: 'prompts()',
+      description: `The templates ${id} offers, with their variables schemas`,
+      fn: () => host.prompts().filter((p) => p.plugin === id).map((p) => ({ name: p.name, description: p.description, variables: p.variables })),
+    };
+    helpers.render = {
+      usage: "await render('name', { …variables })",
+      description: `Render a template of ${id} to chat messages`,
+      fn: (async (name: string, variables: Record<string, unknown> = {}) => (await host.renderPrompt(name.includes('.') ? name : `${id}.${name}`, variables)).messages) as Helper['fn'],
+    };
+  } else if (manifest.kind === 'context') {
+    helpers.context = {
+      usage: "await context('query', { budgetTokens: 1000 })",
+      description: `Ask ${id} for context; the host keeps what fits the budget`,
+      fn: ((query: string, options: { budgetTokens?: number; maxItems?: number } = {}) =>
+        host.context(String(query), { budgetTokens: options.budgetTokens ?? 1000, maxItems: options.maxItems, plugins: [id] })) as Helper['fn'],
+    };
+  } else if (manifest.kind === 'provider') {
     helpers.chat = {
       usage: "await chat('text', { model })",
       description: `Ask ${id}; the answer streams to stdout`,

@@ -14,9 +14,10 @@ export interface ContextRequest {
    */
   query: string,
   /**
-   * How many tokens the items may take together. The host counts them
-   * (with the integrator's tokenizer, or about four bytes of UTF-8 per
-   * token) and drops what does not fit, lowest score first.
+   * How many tokens the items' texts may take together. The host counts
+   * them (with the integrator's tokenizer, or a quarter of their UTF-8
+   * bytes, rounded up) and keeps them best first while they fit,
+   * skipping an item that does not fit for smaller ones after it.
    */
   budgetTokens: number,
   /**
@@ -38,7 +39,8 @@ export interface ContextItem {
   source: string,
   /**
    * How relevant it is, higher is better; compared across plugins only
-   * loosely, so keep it in 0.0 to 1.0.
+   * loosely, so keep it in 0.0 to 1.0. An item whose score is not a
+   * finite number, or whose text is empty, is dropped.
    */
   score: number,
 }
