@@ -44,6 +44,7 @@ beforeAll(async () => {
   const http = [BOUND, OTHER];
   await host.load(await capabilityVariant(fixture('misbehaving'), base, 'bound', { http, credentials: [{ plugin: 'scripted-auth', inject: [BOUND] }] }), { grant: 'manifest' });
   await host.load(await capabilityVariant(fixture('misbehaving'), base, 'ungranted', { http }), { grant: 'manifest' });
+  await host.load(await capabilityVariant(fixture('misbehaving'), base, 'handed', { http, credentials: ['scripted-auth'] }), { grant: 'manifest' });
 });
 
 afterAll(async () => {
@@ -53,8 +54,9 @@ afterAll(async () => {
 });
 
 describe('a credential bound to origins, signed out', () => {
-  it('says so through signed-in', async () => {
+  it('says so through signed-in, as an unbound grant does', async () => {
     expect(await host.callTool('bound.signed_in', { from: 'scripted-auth' })).toEqual({ signedIn: false });
+    expect(await host.callTool('handed.signed_in', { from: 'scripted-auth' })).toEqual({ signedIn: false });
   });
 
   it('fails a request to the bound origin without sending it, and says how to sign in', async () => {
@@ -85,8 +87,14 @@ describe('a credential bound to origins, signed in', () => {
     await (await host.auth('scripted-auth').login()).wait();
   });
 
-  it('says so through signed-in', async () => {
+  it('says so through signed-in, as an unbound grant does', async () => {
     expect(await host.callTool('bound.signed_in', { from: 'scripted-auth' })).toEqual({ signedIn: true });
+    expect(await host.callTool('handed.signed_in', { from: 'scripted-auth' })).toEqual({ signedIn: true });
+  });
+
+  it('is still handed over where the grant is unbound, and then added to nothing', async () => {
+    expect(await host.callTool('handed.token', { from: 'scripted-auth' })).toEqual({ token: TOKEN });
+    expect(echoed(await fetchAs('handed', `${BOUND}/f`))).not.toHaveProperty('authorization');
   });
 
   it('is added to requests to the bound origin, in place of the plugin\'s own Authorization', async () => {
