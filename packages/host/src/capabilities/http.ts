@@ -314,14 +314,6 @@ export class HttpBroker {
         endSpan(span);
         return checked;
       }
-      // Per hop: what was injected for one origin never follows the request to another.
-      const injected = await this.#inject(method, url, headers, call);
-      if ('err' in injected) {
-        this.#policy.meter?.refused(url.origin);
-        if (span) failSpan(span.span, 'credential', injected.refused.message);
-        endSpan(span);
-        return injected;
-      }
       const overQuota = this.#policy.quota?.take('httpBytesOut', body.byteLength) ?? this.#policy.quota?.take('httpRequests');
       if (overQuota !== undefined) {
         this.#policy.meter?.refused(url.origin);
@@ -330,6 +322,14 @@ export class HttpBroker {
         if (span) failSpan(span.span, 'quota', overQuota);
         endSpan(span);
         return deny(httpQuotaRefusal(method, url.origin, overQuota));
+      }
+      // Per hop: what was injected for one origin never follows the request to another.
+      const injected = await this.#inject(method, url, headers, call);
+      if ('err' in injected) {
+        this.#policy.meter?.refused(url.origin);
+        if (span) failSpan(span.span, 'credential', injected.refused.message);
+        endSpan(span);
+        return injected;
       }
       this.#policy.meter?.request(url.origin, body.byteLength);
       this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'allowed', detail: undefined });
