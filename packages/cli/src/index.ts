@@ -362,7 +362,8 @@ unsigned or untrusted one under --require-signed).`,
           usage: `airlock ${command} <id> <capability> [value]`,
           summary: command === 'grant' ? 'Let an installed plugin do more: add to the grant recorded for it.' : 'Take a capability back from an installed plugin.',
           details: `Capabilities: storage [quota, e.g. 1MiB], http <origin>, env <NAME or PREFIX_*>,
-filesystem <path>[:read-write] (read-only unless :read-write), credentials <auth-plugin-id>,
+filesystem <path>[:read-write] (read-only unless :read-write), credentials <auth-plugin-id>
+(bound to the origins the plugin's manifest names, when it binds it: the host then injects it),
 events publish:<topic> or subscribe:<topic> (a topic such as notes.saved, or a prefix notes.*),
 interfaces <namespace:package/interface> (one the host's integrator added, such as acme:kb/search).${
             command === 'revoke' ? '\nRevoking <path>:read-write leaves <path> read-only; revoking <path> removes it.' : ''

@@ -5,6 +5,7 @@
 import {
   AirlockError,
   addToGrant,
+  grantItemAsAsked,
   capabilityDiff,
   capabilityItems,
   describeDiff,
@@ -528,12 +529,15 @@ export function grantTarget(command: 'grant' | 'revoke', rest: string[]): GrantC
 
 export async function changeGrant(host: Host, ui: Ui, command: 'grant' | 'revoke', change: GrantChange): Promise<number> {
   const p = installed(host, change.id);
-  const { grant, changed } = command === 'grant' ? addToGrant(p.grant, change.item) : removeFromGrant(p.grant, change.item, change.explicitReadWrite);
+  // A credential the manifest binds to origins is granted bound: typing `credentials <id>` never widens it.
+  const asked = command === 'grant' && change.item.capability === 'credentials' ? await readManifest(host.registry.dir(p)).catch(() => undefined) : undefined;
+  const item = asked ? grantItemAsAsked(change.item, askedCapabilities(asked, p.config)) : change.item;
+  const { grant, changed } = command === 'grant' ? addToGrant(p.grant, item) : removeFromGrant(p.grant, item, change.explicitReadWrite);
   const next = changed ? host.registry.setGrant(p.id, grant) : p;
   if (ui.json) {
     ui.print(`${JSON.stringify({ id: p.id, changed, grant: next.grant })}\n`);
   } else {
-    const what = describeGrantItem(change.item);
+    const what = describeGrantItem(item);
     const head = !changed
       ? `${ui.out.dim('=')} ${p.id}: ${command === 'grant' ? `${what} was already granted` : `${what} was not granted`}; nothing changed`
       : `${ui.out.green('✔')} ${command === 'grant' ? `Granted ${what} to` : `Revoked ${what} from`} ${ui.out.bold(p.id)}`;

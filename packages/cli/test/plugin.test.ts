@@ -435,6 +435,24 @@ describe('airlock grant and revoke', () => {
   });
 });
 
+describe('airlock grant of a credential bound to origins', () => {
+  it('shows it as injected, and grants the binding the manifest asks for when given only the auth plugin id', async () => {
+    const home = await newHome();
+    const bound = { plugin: 'auth-device-flow', inject: ['https://api.example.com'] };
+    const dir = await notesAt('0.1.0', (a) => Object.assign(a.capabilities, { http: ['https://api.example.com'], credentials: [bound] }));
+    const add = await airlock(home, ['plugin', 'add', dir, '--yes']);
+    expect(add.code).toBe(0);
+    expect(add.out).toContain('    credentials  sign-in of auth-device-flow, added by the host to requests to https://api.example.com (the plugin never sees the token)\n');
+    expect((await installed(home))[0]).toMatchObject({ grant: { credentials: [bound] } });
+    const grant = async (...argv: string[]) => JSON.parse((await airlock(home, [...argv, '--json'])).out) as { changed: boolean; grant: Record<string, unknown> };
+    expect((await grant('revoke', 'notes', 'credentials', 'auth-device-flow')).grant).not.toHaveProperty('credentials');
+    const again = await airlock(home, ['grant', 'notes', 'credentials', 'auth-device-flow']);
+    expect(again.out).toContain('✔ Granted credentials auth-device-flow (injected for https://api.example.com) to notes');
+    expect((await installed(home))[0]).toMatchObject({ grant: { credentials: [bound] } });
+    expect(await grant('grant', 'notes', 'credentials', 'auth-device-flow')).toMatchObject({ changed: false });
+  });
+});
+
 describe('usage errors', () => {
   it.each([
     [['plugin'], '`airlock plugin` needs a subcommand: list, info, add, update, remove, enable, disable, verify'],

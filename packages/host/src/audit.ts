@@ -27,7 +27,7 @@ export interface AuditRecord {
   /** The call it happened in (`tool add_note`, `provider.chat-stream`, `start`), when known. */
   call: string | undefined;
   capability: AuditCapability;
-  /** `GET`, `POST`, `receive` (http); `read`, `write`, `create-directory`, `remove`, `rename` (filesystem); `expose` (env); `get-token`, `signed-in` (credentials); `publish` (events); `set`, `delete` (storage: only writes refused by a quota). */
+  /** `GET`, `POST`, `receive` (http); `read`, `write`, `create-directory`, `remove`, `rename` (filesystem); `expose` (env); `get-token`, `signed-in`, `inject` (credentials: `inject` is the host adding a bound credential to a request, its target the origin); `publish` (events); `set`, `delete` (storage: only writes refused by a quota). */
   action: string;
   /** What it was used on: `https://api.example.com/v1/items` (no query), a file path, a variable name, an auth plugin id, an event topic. */
   target: string;

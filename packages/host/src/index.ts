@@ -3,7 +3,7 @@
  * exported here by name; other modules are internal.
  */
 export { createHost, Host, configDefaults } from './host.js';
-export { expandConfigTemplates, capabilityItems, grantItems, describeGrantItem, parseGrantItem, addToGrant, removeFromGrant } from './capabilities/grant.js';
+export { expandConfigTemplates, capabilityItems, grantItems, describeGrantItem, parseGrantItem, grantItemAsAsked, addToGrant, removeFromGrant } from './capabilities/grant.js';
 export { CAPABILITY_NAMES, formatBytes } from './capabilities/spec.js';
 export type { CapabilityName, CapabilityItem, GrantItem } from './capabilities/spec.js';
 export type { HostOptions, HostLimits, LoadOptions, LoadInstalledResult, PluginInfo, LoadedPlugin, PluginStatus, TrialResult, PluginMemory, CallOptions, ToolProgress, HostEvents } from './host.js';
@@ -22,7 +22,7 @@ export type { Source, SourceKind } from './install/sources.js';
 export { AirlockError, ManifestError, ToolArgumentsError, PluginError, AuthError, ProviderError } from './errors.js';
 export type { ErrorCode, AuthErrorCode, ProviderErrorCode, ManifestIssue, AirlockErrorOptions } from './errors.js';
 export { parseManifest, readManifest, PLUGIN_KINDS, PLUGIN_ID } from './manifest.js';
-export type { Manifest, PluginKind, Capabilities, Limits, FsAccess, RequiredEnv } from './manifest.js';
+export type { Manifest, PluginKind, Capabilities, Limits, FsAccess, RequiredEnv, CredentialGrant, BoundCredential } from './manifest.js';
 export type { Grant } from './capabilities/grant.js';
 export type { PublishedEvent } from './capabilities/events.js';
 export type { HostInterface, InterfaceCallContext } from './capabilities/interfaces.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import { AirlockError, ManifestError, type ManifestIssue } from './errors.js';
-import { parseRange } from './capabilities/http.js';
+import { originCovers, parseRange } from './capabilities/http.js';
 import { pathProblem } from './capabilities/filesystem.js';
 
 export type PluginKind = 'tool' | 'auth' | 'provider' | 'hook' | 'prompt-template' | 'context';
@@ -32,8 +32,13 @@ export interface Capabilities {
   env?: string[];
   /** Host directories the plugin may open. */
   filesystem?: { path: string; access: FsAccess }[];
-  /** Auth plugins whose tokens the plugin may ask the host for. */
-  credentials?: string[];
+  /**
+   * Auth plugins whose sign-in the plugin may use: an id (the plugin may ask
+   * the host for the token itself), or `{ plugin, inject }` (the host adds the
+   * token to the plugin's requests to the `inject` origins, and the plugin
+   * never sees it).
+   */
+  credentials?: CredentialGrant[];
   /**
    * Topics the plugin may publish on, and topics whose events it receives
    * (`lifecycle.on-event`): names like `notes.saved`, or prefixes `notes.*`.
@@ -42,6 +47,23 @@ export interface Capabilities {
   /** Interfaces the integrator's host adds (`acme:kb/search`) that the plugin's component imports. */
   interfaces?: string[];
 }
+
+/**
+ * A credential bound to origins: the host adds `Authorization: <type> <token>`
+ * from auth plugin `plugin` to the plugin's requests to the `inject` origins
+ * (patterns as in `http`), never to any other, and refuses to hand the token
+ * to the plugin.
+ */
+export interface BoundCredential {
+  plugin: string;
+  inject: string[];
+}
+
+/** One `capabilities.credentials` entry: an auth plugin id (the token is handed over), or a credential bound to origins. */
+export type CredentialGrant = string | BoundCredential;
+
+/** The auth plugin an entry names. */
+export const credentialPlugin = (entry: CredentialGrant): string => (typeof entry === 'string' ? entry : entry.plugin);
 
 export interface Limits {
   /** Cap on the plugin's linear memory, in MiB. */
@@ -311,6 +333,62 @@ function parseEnv(v: Json, path: string, issue: Issue, required: RequiredEnv[]):
   return names;
 }
 
+/** Whether an origin's host is this machine: `localhost`, 127.0.0.0/8 or `[::1]`. */
+const isLoopbackOrigin = (origin: string): boolean => /^http:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i.test(origin);
+
+/**
+ * `capabilities.credentials`: auth plugin ids, and `{ "plugin", "inject" }`
+ * objects whose origins the host injects the token into. Each inject origin
+ * must be https (http only to this machine: a token is not sent in the clear)
+ * and covered by the plugin's `http` entries, since the host only injects into
+ * requests it lets through. `{{ config.<key> }}` http entries cover nothing
+ * here: their origins are known only at load.
+ */
+function parseCredentials(v: Json, path: string, issue: Issue, http: readonly string[] | undefined): CredentialGrant[] | undefined {
+  if (!Array.isArray(v)) {
+    issue(path, `must be an array of auth plugin ids or { "plugin": "<id>", "inject": [origins] }, found ${describe(v)}`);
+    return undefined;
+  }
+  const out: CredentialGrant[] = [];
+  const seen = new Set<string>();
+  const once = (id: string, at: string) => {
+    if (!seen.has(id)) return seen.add(id);
+    issue(at, `names \`${id}\` a second time`, 'List each auth plugin once: either its id or one { "plugin", "inject" } entry.');
+    return false;
+  };
+  v.forEach((item, i) => {
+    const at = `${path}[${i}]`;
+    if (typeof item === 'string') {
+      if (!PLUGIN_ID.test(item)) return issue(at, `${JSON.stringify(item)} must be the id of an auth plugin`);
+      if (once(item, at)) out.push(item);
+      return;
+    }
+    if (!isObject(item)) return issue(at, `must be an auth plugin id or { "plugin": "<id>", "inject": [origins] }, found ${describe(item)}`);
+    for (const key of Object.keys(item)) if (key !== 'plugin' && key !== 'inject') issue(`${at}.${key}`, 'is not a credentials option', 'The options are `plugin` and `inject`.');
+    const { plugin, inject } = item;
+    if (typeof plugin !== 'string' || !PLUGIN_ID.test(plugin)) return issue(`${at}.plugin`, `must be the id of an auth plugin, found ${describe(plugin)}`);
+    if (!Array.isArray(inject) || inject.length === 0) {
+      return issue(`${at}.inject`, `must be a non-empty array of origins the host adds the credential to, found ${describe(inject)}`, 'Write e.g. `"inject": ["https://api.example.com"]`, or give the plain id to have the plugin ask for the token itself.');
+    }
+    const origins: string[] = [];
+    inject.forEach((origin, j) => {
+      const where = `${at}.inject[${j}]`;
+      if (typeof origin !== 'string') return issue(where, `must be a string, found ${describe(origin)}`);
+      const problem = checkOrigin(origin);
+      if (problem) return issue(where, `${JSON.stringify(origin)} ${problem}`);
+      if (!origin.toLowerCase().startsWith('https://') && !isLoopbackOrigin(origin)) {
+        return issue(where, `${JSON.stringify(origin)} is plain http: the host sends credentials only over https (or to this machine)`, `Write "https://${origin.slice('http://'.length)}".`);
+      }
+      if (!http?.some((g) => !configTemplate(g) && originCovers(g.toLowerCase(), origin.toLowerCase()))) {
+        return issue(where, `${JSON.stringify(origin)} is not covered by "capabilities.http": the host injects the credential only into requests the plugin may make`, `Add "${origin}" to "capabilities.http".`);
+      }
+      origins.push(origin.toLowerCase());
+    });
+    if (origins.length === inject.length && once(plugin, at)) out.push({ plugin, inject: [...new Set(origins)] });
+  });
+  return out;
+}
+
 function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): Capabilities {
   const caps: Capabilities = {};
   if (v === undefined) return caps;
@@ -343,7 +421,7 @@ function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): C
     if (list) caps.env = list;
   }
   if (v.credentials !== undefined) {
-    const list = stringList(v.credentials, `${base}.credentials`, issue, (s) => (PLUGIN_ID.test(s) ? undefined : 'must be the id of an auth plugin'));
+    const list = parseCredentials(v.credentials, `${base}.credentials`, issue, caps.http);
     if (list) caps.credentials = list;
   }
   if (v.interfaces !== undefined) {

@@ -31,7 +31,7 @@ import type { Logger } from './logger.js';
 import type { SecretMask } from './secrets.js';
 import type { ComponentLoader } from './component-loader.js';
 import { hostCallRouter, type HostCallRoutes } from './host-calls.js';
-import { serveCredentials, type CredentialsBroker } from './capabilities/credentials.js';
+import { serveCredentials, tokenFrom, type CredentialsBroker } from './capabilities/credentials.js';
 import { EventBus } from './capabilities/events.js';
 import { checkInterfaceGrants, serveInterfaceCall, type HostInterface } from './capabilities/interfaces.js';
 import { exportsHooks } from './contract.js';
@@ -137,8 +137,12 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     connectTo: ctx.connectTo,
     meter: monitor.meter,
     quota,
-    audit: (e) => audit?.record({ plugin: manifest.id, capability: 'http', ...e }),
+    audit: (e) => audit?.record({ plugin: manifest.id, ...e, capability: e.capability ?? 'http' }),
     scrub: ctx.secrets.scrub,
+    // Bound credentials: the broker adds their tokens, asked of the auth plugin as get-token would.
+    inject: (capabilities.credentials ?? []).flatMap((entry) =>
+      typeof entry === 'string' ? [] : [{ authPlugin: entry.plugin, origins: entry.inject, token: () => tokenFrom(ctx.credentials, entry.plugin) }],
+    ),
   });
   // Stored data belongs to the package that wrote it: an installed plugin's namespace comes from the
   // registry, a directory's is its package's own (found while the component is prepared); a trial's is in memory.

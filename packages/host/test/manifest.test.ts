@@ -345,6 +345,28 @@ describe('parseManifest: env, credentials, filesystem, storage, requires', () =>
     expect(paths(pkg({ capabilities: { credentials: ['GitHub'] } }))).toEqual(['airlock.capabilities.credentials[0]']);
   });
 
+  it('reads credentials bound to origins the http capability covers', () => {
+    const http = ['https://api.example.com', 'https://*.example.org', 'http://127.0.0.1:8080'];
+    const credentials = ['gitlab-auth', { plugin: 'github-auth', inject: ['https://api.example.com', 'https://*.example.org', 'https://x.example.org', 'http://127.0.0.1:8080'] }];
+    expect(parseManifest(pkg({ capabilities: { http, credentials } })).capabilities.credentials).toEqual(credentials);
+  });
+
+  it('says what is wrong with a bound credential, at its field', () => {
+    const http = ['https://api.example.com', 'http://api.example.net'];
+    const bad = (entry: unknown, path: string) => issueAt(pkg({ capabilities: { http, credentials: [entry] } }), `airlock.capabilities.credentials[0]${path}`);
+    expect(bad({ plugin: 'gh', inject: ['https://other.example.com'] }, '.inject[0]').message).toContain('is not covered by "capabilities.http"');
+    expect(bad({ plugin: 'gh', inject: ['https://other.example.com'] }, '.inject[0]').hint).toContain('Add "https://other.example.com" to "capabilities.http"');
+    expect(bad({ plugin: 'gh', inject: ['http://api.example.net'] }, '.inject[0]').message).toContain('plain http: the host sends credentials only over https');
+    expect(bad({ plugin: 'gh', inject: ['https://api.example.com/v1'] }, '.inject[0]').message).toContain('must be an origin');
+    expect(bad({ plugin: 'gh', inject: [] }, '.inject').message).toContain('non-empty array of origins');
+    expect(bad({ plugin: 'gh' }, '.inject').message).toContain('non-empty array of origins');
+    expect(bad({ plugin: 'GH', inject: ['https://api.example.com'] }, '.plugin').message).toContain('must be the id of an auth plugin');
+    expect(bad({ plugin: 'gh', inject: ['https://api.example.com'], scope: 'x' }, '.scope').message).toContain('is not a credentials option');
+    expect(bad(4, '').message).toContain('must be an auth plugin id or { "plugin"');
+    expect(paths(pkg({ capabilities: { http, credentials: ['gh', { plugin: 'gh', inject: ['https://api.example.com'] }] } }))).toEqual(['airlock.capabilities.credentials[1]']);
+    expect(paths(pkg({ capabilities: { credentials: 'gh' } }))).toEqual(['airlock.capabilities.credentials']);
+  });
+
   it('accepts filesystem access read-only and read-write, defaulting to read-only', () => {
     const m = parseManifest(
       pkg({

@@ -120,14 +120,32 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _tokenMatchesContract: Same<Token, credentialsImport.Token> = true;
 void _tokenMatchesContract;
 
-/** Tokens brokered by the host (needs the `credentials` capability naming the auth plugin). */
+/**
+ * The sign-in of auth plugins (needs the `credentials` capability naming the auth plugin).
+ *
+ * Two kinds of grant: a plain id (`"credentials": ["acme-login"]`) lets the
+ * plugin take the token with {@link credentials.getToken}; a credential bound
+ * to origins (`{ "plugin": "acme-login", "inject": ["https://api.acme.example"] }`)
+ * is injected by the host: it adds `Authorization: <type> <token>` to the
+ * plugin's requests to those origins (replacing one the plugin set), never to
+ * another origin nor across a redirect away from them, and the plugin never
+ * sees the token. Signed out, such a request fails rather than going out
+ * without it. See "Credentials the host injects" in docs/PLUGIN_SDK.md.
+ */
 export const credentials = {
-  /** A fresh token from the auth plugin `authPlugin`. */
+  /**
+   * A fresh token from the auth plugin `authPlugin`. Throws `HostError`
+   * (`denied`) without a grant, and for a credential the host injects (the
+   * message names its origins: just make the request).
+   */
   getToken: (authPlugin: string): Token => guard('credentials', () => credentialsImport.getToken(authPlugin)),
   /**
    * Whether the user is signed in to `authPlugin`, without taking a token:
-   * for a credential the host injects (bound to origins in the grant), which
-   * `getToken` refuses. Needs the same grant.
+   * works for both kinds of grant, and is how a plugin whose credential the
+   * host injects checks before making requests. Throws `HostError` (`denied`)
+   * without a grant.
+   *
+   * @example if (!credentials.signedIn('acme-login')) throw new ToolError('not-signed-in', 'run `airlock auth login acme-login`');
    */
   signedIn: (authPlugin: string): boolean => guard('credentials', () => credentialsImport.signedIn(authPlugin)),
 };

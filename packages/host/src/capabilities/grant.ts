@@ -3,8 +3,8 @@
  * refuses to load a plugin whose manifest asks for anything not granted.
  */
 import { AirlockError } from '../errors.js';
-import { configTemplate, type Capabilities, type Manifest } from '../manifest.js';
-import { credentialsCapability } from './credentials.js';
+import { configTemplate, type Capabilities, type CredentialGrant, type Manifest } from '../manifest.js';
+import { credentialEntry, credentialsCapability } from './credentials.js';
 import { envCapability } from './env.js';
 import { eventsCapability } from './events.js';
 import { interfacesCapability } from './interfaces.js';
@@ -58,7 +58,8 @@ export interface CapabilityDiff {
   http: string[];
   env: string[];
   filesystem: { path: string; access: 'read-only' | 'read-write' }[];
-  credentials: string[];
+  /** Auth plugin ids, or credentials bound to origins (see {@link CredentialGrant}). */
+  credentials: CredentialGrant[];
   events: { publish?: string[]; subscribe?: string[] };
   interfaces: string[];
 }
@@ -114,7 +115,7 @@ export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityD
     http: of('http').map((i) => i.origin),
     env: of('env').map((i) => i.name),
     filesystem: of('filesystem').map(({ path, access }) => ({ path, access })),
-    credentials: of('credentials').map((i) => i.id),
+    credentials: of('credentials').map((i) => (i.inject ? { plugin: i.id, inject: i.inject } : i.id)),
     events: of('events').reduce<CapabilityDiff['events']>((acc, i) => ({ ...acc, [i.direction]: [...(acc[i.direction] ?? []), i.topic] }), {}),
     interfaces: of('interfaces').map((i) => i.id),
   };
@@ -139,6 +140,19 @@ export function parseGrantItem(capability: string, value: string | undefined, op
   const parsed = needsValue && (value === undefined || value === '') ? { problem: `\`${spec.name}\` needs a value` } : spec.parse(value, options.revoke ?? false);
   if ('problem' in parsed) throw new AirlockError('GRANT_ITEM_INVALID', `${parsed.problem}; expected ${spec.form}`, { hint: `Write it as ${spec.form}.` });
   return parsed;
+}
+
+/**
+ * `item` as the plugin's manifest asks for it (`asked`: its capabilities,
+ * config templates expanded). `airlock grant <id> credentials auth-x` grants
+ * what the manifest asks: when it binds `auth-x` to origins, the grant is of
+ * that binding, so a grant typed by hand never widens a bound credential into
+ * the token itself. Other items are returned as they are.
+ */
+export function grantItemAsAsked(item: GrantItem, asked: Capabilities): GrantItem {
+  if (item.capability !== 'credentials' || item.inject) return item;
+  const entry = credentialEntry(asked.credentials, item.id);
+  return entry === undefined || typeof entry === 'string' ? item : { capability: 'credentials', id: item.id, inject: [...entry.inject] };
 }
 
 const changedFrom = (grant: Grant, next: Grant) => ({ grant: next, changed: JSON.stringify(next) !== JSON.stringify(grant) });

@@ -11,6 +11,10 @@
  *   grant names that range (`127.0.0.0/8`) or the origin is that address
  *   itself; the connection then goes to the vetted address (no rebinding);
  * - redirects are followed by the host, each hop checked the same way;
+ * - a credential bound to origins (`capabilities.credentials` `inject`) is
+ *   added as `Authorization` to each hop whose origin the binding matches,
+ *   replacing the plugin's own, and to no other hop: a redirect away from a
+ *   bound origin leaves the header behind;
  * - response bodies are capped.
  *
  * For tests, the integrator may map origins to loopback servers (`connectTo`,
@@ -25,7 +29,7 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
-import { httpAddressRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
+import { credentialRefusal, httpAddressRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
 import type { QuotaMeter } from '../quotas.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
 import { auditUrl } from '../audit.js';
@@ -52,12 +56,25 @@ export interface HttpPolicy {
   meter?: HttpMeter;
   /** The plugin's quotas of requests and bytes. */
   quota?: QuotaMeter;
-  /** Hears every request hop, allowed or refused (the audit log); `target` has no query string. */
-  audit?: (entry: { call: string | undefined; action: string; target: string; outcome: 'allowed' | 'refused'; detail: string | undefined }) => void;
+  /**
+   * Hears every request hop, allowed or refused (the audit log); `target` has no query string.
+   * An injected credential is heard as capability `credentials`, action `inject`, with the origin as target.
+   */
+  audit?: (entry: { call: string | undefined; capability?: 'credentials'; action: string; target: string; outcome: 'allowed' | 'refused'; detail: string | undefined }) => void;
+  /** Credentials the broker adds to requests to their origins (origin patterns as in `origins`). */
+  inject?: readonly InjectedCredential[];
   /** Origins whose connections go to a loopback server instead (see {@link parseConnectTo}). */
   connectTo?: ReadonlyMap<string, ConnectTarget>;
   /** Masks known secrets in what leaves the host's control (span attributes). */
   scrub?: (text: string) => string;
+}
+
+/** A credential bound to origins, and where its token comes from. */
+export interface InjectedCredential {
+  authPlugin: string;
+  origins: readonly string[];
+  /** A token, asked of the auth plugin at each request (it caches and refreshes; the broker keeps nothing). */
+  token(): Promise<{ ok: { accessToken: string; tokenType: string } } | { err: { tag: string; val: string } }>;
 }
 
 /** Where connections for a mapped origin go: a loopback address and port, over plain HTTP. */
@@ -306,11 +323,21 @@ export class HttpBroker {
         endSpan(span);
         return deny(httpQuotaRefusal(method, url.origin, overQuota));
       }
+      // Per hop: what was injected for one origin never follows the request to another.
+      const injected = await this.#inject(method, url, headers, call);
+      if ('err' in injected) {
+        this.#policy.meter?.refused(url.origin);
+        if (span) failSpan(span.span, 'credential', injected.refused.message);
+        endSpan(span);
+        return injected;
+      }
       this.#policy.meter?.request(url.origin, body.byteLength);
       this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'allowed', detail: undefined });
       let response: IncomingMessage;
       try {
-        response = checked.mapped ? await this.#requestMapped(method, url, headers, body, checked.mapped) : await this.#request(method, url, headers, body, checked.address, checked.family);
+        response = checked.mapped
+          ? await this.#requestMapped(method, url, injected.headers, body, checked.mapped)
+          : await this.#request(method, url, injected.headers, body, checked.address, checked.family);
       } catch (err) {
         this.#policy.log('debug', `${method} ${url.origin} failed: ${(err as Error).message}`);
         endSpan(span, err);
@@ -346,6 +373,26 @@ export class HttpBroker {
       for (let i = 0; i < response.rawHeaders.length; i += 2) out.push([response.rawHeaders[i]!.toLowerCase(), Buffer.from(response.rawHeaders[i + 1]!)]);
       return { ok: { id, status, headers: out } };
     }
+  }
+
+  /**
+   * The headers of a hop: the plugin's own, or, when a bound credential's
+   * origins match the hop's, those with `Authorization` set to its token. A
+   * plugin that is not signed in gets its request failed, not sent bare.
+   */
+  async #inject(method: string, url: URL, headers: [string, Uint8Array][], call: string | undefined): Promise<{ headers: [string, Uint8Array][] } | RefusedReply> {
+    const bound = this.#policy.inject?.find((b) => b.origins.some((p) => originMatches(p, url.origin)));
+    if (!bound) return { headers };
+    const token = await bound.token();
+    if ('err' in token) {
+      const refused = credentialRefusal(method, url.origin, bound.authPlugin, token.err);
+      this.#policy.log('warn', `denied ${refused.message}`);
+      this.#policy.audit?.({ call, capability: 'credentials', action: 'inject', target: url.origin, outcome: 'refused', detail: refused.message });
+      return { err: { tag: 'internal-error', val: refused.message }, refused };
+    }
+    this.#policy.audit?.({ call, capability: 'credentials', action: 'inject', target: url.origin, outcome: 'allowed', detail: bound.authPlugin });
+    const value = `${token.ok.tokenType || 'Bearer'} ${token.ok.accessToken}`;
+    return { headers: [...headers.filter(([name]) => name.toLowerCase() !== 'authorization'), ['authorization', new TextEncoder().encode(value)]] };
   }
 
   /** Check a hop against the grant; resolve and vet its address. */

@@ -12,7 +12,7 @@
 /** One thing the host refused a plugin during a call. */
 export interface Refusal {
   /** The manifest capability that would have allowed it. */
-  capability: 'http';
+  capability: 'http' | 'credentials';
   /** What was refused and why: "GET https://api.example.com: no http grant covers this origin". */
   message: string;
   /** What the plugin's author (or user) does to allow it. */
@@ -60,7 +60,6 @@ export function httpAddressRefusal(pluginId: string, method: string, origin: str
   };
 }
 
-/** The refusal of a URL that is not http or https. */
 /** A request over the plugin's quota. */
 export function httpQuotaRefusal(method: string, origin: string, why: string): Refusal {
   return {
@@ -70,6 +69,21 @@ export function httpQuotaRefusal(method: string, origin: string, why: string): R
   };
 }
 
+/**
+ * A request to an origin whose credential the host injects, failed because
+ * there is no token to inject: sent without it, it would only fail upstream,
+ * and tell the service what the plugin was about to do.
+ */
+export function credentialRefusal(method: string, origin: string, authPlugin: string, err: { tag: string; val: string }): Refusal {
+  const signedOut = err.tag === 'not-signed-in';
+  return {
+    capability: 'credentials',
+    message: signedOut ? `${method} ${origin}: not signed in to ${authPlugin}: run \`airlock auth login ${authPlugin}\`` : `${method} ${origin}: no credential of ${authPlugin} to add (${err.val})`,
+    hint: signedOut ? `Sign in (\`airlock auth login ${authPlugin}\`, or host.auth("${authPlugin}").login()), then retry.` : `Load the auth plugin \`${authPlugin}\` and sign in, then retry.`,
+  };
+}
+
+/** The refusal of a URL that is not http or https. */
 export function httpSchemeRefusal(method: string, url: string): Refusal {
   return {
     capability: 'http',

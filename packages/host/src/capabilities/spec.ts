@@ -14,7 +14,7 @@ export type GrantItem =
   | { capability: 'http'; origin: string }
   | { capability: 'env'; name: string }
   | { capability: 'filesystem'; path: string; access: 'read-only' | 'read-write' }
-  | { capability: 'credentials'; id: string }
+  | { capability: 'credentials'; id: string; inject?: string[] }
   | { capability: 'events'; direction: 'publish' | 'subscribe'; topic: string }
   | { capability: 'interfaces'; id: string };
 

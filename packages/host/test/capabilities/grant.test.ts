@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addToGrant, capabilityDiff, capabilityItems, diffItems, effectiveCapabilities, expandConfigTemplates, parseGrantItem, removeFromGrant } from '../../src/capabilities/grant.js';
+import { addToGrant, capabilityDiff, capabilityItems, diffItems, effectiveCapabilities, expandConfigTemplates, grantItemAsAsked, parseGrantItem, removeFromGrant } from '../../src/capabilities/grant.js';
 import { envCovers, grantedEnv } from '../../src/capabilities/env.js';
 import { originCovers } from '../../src/capabilities/http.js';
 import { AirlockError } from '../../src/errors.js';
@@ -292,6 +292,51 @@ describe('grant items: one wording and one rule per capability', () => {
     expect(none.grant).not.toHaveProperty('filesystem');
     expect(removeFromGrant(none.grant, parseGrantItem('env', 'NOPE')).changed).toBe(false);
     expect(removeFromGrant(none.grant, parseGrantItem('storage', undefined, { revoke: true })).grant).not.toHaveProperty('storage');
+  });
+});
+
+describe('credentials bound to origins', () => {
+  const http = ['https://api.example.com', 'https://*.example.org'];
+  const bound = { plugin: 'gh', inject: ['https://api.example.com', 'https://*.example.org'] };
+  const asks = manifest({ http, credentials: [bound] });
+
+  it('are shown as injected, and as less risky than a token handed over', () => {
+    expect(capabilityItems({ credentials: ['gl', bound] }).filter((i) => i.capability === 'credentials')).toEqual([
+      { capability: 'credentials', value: 'sign-in of gl', risky: true },
+      { capability: 'credentials', value: 'sign-in of gh, added by the host to requests to https://api.example.com, https://*.example.org (the plugin never sees the token)', risky: false },
+    ]);
+    expect(diffItems(capabilityDiff(asks.capabilities, { http }))).toEqual(['credentials gh (injected for https://api.example.com, https://*.example.org)']);
+  });
+
+  it('keep their binding when granted: the effective capability is the binding the manifest asks for', () => {
+    expect(effectiveCapabilities(asks, { http, credentials: [bound] }).credentials).toEqual([bound]);
+    // A stored plain id (a grant from before bindings, or a wider one) covers a binding, and the plugin still gets only the binding.
+    expect(effectiveCapabilities(asks, { http, credentials: ['gh'] }).credentials).toEqual([bound]);
+    // A binding to a wider pattern covers one within it.
+    const narrow = manifest({ http, credentials: [{ plugin: 'gh', inject: ['https://docs.example.org'] }] });
+    expect(effectiveCapabilities(narrow, { http, credentials: [{ plugin: 'gh', inject: ['https://*.example.org'] }] }).credentials).toEqual([{ plugin: 'gh', inject: ['https://docs.example.org'] }]);
+  });
+
+  it('do not cover the token itself, nor origins beyond the binding', () => {
+    expect(refusal(manifest({ credentials: ['gh'] }), { credentials: [bound] }).message).toBe('plugin `asker` asks for credentials gh, which was not granted');
+    const wider = manifest({ http: [...http, 'https://b.example.net'], credentials: [{ plugin: 'gh', inject: ['https://api.example.com', 'https://b.example.net'] }] });
+    expect(refusal(wider, { http: wider.capabilities.http, credentials: [{ plugin: 'gh', inject: ['https://api.example.com'] }] }).message).toContain(
+      'credentials gh (injected for https://api.example.com, https://b.example.net)',
+    );
+  });
+
+  it('are granted as the manifest binds them when the grant names only the id, and replaced, never duplicated', () => {
+    const item = grantItemAsAsked(parseGrantItem('credentials', 'gh'), asks.capabilities);
+    expect(item).toEqual({ capability: 'credentials', id: 'gh', inject: bound.inject });
+    expect(grantItemAsAsked(parseGrantItem('credentials', 'other'), asks.capabilities)).toEqual({ capability: 'credentials', id: 'other' });
+    expect(grantItemAsAsked(parseGrantItem('http', 'https://api.example.com'), asks.capabilities)).toEqual({ capability: 'http', origin: 'https://api.example.com' });
+    const granted = addToGrant({ http, credentials: ['gl', 'gh'] }, item);
+    expect(granted).toEqual({ changed: true, grant: { http, credentials: ['gl', bound] } });
+    expect(addToGrant(granted.grant, item).changed).toBe(false);
+    expect(diffItems(capabilityDiff(asks.capabilities, granted.grant))).toEqual([]);
+    expect(removeFromGrant(granted.grant, parseGrantItem('credentials', 'gh', { revoke: true })).grant).toEqual({ http, credentials: ['gl'] });
+    // Stored grants are JSON: a binding survives the round trip, a plain id stays a plain id.
+    expect(JSON.parse(JSON.stringify(granted.grant))).toEqual(granted.grant);
   });
 });
 

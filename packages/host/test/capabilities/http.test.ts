@@ -234,3 +234,98 @@ describe('HttpBroker connectTo', () => {
     expect(server.seen.map((r) => r.path)).toEqual(['/away', '/hop', '/landed']);
   });
 });
+
+describe('HttpBroker credential injection', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
+
+  /** A loopback server standing for every origin: it records each request's Host and Authorization; `/away` redirects to another origin, `/hop` within its own. */
+  async function loopback() {
+    const seen: { host: string | undefined; path: string; authorization: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ host: req.headers.host, path: req.url!, authorization: req.headers.authorization });
+      if (req.url === '/away') res.writeHead(302, { location: 'https://other.example.com/landed' }).end();
+      else if (req.url === '/hop') res.writeHead(302, { location: '/landed' }).end();
+      else res.writeHead(200).end('ok');
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  }
+
+  async function setup(token: () => Promise<{ ok: { accessToken: string; tokenType: string } } | { err: { tag: string; val: string } }>) {
+    const server = await loopback();
+    const audit: { capability?: string; action: string; target: string; outcome: string; detail: string | undefined }[] = [];
+    const logs: string[] = [];
+    const { map } = parseConnectTo({ 'https://api.example.com': server.url, 'https://other.example.com': server.url });
+    const b = new HttpBroker({
+      pluginId: 'p',
+      origins: ['https://api.example.com', 'https://other.example.com'],
+      ranges: [],
+      maxBodyBytes: 1 << 20,
+      log: (_level, message) => logs.push(message),
+      connectTo: map,
+      audit: ({ call: _call, ...e }) => audit.push(e),
+      inject: [{ authPlugin: 'auth-x', origins: ['https://api.example.com'], token }],
+    });
+    const get = async (url: string, authorization?: string) => {
+      const u = new URL(url);
+      const headers: [string, Uint8Array][] = authorization ? [['Authorization', new TextEncoder().encode(authorization)]] : [];
+      const sent = (await b.serve('send', [{ method: 'GET', scheme: 'https', authority: u.host, path: u.pathname, headers, body: new Uint8Array() }])) as { ok?: { id: number; status: number }; err?: unknown; refused?: unknown };
+      if (sent.ok) b.serve('drop', [sent.ok.id]);
+      return sent.ok ? { status: sent.ok.status } : { err: sent.err, refused: sent.refused };
+    };
+    return { get, seen: server.seen, audit, logs };
+  }
+
+  const signedIn = async () => ({ ok: { accessToken: 'tok_secret', tokenType: 'Bearer' } });
+
+  it('adds the token to requests to a bound origin, replacing the plugin\'s own, and to no other origin', async () => {
+    const { get, seen, audit } = await setup(signedIn);
+    expect(await get('https://api.example.com/a')).toEqual({ status: 200 });
+    expect(await get('https://api.example.com/b', 'Bearer forged')).toEqual({ status: 200 });
+    expect(await get('https://other.example.com/c')).toEqual({ status: 200 });
+    expect(await get('https://other.example.com/d', 'Basic mine')).toEqual({ status: 200 });
+    expect(seen).toEqual([
+      { host: 'api.example.com', path: '/a', authorization: 'Bearer tok_secret' },
+      { host: 'api.example.com', path: '/b', authorization: 'Bearer tok_secret' },
+      { host: 'other.example.com', path: '/c', authorization: undefined },
+      { host: 'other.example.com', path: '/d', authorization: 'Basic mine' },
+    ]);
+    expect(audit.filter((e) => e.capability === 'credentials')).toEqual([
+      { capability: 'credentials', action: 'inject', target: 'https://api.example.com', outcome: 'allowed', detail: 'auth-x' },
+      { capability: 'credentials', action: 'inject', target: 'https://api.example.com', outcome: 'allowed', detail: 'auth-x' },
+    ]);
+    expect(JSON.stringify(audit)).not.toContain('tok_secret');
+  });
+
+  it('leaves the token behind on a redirect to another origin, and adds it again on a hop within the bound one', async () => {
+    const { get, seen } = await setup(signedIn);
+    expect(await get('https://api.example.com/away')).toEqual({ status: 200 });
+    expect(await get('https://api.example.com/hop')).toEqual({ status: 200 });
+    expect(seen).toEqual([
+      { host: 'api.example.com', path: '/away', authorization: 'Bearer tok_secret' },
+      { host: 'other.example.com', path: '/landed', authorization: undefined },
+      { host: 'api.example.com', path: '/hop', authorization: 'Bearer tok_secret' },
+      { host: 'api.example.com', path: '/landed', authorization: 'Bearer tok_secret' },
+    ]);
+  });
+
+  it('fails a request to a bound origin when there is no token, without sending it, and says how to sign in', async () => {
+    const { get, seen, audit, logs } = await setup(async () => ({ err: { tag: 'not-signed-in', val: 'auth plugin `auth-x`: sign in first' } }));
+    const message = 'GET https://api.example.com: not signed in to auth-x: run `airlock auth login auth-x`';
+    expect(await get('https://api.example.com/a')).toEqual({
+      err: { tag: 'internal-error', val: message },
+      refused: { capability: 'credentials', message, hint: 'Sign in (`airlock auth login auth-x`, or host.auth("auth-x").login()), then retry.' },
+    });
+    expect(await get('https://other.example.com/b')).toEqual({ status: 200 });
+    expect(seen.map((r) => r.path)).toEqual(['/b']);
+    expect(audit).toContainEqual({ capability: 'credentials', action: 'inject', target: 'https://api.example.com', outcome: 'refused', detail: message });
+    expect(logs).toEqual([`denied ${message}`]);
+  });
+});
