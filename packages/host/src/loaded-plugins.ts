@@ -7,11 +7,14 @@ import { AirlockError } from './errors.js';
 import type { ToolInfo } from './kinds/tool.js';
 import type { ProviderHandle, ProviderInfo } from './kinds/provider.js';
 import type { Loaded } from './plugin-opener.js';
+import { HookChain } from './kinds/hook.js';
 
 export class LoadedPlugins {
   readonly #byId = new Map<string, Loaded>();
   /** Tools by bare and by qualified name; rebuilt after plugins come and go. */
   #toolIndex: Map<string, ToolInfo[]> | undefined;
+  /** The loaded hook plugins, in the order they run; rebuilt only when a hook plugin comes or goes. */
+  #hooks = new HookChain();
 
   has(id: string): boolean {
     return this.#byId.has(id);
@@ -33,13 +36,26 @@ export class LoadedPlugins {
   }
 
   set(loaded: Loaded): void {
+    const replaced = this.#byId.get(loaded.info.id);
     this.#byId.set(loaded.info.id, loaded);
     this.#toolIndex = undefined;
+    if (loaded.hook || replaced?.hook) this.#rechain();
   }
 
   delete(id: string): void {
+    const gone = this.#byId.get(id);
     this.#byId.delete(id);
     this.#toolIndex = undefined;
+    if (gone?.hook) this.#rechain();
+  }
+
+  /** The hooks of every loaded hook plugin, by point, in the order they run. */
+  get hooks(): HookChain {
+    return this.#hooks;
+  }
+
+  #rechain(): void {
+    this.#hooks = new HookChain([...this.#byId.values()].flatMap((p) => (p.hook ? [{ id: p.info.id, info: p.hook, caller: p.instance }] : [])));
   }
 
   /** Forget them all; returns what was loaded. */
@@ -47,6 +63,7 @@ export class LoadedPlugins {
     const all = [...this.#byId.values()];
     this.#byId.clear();
     this.#toolIndex = undefined;
+    this.#hooks = new HookChain();
     return all;
   }
 
