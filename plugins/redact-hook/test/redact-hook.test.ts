@@ -9,12 +9,15 @@ import { buildIfStale, createTestHost, type TestHost, type TestPluginOptions } f
 const hookDir = fileURLToPath(new URL('..', import.meta.url));
 const notesDir = fileURLToPath(new URL('../../notes', import.meta.url));
 const notes: TestPluginOptions = { plugin: notesDir, grant: { storage: {} } };
+/** A provider that echoes the last user message: what it answers is what reached it. */
+const echoDir = fileURLToPath(new URL('../../../tools/sandbox-tests/fixtures/echo-provider', import.meta.url));
 
 let t: TestHost | undefined;
 let scratch: string;
 
 beforeAll(async () => {
   await buildIfStale(notesDir);
+  await buildIfStale(echoDir);
   scratch = await mkdtemp(join(tmpdir(), 'redact-hook-'));
 });
 
@@ -110,6 +113,37 @@ describe('redact-hook in a real host, in front of the notes plugin', () => {
     // Unloading a hook plugin takes it out of the chain.
     await h.host.unload('a-policy');
     expect(h.host.hooks().map((x) => x.id)).toEqual(['redact-hook']);
+  });
+});
+
+describe('redact-hook in front of a provider', () => {
+  const messages = [
+    { role: 'system' as const, content: 'Reply to admin@example.com' },
+    { role: 'user' as const, content: 'write to bob@example.com' },
+  ];
+
+  it('redacts e-mail addresses in user messages before they reach the provider', async () => {
+    const h = await hosted({}, [{ plugin: echoDir }]);
+    const answer = await h.host.chat({ messages });
+    expect(answer.message.content).toBe('echo: write to [email]');
+    expect([answer.provider, answer.model]).toEqual(['echo-provider', 'echo']);
+    expect(h.host.audit({ capability: 'hooks' }).map((r) => [r.action, r.target, r.outcome])).toEqual([['before-chat', 'echo-provider', 'rewritten']]);
+  });
+
+  it('does the same for a streamed answer', async () => {
+    const h = await hosted({}, [{ plugin: echoDir }]);
+    let text = '';
+    for await (const e of h.host.chatStream({ messages })) if (e.type === 'text-delta') text += e.text;
+    expect(text).toBe('echo: write to [email]');
+  });
+
+  it('lets a chat with nothing to redact through unchanged, and refuses every chat when its before-chat hook fails', async () => {
+    const h = await hosted({ failOn: 'before-chat' }, [{ plugin: echoDir }]);
+    const e = await rejection(h.host.chat({ messages: [{ role: 'user', content: 'hi' }] }));
+    expect([e.code, e.plugin]).toEqual(['HOOK_FAILED', 'redact-hook']);
+    await t!.close();
+    const fine = await hosted({}, [{ plugin: echoDir }]);
+    expect((await fine.host.chat({ messages: [{ role: 'user', content: 'hi' }] })).message.content).toBe('echo: hi');
   });
 });
 
