@@ -81,10 +81,10 @@ export interface HookPlugin {
   readonly kind: 'hook';
   readonly exports: {
     info(): HookInfo;
-    beforeToolCall(call: WitToolCall): Promise<Verdict>;
-    afterToolCall(call: WitToolCall, outcome: WitToolOutcome): Promise<Verdict>;
-    beforeChat(provider: string, request: string): Promise<Verdict>;
-    afterChat(provider: string, request: string, response: string): Promise<Verdict>;
+    beforeToolCall(call: WitToolCall): Verdict | Promise<Verdict>;
+    afterToolCall(call: WitToolCall, outcome: WitToolOutcome): Verdict | Promise<Verdict>;
+    beforeChat(provider: string, request: string): Verdict | Promise<Verdict>;
+    afterChat(provider: string, request: string, response: string): Verdict | Promise<Verdict>;
   };
   /** The hooks; the build exports them as the component's `lifecycle` interface. */
   readonly lifecycle: LifecycleExports;
@@ -106,13 +106,23 @@ export function toVerdict(returned: unknown): Verdict {
   throw new Error(`a hook must return nothing, 'allow', { deny: reason } or { rewrite: value }; it returned ${JSON.stringify(returned) ?? String(returned)}`);
 }
 
-/** Run a hook; what it returns becomes a verdict, what it throws the WIT error string (a thrown Error would trap the component). */
-async function decide(run: () => unknown): Promise<Verdict> {
+const fail = (e: unknown): never => {
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the WIT `result` error case is the string itself
+  throw message(e);
+};
+
+/**
+ * Run a hook; what it returns becomes a verdict, what it throws the WIT error
+ * string (a thrown Error would trap the component). A hook that answers at
+ * once is answered at once: an export that returns a promise costs the
+ * component a turn of its event loop.
+ */
+function decide(run: () => unknown): Verdict | Promise<Verdict> {
   try {
-    return toVerdict(await run());
+    const returned = run();
+    return returned instanceof Promise ? returned.then(toVerdict).catch(fail) : toVerdict(returned);
   } catch (e) {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the WIT `result` error case is the string itself
-    throw message(e);
+    return fail(e);
   }
 }
 

@@ -5,10 +5,10 @@ import type { ToolCall } from 'airlock:plugin/hook@0.2.0';
 const call: ToolCall = { plugin: 'notes', tool: 'add_note', arguments: '{"title":"mail a@b.c"}', risk: 'write' };
 const request: HookChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
-/** What the export rejected with: the WIT error string. */
-async function witError(p: Promise<unknown>): Promise<unknown> {
+/** What the export threw or rejected with: the WIT error string. */
+async function witError(call: () => unknown): Promise<unknown> {
   try {
-    await p;
+    await call();
   } catch (e) {
     return e;
   }
@@ -72,9 +72,17 @@ describe('defineHookPlugin', () => {
       beforeChat: () => Promise.reject(new Error('later')),
       afterChat: () => ({ maybe: true }) as never,
     });
-    expect(await witError(plugin.exports.beforeToolCall(call))).toBe('policy store unreachable');
-    expect(await witError(plugin.exports.beforeChat('p', JSON.stringify(request)))).toBe('later');
-    expect(await witError(plugin.exports.afterChat('p', '{}', '{}'))).toBe("a hook must return nothing, 'allow', { deny: reason } or { rewrite: value }; it returned {\"maybe\":true}");
+    expect(await witError(() => plugin.exports.beforeToolCall(call))).toBe('policy store unreachable');
+    expect(await witError(() => plugin.exports.beforeChat('p', JSON.stringify(request)))).toBe('later');
+    expect(await witError(() => plugin.exports.afterChat('p', '{}', '{}'))).toBe("a hook must return nothing, 'allow', { deny: reason } or { rewrite: value }; it returned {\"maybe\":true}");
+  });
+
+  it('answers a hook that decides at once without a promise', () => {
+    const plugin = defineHookPlugin({ beforeToolCall: () => ({ deny: 'now' }), afterToolCall: () => {
+      throw new Error('at once');
+    } });
+    expect(plugin.exports.beforeToolCall(call)).toEqual({ tag: 'deny', val: 'now' });
+    expect(() => plugin.exports.afterToolCall(call, { tag: 'ok', val: '1' })).toThrow('at once');
   });
 
   it('allows at a point whose hook is not defined', async () => {

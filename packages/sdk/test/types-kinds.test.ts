@@ -165,7 +165,7 @@ describe('defineHookPlugin', () => {
     type Generated = typeof import('airlock:plugin/hook@0.2.0');
     expectTypeOf(plugin.exports.info).returns.toEqualTypeOf<ReturnType<Generated['info']>>();
     expectTypeOf(plugin.exports.beforeToolCall).parameters.toEqualTypeOf<Parameters<Generated['beforeToolCall']>>();
-    expectTypeOf(plugin.exports.afterChat).returns.resolves.toEqualTypeOf<ReturnType<Generated['afterChat']>>();
+    expectTypeOf(plugin.exports.afterChat).returns.toEqualTypeOf<ReturnType<Generated['afterChat']> | Promise<ReturnType<Generated['afterChat']>>>();
     // @ts-expect-error a rewrite of chat must be a chat request
     defineHookPlugin({ beforeChat: () => ({ rewrite: 42 }) });
   });
