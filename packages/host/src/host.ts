@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
-import { AirlockError, ToolArgumentsError } from './errors.js';
+import { AirlockError } from './errors.js';
 import { AuditLog, type AuditQuery, type AuditRecord } from './audit.js';
 import { PluginMonitor, type FailurePolicy, type PluginErrorRecord, type PluginMetrics } from './monitor.js';
 import { checkCachedComponent } from './component.js';
@@ -15,9 +15,9 @@ import { EventBus, type PublishedEvent } from './capabilities/events.js';
 import { hostInterfaces } from './capabilities/interfaces.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
-import { chat, chatStream, listModels, toWitRequest, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderCallOptions, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
+import { chat, chatStream, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { invokeTool, type ToolInfo } from './kinds/tool.js';
-import { afterChat, afterChatStream, afterToolCall, beforeChat, beforeToolCall, toolArgumentProblems, type HookContext, type HookInfo } from './kinds/hook.js';
+import { chatStreamThroughHooks, chatThroughHooks, toolCallThroughHooks, type HookContext, type HookedChat, type HookInfo } from './kinds/hook.js';
 import { ThreadLot } from './sandbox/instance.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { mapErrorStacks } from './source-map.js';
@@ -32,6 +32,7 @@ import { LoadedPlugins } from './loaded-plugins.js';
 import type { CallOptions, HostEvents, HostLimits, HostOptions, LoadInstalledResult, LoadOptions, LoadedPlugin, PluginInfo, PluginMemory, PluginStatus, ToolProgress, TrialResult } from './host-types.js';
 
 export { configDefaults };
+
 export type {
   CallOptions,
   HostEvents,
@@ -46,6 +47,9 @@ export type {
   ToolProgress,
   TrialResult,
 } from './host-types.js';
+
+/** What the hook chain needs to know of a chat with `provider`. */
+const hookedChat = (provider: ProviderHandle, options: ChatOptions): HookedChat => ({ provider: provider.id, defaultModel: provider.info.defaultModel, redact: options.redact ?? true });
 
 /** Events of a trial's monitor: a trial reports to no one. */
 const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
@@ -539,29 +543,12 @@ export class Host extends EventEmitter<HostEvents> {
         this.#masking(() => {
           const opts = { ...this.#chatOptions(options), trace: traced?.context };
           // No hook plugin loaded: nothing more than this one check.
-          return this.#plugins.hooks.all.length === 0 ? chat(provider, request, opts) : this.#hookedChat(provider, request, opts);
+          const hooks = this.#plugins.hooks;
+          if (hooks.all.length === 0) return chat(provider, request, opts);
+          return chatThroughHooks(hooks, this.#hookContext(options.signal), hookedChat(provider, options), request, (req) => chat(provider, req, opts));
         }),
       (result, t) => chatAnswered(t, result.finishReason, result.usage),
     );
-  }
-
-  /** A chat through the `before-chat` and `after-chat` hooks. */
-  async #hookedChat(provider: ProviderHandle, request: ChatRequest, options: ProviderCallOptions): Promise<ChatResult> {
-    const hooked = this.#beforeChat(provider, request, options);
-    const req = await hooked.request;
-    const result = await chat(provider, req, options);
-    const after = this.#plugins.hooks.at('after-chat');
-    return after.length && hooked.model !== undefined ? afterChat(after, this.#hookContext(options.signal), provider.id, req, hooked.model, options.redact ?? true, result) : result;
-  }
-
-  /** The request a chat goes ahead with: the caller's, checked as the provider call would, then through the `before-chat` hooks. */
-  #beforeChat(provider: ProviderHandle, request: ChatRequest, options: ProviderCallOptions): { request: Promise<ChatRequest>; model: string | undefined } {
-    const model = request?.model ?? provider.info.defaultModel;
-    const before = this.#plugins.hooks.at('before-chat');
-    // Without a model the provider call refuses the request; hooks see only requests it would take.
-    if (model === undefined || before.length === 0) return { request: Promise.resolve(request), model };
-    toWitRequest(request, model, false);
-    return { request: beforeChat(before, this.#hookContext(options.signal), provider.id, { ...request, model }, model, options.redact ?? true), model };
   }
 
   /** What running hooks needs of this host, for one call. */
@@ -589,18 +576,13 @@ export class Host extends EventEmitter<HostEvents> {
     const provider = this.#plugins.provider(request?.provider);
     const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', true);
     const opts = { ...this.#chatOptions(options), trace: traced?.context };
-    const source = this.#plugins.hooks.all.length === 0 ? chatStream(provider, request, opts) : this.#hookedChatStream(provider, request, opts);
+    const hooks = this.#plugins.hooks;
+    const source =
+      hooks.all.length === 0
+        ? chatStream(provider, request, opts)
+        : chatStreamThroughHooks(hooks, this.#hookContext(options.signal), hookedChat(provider, options), request, (req) => chatStream(provider, req, opts));
     const events = this.#maskingStream(source);
     return traced ? spanStream(events, traced) : events;
-  }
-
-  /** A stream through the `before-chat` hooks; the `after-chat` hooks see the answer once it has ended, and can no longer change it. */
-  async *#hookedChatStream(provider: ProviderHandle, request: ChatRequest, options: ProviderCallOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
-    const hooked = this.#beforeChat(provider, request, options);
-    const req = await hooked.request;
-    const events = chatStream(provider, req, options);
-    const after = this.#plugins.hooks.at('after-chat');
-    yield* after.length && hooked.model !== undefined ? afterChatStream(after, this.#hookContext(undefined), provider.id, req, hooked.model, options.redact ?? true, events) : events;
   }
 
   /**
@@ -648,35 +630,9 @@ export class Host extends EventEmitter<HostEvents> {
     });
     const traced = toolSpan(tool.plugin, tool.name);
     const run = (a: unknown) => invokeTool(loaded.instance, tool, a, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress, trace: traced?.context });
+    const hooks = this.#plugins.hooks;
     // No hook plugin loaded: nothing more than this one check.
-    return inSpan(traced, () => this.#masking(() => (this.#plugins.hooks.all.length === 0 ? run(args) : this.#hookedToolCall(tool, args, run, options.signal))));
-  }
-
-  /**
-   * A tool call through the `before-tool-call` hooks (which see arguments
-   * already valid for the tool, and whose rewrites are checked the same way)
-   * and the `after-tool-call` hooks (which see its result or error).
-   */
-  async #hookedToolCall(tool: ToolInfo, args: unknown, run: (args: unknown) => Promise<unknown>, signal: AbortSignal | undefined): Promise<unknown> {
-    const chain = this.#plugins.hooks;
-    const before = chain.at('before-tool-call');
-    const after = chain.at('after-tool-call');
-    const ctx = this.#hookContext(signal);
-    if (before.length) {
-      const problems = toolArgumentProblems(tool, args ?? null);
-      if (problems.length) throw new ToolArgumentsError(tool.name, tool.plugin, problems);
-      args = await beforeToolCall(before, ctx, tool, args);
-    }
-    if (!after.length) return run(args);
-    let outcome: { ok: true; value: unknown } | { ok: false; error: AirlockError };
-    try {
-      outcome = { ok: true, value: await run(args) };
-    } catch (err) {
-      if (!AirlockError.isInstance(err) || signal?.aborted) throw err;
-      // The hooks see the error as the caller would: secrets masked.
-      outcome = { ok: false, error: this.#masked(err) as AirlockError };
-    }
-    return afterToolCall(after, ctx, tool, args, outcome);
+    return inSpan(traced, () => this.#masking(() => (hooks.all.length === 0 ? run(args) : toolCallThroughHooks(hooks, this.#hookContext(options.signal), tool, args, run, this.#masked))));
   }
 
   /** Stop every plugin and release the store. Idempotent. */

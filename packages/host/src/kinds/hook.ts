@@ -25,7 +25,8 @@ import { compileSchema, formatProblems, type CompiledSchema, type SchemaProblem 
 import { redactSecrets } from '../redact.js';
 import { ToolCallAssembler } from '../chat-loop.js';
 import type { ToolInfo } from './tool.js';
-import type { ChatMessage, ChatRequest, ChatResult, ChatStreamEvent, FinishReason, Role, Usage } from './provider.js';
+import { toWitRequest, type ChatMessage, type ChatRequest, type ChatResult, type ChatStreamEvent, type FinishReason, type Role, type Usage } from './provider.js';
+import { ToolArgumentsError } from '../errors.js';
 import type { HookInfo as WitHookInfo, Verdict as WitVerdict } from '@airlock/wit/host/interfaces/airlock-plugin-hook';
 
 export type { HookPoint };
@@ -385,4 +386,66 @@ export async function* afterChatStream(hooks: readonly HookHandle[], ctx: HookCo
       }
     }
   }
+}
+
+// ── Around the host's calls ──────────────────────────────────────────────────
+
+/**
+ * A tool call through the chain: the caller's arguments checked against the
+ * tool's schema (the hooks see only valid ones), the `before-tool-call` hooks,
+ * `run`, then the `after-tool-call` hooks, which see its result or its error
+ * as the caller would get it (`masked`).
+ */
+export async function toolCallThroughHooks(chain: HookChain, ctx: HookContext, tool: ToolInfo, args: unknown, run: (args: unknown) => Promise<unknown>, masked: (err: unknown) => unknown): Promise<unknown> {
+  const before = chain.at('before-tool-call');
+  const after = chain.at('after-tool-call');
+  if (before.length) {
+    const problems = toolArgumentProblems(tool, args ?? null);
+    if (problems.length) throw new ToolArgumentsError(tool.name, tool.plugin, problems);
+    args = await beforeToolCall(before, ctx, tool, args);
+  }
+  if (!after.length) return run(args);
+  let outcome: { ok: true; value: unknown } | { ok: false; error: AirlockError };
+  try {
+    outcome = { ok: true, value: await run(args) };
+  } catch (err) {
+    if (!AirlockError.isInstance(err) || ctx.signal?.aborted) throw err;
+    outcome = { ok: false, error: masked(err) as AirlockError };
+  }
+  return afterToolCall(after, ctx, tool, args, outcome);
+}
+
+/** What a chat through the chain needs to know of its provider and call. */
+export interface HookedChat {
+  provider: string;
+  /** The provider's default model, for a request that names none. */
+  defaultModel: string | undefined;
+  redact: boolean;
+}
+
+/** The request a chat goes ahead with: the caller's, checked as the provider call will, then through the `before-chat` hooks. */
+async function requestThroughHooks(chain: HookChain, ctx: HookContext, chat: HookedChat, request: ChatRequest): Promise<{ request: ChatRequest; model: string | undefined }> {
+  const model = request?.model ?? chat.defaultModel;
+  const before = chain.at('before-chat');
+  // Without a model the provider call refuses the request: hooks see only requests it would take.
+  if (model === undefined || before.length === 0) return { request, model };
+  toWitRequest(request, model, false);
+  return { request: await beforeChat(before, ctx, chat.provider, { ...request, model }, model, chat.redact), model };
+}
+
+/** A complete chat through the chain: `before-chat` hooks, `call`, `after-chat` hooks. */
+export async function chatThroughHooks(chain: HookChain, ctx: HookContext, chat: HookedChat, request: ChatRequest, call: (request: ChatRequest) => Promise<ChatResult>): Promise<ChatResult> {
+  const { request: req, model } = await requestThroughHooks(chain, ctx, chat, request);
+  const result = await call(req);
+  const after = chain.at('after-chat');
+  return after.length && model !== undefined ? afterChat(after, ctx, chat.provider, req, model, chat.redact, result) : result;
+}
+
+/** A streamed chat through the chain: `before-chat` hooks, then `stream`; the `after-chat` hooks see the answer once it has ended. */
+export async function* chatStreamThroughHooks(chain: HookChain, ctx: HookContext, chat: HookedChat, request: ChatRequest, stream: (request: ChatRequest) => AsyncIterable<ChatStreamEvent>): AsyncGenerator<ChatStreamEvent, void, undefined> {
+  const { request: req, model } = await requestThroughHooks(chain, ctx, chat, request);
+  const events = stream(req);
+  const after = chain.at('after-chat');
+  // The caller's abort ends the stream; the after hooks still see what was answered.
+  yield* after.length && model !== undefined ? afterChatStream(after, { ...ctx, signal: undefined }, chat.provider, req, model, chat.redact, events) : events;
 }

@@ -4,7 +4,7 @@
 // paths end to end through a real host.
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '../../src/errors.js';
-import { HookChain, afterChat, afterChatStream, afterToolCall, beforeChat, beforeToolCall, readHookInfo, type HookContext, type HookHandle, type HookInfo } from '../../src/kinds/hook.js';
+import { HookChain, afterChat, afterChatStream, afterToolCall, beforeChat, beforeToolCall, chatStreamThroughHooks, chatThroughHooks, readHookInfo, toolCallThroughHooks, type HookContext, type HookHandle, type HookInfo } from '../../src/kinds/hook.js';
 import type { CallOutcome, PluginCaller } from '../../src/sandbox/instance.js';
 import type { ToolInfo } from '../../src/kinds/tool.js';
 import type { ChatRequest, ChatResult, ChatStreamEvent } from '../../src/kinds/provider.js';
@@ -298,5 +298,57 @@ describe('after-chat', () => {
       for await (const _ of afterChatStream([h], context(), 'openai', request, 'gpt', false, broken()));
     }).rejects.toThrow('backend gone');
     expect(h.seen).toEqual([]);
+  });
+});
+
+describe('around the host\'s calls', () => {
+  const only = (id: string, answer: Answer, points: HookInfo['points']) => hook(id, answer, { points, priority: 0 });
+
+  it('checks the caller\'s arguments before any hook sees them', async () => {
+    const h = only('h', allow, ['before-tool-call']);
+    const e = await rejection(toolCallThroughHooks(new HookChain([h]), context(), tool, { title: 1 }, async () => 'ran', (x) => x));
+    expect(e.code).toBe('TOOL_ARGUMENTS_INVALID');
+    expect(h.seen).toEqual([]);
+  });
+
+  it('runs the tool with the rewritten arguments, and shows its masked error to the after hooks', async () => {
+    const ran: unknown[] = [];
+    const chain = new HookChain([only('b', rewrite({ title: 'clean' }), ['before-tool-call']), only('a', allow, ['after-tool-call'])]);
+    const run = async (args: unknown) => {
+      ran.push(args);
+      throw new AirlockError('TOOL_FAILED', 'failed with sk-secret');
+    };
+    const masked = (err: unknown) => new AirlockError('TOOL_FAILED', (err as Error).message.replace('sk-secret', '***'));
+    const e = await rejection(toolCallThroughHooks(chain, context(), tool, { title: 'x' }, run, masked));
+    expect(ran).toEqual([{ title: 'clean' }]);
+    expect(e.message).toBe('failed with ***');
+    expect((chain.at('after-tool-call')[0] as ReturnType<typeof hook>).seen[0]!.args[1]).toEqual({ tag: 'error', val: 'failed with ***' });
+  });
+
+  const chat = { provider: 'echo', defaultModel: 'echo-1', redact: false };
+
+  it('sends the provider the request the before-chat hooks let through, with the default model, and checks the caller\'s first', async () => {
+    const chain = new HookChain([only('r', (_fn, args) => rewrite({ ...JSON.parse(args[1] as string), messages: [{ role: 'user', content: 'rewritten' }] }), ['before-chat'])]);
+    const sent: ChatRequest[] = [];
+    const out = await chatThroughHooks(chain, context(), chat, { provider: 'echo', messages: [{ role: 'user', content: 'hi' }] }, async (req) => {
+      sent.push(req);
+      return { ...result, message: { role: 'assistant', content: req.messages[0]!.content } };
+    });
+    expect(sent).toEqual([{ provider: 'echo', model: 'echo-1', messages: [{ role: 'user', content: 'rewritten' }] }]);
+    expect(out.message.content).toBe('rewritten');
+    expect((await rejection(chatThroughHooks(chain, context(), chat, { messages: [] }, async () => result))).code).toBe('CHAT_REQUEST_INVALID');
+  });
+
+  it('streams the rewritten request\'s answer, then shows it to the after-chat hooks', async () => {
+    const after = only('after', allow, ['after-chat']);
+    const chain = new HookChain([only('before', rewrite({ model: 'echo-1', messages: [{ role: 'user', content: 'b' }] }), ['before-chat']), after]);
+    async function* echo(req: ChatRequest): AsyncGenerator<ChatStreamEvent> {
+      yield { type: 'text-delta', text: req.messages[0]!.content };
+      yield { type: 'done', finishReason: 'stop', provider: 'echo', model: req.model!, redactions: 0 };
+    }
+    const events: ChatStreamEvent[] = [];
+    for await (const e of chatStreamThroughHooks(chain, context(), chat, { messages: [{ role: 'user', content: 'a' }] }, echo)) events.push(e);
+    expect(events[0]).toEqual({ type: 'text-delta', text: 'b' });
+    expect(JSON.parse((after.seen[0]!.args as string[])[2]!).message).toEqual({ role: 'assistant', content: 'b' });
   });
 });
