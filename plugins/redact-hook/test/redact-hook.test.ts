@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pluginVariant, rejection } from '@airlock/test-utils';
-import { buildIfStale, createTestHost, type TestHost, type TestPluginOptions } from '@airlock/plugin-kit/testing';
+import { createTestHost, type TestHost, type TestPluginOptions } from '@airlock/plugin-kit/testing';
 
 const hookDir = fileURLToPath(new URL('..', import.meta.url));
 const notesDir = fileURLToPath(new URL('../../notes', import.meta.url));
@@ -16,8 +16,6 @@ let t: TestHost | undefined;
 let scratch: string;
 
 beforeAll(async () => {
-  await buildIfStale(notesDir);
-  await buildIfStale(echoDir);
   scratch = await mkdtemp(join(tmpdir(), 'redact-hook-'));
 });
 
