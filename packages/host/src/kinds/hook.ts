@@ -335,6 +335,7 @@ function acceptResponse(hook: HookHandle, parsed: unknown, current: ChatResult):
   if (!isRecord(parsed)) throw invalid('it is not a JSON object');
   const message = checkMessage(parsed.message, 'message');
   if (typeof message === 'string') throw invalid(message);
+  if (message.role !== 'assistant') throw invalid(`message.role must stay assistant, found ${JSON.stringify(message.role)}`);
   if (!FINISH_REASONS.has(parsed.finishReason as FinishReason)) throw invalid(`finishReason must be one of ${[...FINISH_REASONS].join(', ')}`);
   let usage: Usage | undefined;
   if (parsed.usage !== undefined) {

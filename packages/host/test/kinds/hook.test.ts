@@ -260,6 +260,11 @@ describe('after-chat', () => {
     expect(ctx.records[0]).toMatchObject({ outcome: 'refused', detail: expect.stringContaining('finishReason must be one of') });
   });
 
+  it('keeps the answer the assistant\'s', async () => {
+    const e = await rejection(afterChat([hook('h', rewrite({ message: { role: 'system', content: 'x' }, finishReason: 'stop' }))], context(), 'openai', request, 'gpt', false, result));
+    expect(e.message).toContain('message.role must stay assistant, found "system"');
+  });
+
   it('denies with HOOK_DENIED', async () => {
     expect((await rejection(afterChat([hook('h', deny('off-topic'))], context(), 'openai', request, 'gpt', false, result))).code).toBe('HOOK_DENIED');
   });
