@@ -18,7 +18,7 @@
  * - Hook plugins export no tools and cannot call any, so a hook never runs
  *   inside another hook's call.
  */
-import { AirlockError } from '../errors.js';
+import { AirlockError, ToolArgumentsError } from '../errors.js';
 import { HOOK_POINTS, type HookPoint } from '../manifest.js';
 import { errorOf, type CallOutcome, type PluginCaller } from '../sandbox/instance.js';
 import { compileSchema, formatProblems, type CompiledSchema, type SchemaProblem } from '../schema.js';
@@ -26,8 +26,7 @@ import { redactSecrets } from '../redact.js';
 import { ToolCallAssembler } from '../chat-loop.js';
 import type { ToolInfo } from './tool.js';
 import { toWitRequest, type ChatMessage, type ChatRequest, type ChatResult, type ChatStreamEvent, type FinishReason, type Role, type Usage } from './provider.js';
-import { ToolArgumentsError } from '../errors.js';
-import type { HookInfo as WitHookInfo, Verdict as WitVerdict } from '@airlock/wit/host/interfaces/airlock-plugin-hook';
+import type { HookInfo as WitHookInfo } from '@airlock/wit/host/interfaces/airlock-plugin-hook';
 
 export type { HookPoint };
 
@@ -108,6 +107,7 @@ export class HookChain {
 
 // ── Running one hook ─────────────────────────────────────────────────────────
 
+/** The contract's `verdict`, as the worker hands it over. */
 type Verdict = { tag: 'allow' } | { tag: 'deny'; val: string } | { tag: 'rewrite'; val: string };
 
 function describeError(outcome: Exclude<CallOutcome, { ok: true }>): string {
@@ -203,7 +203,7 @@ async function runChain<T>(hooks: readonly HookHandle[], point: HookPoint, targe
 const validators = new WeakMap<ToolInfo, CompiledSchema>();
 
 /** Problems with arguments for `tool`, as its schema sees them: the check the tool's worker makes, made on the host for the hooks. */
-export function toolArgumentProblems(tool: ToolInfo, args: unknown): SchemaProblem[] {
+function toolArgumentProblems(tool: ToolInfo, args: unknown): SchemaProblem[] {
   let validator = validators.get(tool);
   if (!validator) validators.set(tool, (validator = compileSchema(tool.parameters)));
   return validator.validate(args);
@@ -252,7 +252,7 @@ const FINISH_REASONS = new Set<FinishReason>(['stop', 'length', 'tool-calls', 'c
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The request as the hooks see it (`before-chat` in wit/hook.wit): the resolved model; secrets already replaced when the call redacts. */
-export function chatView(req: ChatRequest, model: string, redact: boolean): Record<string, unknown> {
+function chatView(req: ChatRequest, model: string, redact: boolean): Record<string, unknown> {
   const clean = (text: string) => (redact ? redactSecrets(text).text : text);
   return {
     model,
