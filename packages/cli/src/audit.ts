@@ -44,7 +44,7 @@ export function showAudit(host: Host, ui: Ui, query: AuditQuery): number {
     ui.log(ui.err.dim('No capability use recorded for that.'));
     return 0;
   }
-  const rows = records.map((r) => [time(r.at), r.plugin, r.call ?? '', r.capability, r.action, r.target, r.outcome === 'refused' ? `refused: ${r.detail ?? ''}` : r.detail ? `allowed (${r.detail})` : 'allowed']);
+  const rows = records.map((r) => [time(r.at), r.plugin, r.call ?? '', r.capability, r.action, r.target, r.outcome === 'refused' ? `refused: ${r.detail ?? ''}` : r.detail ? `${r.outcome} (${r.detail})` : r.outcome]);
   ui.print(
     table(['TIME (UTC)', 'PLUGIN', 'CALL', 'CAPABILITY', 'ACTION', 'TARGET', 'OUTCOME'], rows, (cell, row, column) =>
       column === 6 && records[row]!.outcome === 'refused' ? ui.out.red(cell) : cell,

@@ -412,6 +412,9 @@ describe('airlock grant and revoke', () => {
     expect(await grant('grant', 'notes', 'filesystem', '/tmp/notes:read-write')).toMatchObject({ grant: { filesystem: [{ path: '/tmp/notes', access: 'read-write' }] } });
     expect(await grant('grant', 'notes', 'credentials', 'auth-device-flow')).toMatchObject({ grant: { credentials: ['auth-device-flow'] } });
     expect(await grant('grant', 'notes', 'storage', '2MiB')).toMatchObject({ grant: { storage: { quotaBytes: 2 * 1024 * 1024 } } });
+    expect(await grant('grant', 'notes', 'hooks', 'before-tool-call')).toMatchObject({ changed: true, grant: { hooks: ['before-tool-call'] } });
+    expect((await airlock(home, ['grant', 'notes', 'hooks', 'before-call'])).err).toContain('`before-call` is not a hook point');
+    expect((await grant('revoke', 'notes', 'hooks', 'before-tool-call')).grant).not.toHaveProperty('hooks');
 
     expect(await grant('revoke', 'notes', 'filesystem', '/tmp/notes:read-write')).toMatchObject({ grant: { filesystem: [{ path: '/tmp/notes', access: 'read-only' }] } });
     expect((await grant('revoke', 'notes', 'filesystem', '/tmp/notes')).grant).not.toHaveProperty('filesystem');

@@ -17,7 +17,7 @@ Usage
 Without options on a terminal, it asks for what it needs.
 
 Options
-  --kind <kind>          tool | auth | provider | prompt-template | context
+  --kind <kind>          tool | auth | provider | hook | prompt-template | context
   --id <id>              Plugin id (default: from the directory name)
   --description <text>   One line for package.json and the README
   --workspace            Use the surrounding pnpm workspace's packages (workspace:*);

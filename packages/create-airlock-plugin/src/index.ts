@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from '
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const KINDS = ['tool', 'auth', 'provider', 'prompt-template', 'context'] as const;
+export const KINDS = ['tool', 'auth', 'provider', 'hook', 'prompt-template', 'context'] as const;
 export type PluginKind = (typeof KINDS)[number];
 
 /** Plugin ids, as the host's manifest check accepts them. */
@@ -84,6 +84,7 @@ const KIND_HINTS: Record<PluginKind, string> = {
   tool: "Add tools with `defineTool`; the type of each tool's arguments follows from its JSON Schema.",
   auth: 'An auth plugin signs the user in and hands out tokens that provider plugins receive through the host.',
   provider: "A provider plugin answers chat requests, streaming or not; set `baseUrl` in the plugin's config to your backend.",
+  hook: 'A hook plugin runs before and after tool calls and chats: it allows, denies or rewrites them. List the points it hooks in `capabilities.hooks`.',
   'prompt-template': "Add templates to `definePromptPlugin`; the type of each template's variables follows from its JSON Schema.",
   context: 'A context plugin returns pieces of text for a query, scored; the host keeps what fits the token budget.',
 };

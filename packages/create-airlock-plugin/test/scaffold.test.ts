@@ -55,6 +55,7 @@ describe('scaffold', () => {
     expect(Object.keys(await caps('auth'))).toEqual(['storage']);
     const provider = await json(join((await scaffold({ dir: join(base, 'p2'), kind: 'provider', id: 'acme-chat' })).dir, 'package.json'));
     expect(provider.airlock.capabilities).toEqual({ http: ['{{ config.baseUrl }}'], env: ['ACME_CHAT_API_KEY'] });
+    expect(await caps('hook')).toEqual({ hooks: ['before-tool-call'] });
   });
 
   it('points the @airlock scope at a private registry in .npmrc, and writes none for the public one', async () => {
@@ -223,8 +224,8 @@ describe('create-airlock-plugin command', () => {
     // directory, an invalid kind then a valid one by number, a bad id then the default, a description
     const a = io(`${dir}\n9\n3\nBad Id\n\nTalks to my backend\n`);
     expect(await main([], a)).toBe(0);
-    expect(a.asked).toContain('Kind — 1) tool  2) auth  3) provider  4) prompt-template  5) context');
-    expect(a.asked).toContain('choose 1–5');
+    expect(a.asked).toContain('Kind — 1) tool  2) auth  3) provider  4) hook  5) prompt-template  6) context');
+    expect(a.asked).toContain('choose 1–6');
     expect(a.asked).toContain('lowercase letters');
     const pkg = await json(join(dir, 'package.json'));
     expect(pkg).toMatchObject({ name: 'asked', description: 'Talks to my backend', airlock: { id: 'asked', kind: 'provider' } });

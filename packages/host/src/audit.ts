@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { openDatabase, transaction, type DatabaseRole, type DatabaseSync } from './storage/database.js';
 
-export type AuditCapability = 'http' | 'filesystem' | 'env' | 'credentials' | 'storage' | 'events' | 'interfaces';
+export type AuditCapability = 'http' | 'filesystem' | 'env' | 'credentials' | 'storage' | 'events' | 'interfaces' | 'hooks';
 
 /** One use of a capability. */
 export interface AuditRecord {
@@ -27,11 +27,12 @@ export interface AuditRecord {
   /** The call it happened in (`tool add_note`, `provider.chat-stream`, `start`), when known. */
   call: string | undefined;
   capability: AuditCapability;
-  /** `GET`, `POST`, `receive` (http); `read`, `write`, `create-directory`, `remove`, `rename` (filesystem); `expose` (env); `get-token`, `signed-in`, `inject` (credentials: `inject` is the host adding a bound credential to a request, its target the origin); `publish` (events); `set`, `delete` (storage: only writes refused by a quota). */
+  /** `GET`, `POST`, `receive` (http); `read`, `write`, `create-directory`, `remove`, `rename` (filesystem); `expose` (env); `get-token`, `signed-in`, `inject` (credentials: `inject` is the host adding a bound credential to a request, its target the origin); `publish` (events); `set`, `delete` (storage: only writes refused by a quota); the hook point (`before-tool-call`…, hooks: a hook's verdict on a call). */
   action: string;
-  /** What it was used on: `https://api.example.com/v1/items` (no query), a file path, a variable name, an auth plugin id, an event topic. */
+  /** What it was used on: `https://api.example.com/v1/items` (no query), a file path, a variable name, an auth plugin id, an event topic, a tool's qualified name or a provider id (hooks). */
   target: string;
-  outcome: 'allowed' | 'refused';
+  /** `rewritten`: a hook let the call go ahead with what it rewrote. */
+  outcome: 'allowed' | 'refused' | 'rewritten';
   /** Why it was refused, or how an allowed use failed. */
   detail: string | undefined;
 }
@@ -41,7 +42,7 @@ export type AuditEntry = Omit<AuditRecord, 'seq' | 'at'> & { at?: number };
 export interface AuditQuery {
   plugin?: string;
   capability?: AuditCapability;
-  outcome?: 'allowed' | 'refused';
+  outcome?: AuditRecord['outcome'];
   /** Epoch milliseconds, inclusive. */
   since?: number;
   until?: number;

@@ -98,6 +98,12 @@ export type ErrorCode =
   | 'CONSENT_REQUIRED'
   /** An update could not be applied; the previous version stays installed. */
   | 'UPDATE_FAILED'
+  /** A hook plugin refused a tool call or chat (before it ran, or its result after): the message gives the hook's reason, `plugin` the hook plugin. */
+  | 'HOOK_DENIED'
+  /** A hook plugin rewrote a tool call's arguments or result, or a chat request or answer, into something the host refuses: not JSON, not valid for the tool's schema or the request's shape, another provider or model, tools not offered, or over the size limit. */
+  | 'HOOK_REWRITE_INVALID'
+  /** A `before` hook failed (returned an error, trapped, timed out, crashed): hooks fail closed, so the call it guards was refused. */
+  | 'HOOK_FAILED'
   /** A grant item (`http <origin>`, `filesystem <path>[:read-write]`, …) is not written as its capability expects. */
   | 'GRANT_ITEM_INVALID'
   /** No loaded prompt-template plugin offers a template by that name (or qualified name). */

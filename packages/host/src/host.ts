@@ -15,10 +15,11 @@ import { EventBus, type PublishedEvent } from './capabilities/events.js';
 import { hostInterfaces } from './capabilities/interfaces.js';
 import { AuthClient } from './kinds/auth.js';
 import { runChatLoop, type ChatLoopOptions, type ChatLoopOutcome } from './chat-loop.js';
-import { chat, chatStream, checkAvailability, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderAvailability, type ProviderInfo } from './kinds/provider.js';
+import { chat, chatStream, checkAvailability, listModels, type ChatOptions, type ChatRequest, type ChatResult, type ChatStreamEvent, type ModelInfo, type ProviderAvailability, type ProviderHandle, type ProviderInfo } from './kinds/provider.js';
 import { invokeTool, type ToolInfo } from './kinds/tool.js';
 import { renderTemplate, type PromptInfo, type RenderedPrompt } from './kinds/prompt-template.js';
 import { approximateTokens, checkContextRequest, gatherContext, type ContextOptions, type ContextResult, type TokenCounter } from './kinds/context.js';
+import { chatStreamThroughHooks, chatThroughHooks, toolCallThroughHooks, type HookContext, type HookedChat, type HookInfo } from './kinds/hook.js';
 import { ThreadLot } from './sandbox/instance.js';
 import type { StorageAdapter } from './storage/adapter.js';
 import { mapErrorStacks } from './source-map.js';
@@ -33,6 +34,7 @@ import { LoadedPlugins } from './loaded-plugins.js';
 import type { CallOptions, HostEvents, HostLimits, HostOptions, LoadInstalledResult, LoadOptions, LoadedPlugin, PluginInfo, PluginMemory, PluginStatus, ToolProgress, TrialResult } from './host-types.js';
 
 export { configDefaults };
+
 export type {
   CallOptions,
   HostEvents,
@@ -47,6 +49,9 @@ export type {
   ToolProgress,
   TrialResult,
 } from './host-types.js';
+
+/** What the hook chain needs to know of a chat with `provider`. */
+const hookedChat = (provider: ProviderHandle, options: ChatOptions): HookedChat => ({ provider: provider.id, defaultModel: provider.info.defaultModel, redact: options.redact ?? true });
 
 /** Events of a trial's monitor: a trial reports to no one. */
 const QUIET = { scrub: (text: string) => text, state: () => {}, failure: () => {}, restarted: () => {} };
@@ -507,6 +512,14 @@ export class Host extends EventEmitter<HostEvents> {
     });
   }
 
+  /**
+   * The loaded hook plugins in the order their hooks run (priority, then id),
+   * with the points each hooks.
+   */
+  hooks(): ({ id: string } & HookInfo)[] {
+    return this.#plugins.hooks.all.map((h) => ({ id: h.id, points: [...h.info.points], priority: h.info.priority }));
+  }
+
   /** The loaded provider plugins. */
   providers(): ProviderInfo[] {
     return this.#plugins.providers();
@@ -557,9 +570,26 @@ export class Host extends EventEmitter<HostEvents> {
     const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', false);
     return inSpan(
       traced,
-      () => this.#masking(() => chat(provider, request, { ...this.#chatOptions(options), trace: traced?.context })),
+      () =>
+        this.#masking(() => {
+          const opts = { ...this.#chatOptions(options), trace: traced?.context };
+          // No hook plugin loaded: nothing more than this one check.
+          const hooks = this.#plugins.hooks;
+          if (hooks.all.length === 0) return chat(provider, request, opts);
+          return chatThroughHooks(hooks, this.#hookContext(options.signal), hookedChat(provider, options), request, (req) => chat(provider, req, opts));
+        }),
       (result, t) => chatAnswered(t, result.finishReason, result.usage),
     );
+  }
+
+  /** What running hooks needs of this host, for one call. */
+  #hookContext(signal: AbortSignal | undefined): HookContext {
+    return {
+      maxBytes: this.#limits.maxMessageBytes,
+      signal,
+      audit: (e) => this.#audit?.record({ ...e, call: `hook ${e.action}`, capability: 'hooks' }),
+      log: (level, message, plugin) => this.#logger({ level, message, plugin }),
+    };
   }
 
   /**
@@ -576,7 +606,13 @@ export class Host extends EventEmitter<HostEvents> {
     this.#assertOpen();
     const provider = this.#plugins.provider(request?.provider);
     const traced = chatSpan(provider.id, request?.model ?? provider.info.defaultModel ?? '', true);
-    const events = this.#maskingStream(chatStream(provider, request, { ...this.#chatOptions(options), trace: traced?.context }));
+    const opts = { ...this.#chatOptions(options), trace: traced?.context };
+    const hooks = this.#plugins.hooks;
+    const source =
+      hooks.all.length === 0
+        ? chatStream(provider, request, opts)
+        : chatStreamThroughHooks(hooks, this.#hookContext(options.signal), hookedChat(provider, options), request, (req) => chatStream(provider, req, opts));
+    const events = this.#maskingStream(source);
     return traced ? spanStream(events, traced) : events;
   }
 
@@ -624,9 +660,10 @@ export class Host extends EventEmitter<HostEvents> {
       }
     });
     const traced = toolSpan(tool.plugin, tool.name);
-    return inSpan(traced, () =>
-      this.#masking(() => invokeTool(loaded.instance, tool, args, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress, trace: traced?.context })),
-    );
+    const run = (a: unknown) => invokeTool(loaded.instance, tool, a, { timeoutMs: this.#capTimeout(options.timeoutMs), signal: options.signal, onProgress: progress, trace: traced?.context });
+    const hooks = this.#plugins.hooks;
+    // No hook plugin loaded: nothing more than this one check.
+    return inSpan(traced, () => this.#masking(() => (hooks.all.length === 0 ? run(args) : toolCallThroughHooks(hooks, this.#hookContext(options.signal), tool, args, run, this.#masked))));
   }
 
   /** Every template of every loaded prompt-template plugin. */

@@ -11,6 +11,7 @@ import type { ContextSource } from './kinds/context.js';
 import type { ProviderHandle, ProviderInfo } from './kinds/provider.js';
 import { ProviderGate } from './kinds/provider-gate.js';
 import type { Loaded } from './plugin-opener.js';
+import { HookChain } from './kinds/hook.js';
 
 export class LoadedPlugins {
   readonly #gates = new WeakMap<object, ProviderGate>();
@@ -19,6 +20,8 @@ export class LoadedPlugins {
   #toolIndex: Map<string, ToolInfo[]> | undefined;
   /** Prompt templates likewise. */
   #promptIndex: Map<string, LoadedPrompt[]> | undefined;
+  /** The loaded hook plugins, in the order they run; rebuilt only when a hook plugin comes or goes. */
+  #hooks = new HookChain();
 
   has(id: string): boolean {
     return this.#byId.has(id);
@@ -40,15 +43,28 @@ export class LoadedPlugins {
   }
 
   set(loaded: Loaded): void {
+    const replaced = this.#byId.get(loaded.info.id);
     this.#byId.set(loaded.info.id, loaded);
     this.#toolIndex = undefined;
     this.#promptIndex = undefined;
+    if (loaded.hook || replaced?.hook) this.#rechain();
   }
 
   delete(id: string): void {
+    const gone = this.#byId.get(id);
     this.#byId.delete(id);
     this.#toolIndex = undefined;
     this.#promptIndex = undefined;
+    if (gone?.hook) this.#rechain();
+  }
+
+  /** The hooks of every loaded hook plugin, by point, in the order they run. */
+  get hooks(): HookChain {
+    return this.#hooks;
+  }
+
+  #rechain(): void {
+    this.#hooks = new HookChain([...this.#byId.values()].flatMap((p) => (p.hook ? [{ id: p.info.id, info: p.hook, caller: p.instance }] : [])));
   }
 
   /** Forget them all; returns what was loaded. */
@@ -57,6 +73,7 @@ export class LoadedPlugins {
     this.#byId.clear();
     this.#toolIndex = undefined;
     this.#promptIndex = undefined;
+    this.#hooks = new HookChain();
     return all;
   }
 

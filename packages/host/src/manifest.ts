@@ -46,6 +46,12 @@ export interface Capabilities {
   events?: { publish?: string[]; subscribe?: string[] };
   /** Interfaces the integrator's host adds (`acme:kb/search`) that the plugin's component imports. */
   interfaces?: string[];
+  /**
+   * For a hook plugin only: the points in the host's work its hooks run at
+   * (`before-tool-call`, `after-tool-call`, `before-chat`, `after-chat`). A
+   * hook sees every tool call or chat request that passes its point.
+   */
+  hooks?: HookPoint[];
 }
 
 /**
@@ -64,6 +70,9 @@ export type CredentialGrant = string | BoundCredential;
 
 /** The auth plugin an entry names. */
 export const credentialPlugin = (entry: CredentialGrant): string => (typeof entry === 'string' ? entry : entry.plugin);
+/** A point in the host's work where hook plugins run (`hook-point` in wit/hook.wit). */
+export type HookPoint = 'before-tool-call' | 'after-tool-call' | 'before-chat' | 'after-chat';
+export const HOOK_POINTS: readonly HookPoint[] = ['before-tool-call', 'after-tool-call', 'before-chat', 'after-chat'];
 
 export interface Limits {
   /** Cap on the plugin's linear memory, in MiB. */
@@ -108,7 +117,7 @@ export interface RequiredEnv {
 /** A plugin id: lowercase letters, digits and dashes, starting with a letter. */
 export const PLUGIN_ID = /^[a-z][a-z0-9-]{0,63}$/;
 const TOP_KEYS = ['id', 'kind', 'component', 'entry', 'contract', 'capabilities', 'limits', 'configSchema', 'requires'];
-const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events', 'interfaces'];
+const CAP_KEYS = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events', 'interfaces', 'hooks'];
 /** An event topic: dot-separated lowercase words (`notes.saved`), at most 128 characters. */
 export const TOPIC = /^(?=.{1,128}$)[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
 /** A topic, or a prefix of topics ending in `.*` (`notes.*`). */
@@ -258,6 +267,10 @@ export function parseManifest(pkg: Json, file = 'package.json'): Manifest {
         else if (typeof range !== 'string' || range.trim() === '' || !semver.validRange(range)) issue(`airlock.requires.${dep}`, `must be a semver range, found ${describe(range)}`);
         else requires[dep] = range;
       }
+  }
+
+  if (capabilities.hooks && kind !== 'hook' && PLUGIN_KINDS.includes(kind as PluginKind)) {
+    issue('airlock.capabilities.hooks', `is for hook plugins only, and this is a ${String(kind)} plugin`, 'Remove `hooks` from the capabilities, or make it a hook plugin (`"kind": "hook"`, built with defineHookPlugin).');
   }
 
   (capabilities.http ?? []).forEach((entry, i) => {
@@ -429,6 +442,10 @@ function parseCapabilities(v: Json, issue: Issue, requiredEnv: RequiredEnv[]): C
       !INTERFACE_ID.test(s) ? 'must be an interface id such as `acme:kb/search` (no version)' : isOwnPackage(s) ? 'is one of the host\'s own packages, which need no grant here' : undefined,
     );
     if (list?.length) caps.interfaces = list;
+  }
+  if (v.hooks !== undefined) {
+    const list = stringList(v.hooks, `${base}.hooks`, issue, (s) => (HOOK_POINTS.includes(s as HookPoint) ? undefined : `is not a hook point; the points are ${HOOK_POINTS.join(', ')}`));
+    if (list?.length) caps.hooks = [...new Set(list)] as HookPoint[];
   }
   if (v.events !== undefined) {
     if (!isObject(v.events)) issue(`${base}.events`, `must be { "publish": [topics], "subscribe": [topics] }, found ${describe(v.events)}`);

@@ -4,7 +4,7 @@
  * are checked; its HTTP broker, storage, credentials, directories (its scratch
  * directory too), environment, quotas, audit records and runtime record are
  * set up; the component is prepared while the worker boots; its tools,
- * prompt templates or provider info are read. The host registers what this returns, or, for a
+ * prompt templates, provider info or hook info are read. The host registers what this returns, or, for a
  * trial, stops it.
  */
 import { AirlockError } from './errors.js';
@@ -27,6 +27,7 @@ import { checkSchema, compileSchema, formatProblems } from './schema.js';
 import { StackMapper, mapErrorStacks } from './source-map.js';
 import { readTools, type ToolInfo } from './kinds/tool.js';
 import { readTemplates, type LoadedPrompt } from './kinds/prompt-template.js';
+import { readHookInfo, type HookInfo } from './kinds/hook.js';
 import type { Logger } from './logger.js';
 import type { SecretMask } from './secrets.js';
 import type { ComponentLoader } from './component-loader.js';
@@ -58,6 +59,8 @@ export interface Loaded {
   prompts: LoadedPrompt[];
   /** For a provider plugin: what it said about itself at load. */
   provider: ProviderInfo | undefined;
+  /** For a hook plugin: where and in which order its hooks run, as it said at load. */
+  hook: HookInfo | undefined;
   http: HttpBroker;
   /** The storage namespace it uses; undefined when it holds no storage grant. */
   namespace: string | undefined;
@@ -255,8 +258,9 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     if (!options.trial) for (const message of warnings) ctx.logger({ level: 'warn', message, plugin: id });
     const provider = manifest.kind === 'provider' ? await readProviderInfo(instance, id) : undefined;
     const prompts = manifest.kind === 'prompt-template' ? await readTemplates(instance, id) : [];
+    const hook = manifest.kind === 'hook' ? await readHookInfo(instance, id, capabilities.hooks) : undefined;
     const info: PluginInfo = { id, name: manifest.name, version: manifest.version, kind: manifest.kind, dir: pluginDir, sha256: component.sha256, contract, capabilities };
-    return { info, manifest, settings, instance, tools, prompts, provider, http, namespace, stacks, monitor, missingEnv, hooks, warnings };
+    return { info, manifest, settings, instance, tools, prompts, provider, hook, http, namespace, stacks, monitor, missingEnv, hooks, warnings };
   } catch (err) {
     await instance.close();
     http.closeAll();

@@ -217,7 +217,7 @@ describe('parseManifest: unknown keys', () => {
 
   it('lists the known capabilities when nothing is close', () => {
     expect(issueAt(pkg({ capabilities: { gpu: true } }), 'airlock.capabilities.gpu').hint).toBe(
-      'Known capabilities: storage, http, env, filesystem, credentials, events, interfaces.',
+      'Known capabilities: storage, http, env, filesystem, credentials, events, interfaces, hooks.',
     );
   });
 });
@@ -303,6 +303,26 @@ describe('parseManifest: interfaces', () => {
     const interfaces = ['acme:kb/search@1.0.0', 'kb', 'wasi:cli/environment', 'airlock:plugin/log'];
     expect(paths(pkg({ capabilities: { interfaces } }))).toEqual(interfaces.map((_, i) => `airlock.capabilities.interfaces[${i}]`));
     expect(issueAt(pkg({ capabilities: { interfaces } }), 'airlock.capabilities.interfaces[2]').message).toContain("is one of the host's own packages");
+  });
+});
+
+describe('parseManifest: hooks', () => {
+  it('reads the hook points of a hook plugin, once each', () => {
+    const m = parseManifest(pkg({ kind: 'hook', capabilities: { hooks: ['before-tool-call', 'after-chat', 'before-tool-call'] } }));
+    expect(m.capabilities.hooks).toEqual(['before-tool-call', 'after-chat']);
+  });
+
+  it('refuses an unknown point, naming the points there are', () => {
+    const issue = issueAt(pkg({ kind: 'hook', capabilities: { hooks: ['before-tool-call', 'before-call'] } }), 'airlock.capabilities.hooks[1]');
+    expect(issue.message).toBe('"before-call" is not a hook point; the points are before-tool-call, after-tool-call, before-chat, after-chat');
+    expect(paths(pkg({ kind: 'hook', capabilities: { hooks: 'before-chat' } }))).toEqual(['airlock.capabilities.hooks']);
+  });
+
+  it('refuses hooks in a plugin of another kind', () => {
+    const issue = issueAt(pkg({ kind: 'tool', capabilities: { hooks: ['before-tool-call'] } }), 'airlock.capabilities.hooks');
+    expect(issue.message).toBe('is for hook plugins only, and this is a tool plugin');
+    expect(issue.hint).toContain('"kind": "hook"');
+    expect(errorOf(pkg({ kind: 'provider', capabilities: { hooks: ['before-chat'] } })).code).toBe('MANIFEST_INVALID');
   });
 });
 

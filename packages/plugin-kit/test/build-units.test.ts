@@ -87,6 +87,13 @@ describe('checkComponentKind', () => {
     expect(none.hint).toBe('Make src/index.ts `export default` a plugin made with defineToolPlugin() from @airlock/sdk.');
   });
 
+  it('knows hook plugins: accepted by their interface, named with defineHookPlugin when mistaken', () => {
+    expect(() => checkComponentKind(exporting(`airlock:plugin/lifecycle@${CONTRACT_VERSION}`, `airlock:plugin/hook@${CONTRACT_VERSION}`), 'hook', 'src/index.ts')).not.toThrow();
+    const err = thrown(() => checkComponentKind(exporting(`airlock:plugin/hook@${CONTRACT_VERSION}`), 'tool', 'src/index.ts'));
+    expect(err.hint).toBe('If it is meant to be a hook plugin, set "kind": "hook" in the "airlock" manifest; otherwise make src/index.ts `export default` a plugin made with defineToolPlugin().');
+    expect(thrown(() => checkComponentKind(exporting(`airlock:plugin/tool@${CONTRACT_VERSION}`), 'hook', 'src/index.ts')).hint).toContain('defineHookPlugin()');
+  });
+
   it('reports bytes that are not a component as COMPONENTIZE_FAILED', () => {
     expect(thrown(() => checkComponentKind(Buffer.from('nonsense'), 'tool', 'src/index.ts')).code).toBe('COMPONENTIZE_FAILED');
   });

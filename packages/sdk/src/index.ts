@@ -15,6 +15,8 @@ export { defineAuthPlugin, AuthError } from './auth.js';
 export type { AuthDefinition, AuthPlugin, AuthErrorCode, AuthStatus, DeviceAuthorization, PollOutcome } from './auth.js';
 export { defineProviderPlugin, ProviderError } from './provider.js';
 export type { ProviderDefinition, ProviderPlugin, ProviderInfoInput, ProviderErrorCode, Availability, ProviderLimits, ChatEvent, ChatRequest, ChatResponse, FinishReason, Message, ModelFeatures, ModelInfo, ProviderInfo, ToolCall, ToolCallDelta, ToolSpec, Usage } from './provider.js';
+export { defineHookPlugin } from './hook.js';
+export type { HookDefinition, HookPlugin, HookVerdict, HookToolCall, HookToolOutcome, HookChatRequest, HookChatResponse, HookMessage, HookInfo, HookPoint } from './hook.js';
 export { env } from './env.js';
 export { fs } from './fs.js';
 export type { DirEntry, FileStat } from './fs.js';

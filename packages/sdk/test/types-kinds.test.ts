@@ -150,3 +150,23 @@ describe('defineToolPlugin', () => {
     });
   });
 });
+
+describe('defineHookPlugin', () => {
+  it('types each hook from the contract and its exports as the generated interface', async () => {
+    const { defineHookPlugin } = await import('../src/index.js');
+    const plugin = defineHookPlugin({
+      beforeToolCall: (call) => {
+        expectTypeOf(call.arguments).toEqualTypeOf<Record<string, unknown>>();
+        return call.risk === 'dangerous' ? { deny: 'no' } : 'allow';
+      },
+      afterChat: async (_provider, _request, response) => ({ rewrite: { ...response, finishReason: 'stop' as const } }),
+    });
+    expectTypeOf(plugin.kind).toEqualTypeOf<'hook'>();
+    type Generated = typeof import('airlock:plugin/hook@0.2.0');
+    expectTypeOf(plugin.exports.info).returns.toEqualTypeOf<ReturnType<Generated['info']>>();
+    expectTypeOf(plugin.exports.beforeToolCall).parameters.toEqualTypeOf<Parameters<Generated['beforeToolCall']>>();
+    expectTypeOf(plugin.exports.afterChat).returns.toEqualTypeOf<ReturnType<Generated['afterChat']> | Promise<ReturnType<Generated['afterChat']>>>();
+    // @ts-expect-error a rewrite of chat must be a chat request
+    defineHookPlugin({ beforeChat: () => ({ rewrite: 42 }) });
+  });
+});

@@ -43,6 +43,9 @@ export function fromHostError(err: unknown): Response {
     }
     case 'PLUGIN_TIMEOUT':
       return openAIError(504, err.message, 'timeout_error', code);
+    case 'HOOK_DENIED':
+      // A hook plugin's policy refused the request: retrying it unchanged will not help.
+      return openAIError(403, err.message, 'permission_error', code);
     case 'PROVIDER_AUTH':
       // The upstream refused the host's credentials: the gateway's problem, not the caller's token.
       return openAIError(500, `${err.message} (the credentials are the Airlock host's: check the provider plugin's sign-in or key)`, 'server_error', code);

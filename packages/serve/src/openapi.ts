@@ -39,7 +39,7 @@ export const OPENAPI = {
         required: ['error'],
         properties: { error: { type: 'object', required: ['message', 'type'], properties: { message: { type: 'string' }, type: { type: 'string' }, code: { type: ['string', 'null'] }, param: { type: ['string', 'null'] } } } },
       },
-      Grant: { type: 'object', description: 'Capabilities granted: storage, http, env, filesystem, credentials, events, interfaces (as in the manifest)', additionalProperties: true },
+      Grant: { type: 'object', description: 'Capabilities granted: storage, http, env, filesystem, credentials, events, interfaces, hooks (as in the manifest)', additionalProperties: true },
       Plugin: {
         type: 'object',
         required: ['id', 'version', 'kind', 'enabled', 'grant', 'loaded', 'tools'],

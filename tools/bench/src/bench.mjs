@@ -29,6 +29,8 @@ const callsOnce = join(benchDir, 'src', 'calls-once.mjs');
 const sandboxOnce = join(benchDir, 'src', 'sandbox-once.mjs');
 const streamOnce = join(benchDir, 'src', 'stream-once.mjs');
 const gatewayOnce = join(benchDir, 'src', 'gateway-once.mjs');
+const hooksOnce = join(benchDir, 'src', 'hooks-once.mjs');
+const redactHookDir = join(benchDir, '..', '..', 'plugins', 'redact-hook');
 const GATEWAY_CALLS = 3_000;
 const GATEWAY_STREAM_CHUNKS = 2_500;
 const providerOpenAIDir = join(benchDir, '..', '..', 'plugins', 'provider-openai');
@@ -270,6 +272,10 @@ async function main() {
     row('Trivial tool (echo), spans recorded: median', fmtUs(results.callEchoTraced.medianUs), 'an OpenTelemetry tracer provider registered (one span per call, dropped at export); none registered costs nothing measurable');
     row('Trivial tool (echo), spans recorded: p99', fmtUs(results.callEchoTraced.p99Us));
     callRows('Small tool (notes.count_words)', results.callNotes);
+    progress(`call latency: echo without and with a hook plugin (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(ECHO_CALLS)} calls each)`);
+    results.callEchoHooked = (await runChild([hooksOnce, join(base, 'hooks'), echoDir, redactHookDir, String(WARMUP_CALLS), String(ECHO_CALLS)])).measurement;
+    row('Trivial tool (echo), hook plugin loaded: median', fmtUs(results.callEchoHooked.with.medianUs), `redact-hook's before- and after-tool-call both allow; without it, same process: ${fmtUs(results.callEchoHooked.without.medianUs)}`);
+    row('Added per hook call: median', fmtUs(results.callEchoHooked.addedPerHookCallUs), `(with − without) / ${results.callEchoHooked.hookCallsPerToolCall} hook calls per tool call`);
 
     // 5. RSS per loaded plugin
     progress(`memory: ${RSS_PLUGINS} copies of the echo plugin in a fresh process`);

@@ -3,11 +3,12 @@
  * refuses to load a plugin whose manifest asks for anything not granted.
  */
 import { AirlockError } from '../errors.js';
-import { configTemplate, type Capabilities, type CredentialGrant, type Manifest } from '../manifest.js';
+import { configTemplate, type Capabilities, type CredentialGrant, type HookPoint, type Manifest } from '../manifest.js';
 import { credentialEntry, credentialsCapability } from './credentials.js';
 import { envCapability } from './env.js';
 import { eventsCapability } from './events.js';
 import { interfacesCapability } from './interfaces.js';
+import { hooksCapability } from './hooks.js';
 import { filesystemCapability } from './filesystem.js';
 import { httpCapability } from './http.js';
 import { CAPABILITY_NAMES, type CapabilityItem, type CapabilityName, type CapabilitySpec, type GrantItem, type ItemOf } from './spec.js';
@@ -62,6 +63,7 @@ export interface CapabilityDiff {
   credentials: CredentialGrant[];
   events: { publish?: string[]; subscribe?: string[] };
   interfaces: string[];
+  hooks: HookPoint[];
 }
 
 /** Each capability's module, which owns its wording, its grant rules and its enforcement. */
@@ -73,6 +75,7 @@ const SPECS: { [N in CapabilityName]: CapabilitySpec<N> } = {
   credentials: credentialsCapability,
   events: eventsCapability,
   interfaces: interfacesCapability,
+  hooks: hooksCapability,
 };
 
 /** The spec of `item`'s capability, typed for that item. */
@@ -95,6 +98,7 @@ export function grantItems(c: Capabilities | CapabilityDiff): GrantItem[] {
     ...(c.credentials ? credentialsCapability.items(c.credentials) : []),
     ...(c.events ? eventsCapability.items(c.events) : []),
     ...(c.interfaces ? interfacesCapability.items(c.interfaces) : []),
+    ...(c.hooks ? hooksCapability.items(c.hooks) : []),
   ];
 }
 
@@ -118,6 +122,7 @@ export function capabilityDiff(asked: Capabilities, granted: Grant): CapabilityD
     credentials: of('credentials').map((i) => (i.inject ? { plugin: i.id, inject: i.inject } : i.id)),
     events: of('events').reduce<CapabilityDiff['events']>((acc, i) => ({ ...acc, [i.direction]: [...(acc[i.direction] ?? []), i.topic] }), {}),
     interfaces: of('interfaces').map((i) => i.id),
+    hooks: of('hooks').map((i) => i.point),
   };
 }
 
@@ -186,7 +191,7 @@ export function effectiveCapabilities(manifest: Manifest, grant: Grant | 'manife
   if (missing.length > 0) {
     throw new AirlockError('CAPABILITY_NOT_GRANTED', `plugin \`${manifest.id}\` asks for ${missing.join(', ')}, which ${missing.length > 1 ? 'were' : 'was'} not granted`, {
       plugin: manifest.id,
-      hint: `Grant it when loading (e.g. \`host.load(dir, { grant: { ${missing[0]!.split(' ')[0]}: … } })\`, or \`grant: 'manifest'\` to accept everything the manifest asks for).`,
+      hint: `Grant it when loading (e.g. \`host.load(dir, { grant: { ${missing[0]!.split(' ')[0]}: … } })\`, or \`grant: 'manifest'\` to accept everything the manifest asks for); for an installed plugin, run \`airlock grant ${manifest.id} ${missing[0]}\`.`,
     });
   }
   const storage = asked.storage && grant.storage ? { ...asked.storage } : undefined;

@@ -3,9 +3,9 @@
  * one wording wherever a grant is shown or edited (install consent, `airlock
  * plugin info`, `airlock grant`, refusals) and the host checks one rule.
  */
-import type { Capabilities } from '../manifest.js';
+import type { Capabilities, HookPoint } from '../manifest.js';
 
-export const CAPABILITY_NAMES = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events', 'interfaces'] as const;
+export const CAPABILITY_NAMES = ['storage', 'http', 'env', 'filesystem', 'credentials', 'events', 'interfaces', 'hooks'] as const;
 export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
 
 /** One thing a grant allows, as `airlock grant <id> <capability> [value]` names it. */
@@ -16,13 +16,14 @@ export type GrantItem =
   | { capability: 'filesystem'; path: string; access: 'read-only' | 'read-write' }
   | { capability: 'credentials'; id: string; inject?: string[] }
   | { capability: 'events'; direction: 'publish' | 'subscribe'; topic: string }
-  | { capability: 'interfaces'; id: string };
+  | { capability: 'interfaces'; id: string }
+  | { capability: 'hooks'; point: HookPoint };
 
 /** One thing a plugin may do, worded for the person deciding whether to allow it. */
 export interface CapabilityItem {
   capability: CapabilityName;
   value: string;
-  /** Network access, environment variables, writable files, another plugin's sign-in. */
+  /** Network access, environment variables, writable files, another plugin's sign-in, a hook on every tool call or chat. */
   risky: boolean;
 }
 

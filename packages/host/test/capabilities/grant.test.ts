@@ -376,3 +376,35 @@ describe('interfaces grants', () => {
     expect(capabilityItems({ interfaces: ['acme:kb/search'] })).toEqual([{ capability: 'interfaces', value: "use the host's acme:kb/search", risky: true }]);
   });
 });
+
+describe('hooks grants', () => {
+  const hooked = (hooks: string[]): Manifest => parseManifest({ name: 'policy', version: '1.0.0', airlock: { kind: 'hook', capabilities: { hooks } } });
+
+  it('name each point, say the exact grant command, and are shown as risky', () => {
+    const m = hooked(['before-tool-call', 'after-chat']);
+    let error: AirlockError | undefined;
+    try {
+      effectiveCapabilities(m, { hooks: ['before-tool-call'] });
+    } catch (e) {
+      error = e as AirlockError;
+    }
+    expect(error?.code).toBe('CAPABILITY_NOT_GRANTED');
+    expect(error?.message).toBe('plugin `policy` asks for hooks after-chat, which was not granted');
+    expect(error?.hint).toContain('`airlock grant policy hooks after-chat`');
+    expect(effectiveCapabilities(m, { hooks: ['after-chat', 'before-tool-call'] }).hooks).toEqual(['before-tool-call', 'after-chat']);
+    expect(capabilityDiff(m.capabilities, { hooks: ['after-chat'] }).hooks).toEqual(['before-tool-call']);
+    const items = capabilityItems({ hooks: ['before-tool-call'] });
+    expect(items).toEqual([{ capability: 'hooks', value: expect.stringContaining('before-tool-call: see and change the arguments of every tool call'), risky: true }]);
+  });
+
+  it('are granted and revoked one point at a time', () => {
+    expect(parseGrantItem('hooks', 'before-chat')).toEqual({ capability: 'hooks', point: 'before-chat' });
+    expect(() => parseGrantItem('hooks', 'before-call')).toThrow('`before-call` is not a hook point; expected hooks <point> (one of before-tool-call, after-tool-call, before-chat, after-chat)');
+    expect(() => parseGrantItem('hooks', undefined)).toThrow('`hooks` needs a value');
+    const added = addToGrant({ hooks: ['before-chat'] }, { capability: 'hooks', point: 'after-chat' });
+    expect(added).toEqual({ grant: { hooks: ['before-chat', 'after-chat'] }, changed: true });
+    expect(addToGrant(added.grant, { capability: 'hooks', point: 'after-chat' }).changed).toBe(false);
+    expect(removeFromGrant(added.grant, { capability: 'hooks', point: 'before-chat' }).grant).toEqual({ hooks: ['after-chat'] });
+    expect(removeFromGrant({ hooks: ['after-chat'] }, { capability: 'hooks', point: 'after-chat' }).grant).toEqual({});
+  });
+});
