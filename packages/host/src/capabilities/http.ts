@@ -222,7 +222,8 @@ interface OpenResponse {
   response: IncomingMessage;
   received: number;
   ended: boolean;
-  waiting: (() => void) | undefined;
+  /** Who waits for this body to change (a blocking read, a poll). */
+  waiting: Set<() => void>;
   error: string | undefined;
   chunks: Buffer[];
   /** Bytes in `chunks`. */
@@ -264,7 +265,9 @@ export class HttpBroker {
       case 'send':
         return this.#send(args[0] as OutgoingRequestData, (context.owners ?? []).filter((o) => o !== undefined), context.call, context.trace);
       case 'read':
-        return this.#read(args[0] as number, args[1] as number);
+        return this.#read(args[0] as number, args[1] as number, args[2] !== false);
+      case 'poll':
+        return this.#poll(args[0] as number[], typeof args[1] === 'number' ? args[1] : undefined);
       case 'drop':
         this.#drop(args[0] as number);
         return { ok: undefined };
@@ -477,11 +480,11 @@ export class HttpBroker {
   }
 
   #track(id: number, response: IncomingMessage, owners: object[], origin: string): void {
-    const open: OpenResponse = { response, received: 0, ended: false, waiting: undefined, error: undefined, chunks: [], buffered: 0, owners };
+    const open: OpenResponse = { response, received: 0, ended: false, waiting: new Set(), error: undefined, chunks: [], buffered: 0, owners };
     const wake = () => {
-      const w = open.waiting;
-      open.waiting = undefined;
-      w?.();
+      const waiting = [...open.waiting];
+      open.waiting.clear();
+      for (const w of waiting) w();
     };
     response.on('data', (chunk: Buffer) => {
       open.received += chunk.length;
@@ -514,15 +517,58 @@ export class HttpBroker {
     this.#open.set(id, open);
   }
 
-  async #read(id: number, max: number): Promise<HostReply> {
+  /** Whether a read of `open` would answer at once: bytes are there, or the body ended or failed (or was dropped). */
+  static #readable(open: OpenResponse | undefined): boolean {
+    return !open || open.chunks.length > 0 || open.ended || open.error !== undefined;
+  }
+
+  /** Wait until one of `opens` changes, or `timeoutMs` passes (never, when undefined). */
+  static #changed(opens: OpenResponse[], timeoutMs: number | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        for (const open of opens) open.waiting.delete(done);
+        resolve();
+      };
+      for (const open of opens) {
+        open.waiting.add(done);
+        open.response.resume();
+      }
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    });
+  }
+
+  /**
+   * `wasi:io/poll` for response bodies: the ids among `ids` a read would
+   * answer at once, waiting until there is one or `timeoutMs` passed (when
+   * it is given; an empty answer then). One round trip however many bodies.
+   */
+  async #poll(ids: number[], timeoutMs: number | undefined): Promise<HostReply> {
+    const ready = () => ids.filter((id) => HttpBroker.#readable(this.#open.get(id)));
+    let now = ready();
+    if (now.length === 0 && timeoutMs !== 0) {
+      await HttpBroker.#changed(ids.map((id) => this.#open.get(id)!), timeoutMs);
+      now = ready();
+    }
+    return { ok: now };
+  }
+
+  /**
+   * Up to `max` bytes of body `id`. A blocking read waits for some; a
+   * non-blocking one (the `read` of wasi:io, which must answer promptly)
+   * answers with what there is, possibly nothing.
+   */
+  async #read(id: number, max: number, wait: boolean): Promise<HostReply> {
     const open = this.#open.get(id);
     if (!open) return { err: { tag: 'closed' } };
-    while (open.chunks.length === 0 && !open.ended && !open.error) {
-      open.response.resume();
-      await new Promise<void>((resolve) => (open.waiting = resolve));
-    }
+    if (wait) while (!HttpBroker.#readable(open)) await HttpBroker.#changed([open], undefined);
     if (open.error) return { err: { tag: 'failed', val: open.error } };
-    if (open.chunks.length === 0) return { err: { tag: 'closed' } };
+    if (open.chunks.length === 0) {
+      if (open.ended) return { err: { tag: 'closed' } };
+      open.response.resume();
+      return { ok: new Uint8Array(0) };
+    }
     // Everything that arrived since the last read, up to `max`, in one answer:
     // a stream of small events costs one round trip per read, not per event.
     const taken: Buffer[] = [];

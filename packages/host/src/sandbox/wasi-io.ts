@@ -42,12 +42,50 @@ export class Pollable {
   }
 }
 
-export function poll(list: Pollable[]): Uint32Array {
+/**
+ * A pollable that becomes ready through I/O the host thread does (a response
+ * body), not at an instant. Its kind answers for a whole list at once
+ * (`pollAll`), so one `poll` is one round trip to the host however many bodies it names.
+ */
+export abstract class IoPollable extends Pollable {
+  constructor() {
+    super(NEVER);
+  }
+  abstract override ready(): boolean;
+  abstract override block(): void;
+}
+
+/** `readyAt` of a pollable no clock makes ready. */
+const NEVER = 0xffff_ffff_ffff_ffffn;
+
+/** How `poll` asks about the I/O pollables of a list: those ready, waiting at most `timeoutMs` (forever when undefined). */
+export type IoPoller = (io: IoPollable[], timeoutMs: number | undefined) => Set<IoPollable>;
+
+/**
+ * wasi:io/poll: the indices of the pollables that are ready, waiting until
+ * one is. Clock pollables are waited for on this thread; I/O ones by asking
+ * the host (`pollIo`) with a timeout up to the next clock deadline, so a
+ * timer still fires while a body is quiet, and a body that gets data ends
+ * the wait before the timer.
+ */
+export function poll(list: Pollable[], pollIo?: IoPoller): Uint32Array {
   if (list.length === 0) throw new Error('poll on an empty list');
-  sleepUntil(list.reduce((min, p) => (p.readyAt < min ? p.readyAt : min), list[0]!.readyAt));
-  const ready: number[] = [];
-  list.forEach((p, i) => p.ready() && ready.push(i));
-  return Uint32Array.from(ready);
+  const io = list.filter((p): p is IoPollable => p instanceof IoPollable);
+  const earliest = list.reduce((min, p) => (p.readyAt < min ? p.readyAt : min), NEVER);
+  if (io.length === 0 || !pollIo) {
+    sleepUntil(earliest);
+    const ready: number[] = [];
+    list.forEach((p, i) => p.ready() && ready.push(i));
+    return Uint32Array.from(ready);
+  }
+  for (;;) {
+    const left = earliest === NEVER ? undefined : Math.max(0, Number(earliest - monotonicNow()) / 1e6);
+    const readyIo = pollIo(io, left);
+    const now = monotonicNow();
+    const ready: number[] = [];
+    list.forEach((p, i) => (p instanceof IoPollable ? readyIo.has(p) : p.readyAt <= now) && ready.push(i));
+    if (ready.length > 0) return Uint32Array.from(ready);
+  }
 }
 
 export class IoError {

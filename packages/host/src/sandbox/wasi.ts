@@ -14,7 +14,7 @@
  * `fetch` rejects).
  */
 import { randomFillSync } from 'node:crypto';
-import { IoError, InputStream, OutputStream, Pollable, closed, monotonicNow, poll, resolutionNs, symbolDispose } from './wasi-io.js';
+import { IoError, IoPollable, InputStream, OutputStream, Pollable, closed, monotonicNow, poll, resolutionNs, symbolDispose, type IoPoller } from './wasi-io.js';
 import { createFilesystem, type FdTable, type Preopen } from './wasi-fs.js';
 
 export interface WasiOptions {
@@ -37,8 +37,13 @@ export interface HttpBridge {
     status: number;
     headers: [string, Uint8Array][];
   };
-  /** Up to `max` bytes of the body; throws `{ tag: 'closed' }` at its end. */
-  read(id: number, max: number): Uint8Array;
+  /**
+   * Up to `max` bytes of the body; throws `{ tag: 'closed' }` at its end.
+   * With `wait` false it answers at once, with no bytes when none have come.
+   */
+  read(id: number, max: number, wait: boolean): Uint8Array;
+  /** The bodies among `ids` a read would answer at once, waiting for one at most `timeoutMs` (forever when undefined). */
+  poll(ids: number[], timeoutMs: number | undefined): number[];
   drop(id: number): void;
 }
 
@@ -176,7 +181,38 @@ class RequestOptions {
   }
 }
 
-/** A response body, read from the host a chunk at a time. */
+/**
+ * Ready when the host holds bytes of the body (or it ended): what the
+ * guest's event loop waits on, so a timer or another body can fire while
+ * this one is quiet. `poll` asks the host about all such bodies at once.
+ */
+export class BodyPollable extends IoPollable {
+  constructor(
+    readonly http: HttpBridge,
+    readonly id: number,
+  ) {
+    super();
+  }
+  override ready(): boolean {
+    return this.http.poll([this.id], 0).length > 0;
+  }
+  override block(): void {
+    this.http.poll([this.id], undefined);
+  }
+  static pollAll(bodies: BodyPollable[], timeoutMs: number | undefined): Set<BodyPollable> {
+    const ready = new Set(bodies[0]!.http.poll(bodies.map((b) => b.id), timeoutMs));
+    return new Set(bodies.filter((b) => ready.has(b.id)));
+  }
+}
+
+/** The bodies of a poll list that are ready (the only I/O pollables there are). */
+const pollBodies: IoPoller = (io, timeoutMs) => BodyPollable.pollAll(io as BodyPollable[], timeoutMs);
+
+/**
+ * A response body, read from the host a chunk at a time: `read` answers at
+ * once, as wasi:io asks (nothing when nothing has come), `blockingRead`
+ * waits, and `subscribe` is ready when a read would return something.
+ */
 class HttpInputStream extends InputStream {
   #open = true;
   constructor(
@@ -186,9 +222,18 @@ class HttpInputStream extends InputStream {
     super();
   }
   override read(len: bigint): Uint8Array {
+    return this.#take(len, false);
+  }
+  override blockingRead(len: bigint): Uint8Array {
+    return this.#take(len, true);
+  }
+  override subscribe(): Pollable {
+    return new BodyPollable(this.http, this.id);
+  }
+  #take(len: bigint, wait: boolean): Uint8Array {
     if (!this.#open) throw closed;
     try {
-      return this.http.read(this.id, Math.min(Number(len), 1 << 20));
+      return this.http.read(this.id, Math.min(Number(len), 1 << 20), wait);
     } catch (e) {
       this.#open = false;
       const err = e as { tag?: string; val?: string };
@@ -362,7 +407,7 @@ export function createWasi(o: WasiOptions): Record<string, unknown> {
     },
     'wasi:random/insecure-seed': { insecureSeed: () => [0n, 0n].map(() => randomFillSync(new BigUint64Array(1))[0]!) },
     'wasi:io/error': { Error: IoError },
-    'wasi:io/poll': { Pollable, poll },
+    'wasi:io/poll': { Pollable, poll: (list: Pollable[]) => poll(list, pollBodies) },
     'wasi:io/streams': { InputStream, OutputStream },
     ...createFilesystem(o.preopens, o.fds),
     'wasi:http/types': {

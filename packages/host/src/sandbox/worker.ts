@@ -248,7 +248,8 @@ function hostImports(): Record<string, unknown> {
     stderr: (bytes) => stderrSink(bytes),
     http: {
       send: (request) => hostCall('http', 'send', [request]) as ReturnType<HttpBridge['send']>,
-      read: (id, max) => hostCall('http', 'read', [id, max]) as Uint8Array,
+      read: (id, max, wait) => hostCall('http', 'read', [id, max, wait]) as Uint8Array,
+      poll: (ids, timeoutMs) => hostCall('http', 'poll', [ids, timeoutMs ?? null]) as number[],
       drop: (id) => void hostCall('http', 'drop', [id]),
     },
   });

@@ -80,6 +80,32 @@ describe('HttpBroker response bodies', () => {
     expect(pieces.length).toBe(Math.ceil(expected.length / 100));
   });
 
+  it('answers a non-blocking read at once (nothing while the body is quiet) and a poll when bytes come or the wait is up', async () => {
+    let send!: () => void;
+    const go = new Promise<void>((resolve) => (send = resolve));
+    const { broker, id } = await setup(async (res) => {
+      res.writeHead(200);
+      res.flushHeaders();
+      await go;
+      res.end('late');
+    });
+    const peek = async () => (await broker.serve('read', [id, 100, false])) as { ok?: Uint8Array; err?: { tag: string } };
+    expect((await peek()).ok).toEqual(new Uint8Array(0));
+    expect(await broker.serve('poll', [[id], 0])).toEqual({ ok: [] });
+    // A poll with a short wait comes back empty when nothing came.
+    expect(await broker.serve('poll', [[id], 5])).toEqual({ ok: [] });
+    // A poll without a limit waits for the bytes.
+    const waiting = broker.serve('poll', [[id], null]);
+    send();
+    expect(await waiting).toEqual({ ok: [id] });
+    while (!broker.held(id)?.ended) await new Promise((resolve) => setImmediate(resolve));
+    expect(Buffer.from((await peek()).ok!).toString()).toBe('late');
+    expect((await peek()).err).toEqual({ tag: 'closed' });
+    // A body the plugin dropped is ready: a read says it is closed.
+    broker.serve('drop', [id]);
+    expect(await broker.serve('poll', [[id], null])).toEqual({ ok: [id] });
+  });
+
   it('stops reading from the socket when the plugin does not read', async () => {
     const chunk = Buffer.alloc(64 * 1024, 120);
     const { broker, id, read } = await setup((res) => {

@@ -9,6 +9,8 @@ function wasi() {
   const out: string[] = [];
   const err: string[] = [];
   const sent: unknown[] = [];
+  /** The fake body: whether its bytes have come, and the timeouts polls were given. */
+  const body = { arrived: true, polls: [] as (number | undefined)[] };
   const api = createWasi({
     args: ['demo'],
     env: { ONLY_THIS: '1' },
@@ -20,16 +22,30 @@ function wasi() {
         if (request.authority === 'denied.example.com') throw { tag: 'HTTP-request-denied' };
         return { id: 7, status: 201, headers: [['content-type', new TextEncoder().encode('text/plain')]] };
       },
-      read(id, max) {
+      read(id, max, wait) {
         if (id !== 7 || max < 2) throw { tag: 'closed' };
+        if (!body.arrived && !wait) return new Uint8Array(0);
         return new TextEncoder().encode('ok');
+      },
+      poll(ids, timeoutMs) {
+        body.polls.push(timeoutMs);
+        return body.arrived ? ids : [];
       },
       drop() {},
     },
     preopens: [],
     fds: createFdTable(),
   }) as unknown as Api;
-  return { api, out, err, sent };
+  return { api, out, err, sent, body };
+}
+
+/** A response to a GET of https://api.example.com/, through the WASI layer. */
+function respond(api: Api): { read(n: bigint): Uint8Array; blockingRead(n: bigint): Uint8Array; subscribe(): Pollable } {
+  const http = api['wasi:http/types'] as unknown as { Fields: new () => unknown; OutgoingRequest: new (f: unknown) => { setAuthority(a: string): void } };
+  const request = new http.OutgoingRequest(new http.Fields());
+  request.setAuthority('api.example.com');
+  const future = api['wasi:http/outgoing-handler']!.handle!(request as never) as { get(): { val: { val: { consume(): { stream(): never } } } } };
+  return future.get().val.val.consume().stream();
 }
 
 describe('createWasi', () => {
@@ -107,6 +123,28 @@ describe('createWasi', () => {
     const ready = api['wasi:io/poll']!.poll!([later, soon] as never) as Uint32Array;
     expect(Array.from(ready)).toEqual([1]);
     expect(soon.ready()).toBe(true);
+  });
+
+  it('reads a body without blocking (nothing until bytes come), and polls it beside a timer in one host call', () => {
+    const { api, body } = wasi();
+    const stream = respond(api);
+    body.arrived = false;
+    expect(stream.read(100n)).toEqual(new Uint8Array(0));
+    const quiet = stream.subscribe();
+    expect(quiet.ready()).toBe(false);
+    // The body is quiet, so the timer fires: the host was asked once, with the time left to it.
+    const clock = api['wasi:clocks/monotonic-clock']!;
+    const timer = clock.subscribeDuration!(1_000_000n as never) as Pollable;
+    body.polls.length = 0;
+    expect(Array.from(api['wasi:io/poll']!.poll!([quiet, timer] as never) as Uint32Array)).toEqual([1]);
+    expect(body.polls.length).toBeGreaterThanOrEqual(1);
+    expect(body.polls[0]).toBeLessThanOrEqual(1);
+    // Bytes come: the body is ready, and a read returns them.
+    body.arrived = true;
+    const far = clock.subscribeDuration!(10n ** 12n as never) as Pollable;
+    expect(Array.from(api['wasi:io/poll']!.poll!([far, quiet] as never) as Uint32Array)).toEqual([1]);
+    expect(new TextDecoder().decode(stream.read(100n))).toBe('ok');
+    expect(new TextDecoder().decode(stream.blockingRead(100n))).toBe('ok');
   });
 
   it('gives random bytes of the asked length', () => {
