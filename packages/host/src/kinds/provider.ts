@@ -364,6 +364,8 @@ async function* runStream(p: ProviderHandle, request: WitRequest, model: string,
         return;
       }
       for (const event of events) {
+        // A batch is many events: an abort takes effect at the next one, not after the batch.
+        options.signal?.throwIfAborted();
         if (event.tag === 'done') {
           ended = true;
           yield { type: 'done', finishReason: event.val, provider: p.id, model, redactions };
