@@ -40,7 +40,9 @@ declare module 'airlock:plugin/credentials@0.2.0' {
    */
   export type CredentialError = CredentialErrorDenied | CredentialErrorNotSignedIn | CredentialErrorUnavailable;
   /**
-   * The plugin holds no credentials grant for that auth plugin.
+   * The plugin holds no credentials grant for that auth plugin, or (for
+   * `get-token`) holds it bound to origins, so the host adds it to the
+   * plugin's requests to those origins instead. The text says which.
    */
   export interface CredentialErrorDenied {
     tag: 'denied',
