@@ -213,7 +213,7 @@ describe('create-airlock-plugin command', () => {
     expect(a.err).toContain('--kind is required');
     const b = io();
     expect(await main([join(base, 'n'), '--kind', 'widget'], b)).toBe(2);
-    expect(b.err).toContain('--kind must be one of tool, auth, provider, prompt-template, context');
+    expect(b.err).toContain('--kind must be one of tool, auth, provider, hook, prompt-template, context');
     const c = io();
     expect(await main(['--bogus'], c)).toBe(2);
     expect(await readdir(base)).toEqual([]);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '@airlock/host';
+import { CONTRACT_VERSION } from '@airlock/wit';
 import { capabilityVariant } from '@airlock/test-utils';
 
 const fixture = new URL('../fixtures/misbehaving', import.meta.url).pathname;
@@ -69,7 +70,7 @@ describe('storage and credentials from a hostile plugin', () => {
     const dir = await variant('keeper', { storage: { quotaBytes: 4096 } });
     const trial = await host.trial(dir, { grant: 'manifest' });
     expect(trial).toMatchObject({ manifest: { id: 'keeper', kind: 'tool' }, sha256: before.find((p) => p.id === 'keeper')!.sha256, capabilities: { storage: { quotaBytes: 4096 } } });
-    expect(trial.contract).toMatch(/^0\.1\./);
+    expect(trial.contract).toBe(CONTRACT_VERSION);
     expect(host.plugins()).toEqual(before);
     // The trial wrote nothing to the loaded copy's data, and the loaded copy still serves.
     expect(await storage('keeper', { op: 'get', key: 'secret' })).toEqual({ value: 10 });
