@@ -100,16 +100,34 @@ export interface ProviderPlugin {
     models(): Promise<ModelInfo[]>;
     isAvailable(): Promise<Availability>;
     chat(request: ChatRequest): Promise<ChatResponse>;
-    /** `options.lookahead: false` is for builds against contract 0.1 (see ChatStream). */
-    streamChat(request: ChatRequest, options?: { lookahead?: boolean }): Promise<object>;
-    ChatStream: new (events: AsyncIterator<ChatEvent | readonly ChatEvent[]>, options?: { lookahead?: boolean }) => object;
+    /** `options` are for builds against contract 0.1 and for tests (see StreamOptions); the host passes none. */
+    streamChat(request: ChatRequest, options?: StreamOptions): Promise<object>;
+    ChatStream: new (events: AsyncIterator<ChatEvent | readonly ChatEvent[]>, options?: StreamOptions) => object;
   };
   /** The hooks; the build exports them as the component's `lifecycle` interface. */
   readonly lifecycle: LifecycleExports;
 }
 
+/** How the `chat-stream` resource gathers events; the defaults are what the host gets. */
+export interface StreamOptions {
+  /** false: one event per `next`, never asking the producer for more than was handed over (a build for contract 0.1). Default true. */
+  lookahead?: boolean;
+  /** Longest a batch gathers after its first event. Default 2 ms. */
+  maxBatchMs?: number;
+}
+
 /** Most events one `next` carries, so one answer to the host stays small. */
 const MAX_BATCH = 256;
+/**
+ * Longest a batch gathers after its first event, so that under a flood of
+ * ready events the first of them still reaches the caller within a couple of
+ * milliseconds (the host answers the first token, not the 256th).
+ */
+const MAX_BATCH_MS = 2;
+const clock: () => number = (() => {
+  const perf = (globalThis as { performance?: { now(): number } }).performance;
+  return perf ? () => perf.now() : () => Date.now();
+})();
 const NOT_READY = Symbol('not ready');
 
 /**
@@ -151,8 +169,8 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
   /**
    * The `chat-stream` resource. `next` waits for one event (or array of
    * events), then takes every further one the iterator has ready without
-   * waiting for the backend, at most 256 (the rest of an array waits for the
-   * next call); the
+   * waiting for the backend, at most 256 and for at most 2 ms (the rest of an
+   * array waits for the next call); the
    * step it did not wait for is kept for the next call (so the producer runs
    * at most one event ahead; `cancel` waits for that step before `return()`).
    * An error after some events comes with the call after them. `[]` after
@@ -167,9 +185,11 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
     #carried: ChatEvent[] = [];
     #failure: { error: unknown } | undefined;
     readonly #lookahead: boolean;
-    constructor(events: AsyncIterator<ChatEvent | readonly ChatEvent[]>, options: { lookahead?: boolean } = {}) {
+    readonly #maxBatchMs: number;
+    constructor(events: AsyncIterator<ChatEvent | readonly ChatEvent[]>, options: StreamOptions = {}) {
       this.#events = events;
       this.#lookahead = options.lookahead ?? true;
+      this.#maxBatchMs = options.maxBatchMs ?? MAX_BATCH_MS;
     }
     async next(): Promise<ChatEvent[]> {
       const events = this.#events;
@@ -186,6 +206,7 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
       try {
         let step: IteratorResult<ChatEvent | readonly ChatEvent[]> | typeof NOT_READY = await (this.#pending ?? events.next());
         this.#pending = undefined;
+        const until = clock() + this.#maxBatchMs;
         while (step !== NOT_READY && !step.done) {
           if (Array.isArray(step.value)) batch = batch.length === 0 ? [...(step.value as readonly ChatEvent[])] : batch.concat(step.value as readonly ChatEvent[]);
           else batch.push(step.value as ChatEvent);
@@ -193,6 +214,8 @@ export function defineProviderPlugin(definition: ProviderDefinition): ProviderPl
             this.#carried = batch.splice(limit);
             return batch;
           }
+          // Long enough: hand these over now, and ask for more when the host does.
+          if (batch.length > 0 && clock() >= until) return batch;
           const following = events.next();
           if (batch.length === 0) {
             // An empty array: nothing to hand over yet, so wait for the producer.

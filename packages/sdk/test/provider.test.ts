@@ -66,7 +66,8 @@ describe('defineProviderPlugin', () => {
         yield { tag: 'done', val: 'stop' } as ChatEvent;
       },
     });
-    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
+    // No time cap: on a busy machine 2 ms can pass between two ready events.
+    const stream = (await plugin.exports.streamChat(request, { maxBatchMs: Infinity })) as { next(): Promise<ChatEvent[]> };
     expect(await stream.next()).toEqual([
       { tag: 'text-delta', val: 'a' },
       { tag: 'done', val: 'stop' },
@@ -86,7 +87,7 @@ describe('defineProviderPlugin', () => {
         yield { tag: 'text-delta', val: 'c' } as ChatEvent;
       },
     });
-    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
+    const stream = (await plugin.exports.streamChat(request, { maxBatchMs: Infinity })) as { next(): Promise<ChatEvent[]> };
     expect(await stream.next()).toEqual([
       { tag: 'text-delta', val: 'a' },
       { tag: 'text-delta', val: 'b' },
@@ -97,16 +98,22 @@ describe('defineProviderPlugin', () => {
     expect(await stream.next()).toEqual([]);
   });
 
+  /** Every batch of `stream` until the empty one that ends it. */
+  async function batches(stream: { next(): Promise<ChatEvent[]> }): Promise<ChatEvent[][]> {
+    const all: ChatEvent[][] = [];
+    for (let b = await stream.next(); b.length > 0; b = await stream.next()) all.push(b);
+    return all;
+  }
+
   it('caps a batch at 256 events', async () => {
     const plugin = provider({
       async *streamChat() {
         for (let i = 0; i < 300; i++) yield { tag: 'text-delta', val: String(i) } as ChatEvent;
       },
     });
-    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
-    expect((await stream.next()).length).toBe(256);
-    expect((await stream.next()).length).toBe(44);
-    expect(await stream.next()).toEqual([]);
+    const all = await batches((await plugin.exports.streamChat(request, { maxBatchMs: Infinity })) as { next(): Promise<ChatEvent[]> });
+    expect(all.map((b) => b.length)).toEqual([256, 44]);
+    expect(all.flat().map((e) => e.val)).toEqual(Array.from({ length: 300 }, (_, i) => String(i)));
   });
 
   it('takes a yielded array as the events it holds, carrying past 256 into the next call, and waits past an empty one', async () => {
@@ -119,19 +126,32 @@ describe('defineProviderPlugin', () => {
         yield Array.from({ length: 300 }, (_, i) => text(String(i)));
       },
     });
-    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]> };
-    const first = await stream.next();
-    expect(first.slice(0, 3)).toEqual([text('a'), text('b'), text('c')]);
-    expect(first).toHaveLength(256);
-    const second = await stream.next();
-    expect(second).toHaveLength(303 - 256);
-    expect(second.at(-1)).toEqual(text('299'));
-    expect(await stream.next()).toEqual([]);
+    const all = await batches((await plugin.exports.streamChat(request, { maxBatchMs: Infinity })) as { next(): Promise<ChatEvent[]> });
+    expect(all.flat()).toEqual([text('a'), text('b'), text('c'), ...Array.from({ length: 300 }, (_, i) => text(String(i)))]);
+    // The array of 300 came in one step: it fills the batch to the cap, and the rest waits for the next call.
+    expect(all.map((b) => b.length)).toEqual([256, 47]);
     // Without lookahead (a 0.1 build) an array is handed over one event per call.
     const single = (await plugin.exports.streamChat(request, { lookahead: false })) as { next(): Promise<ChatEvent[]> };
     expect(await single.next()).toEqual([text('a')]);
     expect(await single.next()).toEqual([text('b')]);
     expect(await single.next()).toEqual([text('c')]);
+  });
+
+  it('hands a batch over once it has gathered for maxBatchMs, without waiting for the producer\'s next step', async () => {
+    let made = 0;
+    const plugin = provider({
+      async *streamChat() {
+        for (;;) {
+          made++;
+          yield { tag: 'text-delta', val: '.' } as ChatEvent;
+        }
+      },
+    });
+    // With no time at all to gather, every batch is the one event it waited for.
+    const stream = (await plugin.exports.streamChat(request, { maxBatchMs: 0 })) as { next(): Promise<ChatEvent[]> };
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: '.' }]);
+    expect(await stream.next()).toEqual([{ tag: 'text-delta', val: '.' }]);
+    expect(made).toBe(2);
   });
 
   it('takes one event per next without lookahead (a build for contract 0.1)', async () => {
@@ -166,7 +186,7 @@ describe('defineProviderPlugin', () => {
         }
       },
     });
-    const stream = (await plugin.exports.streamChat(request)) as { next(): Promise<ChatEvent[]>; cancel(): Promise<void> };
+    const stream = (await plugin.exports.streamChat(request, { maxBatchMs: Infinity })) as { next(): Promise<ChatEvent[]>; cancel(): Promise<void> };
     expect(await stream.next()).toEqual([{ tag: 'text-delta', val: 'a' }]);
     const cancelled = stream.cancel();
     release();
