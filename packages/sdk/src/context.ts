@@ -3,7 +3,7 @@
  * `context` export of the contract, wrapping every call so nothing it throws
  * can trap the plugin.
  */
-import { toToolError } from './errors.js';
+import { failWithToolError } from './errors.js';
 import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 
 /** What the host asks for. */
@@ -55,10 +55,6 @@ export interface ContextPlugin {
  * });
  */
 export function defineContextPlugin(plugin: ContextDefinition & LifecycleHooks): ContextPlugin {
-  const fail = (e: unknown): never => {
-    // A thrown Error would trap the component: throw the WIT error record instead.
-    throw toToolError(e);
-  };
   return {
     kind: 'context',
     lifecycle: lifecycleExports(plugin),
@@ -66,9 +62,9 @@ export function defineContextPlugin(plugin: ContextDefinition & LifecycleHooks):
       retrieve: (request) => {
         try {
           const items = plugin.retrieve({ query: request.query, budgetTokens: request.budgetTokens, maxItems: request.maxItems });
-          return items instanceof Promise ? items.then(toItems).catch(fail) : toItems(items);
+          return items instanceof Promise ? items.then(toItems).catch(failWithToolError) : toItems(items);
         } catch (e) {
-          return fail(e);
+          return failWithToolError(e);
         }
       },
     },

@@ -58,6 +58,16 @@ export function toToolError(thrown: unknown): { code: string; message: string; d
   return { code: 'error', message, details };
 }
 
+/**
+ * Throw the WIT `tool-error` record for `thrown`: what an export whose
+ * result errs with that record throws (a thrown Error would trap the
+ * component). Used by the tool, prompt-template and context kinds.
+ */
+export function failWithToolError(thrown: unknown): never {
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the WIT `result` error case is the record itself
+  throw toToolError(thrown);
+}
+
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);

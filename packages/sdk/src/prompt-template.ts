@@ -5,7 +5,7 @@
  * template throws can trap the plugin.
  */
 import type { FromSchema, ObjectSchema } from './schema.js';
-import { ToolError, toToolError } from './errors.js';
+import { ToolError, failWithToolError } from './errors.js';
 import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 
 const TEMPLATE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -69,10 +69,6 @@ export function definePromptPlugin<const T extends Record<string, ObjectSchema>>
   for (const name of Object.keys(templates)) {
     if (!TEMPLATE_NAME.test(name)) throw new Error(`template name ${JSON.stringify(name)} must match ${TEMPLATE_NAME}`);
   }
-  const fail = (e: unknown): never => {
-    // A thrown Error would trap the component: throw the WIT error record instead.
-    throw toToolError(e);
-  };
   return {
     kind: 'prompt-template',
     lifecycle: lifecycleExports(plugin),
@@ -83,9 +79,9 @@ export function definePromptPlugin<const T extends Record<string, ObjectSchema>>
           const template = Object.hasOwn(templates, name) ? templates[name] : undefined;
           if (!template) throw new ToolError('not-found', `this plugin has no template named ${name}`);
           const rendered = (template.render as (v: unknown) => ReturnType<TemplateDefinition['render']>)(JSON.parse(variables));
-          return rendered instanceof Promise ? rendered.then(toMessages).catch(fail) : toMessages(rendered);
+          return rendered instanceof Promise ? rendered.then(toMessages).catch(failWithToolError) : toMessages(rendered);
         } catch (e) {
-          return fail(e);
+          return failWithToolError(e);
         }
       },
     },

@@ -4,7 +4,7 @@
  * contract, wrapping every call so nothing a tool throws can trap the plugin.
  */
 import type { FromSchema, ObjectSchema } from './schema.js';
-import { ToolError, toToolError } from './errors.js';
+import { ToolError, failWithToolError } from './errors.js';
 import { lifecycleExports, type LifecycleExports, type LifecycleHooks } from './lifecycle.js';
 
 export type RiskLevel = 'read-only' | 'write' | 'risky' | 'dangerous';
@@ -79,10 +79,6 @@ export function defineToolPlugin(plugin: { tools: readonly AnyTool[] } & Lifecyc
     if (byName.has(t.name)) throw new Error(`two tools are named ${t.name}`);
     byName.set(t.name, t);
   }
-  const fail = (e: unknown): never => {
-    // A thrown Error would trap the component: throw the WIT error record instead.
-    throw toToolError(e);
-  };
   return {
     kind: 'tool',
     lifecycle: lifecycleExports(plugin),
@@ -95,7 +91,7 @@ export function defineToolPlugin(plugin: { tools: readonly AnyTool[] } & Lifecyc
           if (!tool) throw new ToolError('unknown-tool', `this plugin has no tool named ${name}`);
           const result = (tool.run as (a: unknown) => unknown)(JSON.parse(args));
           return result instanceof Promise ? result.then(toJson) : toJson(result);
-        }, fail),
+        }, failWithToolError),
     },
   };
 }
