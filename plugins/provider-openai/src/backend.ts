@@ -47,6 +47,25 @@ function authorization(s: Settings): string {
   }
 }
 
+/**
+ * Whether a request could be authenticated now, decided without a network
+ * call (the host may ask often): a key in the environment, or a sign-in the
+ * host can broker. The reason says what to do when not.
+ */
+export function availability(s: Settings): { available: boolean; reason?: string } {
+  const key = s.auth === 'credentials' ? undefined : env.get(API_KEY_ENV);
+  if (key) return { available: true };
+  if (s.auth === 'api-key') return { available: false, reason: `${API_KEY_ENV} is not set, or not granted to this plugin` };
+  const how = s.auth === 'auto' ? `set ${API_KEY_ENV}, or sign in` : 'sign in';
+  try {
+    return credentials.signedIn(AUTH_PLUGIN) ? { available: true } : { available: false, reason: `not signed in: ${how} with \`airlock auth login ${AUTH_PLUGIN}\`` };
+  } catch (e) {
+    if (!(e instanceof HostError)) throw e;
+    if (e.code === 'denied') return { available: false, reason: `no credentials: ${s.auth === 'auto' ? `set ${API_KEY_ENV}, or ` : ''}grant this plugin credentials from ${AUTH_PLUGIN}` };
+    return { available: false, reason: `no credentials: ${e.message}` };
+  }
+}
+
 declare function setTimeout(f: () => void, ms: number): unknown;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

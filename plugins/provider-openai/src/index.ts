@@ -7,7 +7,7 @@
  * reading, which closes the connection to the backend.
  */
 import { defineProviderPlugin, ProviderError, type ChatEvent, type ChatRequest, type FinishReason, type ModelInfo } from '@airlock/sdk';
-import { send, settings } from './backend.js';
+import { availability, send, settings } from './backend.js';
 import { SseParser } from './sse.js';
 import { chunkEvents, fromWire, toWire, type WireChunk, type WireCompletion } from './wire.js';
 
@@ -71,6 +71,8 @@ export default defineProviderPlugin({
     const host = new URL(s.baseUrl).host;
     return { displayName: host === 'api.openai.com' ? 'OpenAI' : `OpenAI-compatible (${host})`, defaultModel: s.defaultModel };
   },
+  // Configured and signed in? (No network call: a backend that is down shows in the requests' errors.)
+  isAvailable: () => availability(settings()),
   models: async (): Promise<ModelInfo[]> => {
     const body = await json<{ data?: { id?: unknown }[] }>(await send(settings(), 'GET', '/models'));
     return (body.data ?? []).flatMap((m) => (typeof m.id === 'string' ? [{ id: m.id, features: { streaming: true, tools: true } }] : []));

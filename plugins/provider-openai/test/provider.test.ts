@@ -75,6 +75,7 @@ describe('models and chat', () => {
     await serve({ models: ['gpt-4o-mini', 'local-llama'] });
     const t = await start();
     expect(t.host.providers()).toEqual([{ id: 'provider-openai', displayName: 'OpenAI', defaultModel: 'gpt-4o-mini', limits: {} }]);
+    expect(await t.host.checkProviders()).toEqual([{ provider: 'provider-openai', available: true, reason: undefined }]);
     expect((await t.models()).map((m) => [m.id, m.features.streaming, m.features.tools])).toEqual([
       ['gpt-4o-mini', true, true],
       ['local-llama', true, true],
@@ -358,11 +359,16 @@ describe('credentials', () => {
 
   it('uses a token brokered from auth-device-flow when no key is set', async () => {
     const t = await brokered({ grantCredentials: true });
+    // The health check says so before a request is tried.
+    expect(await t.host.checkProviders('provider-openai')).toEqual([
+      { provider: 'provider-openai', available: false, reason: 'not signed in: set OPENAI_API_KEY, or sign in with `airlock auth login auth-device-flow`' },
+    ]);
     const before = await rejection(t.chat(ask('x')));
     expect(before.code).toBe('PROVIDER_AUTH');
     expect(before.message).toContain('airlock auth login auth-device-flow');
 
     expect(await t.deviceLogin({ plugin: 'auth-device-flow' })).toMatchObject({ signedIn: true });
+    expect((await t.host.checkProviders('provider-openai'))[0]).toMatchObject({ available: true });
     const result = await t.chat(ask('signed in'));
     expect(result.message.content).toBe('You said: signed in');
     const token = (await t.host.auth('auth-device-flow').token()).accessToken;
@@ -372,6 +378,7 @@ describe('credentials', () => {
   it('gets no token without the credentials grant', async () => {
     const t = await brokered({ grantCredentials: false });
     await t.deviceLogin({ plugin: 'auth-device-flow' });
+    expect((await t.host.checkProviders('provider-openai'))[0]).toEqual({ provider: 'provider-openai', available: false, reason: 'no credentials: set OPENAI_API_KEY, or grant this plugin credentials from auth-device-flow' });
     const err = await rejection(t.chat(ask('x')));
     expect(err.code).toBe('PROVIDER_AUTH');
     expect(err.message).toContain('grant this plugin credentials from auth-device-flow');
@@ -381,6 +388,7 @@ describe('credentials', () => {
   it('refuses credentials mode without the key even when one is set, and api-key mode without a key', async () => {
     await serve();
     const keyOnly = await start({ env: {}, config: { auth: 'api-key' } });
+    expect((await keyOnly.host.checkProviders())[0]).toEqual({ provider: 'provider-openai', available: false, reason: 'OPENAI_API_KEY is not set, or not granted to this plugin' });
     expect((await rejection(keyOnly.chat(ask('x')))).message).toContain('OPENAI_API_KEY is not set, or not granted');
   });
 });
