@@ -38,7 +38,13 @@ describe('airlock chat', () => {
     expect(await main(chat('hi'), io)).toBe(0);
     expect(io.out).toBe('echo: hi\n');
     expect(io.err).toMatch(/^\r\x1b\[2K\x1b\[2m⠋\x1b\[22m Thinking… 0:00/);
-    expect(io.err).toContain('\r\x1b[2K\x1b[2m1 prompt + 2 completion tokens · stop\x1b[22m\n');
+    // Every spinner frame starts a line: one it cleared, or the line below a log line of the plugin
+    // (its stream can end, and log, in the same batch as its last events, so that line may come).
+    expect(io.err).not.toMatch(/(?<!\r\x1b\[2K|\n)\x1b\[2m\S\x1b\[22m Thinking…/);
+    // The spinner's line is cleared after its last frame, and the usage line starts a line.
+    const lastFrame = io.err.lastIndexOf(' Thinking…');
+    expect(io.err.indexOf('\r\x1b[2K', lastFrame)).toBeGreaterThan(lastFrame);
+    expect(io.err).toMatch(/(?:\r\x1b\[2K|\n)\x1b\[2m1 prompt \+ 2 completion tokens · stop\x1b\[22m\n$/);
   });
 
   it('reads the prompt from stdin for -', async () => {
