@@ -14,12 +14,14 @@ import { authorFlow, outsideWorkspace, passedTests, run, workspaceRoot, type Run
 let base: string;
 let registry: Registry;
 
+// Publishing packs every public package (each builds in its prepack): minutes on a busy
+// 2-core machine, and more as the workspace grows, so its deadline is one no busy machine reaches.
 beforeAll(async () => {
   base = await outsideWorkspace('airlock-author-');
   expect(relative(workspaceRoot, base).startsWith('..')).toBe(true);
   registry = await startRegistry();
   await publishWorkspace(registry.url);
-});
+}, 900_000);
 afterAll(async () => {
   await registry?.close();
   await rm(base, { recursive: true, force: true });
