@@ -16,6 +16,8 @@ let port: number;
 let otherPort: number;
 const seen: string[] = [];
 const held: import('node:http').ServerResponse[] = [];
+/** 600 kB of text that differs along its length, so a lost, repeated or reordered piece shows. */
+const LARGE = Array.from({ length: 60_000 }, (_, i) => String(i % 1_000_000_000).padStart(9, '0')).join('\n');
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -35,6 +37,17 @@ beforeAll(async () => {
     if (req.url === '/redirect-in') return res.writeHead(302, { location: '/hello' }).end();
     if (req.url === '/redirect-out') return res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/secret` }).end();
     if (req.url === '/big') return res.writeHead(200).end('x'.repeat(5000));
+    if (req.url === '/large') {
+      // Pieces of uneven size, many times what the ring the plugin reads holds: the
+      // body passes through the ring, and what waits beyond it on the host.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      for (let at = 0; at < LARGE.length; ) {
+        const n = 1 + ((at * 7919) % 70_000);
+        res.write(LARGE.slice(at, at + n));
+        at += n;
+      }
+      return res.end();
+    }
     // Never answers: the request is held until the test lets it go.
     if (req.url === '/hang') return void held.push(res);
     res.writeHead(404).end();
@@ -111,6 +124,13 @@ describe('outbound HTTP through the gate', () => {
     expect(outside.result.rejected).toBe(true);
     expect(denials(outside.logs)).toEqual([`denied GET http://127.0.0.1:${otherPort}: the plugin holds no http grant for it`]);
     expect(seen.slice(before)).toEqual(['GET /redirect-out']);
+  });
+
+  it('hands a large body over whole and in order, however the server cuts it', async () => {
+    const { result } = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/large`);
+    expect(result).toMatchObject({ status: 200 });
+    expect(result.text!.length).toBe(LARGE.length);
+    expect(result.text === LARGE).toBe(true);
   });
 
   it('caps the response body', async () => {

@@ -29,6 +29,7 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
+import { BodyRing, RingState, ringBytesFor } from '../sandbox/body-ring.js';
 import { credentialRefusal, httpAddressRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
 import type { QuotaMeter } from '../quotas.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
@@ -225,9 +226,14 @@ interface OpenResponse {
   /** Who waits for this body to change (a blocking read, a poll). */
   waiting: Set<() => void>;
   error: string | undefined;
+  /** The body's bytes as the plugin's thread reads them (see body-ring.ts). */
+  ring: BodyRing;
+  /** What arrived beyond the ring's room, oldest first. */
   chunks: Buffer[];
   /** Bytes in `chunks`. */
   buffered: number;
+  /** Whether the host waits for the plugin's thread to make room in the ring. */
+  refilling: boolean;
   /** Who made the request: the instance, and the scope of the call (a chat stream) when it has one. */
   owners: object[];
 }
@@ -283,7 +289,7 @@ export class HttpBroker {
    */
   held(id: number): { bytes: number; ended: boolean; paused: boolean } | undefined {
     const open = this.#open.get(id);
-    return open && { bytes: open.buffered, ended: open.ended, paused: open.response.isPaused() };
+    return open && { bytes: open.buffered + open.ring.used(), ended: open.ended, paused: open.response.isPaused() };
   }
 
   /** Abort every request in flight (the plugin stopped). */
@@ -371,10 +377,11 @@ export class HttpBroker {
         return { err: { tag: 'HTTP-response-body-size', val: BigInt(declared) } };
       }
       const id = this.#nextId++;
-      this.#track(id, response, owners, url.origin);
+      const open = this.#track(id, response, owners, url.origin);
       const out: [string, Uint8Array][] = [];
       for (let i = 0; i < response.rawHeaders.length; i += 2) out.push([response.rawHeaders[i]!.toLowerCase(), Buffer.from(response.rawHeaders[i + 1]!)]);
-      return { ok: { id, status, headers: out } };
+      // The plugin's thread reads the body from the ring, without asking this thread.
+      return { ok: { id, status, headers: out }, shared: open.ring.buffer };
     }
   }
 
@@ -479,8 +486,8 @@ export class HttpBroker {
     });
   }
 
-  #track(id: number, response: IncomingMessage, owners: object[], origin: string): void {
-    const open: OpenResponse = { response, received: 0, ended: false, waiting: new Set(), error: undefined, chunks: [], buffered: 0, owners };
+  #track(id: number, response: IncomingMessage, owners: object[], origin: string): OpenResponse {
+    const open: OpenResponse = { response, received: 0, ended: false, waiting: new Set(), error: undefined, ring: BodyRing.create(ringBytesFor(declaredLength(response))), chunks: [], buffered: 0, refilling: false, owners };
     const wake = () => {
       const waiting = [...open.waiting];
       open.waiting.clear();
@@ -492,34 +499,77 @@ export class HttpBroker {
       const overQuota = this.#policy.quota?.take('httpBytesIn', chunk.length);
       if (open.received > this.#policy.maxBodyBytes || overQuota !== undefined) {
         open.error = overQuota ?? `response body exceeds ${this.#policy.maxBodyBytes} bytes`;
+        open.ring.close(RingState.FAILED);
         if (overQuota !== undefined) this.#policy.audit?.({ call: undefined, action: 'receive', target: origin, outcome: 'refused', detail: overQuota });
         response.destroy();
       } else {
         open.chunks.push(chunk);
         open.buffered += chunk.length;
-        // Hold back the socket while the plugin has a lot of unread data.
-        if (open.buffered >= READ_AHEAD_BYTES) response.pause();
+        this.#fill(open);
       }
       wake();
     });
-    response.on('end', () => {
+    const ended = () => {
       open.ended = true;
+      this.#fill(open);
       wake();
-    });
+    };
+    response.on('end', ended);
     response.on('error', (err) => {
       open.error ??= err.message;
+      open.ring.close(RingState.FAILED);
       wake();
     });
-    response.on('close', () => {
-      open.ended = true;
-      wake();
-    });
+    response.on('close', ended);
     this.#open.set(id, open);
+    return open;
+  }
+
+  /**
+   * Move what the host holds of a body into its ring, as far as it fits; the
+   * ring ends once the body ended and all of it is in there. While some is
+   * left, wait for the plugin's thread to make room; and hold back the socket
+   * while the plugin has a lot of unread data.
+   */
+  #fill(open: OpenResponse): void {
+    while (open.chunks.length > 0) {
+      const chunk = open.chunks[0]!;
+      const n = open.ring.write(chunk);
+      open.buffered -= n;
+      if (n < chunk.length) {
+        open.chunks[0] = chunk.subarray(n);
+        break;
+      }
+      open.chunks.shift();
+    }
+    if (open.chunks.length === 0) {
+      if (open.ended) open.ring.close(RingState.ENDED);
+      else if (open.response.isPaused()) open.response.resume();
+      return;
+    }
+    if (open.buffered + open.ring.used() >= READ_AHEAD_BYTES) open.response.pause();
+    if (!open.refilling) void this.#refill(open);
+  }
+
+  async #refill(open: OpenResponse): Promise<void> {
+    open.refilling = true;
+    try {
+      while (open.chunks.length > 0 && open.ring.state === RingState.OPEN) {
+        // Ask to be woken by a read before looking, so that none is missed.
+        const reads = open.ring.watchReads();
+        this.#fill(open);
+        if (open.chunks.length === 0) break;
+        await open.ring.spaceFreed(reads);
+      }
+    } finally {
+      open.ring.unwatchReads();
+      open.refilling = false;
+    }
   }
 
   /** Whether a read of `open` would answer at once: bytes are there, or the body ended or failed (or was dropped). */
   static #readable(open: OpenResponse | undefined): boolean {
-    return !open || open.chunks.length > 0 || open.ended || open.error !== undefined;
+    return !open || open.ring.used() > 0 || open.chunks.length > 0 || open.ended || open.error !== undefined;
   }
 
   /** Wait until one of `opens` changes, or `timeoutMs` passes (never, when undefined). */
@@ -564,15 +614,11 @@ export class HttpBroker {
     if (!open) return { err: { tag: 'closed' } };
     if (wait) while (!HttpBroker.#readable(open)) await HttpBroker.#changed([open], undefined);
     if (open.error) return { err: { tag: 'failed', val: open.error } };
-    if (open.chunks.length === 0) {
-      if (open.ended) return { err: { tag: 'closed' } };
-      open.response.resume();
-      return { ok: new Uint8Array(0) };
-    }
-    // Everything that arrived since the last read, up to `max`, in one answer:
-    // a stream of small events costs one round trip per read, not per event.
-    const taken: Buffer[] = [];
-    let size = 0;
+    // Everything that arrived since the last read, up to `max`, in one
+    // answer: what the ring holds, then what waits beyond it. (The plugin's
+    // thread reads the ring itself; this serves a reader that asks the host.)
+    const taken: Uint8Array[] = [open.ring.take(max)];
+    let size = taken[0]!.length;
     while (open.chunks.length > 0 && size < max) {
       let chunk = open.chunks.shift()!;
       if (size + chunk.length > max) {
@@ -581,19 +627,31 @@ export class HttpBroker {
       }
       taken.push(chunk);
       size += chunk.length;
+      open.buffered -= chunk.length;
     }
-    open.buffered -= size;
-    if (open.buffered < READ_AHEAD_BYTES && !open.ended) open.response.resume();
-    const bytes = taken.length === 1 ? taken[0]! : Buffer.concat(taken, size);
-    return { ok: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    this.#fill(open);
+    if (size === 0) {
+      if (open.ended) return { err: { tag: 'closed' } };
+      open.response.resume();
+    }
+    if (taken.length === 1) return { ok: taken[0]! };
+    const joined = Buffer.concat(taken, size);
+    return { ok: new Uint8Array(joined.buffer, joined.byteOffset, size) };
   }
 
   #drop(id: number): void {
     const open = this.#open.get(id);
     if (!open) return;
     this.#open.delete(id);
+    open.ring.close(RingState.DROPPED);
     if (!open.ended) open.response.destroy();
   }
+}
+
+/** The body length a response declares, when it does. */
+function declaredLength(response: IncomingMessage): number | undefined {
+  const value = response.headers['content-length'];
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
 function groupHeaders(headers: [string, Uint8Array][]): Map<string, string[]> {

@@ -24,6 +24,7 @@ import {
   writeMessage,
   type Channel,
   type HostCall,
+  type ChannelReply,
   type HostReply,
   type Response,
   type WorkerEvent,
@@ -579,7 +580,7 @@ export class PluginInstance {
         throw signal.reason;
       }
       if (state === State.HOST_CALL) {
-        if (!(await this.#serveHostCall(ch, deadline, scope, refused, signal))) {
+        if (!(await this.#serveHostCall(live, deadline, scope, refused, signal))) {
           await this.#discard(live);
           if (signal?.aborted) throw signal.reason;
           throw this.#timeout(fn, timeoutMs);
@@ -649,7 +650,8 @@ export class PluginInstance {
   }
 
   /** Serve one host call, noting a refusal in `refused`; false when the call's deadline passed, or its signal aborted, first. */
-  async #serveHostCall(ch: Channel, deadline: number, scope: object | undefined, refused: Refusal[], signal: AbortSignal | undefined): Promise<boolean> {
+  async #serveHostCall(live: Live, deadline: number, scope: object | undefined, refused: Refusal[], signal: AbortSignal | undefined): Promise<boolean> {
+    const { ch } = live;
     let reply: HostReply;
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
@@ -674,7 +676,13 @@ export class PluginInstance {
     }
     // The worker may have been stopped meanwhile; then nobody listens.
     if (Atomics.load(ch.ctrl, CTRL_STATE) !== State.HOST_CALL) return true;
-    writeMessage(ch, reply, true);
+    let message = reply as ChannelReply;
+    if ('ok' in reply && reply.shared) {
+      // Posted before the reply is written: the worker takes it off the port as it reads the reply.
+      live.setup.postMessage({ type: 'shared', buffer: reply.shared } satisfies WorkerSetup);
+      message = { ok: reply.ok, shared: true };
+    }
+    writeMessage(ch, message, true);
     Atomics.store(ch.ctrl, CTRL_STATE, State.HOST_REPLY);
     Atomics.notify(ch.ctrl, CTRL_STATE);
     return true;

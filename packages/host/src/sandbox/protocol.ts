@@ -190,7 +190,16 @@ export interface HostCall {
  * The host's answer to a host call. `refused` (the refusal behind an `err`) stays
  * on the host thread: the instance collects it for the call's outcome.
  */
-export type HostReply = { ok: unknown } | { err: unknown; refused?: Refusal };
+/**
+ * The host's answer to a host call. `shared` is memory the answer shares with
+ * the plugin's thread (a response body's ring): a reply's encoding cannot
+ * carry it, so the host posts it on the thread's setup port and the reply
+ * says `shared: true`; the worker adds it to `ok` as `ok.shared`.
+ */
+export type HostReply = { ok: unknown; shared?: SharedArrayBuffer } | { err: unknown; refused?: Refusal };
+
+/** A host reply as the plugin's thread reads it from the channel. */
+export type ChannelReply = { ok: unknown; shared?: true } | { err: unknown };
 
 /** An interface id without its version, as both threads name an integrator's interface: `acme:kb/search@1.0.0` → `acme:kb/search`. */
 export const unversioned = (id: string): string => id.replace(/@[^/]*$/, '');

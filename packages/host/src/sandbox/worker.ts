@@ -14,6 +14,7 @@ import { createWasi, type HttpBridge } from './wasi.js';
 import { closeListedFds, onFilesystemUse, type Preopen } from './wasi-fs.js';
 import { takeFileOperation, type FileQuota } from './quota-counter.js';
 import { symbolDispose } from './wasi-io.js';
+import { BodyRing, RingState } from './body-ring.js';
 import { compileSchema, type CompiledSchema } from '../schema.js';
 import {
   CTRL_STATE,
@@ -31,7 +32,7 @@ import {
   readMessage,
   writeMessage,
   type HostCall,
-  type HostReply,
+  type ChannelReply,
   type Request,
   type Response,
   type WorkerEvent,
@@ -229,12 +230,76 @@ function hostCall(iface: string, fn: string, args: unknown[]): unknown {
   Atomics.notify(ch.ctrl, CTRL_STATE);
   let s: number;
   while ((s = Atomics.load(ch.ctrl, CTRL_STATE)) === State.HOST_CALL) Atomics.wait(ch.ctrl, CTRL_STATE, s);
-  const reply = readMessage<HostReply>(ch);
+  const reply = readMessage<ChannelReply>(ch);
   Atomics.store(ch.ctrl, CTRL_STATE, State.CALL);
   // A WIT `result` import returns `err` when the import throws a non-Error value.
   if ('err' in reply) throw reply.err;
+  if (reply.shared) (reply.ok as { shared?: SharedArrayBuffer }).shared = takeShared();
   return reply.ok;
 }
+
+/** The memory the host posted with the reply just read (see HostReply). */
+function takeShared(): SharedArrayBuffer {
+  const posted = receiveMessageOnPort(init.setupPort)?.message as WorkerSetup | undefined;
+  if (posted?.type !== 'shared') throw new Error('the host\'s reply shares memory, but none was posted');
+  return posted.buffer;
+}
+
+// ── Response bodies ──────────────────────────────────────────────────────────
+
+/**
+ * The response bodies the host shares a ring of, by id: a read or a poll of
+ * one that holds bytes, or has ended, is answered here without asking the
+ * host thread (see body-ring.ts). A body that failed or was dropped is asked
+ * of the host, which holds the reason.
+ */
+const rings = new Map<number, BodyRing>();
+
+const httpBridge: HttpBridge = {
+  send(request) {
+    for (const [id, ring] of rings) if (ring.state === RingState.DROPPED) rings.delete(id);
+    const sent = hostCall('http', 'send', [request]) as ReturnType<HttpBridge['send']> & { shared?: SharedArrayBuffer };
+    if (sent.shared) rings.set(sent.id, new BodyRing(sent.shared));
+    return { id: sent.id, status: sent.status, headers: sent.headers };
+  },
+  read(id, max, wait) {
+    const ring = rings.get(id);
+    for (;;) {
+      if (!ring) break;
+      const seq = ring.seq();
+      // The state before the bytes: a ring ends only once every byte is in it.
+      const state = ring.state;
+      if (state === RingState.FAILED || state === RingState.DROPPED) break;
+      const bytes = ring.take(max);
+      if (bytes.length > 0 || (state === RingState.OPEN && !wait)) return bytes;
+      if (state === RingState.ENDED) throw { tag: 'closed' };
+      ring.waitChange(seq, undefined);
+    }
+    return hostCall('http', 'read', [id, max, wait]) as Uint8Array;
+  },
+  poll(ids, timeoutMs) {
+    const list = ids.map((id) => rings.get(id));
+    const ring = list.length === 1 ? list[0] : undefined;
+    if (list.every((r) => r !== undefined)) {
+      const deadline = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
+      for (;;) {
+        const seq = ring?.seq() ?? 0;
+        const ready = ids.filter((_, i) => list[i]!.ready());
+        if (ready.length > 0 || timeoutMs === 0) return ready;
+        // Several bodies are waited for by the host, which hears of each.
+        if (!ring) break;
+        const left = deadline - performance.now();
+        if (left <= 0) return ready;
+        ring.waitChange(seq, left === Infinity ? undefined : left);
+      }
+    }
+    return hostCall('http', 'poll', [ids, timeoutMs ?? null]) as number[];
+  },
+  drop(id) {
+    rings.delete(id);
+    hostCall('http', 'drop', [id]);
+  },
+};
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
 
@@ -246,12 +311,7 @@ function hostImports(): Record<string, unknown> {
     fds: init.fds,
     stdout: (bytes) => stdoutSink(bytes),
     stderr: (bytes) => stderrSink(bytes),
-    http: {
-      send: (request) => hostCall('http', 'send', [request]) as ReturnType<HttpBridge['send']>,
-      read: (id, max, wait) => hostCall('http', 'read', [id, max, wait]) as Uint8Array,
-      poll: (ids, timeoutMs) => hostCall('http', 'poll', [ids, timeoutMs ?? null]) as number[],
-      drop: (id) => void hostCall('http', 'drop', [id]),
-    },
+    http: httpBridge,
   });
   return {
     ...wasi,
@@ -696,6 +756,8 @@ export type WorkerSetup =
   /** The glue's text and code cache as the host read and checked them (`file` only names it, in stacks). */
   | GlueSetup
   | { type: 'modules'; modules: Record<string, WebAssembly.Module> }
+  /** Memory a host reply shares with this thread (posted on the setup port just before the reply; see HostReply). */
+  | { type: 'shared'; buffer: SharedArrayBuffer }
   /** All of it at once, for a parked thread taken over by a new instance (posted on the setup port). */
   | { type: 'reset'; init: InstanceInit; glue: GlueSetup; modules: Record<string, WebAssembly.Module> };
 
