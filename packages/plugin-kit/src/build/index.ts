@@ -316,6 +316,21 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   }
 }
 
+/**
+ * Write only the TypeScript declarations of the integrator's interfaces the
+ * manifest in `dir` names (`.airlock-plugin/interfaces.d.ts`), checking them
+ * against the project's `wit/` as a build does: for the editor, without a
+ * build. Resolves with the file's path, or undefined when the manifest names
+ * no interfaces (a stale file is removed).
+ */
+export async function generateInterfaceTypes(options: Pick<BuildOptions, 'dir' | 'signal'> = {}): Promise<string | undefined> {
+  const dir = resolve(options.dir ?? '.');
+  const manifest = await readManifest(dir);
+  const interfaces = projectInterfaces(manifest.capabilities.interfaces, await readProjectWit(dir));
+  const world = await worldFiles(manifest.kind, targetOf(manifest), interfaces);
+  return writeInterfaceTypes(dir, world, interfaces, () => options.signal?.throwIfAborted(), options.signal);
+}
+
 /** What became of one plugin of {@link buildPlugins}. */
 export type BuildOutcome = { dir: string; ok: true; result: BuildResult } | { dir: string; ok: false; error: Error };
 
