@@ -5,6 +5,7 @@ export default defineConfig({
     'build/index': 'src/build/index.ts',
     'build/componentize-child': 'src/build/componentize-child.ts',
     'build/preopens': 'src/build/preopens.ts',
+    'build/wit-child': 'src/build/wit-child.ts',
     'cli/bin': 'src/cli/bin.ts',
     // The test harness: node-side (it starts a host and HTTP servers), never in a plugin's bundle.
     'testing/index': 'src/testing/index.ts',

@@ -1,7 +1,8 @@
 // Every code block of docs/PLUGIN_SDK.md is checked here: TypeScript is
 // type-checked against the SDK, JSON manifests go through the host's manifest
-// parser, and each shell command is checked against that command's own help
-// (or, for `npm create`, run).
+// parser, each shell command is checked against that command's own help
+// (or, for `npm create`, run), and WIT (an integrator's interfaces) becomes the
+// declarations a plugin project gets from it, which the TypeScript is checked with.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '@airlock/host';
+import { generateInterfaceTypes } from '@airlock/plugin-kit/build';
 import { run } from '../src/index.js';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
@@ -41,7 +43,7 @@ const where = (b: Block) => `docs/PLUGIN_SDK.md:${b.line}`;
 
 it('has code blocks of known kinds only', () => {
   expect(all.length).toBeGreaterThan(10);
-  for (const b of all) expect(['ts', 'json', 'sh'], `${where(b)}: fence language`).toContain(b.lang);
+  for (const b of all) expect(['ts', 'json', 'sh', 'wit'], `${where(b)}: fence language`).toContain(b.lang);
 });
 
 describe('TypeScript blocks', () => {
@@ -54,15 +56,35 @@ describe('TypeScript blocks', () => {
     await mkdir(dir, { recursive: true });
   });
 
+  /**
+   * The guide's WIT in the `wit/` folder of a project whose manifest is the guide's that names
+   * interfaces: the declarations the build would write for it, which its TypeScript imports.
+   */
+  async function interfaceDeclarations(): Promise<string[]> {
+    const witBlocks = all.filter((b) => b.lang === 'wit');
+    if (witBlocks.length === 0) return [];
+    const manifest = all.find((b) => b.lang === 'json' && /"interfaces"/.test(b.code));
+    expect(manifest, 'a JSON block names the interfaces of the WIT blocks').toBeDefined();
+    const project = join(dir, 'interfaces-project');
+    await mkdir(join(project, 'wit'), { recursive: true });
+    await writeFile(join(project, 'package.json'), manifest!.code);
+    for (const b of witBlocks) await writeFile(join(project, 'wit', `line-${b.line}.wit`), b.code);
+    const file = await generateInterfaceTypes({ dir: project });
+    expect(file, 'declarations for the interfaces').toBeDefined();
+    return [file!];
+  }
+
   it('type-check against the SDK, each as its own module', async () => {
     expect(tsBlocks.length).toBeGreaterThanOrEqual(8);
-    const files = await Promise.all(
+    const declarations = await interfaceDeclarations();
+    const blockFiles = await Promise.all(
       tsBlocks.map(async (b) => {
         const file = join(dir, `line-${b.line}.ts`);
         await writeFile(file, b.code);
         return file;
       }),
     );
+    const files = [...blockFiles, ...declarations];
     const program = ts.createProgram(files, {
       strict: true,
       noUncheckedIndexedAccess: true,

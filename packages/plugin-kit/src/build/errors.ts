@@ -3,7 +3,19 @@ import { isAbsolute, relative, sep } from 'node:path';
 import type * as esbuild from 'esbuild';
 import type ts from 'typescript';
 
-export type BuildErrorCode = 'TYPE_ERROR' | 'BUNDLE_FAILED' | 'COMPONENTIZE_FAILED' | 'ENTRY_NOT_FOUND' | 'KIND_MISMATCH' | 'CONTRACT_UNSUPPORTED';
+export type BuildErrorCode =
+  | 'TYPE_ERROR'
+  | 'BUNDLE_FAILED'
+  | 'COMPONENTIZE_FAILED'
+  | 'ENTRY_NOT_FOUND'
+  | 'KIND_MISMATCH'
+  | 'CONTRACT_UNSUPPORTED'
+  /** `capabilities.interfaces` names an interface the project's wit/ does not declare. */
+  | 'INTERFACE_NOT_FOUND'
+  /** The project's wit/ does not parse or resolve. */
+  | 'WIT_INVALID'
+  /** The project's wit/ declares a package in the host's own namespaces (`airlock:`, `wasi:`). */
+  | 'WIT_RESERVED';
 
 /** One compiler message. `file` is relative to the plugin directory; `line` and `column` count from 1. */
 export interface BuildDiagnostic {

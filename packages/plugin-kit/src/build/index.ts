@@ -17,10 +17,12 @@ import { BuildCache, cacheKey, sha256, writeAtomically, type CacheOutput } from 
 import { checkComponentKind, definerOf } from './component-exports.js';
 import { BuildError, formatDiagnostic, fromEsbuild } from './errors.js';
 import { typecheck } from './typecheck.js';
+import { INTERFACES_WORLD, INTERFACE_TYPES_FILE, declarationInputs, explainWitError, interfaceDeclarations, pluginWorld, projectInterfaces, readProjectWit, type InterfaceImport, type ProjectInterfaces } from './interfaces.js';
 
 export { BuildError, formatDiagnostic } from './errors.js';
 export type { BuildDiagnostic, BuildErrorCode } from './errors.js';
 export { componentExports } from './component-exports.js';
+export { INTERFACE_TYPES_FILE, PROJECT_WIT_DIR } from './interfaces.js';
 
 export interface BuildOptions {
   /** The plugin directory (holding package.json). Default: the current directory. */
@@ -75,6 +77,9 @@ function buildScript(name: string): string {
 }
 const childScript = buildScript('componentize-child.js');
 const preopensScript = buildScript('preopens.js');
+const witChildScript = buildScript('wit-child.js');
+/** Changes when the declarations written for the same WIT would change (the generator's version, how they are put together). */
+const TYPES_GENERATOR = 'jco-transpile 0.15.0; 1';
 /** The WASI packages plugins may import directly (see worldFiles). */
 const wasiWitDir = fileURLToPath(new URL('../../wit/deps/', import.meta.url));
 
@@ -92,7 +97,7 @@ interface World {
   worldName: string;
 }
 
-const worlds = new Map<string, Promise<World>>();
+const worlds = new Map<string, Promise<Record<string, string>>>();
 
 /**
  * The contract version the plugin is built against: the latest this
@@ -113,14 +118,30 @@ function targetOf(manifest: Manifest): string {
 
 /**
  * The world a plugin is componentized against: the kind's contract world (of
- * contract `version`) plus the WASI interfaces the SDK's `env` and `fs` use.
- * The contract itself stays free of WASI (the host provides those interfaces
- * anyway, gated by the grant); the build adds them so plugin code can import them.
+ * contract `version`) plus the WASI interfaces the SDK's `env` and `fs` use,
+ * plus the integrator's interfaces the manifest names (from the project's
+ * `wit/`). The contract itself stays free of WASI (the host provides those
+ * interfaces anyway, gated by the grant); the build adds them so plugin code
+ * can import them.
  */
-function worldFiles(kind: Manifest['kind'], version: string): Promise<World> {
-  let world = worlds.get(`${kind}@${version}`);
-  if (!world) {
-    world = (async () => {
+async function worldFiles(kind: Manifest['kind'], version: string, interfaces: ProjectInterfaces): Promise<World> {
+  const base = await contractFiles(version);
+  const name = worldFor(kind);
+  const files = { ...base, ...interfaces.files };
+  files['plugin.wit'] = pluginWorld({
+    contract: `${WIT_PACKAGE}/${name}@${version}`,
+    world: name,
+    wasi: [`wasi:cli/environment@${WASI_VERSION}`, `wasi:filesystem/preopens@${WASI_VERSION}`],
+    interfaces: interfaces.imports,
+  });
+  return { files, worldName: `airlock:build/${name}` };
+}
+
+/** The WASI packages and the contract of `version`, as the build's WIT directory holds them (read once per process). */
+function contractFiles(version: string): Promise<Record<string, string>> {
+  let files = worlds.get(version);
+  if (!files) {
+    files = (async () => {
       const files: Record<string, string> = {};
       for (const f of await readdir(wasiWitDir, { recursive: true })) {
         if (f.endsWith('.wit')) files[join('deps', f)] = await readFile(join(wasiWitDir, f), 'utf8');
@@ -128,22 +149,73 @@ function worldFiles(kind: Manifest['kind'], version: string): Promise<World> {
       const contract = join('deps', WIT_PACKAGE.replace(':', '-'));
       const source = witDirFor(version);
       for (const f of (await readdir(source)).filter((f) => f.endsWith('.wit'))) files[join(contract, f)] = await readFile(join(source, f), 'utf8');
-      const name = worldFor(kind);
-      files['plugin.wit'] = [
-        'package airlock:build;',
-        `world ${name} {`,
-        `  include ${WIT_PACKAGE}/${name}@${version};`,
-        `  import wasi:cli/environment@${WASI_VERSION};`,
-        `  import wasi:filesystem/preopens@${WASI_VERSION};`,
-        '}',
-        '',
-      ].join('\n');
-      return { files, worldName: `airlock:build/${name}` };
+      return files;
     })();
-    world.catch(() => worlds.delete(`${kind}@${version}`));
-    worlds.set(`${kind}@${version}`, world);
+    files.catch(() => worlds.delete(version));
+    worlds.set(version, files);
   }
-  return world;
+  return files;
+}
+
+/**
+ * Write the TypeScript declarations of the integrator's interfaces to
+ * `.airlock-plugin/interfaces.d.ts` (jco's guest types, generated in a child
+ * process, which also checks the WIT fully), unless the file there was made
+ * from the same WIT; remove a stale one when the manifest names none. Returns
+ * the file's path, or undefined when there are no interfaces.
+ */
+async function writeInterfaceTypes(dir: string, world: World, interfaces: ProjectInterfaces, progress: (step: string) => void, signal: AbortSignal | undefined): Promise<string | undefined> {
+  const file = join(dir, INTERFACE_TYPES_FILE);
+  if (interfaces.imports.length === 0) {
+    await rm(file, { force: true });
+    return undefined;
+  }
+  const inputs = sha256(JSON.stringify([TYPES_GENERATOR, world.files, interfaces.imports]));
+  const existing = await readFile(file, 'utf8').catch(() => '');
+  if (declarationInputs(existing) === inputs) return file;
+  progress('generating interface types');
+  const work = await mkdtemp(join(tmpdir(), 'airlock-types-'));
+  try {
+    const witPath = await writeWorld(work, world);
+    const report = await runChild<{ files: Record<string, string> }>(witChildScript, { witPath, worldName: `airlock:build/${INTERFACES_WORLD}` }, 'jco type generation', signal);
+    if (!report.ok) throw explainWitError(report.message, witPath, interfaces);
+    await mkdir(dirname(file), { recursive: true });
+    await writeAtomically(file, new TextEncoder().encode(interfaceDeclarations(report.files, interfaces.imports, inputs)));
+    return file;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Run a build script in a child process (after the preopens preload) and read
+ * the JSON report it writes last on stdout. Aborting kills the child and
+ * rejects with the signal's reason.
+ */
+function runChild<T extends object>(script: string, job: object, what: string, signal: AbortSignal | undefined): Promise<({ ok: true } & T) | { ok: false; message: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', pathToImport(preopensScript), script, JSON.stringify(job)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Aborting kills the child; 'error' then rejects with an AbortError.
+      ...(signal ? { signal } : {}),
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let report: ({ ok: boolean; message?: string } & T) | undefined;
+      try {
+        report = JSON.parse(out.trim().split('\n').pop() ?? '');
+      } catch {
+        report = undefined;
+      }
+      if (code === 0 && report?.ok) return resolvePromise(report as { ok: true } & T);
+      if (signal?.aborted) return reject(signal.reason);
+      resolvePromise({ ok: false, message: report?.message ?? `${what} exited with code ${code}`, stderr: err });
+    });
+  });
 }
 
 async function writeWorld(work: string, world: World): Promise<string> {
@@ -176,19 +248,22 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     throw new BuildError('ENTRY_NOT_FOUND', `${manifest.entry} does not exist in ${dir}`, undefined, 'Create it, or set "entry" in the "airlock" manifest to your plugin\'s source file.');
   }
   const cache = BuildCache.for(dir, manifest.id, options.cacheDir);
+  const target = targetOf(manifest);
+  // The integrator's interfaces the manifest names, from the project's wit/: checked, and their types written, first.
+  const interfaces = projectInterfaces(manifest.capabilities.interfaces, await readProjectWit(dir));
+  const world = await worldFiles(manifest.kind, target, interfaces);
+  const types = await writeInterfaceTypes(dir, world, interfaces, progress, signal);
 
   let t = performance.now();
   if (!options.skipTypecheck) {
     progress('type-checking');
-    await typecheck(dir, entry, { buildInfoFile: cache.buildInfoFile, fresh: !useCache });
+    await typecheck(dir, entry, { buildInfoFile: cache.buildInfoFile, fresh: !useCache, declarations: types ? [types] : [] });
   }
   const typecheckMs = performance.now() - t;
 
   t = performance.now();
   progress('bundling');
-  const target = targetOf(manifest);
-  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest, target);
-  const world = await worldFiles(manifest.kind, target);
+  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest, target, interfaces.imports);
   const key = cacheKey({ bundle, wit: world.files, release, wasi: WASI_VERSION });
   // The component carries the bundle's source map, so errors and traps can name src/ lines.
   // A cached component is stored without it: an edit that moves lines but bundles the same
@@ -239,6 +314,21 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Write only the TypeScript declarations of the integrator's interfaces the
+ * manifest in `dir` names (`.airlock-plugin/interfaces.d.ts`), checking them
+ * against the project's `wit/` as a build does: for the editor, without a
+ * build. Resolves with the file's path, or undefined when the manifest names
+ * no interfaces (a stale file is removed).
+ */
+export async function generateInterfaceTypes(options: Pick<BuildOptions, 'dir' | 'signal'> = {}): Promise<string | undefined> {
+  const dir = resolve(options.dir ?? '.');
+  const manifest = await readManifest(dir);
+  const interfaces = projectInterfaces(manifest.capabilities.interfaces, await readProjectWit(dir));
+  const world = await worldFiles(manifest.kind, targetOf(manifest), interfaces);
+  return writeInterfaceTypes(dir, world, interfaces, () => options.signal?.throwIfAborted(), options.signal);
 }
 
 /** What became of one plugin of {@link buildPlugins}. */
@@ -299,7 +389,7 @@ export async function buildPlugins(dirs: string[], options: BuildPluginsOptions 
 }
 
 /** The bundle componentize-js reads, and its source map (paths relative to the plugin, no sources content). */
-async function bundlePlugin(dir: string, entry: string, manifest: Manifest, target: string): Promise<{ code: Uint8Array; map: Uint8Array }> {
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest, target: string, interfaces: readonly InterfaceImport[]): Promise<{ code: Uint8Array; map: Uint8Array }> {
   const exportName = exportNameFor(manifest.kind);
   // The shim checks at build time (componentize-js runs top-level code while
   // snapshotting) that the default export is a plugin of the manifest's kind.
@@ -329,7 +419,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest, targ
       conditions: ['import', 'default'],
       external: ['airlock:*', 'wasi:*'],
       // The SDK names the current contract's interfaces; a build for an earlier line names that line's.
-      plugins: target === CONTRACT_VERSION ? [] : [contractImports(target)],
+      plugins: [...(target === CONTRACT_VERSION ? [] : [contractImports(target)]), integratorImports(interfaces)],
       outfile: 'plugin.js',
       write: false,
       logLevel: 'silent',
@@ -381,6 +471,40 @@ function contractImports(version: string): esbuild.Plugin {
   };
 }
 
+/**
+ * An esbuild plugin that makes `acme:kb/search` (and `acme:kb/search@<version>`)
+ * the versioned import of the integrator's interface the manifest names, and
+ * refuses, where it is imported, an interface the manifest does not name.
+ */
+export function integratorImports(interfaces: readonly InterfaceImport[]): esbuild.Plugin {
+  return {
+    name: 'airlock-integrator-interfaces',
+    setup(build) {
+      build.onResolve({ filter: /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*(?:\/[a-z][a-z0-9-]*)+(?:@[^/]+)?$/ }, (args) => {
+        const id = args.path.replace(/@[^@/]+$/, '');
+        const ns = id.slice(0, id.indexOf(':'));
+        // The host's own packages are external as they are; `node:` is not an interface.
+        if (ns === 'airlock' || ns === 'wasi' || ns === 'node') return undefined;
+        const found = interfaces.find((i) => i.id === id);
+        if (!found) {
+          return {
+            errors: [
+              {
+                text: `${id} is not in "capabilities.interfaces" of the manifest`,
+                notes: [{ text: `Add "${id}" to "capabilities.interfaces" in the "airlock" manifest, and put the integrator's WIT for it in wit/.` }],
+              },
+            ],
+          };
+        }
+        if (args.path !== id && args.path !== found.versioned) {
+          return { errors: [{ text: `${args.path} is not the version wit/ declares: import "${id}" (the build imports ${found.versioned})` }] };
+        }
+        return { path: found.versioned, external: true };
+      });
+    },
+  };
+}
+
 interface Job {
   sourcePath: string;
   witPath: string;
@@ -389,32 +513,9 @@ interface Job {
   debug: boolean;
 }
 
-function runComponentize(job: Job, manifest: Manifest, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', pathToImport(preopensScript), childScript, JSON.stringify(job)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Aborting kills the child; 'error' then rejects with an AbortError.
-      ...(signal ? { signal } : {}),
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      let report: { ok: boolean; message?: string } | undefined;
-      try {
-        report = JSON.parse(line);
-      } catch {
-        report = undefined;
-      }
-      if (code === 0 && report?.ok) return resolvePromise();
-      if (signal?.aborted) return reject(signal.reason);
-      const message = report?.message ?? `componentize-js exited with code ${code}`;
-      reject(explainComponentizeError(message, err, manifest));
-    });
-  });
+async function runComponentize(job: Job, manifest: Manifest, signal: AbortSignal | undefined): Promise<void> {
+  const report = await runChild(childScript, job, 'componentize-js', signal);
+  if (!report.ok) throw explainComponentizeError(report.message, report.stderr, manifest);
 }
 
 function pathToImport(file: string): string {

@@ -11,7 +11,7 @@
  *   the program (reading and parsing every file) is the rest, and remains.
  */
 import { statSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type ts from 'typescript';
 import { BuildError, formatDiagnostic, fromTypeScript } from './errors.js';
 
@@ -31,6 +31,8 @@ export interface TypecheckOptions {
   buildInfoFile?: string;
   /** Start from scratch: ignore the kept program and the build info (which is still written). */
   fresh?: boolean;
+  /** Declaration files the build generated (the integrator's interfaces), checked with the plugin whatever its tsconfig includes. */
+  declarations?: readonly string[];
 }
 
 /** Type-check the plugin in `dir`; throws TYPE_ERROR with `file:line:col` positions. */
@@ -57,7 +59,8 @@ export async function typecheck(dir: string, entry: string, options: TypecheckOp
     incremental: options.buildInfoFile !== undefined,
     tsBuildInfoFile: options.buildInfoFile,
   };
-  const rootNames = parsed.fileNames.length ? parsed.fileNames : [entry];
+  const declarations = (options.declarations ?? []).map((f) => resolve(f));
+  const rootNames = [...new Set([...(parsed.fileNames.length ? parsed.fileNames : [entry]).map((f) => resolve(f)), ...declarations])];
 
   const fingerprint = JSON.stringify([compilerOptions, mtime(`${dir}/node_modules`), mtime(`${dir}/package.json`)]);
   let checker = checkers.get(dir);

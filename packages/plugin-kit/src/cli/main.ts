@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildPlugins, defaultConcurrency, type BuildOutcome } from '../build/index.js';
+import { buildPlugins, defaultConcurrency, generateInterfaceTypes, type BuildOutcome } from '../build/index.js';
 import { dev } from './dev.js';
 import { dim, green, red } from './paint.js';
 import { describeBuild, describeError } from './report.js';
@@ -15,6 +15,9 @@ Usage
   airlock-plugin build [dir...] [options]   Type-check, bundle and componentize plugins
   airlock-plugin dev [dir] [options]        Build, load into a local host, then rebuild
                                             and reload on every change
+  airlock-plugin types [dir]                Write the types of the integrator's interfaces
+                                            the manifest names (from wit/) to
+                                            .airlock-plugin/interfaces.d.ts (builds do too)
 
 Build options
   --release                Drop JS stack traces from the component (smaller; traps are silent)
@@ -96,6 +99,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     io.stdout(HELP);
     return command || values.help ? 0 : 2;
   }
+  if (command === 'types') {
+    if (rest.length > 1) {
+      io.stderr(`${red('error')}: types takes one directory, got ${rest.length}\n`);
+      return 2;
+    }
+    const misplacedOption = [...DEV_ONLY, ...BUILD_ONLY, 'release', 'no-typecheck'].find((name) => values[name as keyof typeof values]);
+    if (misplacedOption) {
+      io.stderr(`${red('error')}: --${misplacedOption} does not apply to \`types\`\n`);
+      return 2;
+    }
+    return types(rest[0] ?? '.', io);
+  }
   if (command !== 'build' && command !== 'dev') {
     io.stderr(`${red('error')}: unknown command \`${command}\`\n\n${HELP}`);
     return 2;
@@ -135,6 +150,17 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     }
   }
   return build(rest.length ? rest : ['.'], { release: values.release, skipTypecheck: values['no-typecheck'], cache: !values['no-cache'], jobs, json: !!values.json }, io);
+}
+
+async function types(dir: string, io: Io): Promise<number> {
+  try {
+    const file = await generateInterfaceTypes({ dir });
+    io.stderr(file ? `${green('wrote')} ${file}\n` : dim('the manifest names no interfaces ("capabilities.interfaces"): nothing to write\n'));
+    return 0;
+  } catch (err) {
+    io.stderr(describeError(err as Error, undefined, 'types failed'));
+    return 1;
+  }
 }
 
 interface BuildFlags {

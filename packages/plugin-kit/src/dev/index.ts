@@ -76,8 +76,8 @@ export interface PluginWatcher {
 
 /** Top-level directories not watched: dependencies and outputs (nor node_modules and hidden directories at any depth). */
 const IGNORED_DIRS = new Set(['node_modules', 'dist', 'coverage']);
-/** Files whose change can change a build. */
-const SOURCE_FILE = /\.(?:[cm]?[jt]sx?|json)$/;
+/** Files whose change can change a build (`.wit`: the integrator's interfaces in wit/). */
+const SOURCE_FILE = /\.(?:[cm]?[jt]sx?|json|wit)$/;
 
 /**
  * Watch the plugin in `options.dir`: on a change of its sources (`src/**`,

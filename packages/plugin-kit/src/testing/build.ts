@@ -26,7 +26,10 @@ const mtime = (file: string): Promise<number> =>
 /** The newest modification time among what the component is built from. */
 async function newestInput(dir: string, entry: string): Promise<number> {
   const files = [join(dir, 'package.json'), join(dir, 'tsconfig.json'), join(dir, entry)];
-  if (existsSync(join(dir, 'src'))) files.push(...(await readdir(join(dir, 'src'), { recursive: true })).map((f) => join(dir, 'src', f)));
+  // Sources, and the integrator's WIT the plugin imports interfaces from.
+  for (const sub of ['src', 'wit']) {
+    if (existsSync(join(dir, sub))) files.push(...(await readdir(join(dir, sub), { recursive: true })).map((f) => join(dir, sub, f)));
+  }
   // The SDK the plugin bundles: a newer SDK means a new runtime in the component.
   try {
     files.push(createRequire(join(dir, 'package.json')).resolve('@airlock/sdk'));
@@ -39,7 +42,7 @@ async function newestInput(dir: string, entry: string): Promise<number> {
 /**
  * Whether the plugin in `dir` needs a build: its component (the manifest's
  * `component`, default dist/plugin.wasm) is missing or older than its
- * package.json, tsconfig.json, entry file, anything under src/, or the
+ * package.json, tsconfig.json, entry file, anything under src/ or wit/, or the
  * `@airlock/sdk` it bundles. A component shipped without its entry file
  * (a prebuilt plugin) is never stale.
  */

@@ -78,6 +78,11 @@ export interface TestHostOptions extends TestPluginOptions {
   /** Host limits (timeouts, sizes, memory). */
   limits?: HostLimits;
   /**
+   * The interfaces the host's application offers plugins, as in
+   * `createHost({ interfaces })`: `{ 'acme:kb/search': { query: (text, { plugin }) => … } }`.
+   */
+  interfaces?: HostOptions['interfaces'];
+  /**
    * Where test hosts share transpiled components, so a fresh home does not
    * transpile again. Default `node_modules/.cache/airlock-components` in the
    * plugin's directory or the nearest one above it with a node_modules;
@@ -196,6 +201,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
       env: { ...options.env },
       ...(Object.keys(fakes.connectTo).length ? { connectTo: fakes.connectTo } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.interfaces ? { interfaces: options.interfaces } : {}),
     };
     host = await createHost(hostOptions);
     for (const p of plugins) {
