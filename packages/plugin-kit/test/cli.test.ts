@@ -71,6 +71,9 @@ describe('airlock-plugin CLI', () => {
         airlock-plugin build [dir...] [options]   Type-check, bundle and componentize plugins
         airlock-plugin dev [dir] [options]        Build, load into a local host, then rebuild
                                                   and reload on every change
+        airlock-plugin types [dir]                Write the types of the integrator's interfaces
+                                                  the manifest names (from wit/) to
+                                                  .airlock-plugin/interfaces.d.ts (builds do too)
 
       Build options
         --release                Drop JS stack traces from the component (smaller; traps are silent)
