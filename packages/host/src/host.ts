@@ -434,6 +434,17 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /**
+   * A round trip to the threads of plugin `id` that runs none of its code:
+   * the floor under every call (the channel between the host and a plugin's
+   * thread, and handing the turn over), and a check that its threads answer.
+   * Queued behind the plugin's calls already waiting, as a call would be;
+   * starts a thread when none runs. PLUGIN_NOT_FOUND when `id` is not loaded.
+   */
+  async ping(id: string): Promise<void> {
+    await this.#plugins.get(id).instance.ping();
+  }
+
+  /**
    * The stored data of plugin `id`, loaded or not, for the integrator: read it,
    * seed it before the plugin starts, inspect what it wrote, or clear it. Keys
    * and values follow the rules a plugin's own writes do (non-empty keys of at

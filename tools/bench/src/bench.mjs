@@ -30,6 +30,7 @@ const sandboxOnce = join(benchDir, 'src', 'sandbox-once.mjs');
 const streamOnce = join(benchDir, 'src', 'stream-once.mjs');
 const gatewayOnce = join(benchDir, 'src', 'gateway-once.mjs');
 const hooksOnce = join(benchDir, 'src', 'hooks-once.mjs');
+const floorOnce = join(benchDir, 'src', 'floor-once.mjs');
 const redactHookDir = join(benchDir, '..', '..', 'plugins', 'redact-hook');
 const allowHookDir = join(benchDir, 'fixtures', 'allow-hook');
 const GATEWAY_CALLS = 3_000;
@@ -43,8 +44,10 @@ const COLD_RUNS = 3;
 const WARM_RUNS = 7;
 // Enough for V8 to finish tiering up the hot wasm functions before timing starts.
 const WARMUP_CALLS = 2_000;
-const ECHO_CALLS = 5_000;
+// Enough calls that the p99 is a hundred thousand calls' p99, not a few dozen slow ones'.
+const ECHO_CALLS = 100_000;
 const NOTES_CALLS = 2_000;
+const HOOK_CALLS = 30_000;
 const RSS_PLUGINS = 4;
 const LATENCY_RUNS = 3;
 // Streams of `bench-<n>` from the loopback OpenAI server: about 1.2 s each through the plugin.
@@ -113,6 +116,7 @@ function callRows(label, r) {
   row(`${label}: median`, fmtUs(r.medianUs), `${fmtInt(r.calls)} sequential calls after ${fmtInt(r.warmupCalls)} warm-up`);
   row(`${label}: p90`, fmtUs(r.p90Us));
   row(`${label}: p99`, fmtUs(r.p99Us));
+  if (r.p999Us !== undefined) row(`${label}: p99.9`, fmtUs(r.p999Us));
   row(`${label}: max`, fmtUs(r.maxUs));
   row(`${label}: throughput`, `${fmtInt(r.callsPerSec)} /s`, `mean ${fmtUs(r.meanUs)} per call`);
 }
@@ -270,12 +274,16 @@ async function main() {
     section('Call latency (fresh process, sequential await host.callTool)');
     callRows('Trivial tool (echo)', results.callEcho);
     row('Trivial tool (echo): runs', `${LATENCY_RUNS}`, `medians ${results.callEchoRunMediansUs.map(fmtUs).join(' · ')}, one fresh process each; rows above are the middle run`);
+    progress(`call latency: the floor, host.ping beside echo (${fmtInt(ECHO_CALLS)} each, in 4 interleaved rounds)`);
+    const floor = (results.callFloor = (await runChild([floorOnce, warmHome, echoDir, String(WARMUP_CALLS), String(ECHO_CALLS)])).measurement);
+    row('Floor (host.ping, no plugin code): median', fmtUs(floor.floor.medianUs), `p99 ${fmtUs(floor.floor.p99Us)}; the same queue, channel and thread hand-over as a call; ${fmtInt(ECHO_CALLS)} pings in 4 rounds interleaved with echo calls`);
+    row('Trivial tool (echo) above the floor: median', fmtUs(floor.aboveFloorUs), `echo ${fmtUs(floor.echo.medianUs)} (p99 ${fmtUs(floor.echo.p99Us)}) − floor, same process: the host's call path and the call into the component`);
     row('Trivial tool (echo), spans recorded: median', fmtUs(results.callEchoTraced.medianUs), 'an OpenTelemetry tracer provider registered (one span per call, dropped at export); none registered costs nothing measurable');
     row('Trivial tool (echo), spans recorded: p99', fmtUs(results.callEchoTraced.p99Us));
     callRows('Small tool (notes.count_words)', results.callNotes);
-    progress(`call latency: echo without and with a hook plugin (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(ECHO_CALLS)} calls each, in 3 interleaved rounds)`);
+    progress(`call latency: echo without and with a hook plugin (${fmtInt(WARMUP_CALLS)} warm-up + ${fmtInt(HOOK_CALLS)} calls each, in 3 interleaved rounds)`);
     await buildPlugin({ dir: allowHookDir, onProgress: discard });
-    const hooked = (results.callEchoHooked = (await runChild([hooksOnce, join(base, 'hooks'), echoDir, allowHookDir, redactHookDir, String(WARMUP_CALLS), String(ECHO_CALLS)])).measurement);
+    const hooked = (results.callEchoHooked = (await runChild([hooksOnce, join(base, 'hooks'), echoDir, allowHookDir, redactHookDir, String(WARMUP_CALLS), String(HOOK_CALLS)])).measurement);
     row('Trivial tool (echo), trivial hook plugin: median', fmtUs(hooked.allow.medianUs), `before- and after-tool-call hooks that allow at once; without it, same process: ${fmtUs(hooked.without.medianUs)}; p99 ${fmtUs(hooked.allow.p99Us)}`);
     row('Added per hook call: median', fmtUs(hooked.addedPerHookCallUs), `(with − without) / ${hooked.hookCallsPerToolCall} hook calls per tool call (target ≤ 20 µs)`);
     row('Trivial tool (echo), redact-hook sample: median', fmtUs(hooked.redact.medianUs), `each hook scans the call for e-mail addresses in the guest: ${fmtUs(hooked.addedPerRedactHookCallUs)} per hook call`);

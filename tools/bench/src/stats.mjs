@@ -12,23 +12,23 @@ export const median = (xs) => {
 export const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 
-/** Time `calls` sequential tool calls after `warmup` untimed ones; per-call samples in µs. */
-export async function measureCalls(host, tool, args, warmup, calls) {
-  const expected = JSON.stringify(await host.callTool(tool, args));
-  for (let i = 0; i < warmup; i++) await host.callTool(tool, args);
+/**
+ * Time `calls` sequential awaits of `once()` after `warmup` untimed ones. The
+ * per-call samples (µs) are kept in the result only for runs of at most
+ * 10,000 calls, so that a 100,000-call run does not fill the results file.
+ */
+export async function measureLatency(once, warmup, calls) {
+  for (let i = 0; i < warmup; i++) await once();
   const samples = new Float64Array(calls);
   const start = performance.now();
   for (let i = 0; i < calls; i++) {
     const t = performance.now();
-    await host.callTool(tool, args);
+    await once();
     samples[i] = (performance.now() - t) * 1000;
   }
   const wallMs = performance.now() - start;
   const sorted = sortNum(samples);
   return {
-    tool,
-    args,
-    result: JSON.parse(expected),
     warmupCalls: warmup,
     calls,
     wallMs: round(wallMs, 3),
@@ -38,8 +38,14 @@ export async function measureCalls(host, tool, args, warmup, calls) {
     medianUs: round(median(sorted), 3),
     p90Us: round(pct(sorted, 90), 3),
     p99Us: round(pct(sorted, 99), 3),
+    p999Us: round(pct(sorted, 99.9), 3),
     maxUs: round(sorted[sorted.length - 1], 3),
-    samplesUs: Array.from(samples, (x) => round(x, 3)),
+    ...(calls <= 10_000 ? { samplesUs: Array.from(samples, (x) => round(x, 3)) } : {}),
   };
 }
 
+/** Time `calls` sequential tool calls after `warmup` untimed ones (see measureLatency). */
+export async function measureCalls(host, tool, args, warmup, calls) {
+  const expected = JSON.stringify(await host.callTool(tool, args));
+  return { tool, args, result: JSON.parse(expected), ...(await measureLatency(() => host.callTool(tool, args), warmup, calls)) };
+}

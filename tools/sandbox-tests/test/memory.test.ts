@@ -2,7 +2,8 @@
  * What a plugin's worker holds, through `host.memoryUsage()`: a discarded
  * instance does not outlive a collection, and an instance that outgrew its
  * first call is replaced between calls (`limits.instanceGrowthMb`), or kept
- * when that is turned off.
+ * when that is turned off. And `host.ping`, the round trip to the worker that
+ * runs no plugin code.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -137,5 +138,24 @@ describe('a plugin worker’s memory', () => {
     expect(await host.memoryUsage()).toEqual([]);
     await host.load(fixture);
     expect((await host.memoryUsage())[0]!.parked).toBe(0);
+  });
+});
+
+describe('host.ping', () => {
+  it('reaches the plugin’s thread behind the calls already queued, is not counted as a call, and names a plugin that is not loaded', async () => {
+    const host = await hostWith();
+    const order: string[] = [];
+    const slow = host.callTool('sleep', { ms: 50 }).then(() => order.push('call'));
+    const ping = host.ping('misbehaving').then(() => order.push('ping'));
+    await Promise.all([slow, ping]);
+    expect(order).toEqual(['call', 'ping']);
+    // It is not one of the plugin's calls: its metrics do not count it.
+    const calls = (await host.metrics())[0]!.calls;
+    await host.ping('misbehaving');
+    expect((await host.metrics())[0]!.calls).toBe(calls);
+    await host.callTool('echo', { text: 'hi' });
+    expect((await host.metrics())[0]!.calls).toBe(calls + 1);
+    const err = await rejection(host.ping('nobody'));
+    expect(err).toMatchObject({ code: 'PLUGIN_NOT_FOUND', message: 'no plugin `nobody` is loaded' });
   });
 });

@@ -14,6 +14,7 @@ import {
   CTRL_STATE,
   INIT,
   MEMORY_PROBE,
+  PING,
   PARK,
   SHUTDOWN,
   RESET,
@@ -253,7 +254,7 @@ export class PluginInstance {
   call(fn: string, args: unknown[], options: CallOptions = {}): Promise<CallOutcome> {
     const timeoutMs = options.timeoutMs ?? this.#opts.timeoutMs;
     // The host's own probes are not the plugin's calls.
-    const monitor = fn === MEMORY_PROBE || fn === INIT || fn === SHUTDOWN ? undefined : this.#opts.monitor;
+    const monitor = fn === MEMORY_PROBE || fn === PING || fn === INIT || fn === SHUTDOWN ? undefined : this.#opts.monitor;
     if (this.#pending > this.#opts.maxQueuedCalls) {
       // Back-pressure: refuse rather than queue without bound.
       return Promise.reject(
@@ -293,6 +294,11 @@ export class PluginInstance {
     if (!this.#live || this.#live.exited) return undefined;
     const outcome = await this.call(MEMORY_PROBE, [options.collect === true]);
     return outcome.ok ? (outcome.value as WorkerMemory) : undefined;
+  }
+
+  /** A round trip to the worker thread that runs no plugin code (starting the thread if none runs), queued behind the calls already waiting. */
+  async ping(): Promise<void> {
+    await this.call(PING, []);
   }
 
   /** Calls running or waiting on this instance. */

@@ -49,6 +49,11 @@ export class InstancePool implements PluginCaller {
     return best;
   }
 
+  /** A round trip to each instance's thread that runs no plugin code (see PluginInstance.ping). */
+  async ping(): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.ping()));
+  }
+
   /** What each running instance's worker holds (instances with no worker running are left out). */
   async memory(options: { collect?: boolean } = {}): Promise<WorkerMemory[]> {
     const reports = await Promise.all(this.#instances.map((i) => i.memory(options)));

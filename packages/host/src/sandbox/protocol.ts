@@ -26,6 +26,8 @@ export const State = {
 
 /** A call the host makes to this thread itself, not to the plugin: what it holds in memory. */
 export const MEMORY_PROBE = '$airlock.memory';
+/** A round trip to the thread that runs no plugin code (`host.ping`): the floor a call stands on. */
+export const PING = '$airlock.ping';
 /**
  * Calls that hand a thread from one instance of a plugin to the next (a
  * reload): PARK drops the instance and everything of it, RESET starts the

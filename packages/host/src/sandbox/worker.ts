@@ -20,6 +20,7 @@ import {
   CTRL_STATE,
   INIT,
   MEMORY_PROBE,
+  PING,
   SHUTDOWN,
   callLabel,
   unversioned,
@@ -723,7 +724,7 @@ async function serve(): Promise<never> {
     let response: Response;
     try {
       const req = readMessage<Request>(ch);
-      response = req.fn === RESET ? await reset() : req.fn === PARK ? park() : handle(req);
+      response = req.fn === PING ? { ok: undefined, logs: logSeq } : req.fn === RESET ? await reset() : req.fn === PARK ? park() : handle(req);
     } catch (err) {
       response = { fail: `worker error: ${(err as Error).message}`, logs: logSeq };
     }
