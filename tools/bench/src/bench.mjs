@@ -367,6 +367,9 @@ async function main() {
     row('Through MCP, Streamable HTTP', fmtUs(gc.mcpHttp.medianUs), `median; p99 ${fmtUs(gc.mcpHttp.p99Us)}; overhead ${fmtUs(gateway.overheadUs.mcpHttp)} (target ≤ 150 µs)`);
     row('Through MCP, stdio', fmtUs(gc.mcpStdio.medianUs), `median; p99 ${fmtUs(gc.mcpStdio.p99Us)}; overhead ${fmtUs(gateway.overheadUs.mcpStdio)} (target ≤ 150 µs)`);
     row('Plain Node MCP stdio server (official SDK, no sandbox)', fmtUs(gc.plainStdio.medianUs), `median; p99 ${fmtUs(gc.plainStdio.p99Us)}; the same trivial tool, the way most tools ship today`);
+    const rssText = (c) => (c.rssBytes === undefined ? 'n/a' : fmtMB(c.rssBytes));
+    row('Start → first answer over stdio: airlock serve', fmtMs(gc.mcpStdio.firstAnswerMs), `spawning the server → the first tools/call answered (sandboxed, warm transpile cache); plain SDK server: ${fmtMs(gc.plainStdio.firstAnswerMs)}`);
+    row('Server memory over stdio: airlock serve', rssText(gc.mcpStdio), `resident after ${fmtInt(gc.mcpStdio.calls)} calls, the plugin's worker included; plain SDK server: ${rssText(gc.plainStdio)}`);
     row('Plain Node MCP Streamable HTTP server (official SDK, no sandbox)', fmtUs(gc.plainHttp.medianUs), `median; p99 ${fmtUs(gc.plainHttp.p99Us)}; the same, over the SDK's HTTP transports: their own cost`);
     row('Streaming through the gateway (/v1/chat/completions)', `${fmtInt(gateway.stream.gatewayPerSec)} /s`, `chunks; ${fmtInt(gateway.stream.chunks)} per stream, median of ${gateway.stream.runs}; in process (host.chatStream) ${fmtInt(gateway.stream.inProcessPerSec)} /s: ${Math.round(gateway.stream.ratio * 100)}% (target ≥ 80%)`);
 

@@ -7,7 +7,8 @@
  * HTTP and over stdio, each served by a child process running
  * `@airlock/serve`; and, for scale, the same trivial tool served by a plain
  * Node MCP stdio server written with the official SDK (the way most tools ship
- * today). Streaming: chunks per second of one chat completion, through the
+ * today), each stdio server also from its start to its first answer and by
+ * its resident memory. Streaming: chunks per second of one chat completion, through the
  * gateway's OpenAI-compatible API and in-process (`host.chatStream`), from the
  * loopback OpenAI server in its own process. Prints one JSON line.
  *
@@ -15,6 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -66,7 +68,7 @@ const PLAIN_ECHO = `
   import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
   import { z } from 'zod';
   const server = new McpServer({ name: 'plain', version: '1.0.0' });
-  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text-delta', text: JSON.stringify(args) }], structuredContent: args }));
+  server.registerTool('echo', { description: 'Return the arguments', inputSchema: { value: z.number() } }, async (args) => ({ content: [{ type: 'text', text: JSON.stringify(args) }], structuredContent: args }));
 `;
 
 /** A plain Node MCP stdio server with that tool, the way most tools ship today. */
@@ -88,11 +90,32 @@ const PLAIN_HTTP_SERVER = `${PLAIN_ECHO}
   process.stdin.resume();
 `;
 
+/** What a process holds in memory (VmRSS, Linux), or undefined where /proc does not say. */
+async function rssOf(pid) {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connect, then time the calls. For a transport that starts the server
+ * (stdio), also the start: spawning it → the first call's answer, and the
+ * server process's resident memory after the timed calls.
+ */
 async function viaClient(transport, name, warmup, calls) {
   const client = new Client({ name: 'bench', version: '1.0.0' });
+  const started = performance.now();
   await client.connect(transport);
+  check(await client.callTool({ name, arguments: echoArgs(0) }), 0);
+  const firstAnswerMs = round(performance.now() - started);
   try {
-    return await timeCalls(async (i) => check(await client.callTool({ name, arguments: echoArgs(i) }), i), warmup, calls);
+    const timed = await timeCalls(async (i) => check(await client.callTool({ name, arguments: echoArgs(i) }), i), warmup, calls);
+    const pid = transport.pid;
+    return { ...timed, firstAnswerMs, ...(typeof pid === 'number' ? { rssBytes: await rssOf(pid) } : {}) };
   } finally {
     await client.close();
   }
@@ -140,8 +163,14 @@ async function main() {
       if (v.value !== i) throw new Error('unexpected result');
     }, WARMUP, CALLS);
     const mcpHttp = await viaClient(new StreamableHTTPClientTransport(new URL(`${http.info.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${http.info.token}` } } }), echo, WARMUP, CALLS);
-    const mcpStdio = await viaClient(new StdioClientTransport({ command: process.execPath, args: [self, '--serve', 'stdio', `${home}-stdio`, echoDir], cwd: benchDir, stderr: 'inherit' }), echo, WARMUP, CALLS);
-    const plainStdio = await viaClient(new StdioClientTransport({ command: process.execPath, args: ['--input-type=module', '-e', PLAIN_SERVER], cwd: benchDir, stderr: 'inherit' }), 'echo', WARMUP, CALLS);
+    const airlockStdio = () => new StdioClientTransport({ command: process.execPath, args: [self, '--serve', 'stdio', `${home}-stdio`, echoDir], cwd: benchDir, stderr: 'inherit' });
+    const plainStdioServer = () => new StdioClientTransport({ command: process.execPath, args: ['--input-type=module', '-e', PLAIN_SERVER], cwd: benchDir, stderr: 'inherit' });
+    // One untimed start of each first: the component's transpile cache is then warm, as after
+    // `airlock install`, and the OS has both servers' files cached alike.
+    await viaClient(airlockStdio(), echo, 0, 1);
+    await viaClient(plainStdioServer(), 'echo', 0, 1);
+    const mcpStdio = await viaClient(airlockStdio(), echo, WARMUP, CALLS);
+    const plainStdio = await viaClient(plainStdioServer(), 'echo', WARMUP, CALLS);
     const plain = await child(['--input-type=module', '-e', PLAIN_HTTP_SERVER]);
     let plainHttp;
     try {
