@@ -24,7 +24,8 @@ const compareFile = join(benchDir, 'results', 'compare.json');
 
 // Moderate, so that a 5-round A/B with its builds takes 5–10 minutes on a 2-core machine.
 const WARMUP_CALLS = 2_000;
-const ECHO_CALLS = 5_000;
+const ECHO_CALLS = 20_000;
+const FLOOR_CALLS = 20_000;
 const RSS_PLUGINS = 4;
 const STREAM_CHUNKS = 2_500;
 const STREAM_RUNS = 3;
@@ -228,6 +229,8 @@ function argsFor(id, tree, homes) {
       return { flags: [], args: [homes.warm, f.echo] };
     case 'calls':
       return { flags: [], args: [homes.warm, f.echo, '{}', 'echo', '{"value":1}', String(WARMUP_CALLS), String(ECHO_CALLS)] };
+    case 'floor':
+      return { flags: [], args: [homes.warm, f.echo, String(WARMUP_CALLS), String(FLOOR_CALLS)] };
     case 'rss':
       return { flags: ['--expose-gc'], args: [homes.warm, ...homes.rssCopies] };
     case 'stream':
@@ -345,7 +348,7 @@ export async function runAB({ baseline: ref, rounds, json, baselineClean }) {
       loadAvg: os.loadavg().map((x) => Math.round(x * 100) / 100),
       rounds,
       durationS: Math.round((performance.now() - started) / 1000),
-      settings: { warmupCalls: WARMUP_CALLS, echoCalls: ECHO_CALLS, rssPlugins: RSS_PLUGINS, streamChunks: STREAM_CHUNKS, streamRunsPerRound: STREAM_RUNS, hookCalls: HOOK_CALLS },
+      settings: { warmupCalls: WARMUP_CALLS, echoCalls: ECHO_CALLS, floorCalls: FLOOR_CALLS, rssPlugins: RSS_PLUGINS, streamChunks: STREAM_CHUNKS, streamRunsPerRound: STREAM_RUNS, hookCalls: HOOK_CALLS },
     },
     baseline: { ref, sha, dir: relative(root, baselineDir) },
     current: { sha: head, dirty },

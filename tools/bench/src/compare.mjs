@@ -125,6 +125,15 @@ export const MEASUREMENTS = [
     ],
   },
   {
+    id: 'floor',
+    script: 'floor-once.mjs',
+    what: 'the floor under a call (host.ping)',
+    metrics: [
+      { id: 'floorMedianUs', label: 'Floor (host.ping): median', unit: 'µs', better: 'lower', read: (r) => r.measurement?.floor?.medianUs },
+      { id: 'echoAboveFloorUs', label: 'Trivial call above the floor: median', unit: 'µs', better: 'lower', read: (r) => r.measurement?.aboveFloorUs },
+    ],
+  },
+  {
     id: 'rss',
     script: 'rss-once.mjs',
     what: 'memory per loaded plugin',

@@ -68,6 +68,9 @@ describe('reading the reports', () => {
     expect(readMetric(metric('loadWarmMs'), { ok: true, totalMs: 123.4 })).toBe(123.4);
     expect(readMetric(metric('echoMedianUs'), { ok: true, measurement: { medianUs: 21.5, p99Us: 90 } })).toBe(21.5);
     expect(readMetric(metric('echoP99Us'), { ok: true, measurement: { medianUs: 21.5, p99Us: 90 } })).toBe(90);
+    const floor = { ok: true, measurement: { floor: { medianUs: 12.5 }, echo: { medianUs: 20 }, aboveFloorUs: 7.5 } };
+    expect(readMetric(metric('floorMedianUs'), floor)).toBe(12.5);
+    expect(readMetric(metric('echoAboveFloorUs'), floor)).toBe(7.5);
     const rss = { ok: true, plugins: 4, rssBeforeBytes: 100 * 2 ** 20, rssAfterFirstBytes: 160 * 2 ** 20, rssAfterBytes: 190 * 2 ** 20 };
     expect(readMetric(metric('rssPerFurtherPluginMB'), rss)).toBe(10);
     expect(readMetric(metric('rssFirstPluginMB'), rss)).toBe(60);
