@@ -6,8 +6,9 @@
  * node_modules/.cache/airlock/baseline/<sha>, installed and built there, and
  * kept (with a record of its finished build beside it) for the next A/B
  * against the same commit. Each tree builds the fixture plugins with its own
- * plugin-kit. Then every round runs each measurement once per tree, baseline
- * then current, each in a fresh process running that tree's own *-once.mjs
+ * plugin-kit. Then every round runs each measurement once per tree, one
+ * right after the other (the baseline first in odd rounds, the current tree in
+ * even ones), each in a fresh process running that tree's own *-once.mjs
  * script, packages and Node. Prints a table (or, with --json, the JSON) and
  * writes results/compare.json. compare.mjs holds the parts that do no I/O.
  */
@@ -17,12 +18,12 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BaselineError, MEASUREMENTS, baselinePaths, compare, formatTable, readMetric, resolveRef } from './compare.mjs';
+import { BaselineError, MEASUREMENTS, baselinePaths, compare, formatTable, readMetric, resolveRef, roundOrder } from './compare.mjs';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const compareFile = join(benchDir, 'results', 'compare.json');
 
-// Moderate, so that a 5-round A/B with its builds takes 5–10 minutes on a 2-core machine.
+// Moderate: a round takes about 40 s on a 2-core machine, so 7 rounds and the baseline's build take 5–10 minutes.
 const WARMUP_CALLS = 2_000;
 const ECHO_CALLS = 20_000;
 const FLOOR_CALLS = 20_000;
@@ -314,9 +315,10 @@ export async function runAB({ baseline: ref, rounds, json, baselineClean }) {
       homes[tree.name] = await prepareHomes(tree, base);
     }
     for (let round = 1; round <= rounds; round++) {
-      const entry = { round, baseline: {}, current: {} };
+      const order = roundOrder(round).map((name) => trees.find((t) => t.name === name));
+      const entry = { round, first: order[0].name, baseline: {}, current: {} };
       for (const m of runnable) {
-        for (const tree of trees) {
+        for (const tree of order) {
           if (status[tree.name][m.id]) continue;
           progress(`round ${round}/${rounds}: ${m.what}, ${tree.name} ${tree.short}`);
           try {

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { median, round } from './stats.mjs';
 
-export const DEFAULT_ROUNDS = 5;
+export const DEFAULT_ROUNDS = 7;
 export const MAX_ROUNDS = 50;
 
 export const USAGE = `Usage: node src/bench.mjs [options]     (or, from the repository root: pnpm bench [options])
@@ -23,7 +23,8 @@ A/B against another commit, on this machine, in the same minutes:
                       process with its own tree's scripts and packages; prints a table and
                       writes results/compare.json
   --rounds <n>        rounds of the A/B (default ${DEFAULT_ROUNDS}, at most ${MAX_ROUNDS}); each round runs every
-                      measurement once per tree, baseline first
+                      measurement once per tree, back to back (the baseline first in
+                      odd rounds, the current tree in even ones)
   --json              print the A/B's JSON (as written to results/compare.json), not the table
   --baseline-clean    remove the kept baseline worktree(s): with --baseline, that commit's
                       before building it afresh; alone, all of them
@@ -201,19 +202,50 @@ export function ratio(baseline, current) {
 
 /** Fewer rounds than this on either side, and the spreads say nothing either way. */
 export const MIN_ROUNDS_TO_READ = 3;
+/** Paired rounds that must all agree before a change inside the spreads is read as one (a sign test: 1 in 16 by chance at 5). */
+export const MIN_PAIRS_TO_READ = 5;
 
 /**
- * What the two spreads say: `better` or `worse` when they do not overlap
- * (every round of one side beat every round of the other), `within noise`
- * when they do, `too few rounds` under MIN_ROUNDS_TO_READ, `n/a` without both sides.
+ * Which tree runs a measurement first in a round (1-based): the baseline in odd
+ * rounds, the current tree in even ones, so that going second (a warmer page
+ * cache, a CPU already clocked up) favours neither tree in the pairs below.
  */
-export function reading(metric, baseline, current) {
+export const roundOrder = (round) => (round % 2 === 1 ? ['baseline', 'current'] : ['current', 'baseline']);
+
+/**
+ * The rounds as pairs: in round i, the two trees ran a measurement back to
+ * back, so drift of the machine between rounds cancels within a pair. How many
+ * pairs the current tree won and lost, by the metric's direction.
+ */
+export function pairs(metric, baselineSamples = [], currentSamples = []) {
+  let better = 0;
+  let worse = 0;
+  let of = 0;
+  for (let i = 0; i < Math.min(baselineSamples.length, currentSamples.length); i++) {
+    const b = baselineSamples[i];
+    const c = currentSamples[i];
+    if (!Number.isFinite(b) || !Number.isFinite(c)) continue;
+    of++;
+    if (c !== b) ((c < b) === (metric.better === 'lower') ? better++ : worse++);
+  }
+  return { better, worse, of };
+}
+
+/**
+ * What the rounds say: `better` or `worse` when the two spreads do not overlap
+ * (every round of one side beat every round of the other); `better in every
+ * round` or `worse in every round` when they overlap but each of at least
+ * MIN_PAIRS_TO_READ paired rounds went the same way; else `within noise`.
+ * `too few rounds` under MIN_ROUNDS_TO_READ, `n/a` without both sides.
+ */
+export function reading(metric, baseline, current, paired = { better: 0, worse: 0, of: 0 }) {
   if (!baseline || !current) return 'n/a';
   if (baseline.n < MIN_ROUNDS_TO_READ || current.n < MIN_ROUNDS_TO_READ) return 'too few rounds';
   const apart = current.max < baseline.min || current.min > baseline.max;
-  if (!apart) return 'within noise';
-  const lower = current.median < baseline.median;
-  return lower === (metric.better === 'lower') ? 'better' : 'worse';
+  if (apart) return (current.median < baseline.median) === (metric.better === 'lower') ? 'better' : 'worse';
+  if (paired.of >= MIN_PAIRS_TO_READ && paired.better === paired.of) return 'better in every round';
+  if (paired.of >= MIN_PAIRS_TO_READ && paired.worse === paired.of) return 'worse in every round';
+  return 'within noise';
 }
 
 /**
@@ -228,6 +260,7 @@ export function compare(measurements, samples, status = { baseline: {}, current:
       const b = spread(samples.baseline?.[metric.id] ?? []);
       const c = spread(samples.current?.[metric.id] ?? []);
       const r = ratio(b, c);
+      const paired = pairs(metric, samples.baseline?.[metric.id], samples.current?.[metric.id]);
       rows.push({
         measurement: m.id,
         metric: metric.id,
@@ -239,7 +272,8 @@ export function compare(measurements, samples, status = { baseline: {}, current:
         baselineStatus: status.baseline?.[m.id],
         currentStatus: status.current?.[m.id],
         ratio: r === null ? null : round(r, 3),
-        reading: reading(metric, b, c),
+        pairs: paired,
+        reading: reading(metric, b, c, paired),
       });
     }
   }
@@ -271,7 +305,8 @@ const statusText = (status) => (status === 'missing' ? 'n/a' : status ? 'failed'
 
 /**
  * The A/B table: measurement | better | baseline (median, spread) | current
- * (median, spread) | current/baseline | reading, and notes for anything n/a.
+ * (median, spread) | current/baseline | rounds won | reading, and notes for
+ * anything n/a.
  * `head` is { baseline: { shortSha, ref }, current: { shortSha, dirty }, rounds }.
  */
 export function formatTable(rows, head) {
@@ -285,10 +320,11 @@ export function formatTable(rows, head) {
     r.current ? fmtValue(r.current.median, r.unit) : statusText(r.currentStatus),
     r.current ? fmtSpread(r.current, r.unit) : '',
     fmtRatio(r.ratio),
+    r.pairs?.of ? `${r.pairs.better}/${r.pairs.of}` : '',
     r.reading,
   ]);
-  const header = ['Measurement', 'Better', bName, 'spread', cName, 'spread', 'Current/baseline', 'Reading'];
-  const right = [false, false, true, true, true, true, true, false];
+  const header = ['Measurement', 'Better', bName, 'spread', cName, 'spread', 'Current/baseline', 'Won', 'Reading'];
+  const right = [false, false, true, true, true, true, true, true, false];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => `  ${c.map((x, i) => (right[i] ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join('  ')}`.trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
@@ -310,8 +346,10 @@ export function formatTable(rows, head) {
   out.push(
     '',
     `  Medians over ${head.rounds} round${head.rounds === 1 ? '' : 's'}; spread is min–max over the rounds. Each round runs every measurement once per tree,`,
-    '  baseline then current, each in a fresh process. Current/baseline below 1× is better where lower is better, above 1× where',
-    `  higher is. Reading: better or worse when the two spreads do not overlap, else within noise (from ${MIN_ROUNDS_TO_READ} rounds on).`,
+    '  back to back (the baseline first in odd rounds), each in a fresh process. Current/baseline below 1× is better where lower',
+    '  is better, above 1× where higher is. Won: the rounds in which the current tree beat the baseline. Reading: better or worse when',
+    `  the spreads do not overlap (from ${MIN_ROUNDS_TO_READ} rounds on), better or worse in every round when all of at least ${MIN_PAIRS_TO_READ} rounds agree,`,
+    '  else within noise.',
   );
   if (head.current.dirty) out.push(`  ${cName}: ${head.current.shortSha} with uncommitted changes.`);
   for (const n of notes) out.push(`  ${n}`);

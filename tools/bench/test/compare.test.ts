@@ -9,7 +9,9 @@ import {
   fmtSpread,
   fmtValue,
   formatTable,
+  pairs,
   parseArgs,
+  roundOrder,
   ratio,
   reading,
   readMetric,
@@ -124,6 +126,34 @@ describe('the comparison', () => {
     expect(reading(lower, spread([10, 11]), spread([1, 2]))).toBe('too few rounds');
   });
 
+  it('alternates which tree goes first, the baseline in the first round', () => {
+    expect([1, 2, 3, 4].map(roundOrder)).toEqual([
+      ['baseline', 'current'],
+      ['current', 'baseline'],
+      ['baseline', 'current'],
+      ['current', 'baseline'],
+    ]);
+  });
+
+  it('pairs each round of the current tree with the same round of the baseline', () => {
+    expect(pairs(lower, [10, 20, 30, 40], [9, 21, 29, 40])).toEqual({ better: 2, worse: 1, of: 4 });
+    expect(pairs(higher, [10, 20, 30, 40], [9, 21, 29, 40])).toEqual({ better: 1, worse: 2, of: 4 });
+    // A round missing on either side (a failed run) is no pair; a shorter side ends the pairs.
+    expect(pairs(lower, [10, null as never, 30], [9, 8, 7, 6])).toEqual({ better: 2, worse: 0, of: 2 });
+    expect(pairs(lower, undefined, [1])).toEqual({ better: 0, worse: 0, of: 0 });
+  });
+
+  it('reads a change inside overlapping spreads only when at least 5 paired rounds all agree', () => {
+    // Drift: both trees slow down together, so the spreads overlap, but the current tree wins every pair.
+    const b = [10, 14, 18, 22, 26];
+    const c = [9, 13, 17, 21, 25];
+    expect(reading(lower, spread(b), spread(c), pairs(lower, b, c))).toBe('better in every round');
+    expect(reading(higher, spread(b), spread(c), pairs(higher, b, c))).toBe('worse in every round');
+    expect(reading(lower, spread(b.slice(0, 4)), spread(c.slice(0, 4)), pairs(lower, b.slice(0, 4), c.slice(0, 4)))).toBe('within noise');
+    const mixed = [9, 15, 17, 21, 25];
+    expect(reading(lower, spread(b), spread(mixed), pairs(lower, b, mixed))).toBe('within noise');
+  });
+
   it('compares every metric, carrying why a side has no samples', () => {
     const samples = {
       baseline: { loadWarmMs: [100, 120, 110], echoMedianUs: [20, 22, 21], echoP99Us: [80, 90, 85] },
@@ -132,7 +162,7 @@ describe('the comparison', () => {
     const rows = compare(MEASUREMENTS, samples, { baseline: { hooks: 'missing' }, current: { stream: 'exit 1: boom' } });
     const row = (id: string) => rows.find((r) => r.metric === id)!;
     expect(rows).toHaveLength(MEASUREMENTS.reduce((n, m) => n + m.metrics.length, 0));
-    expect(row('loadWarmMs')).toMatchObject({ baseline: { n: 3, median: 110, min: 100, max: 120 }, current: { median: 92 }, ratio: 0.836, reading: 'better', unit: 'ms' });
+    expect(row('loadWarmMs')).toMatchObject({ baseline: { n: 3, median: 110, min: 100, max: 120 }, current: { median: 92 }, ratio: 0.836, pairs: { better: 3, worse: 0, of: 3 }, reading: 'better', unit: 'ms' });
     expect(row('echoMedianUs')).toMatchObject({ ratio: 1, reading: 'within noise' });
     expect(row('echoP99Us').current).toEqual({ n: 2, median: 81, min: 80, max: 82 });
     expect(row('hookAddedPerCallUs')).toMatchObject({ baseline: null, baselineStatus: 'missing', ratio: null, reading: 'n/a' });
@@ -164,12 +194,12 @@ describe('the table', () => {
     const rows = compare(MEASUREMENTS, samples, { baseline: { hooks: 'missing' }, current: { rss: 'child `node src/rss-once.mjs` failed (exit 1):\nError: out of memory' } });
     const table = formatTable(rows, { baseline: { shortSha: '9913b0a', ref: 'HEAD~3' }, current: { shortSha: '23877bc', dirty: true }, rounds: 3 });
     const lines = table.split('\n');
-    expect(lines[0]).toMatch(/^ {2}Measurement +Better +Baseline 9913b0a +spread +Current 23877bc\+ +spread +Current\/baseline +Reading$/);
+    expect(lines[0]).toMatch(/^ {2}Measurement +Better +Baseline 9913b0a +spread +Current 23877bc\+ +spread +Current\/baseline +Won +Reading$/);
     expect(lines[1]).toMatch(/^ {2}-+ +-+ +-+/);
     const load = lines.find((l) => l.includes('Load → first call, warm cache'))!;
-    expect(load).toMatch(/lower +110 ms +100–120 +92\.0 ms +90\.0–95\.0 +0\.84× +better$/);
+    expect(load).toMatch(/lower +110 ms +100–120 +92\.0 ms +90\.0–95\.0 +0\.84× +3\/3 +better$/);
     const stream = lines.find((l) => l.includes('Streaming through provider-openai'))!;
-    expect(stream).toMatch(/higher +12,400 \/s +12,000–12,500 +15,000 \/s +14,900–15,100 +1\.21× +better$/);
+    expect(stream).toMatch(/higher +12,400 \/s +12,000–12,500 +15,000 \/s +14,900–15,100 +1\.21× +3\/3 +better$/);
     const hook = lines.find((l) => l.includes('Added per hook call'))!;
     expect(hook).toMatch(/lower +n\/a +n\/a +n\/a +n\/a$/);
     const rss = lines.find((l) => l.includes('RSS per further plugin'))!;
