@@ -194,6 +194,7 @@ for (const dir of JSON.parse(process.env.AIRLOCK_BENCH_FIXTURES)) {
  */
 async function openTree({ name, dir, sha, short }) {
   const bench = join(dir, 'tools', 'bench');
+  if (!existsSync(join(bench, 'package.json'))) throw new BaselineError(`${name} ${short} has no tools/bench: the commit predates the bench, so there is nothing to compare; choose a later --baseline`);
   const ownNode = join(dir, 'node_modules', 'node', 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
   const node = existsSync(ownNode) ? ownNode : process.execPath;
   const version = (await exec(node, ['--version'])).stdout.trim();
