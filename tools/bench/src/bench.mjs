@@ -8,6 +8,9 @@
  *
  *   pnpm bench            (from the repository root: builds first, then runs this)
  *   node src/bench.mjs    (from tools/bench, once the workspace is built)
+ *
+ * With --baseline <ref>, it instead compares the comparable measurements with
+ * another commit's, interleaved (ab.mjs); --help lists the options.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -58,6 +61,7 @@ const sortBy = (xs, key) => [...xs].sort((a, b) => key(a) - key(b));
 const discard = () => {};
 
 import { median, pct, round, sortNum } from './stats.mjs';
+import { USAGE, UsageError, parseArgs } from './compare.mjs';
 
 // ---------------------------------------------------------------- formatting
 
@@ -422,8 +426,24 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err?.stack ?? err);
+let options;
+try {
+  options = parseArgs(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`bench: ${err.message}`);
+  process.exit(2);
+}
+const task = {
+  help: async () => console.log(USAGE),
+  bench: main,
+  ab: async () => (await import('./ab.mjs')).runAB(options),
+  clean: async () => (await import('./ab.mjs')).cleanBaselines(),
+}[options.mode];
+
+task().catch((err) => {
+  // A refused A/B (a ref that does not resolve, a baseline that does not build) says what to do; its stack would not.
+  console.error(err?.name === 'BaselineError' ? `bench: ${err.message}` : (err?.stack ?? err));
   if (err?.details) console.error(err.details);
   process.exitCode = 1;
 });
