@@ -30,7 +30,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HostReply } from '../sandbox/protocol.js';
 import { BodyRing, RingState, ringBytesFor } from '../sandbox/body-ring.js';
-import { credentialRefusal, httpAddressRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
+import { credentialRefusal, httpAddressRefusal, httpOpenLimitRefusal, httpOriginRefusal, httpQuotaRefusal, httpSchemeRefusal, type RefusedReply, type Refusal } from './refusal.js';
 import type { QuotaMeter } from '../quotas.js';
 import { withEntry, withoutEntries, type CapabilitySpec } from './spec.js';
 import { auditUrl } from '../audit.js';
@@ -129,6 +129,13 @@ export interface OutgoingRequestData {
 }
 
 const MAX_REDIRECTS = 5;
+
+/**
+ * Responses a plugin may hold at once whose bodies it has neither read to the
+ * end nor dropped (each holds a socket, a ring and what waits beyond it): a
+ * plugin that leaks them is refused more, instead of the host growing.
+ */
+export const MAX_OPEN_RESPONSES = 64;
 
 /** Unread response bytes the host holds for a plugin before it stops reading from the socket. */
 const READ_AHEAD_BYTES = 1 << 20;
@@ -311,6 +318,14 @@ export class HttpBroker {
     }
     let method = req.method.toUpperCase();
     let body = req.body;
+    this.#forgetFinished();
+    if (this.#open.size >= MAX_OPEN_RESPONSES) {
+      const refused = httpOpenLimitRefusal(method, url.origin, this.#open.size);
+      this.#policy.meter?.refused(url.origin);
+      this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: refused.message });
+      this.#policy.log('warn', `denied ${refused.message}`);
+      return deny(refused);
+    }
     const headers = req.headers.filter(([name]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name));
     for (let hop = 0; ; hop++) {
       const span = httpSpan(this.#policy.pluginId, method, url, trace, this.#policy.scrub);
@@ -637,6 +652,16 @@ export class HttpBroker {
     if (taken.length === 1) return { ok: taken[0]! };
     const joined = Buffer.concat(taken, size);
     return { ok: new Uint8Array(joined.buffer, joined.byteOffset, size) };
+  }
+
+  /**
+   * Forget the responses whose bodies ended and were read to the end: a read
+   * of one now answers `closed` just as it did, and a drop finds nothing to do.
+   */
+  #forgetFinished(): void {
+    for (const [id, open] of this.#open) {
+      if (open.ended && open.error === undefined && open.chunks.length === 0 && open.ring.state === RingState.ENDED && open.ring.used() === 0) this.#open.delete(id);
+    }
   }
 
   #drop(id: number): void {

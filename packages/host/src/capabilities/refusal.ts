@@ -60,6 +60,15 @@ export function httpAddressRefusal(pluginId: string, method: string, origin: str
   };
 }
 
+/** A request while the plugin holds as many unfinished responses as it may. */
+export function httpOpenLimitRefusal(method: string, origin: string, open: number): Refusal {
+  return {
+    capability: 'http',
+    message: `${method} ${origin}: the plugin holds ${open} responses whose bodies it has neither read to the end nor dropped, the most it may hold at once`,
+    hint: 'Read each response body to its end, or cancel it (`await response.body?.cancel()`), before making more requests.',
+  };
+}
+
 /** A request over the plugin's quota. */
 export function httpQuotaRefusal(method: string, origin: string, why: string): Refusal {
   return {

@@ -258,7 +258,8 @@ const rings = new Map<number, BodyRing>();
 
 const httpBridge: HttpBridge = {
   send(request) {
-    for (const [id, ring] of rings) if (ring.state === RingState.DROPPED) rings.delete(id);
+    // Bodies the host dropped, or that ended and were read to the end, need no ring here (a read answers as before).
+    for (const [id, ring] of rings) if (ring.state === RingState.DROPPED || (ring.state === RingState.ENDED && ring.used() === 0)) rings.delete(id);
     const sent = hostCall('http', 'send', [request]) as ReturnType<HttpBridge['send']> & { shared?: SharedArrayBuffer };
     if (sent.shared) rings.set(sent.id, new BodyRing(sent.shared));
     return { id: sent.id, status: sent.status, headers: sent.headers };

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpBroker, originMatches, parseConnectTo, parseRange } from '../../src/capabilities/http.js';
+import { HttpBroker, MAX_OPEN_RESPONSES, originMatches, parseConnectTo, parseRange } from '../../src/capabilities/http.js';
 
 describe('originMatches', () => {
   it.each([
@@ -129,6 +129,41 @@ describe('HttpBroker response bodies', () => {
     // A read lets it go on.
     expect((await read(1 << 20)).ok!.byteLength).toBe(1 << 20);
     expect(broker.held(id)!.paused).toBe(false);
+  });
+});
+
+describe('HttpBroker open responses', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    server = undefined;
+  });
+
+  it(`refuses a request while the plugin holds ${MAX_OPEN_RESPONSES} unfinished responses, and takes one again once a body is read to its end`, async () => {
+    server = createServer((_req, res) => res.end('hello'));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const logs: string[] = [];
+    const broker = new HttpBroker({ pluginId: 't', origins: [`http://127.0.0.1:${port}`], ranges: [], maxBodyBytes: 1 << 20, log: (_level, message) => logs.push(message) });
+    const send = () => broker.serve('send', [{ method: 'GET', scheme: 'http', authority: `127.0.0.1:${port}`, path: '/', headers: [], body: new Uint8Array() }]) as Promise<{ ok?: { id: number }; err?: { tag: string }; refused?: { message: string; hint: string } }>;
+    const ids: number[] = [];
+    for (let i = 0; i < MAX_OPEN_RESPONSES; i++) ids.push((await send()).ok!.id);
+    const refused = await send();
+    expect(refused.err).toEqual({ tag: 'HTTP-request-denied' });
+    expect(refused.refused?.message).toBe(`GET http://127.0.0.1:${port}: the plugin holds ${MAX_OPEN_RESPONSES} responses whose bodies it has neither read to the end nor dropped, the most it may hold at once`);
+    expect(refused.refused?.hint).toContain('cancel it');
+    expect(logs.at(-1)).toBe(`denied ${refused.refused?.message}`);
+    // Read one body to its end: its response no longer counts.
+    const id = ids[0]!;
+    while (!broker.held(id)?.ended) await new Promise((resolve) => setImmediate(resolve));
+    expect(Buffer.from(((await broker.serve('read', [id, 100])) as { ok: Uint8Array }).ok).toString()).toBe('hello');
+    expect(await broker.serve('read', [id, 100])).toEqual({ err: { tag: 'closed' } });
+    expect((await send()).ok?.id).toBeGreaterThan(ids.at(-1)!);
+    // It answers a late read or drop as before.
+    expect(await broker.serve('read', [id, 100])).toEqual({ err: { tag: 'closed' } });
+    expect(await broker.serve('drop', [id])).toEqual({ ok: undefined });
+    broker.closeAll();
   });
 });
 
