@@ -45,7 +45,8 @@ const resultsFile = join(benchDir, 'results', 'latest.json');
 
 const COLD_RUNS = 3;
 const WARM_RUNS = 7;
-// Enough for V8 to finish tiering up the hot wasm functions before timing starts.
+// Untimed calls first. V8 goes on tiering up the component's hot functions for tens of thousands of calls
+// more (the first 20,000 timed calls have a p99 several times the later ones'): the figures include that.
 const WARMUP_CALLS = 2_000;
 // Enough calls that the p99 is a hundred thousand calls' p99, not a few dozen slow ones'.
 const ECHO_CALLS = 100_000;
