@@ -644,11 +644,9 @@ export class HttpBroker {
       size += chunk.length;
       open.buffered -= chunk.length;
     }
+    // Also resumes the socket once nothing waits beyond the ring.
     this.#fill(open);
-    if (size === 0) {
-      if (open.ended) return { err: { tag: 'closed' } };
-      open.response.resume();
-    }
+    if (size === 0 && open.ended) return { err: { tag: 'closed' } };
     if (taken.length === 1) return { ok: taken[0]! };
     const joined = Buffer.concat(taken, size);
     return { ok: new Uint8Array(joined.buffer, joined.byteOffset, size) };

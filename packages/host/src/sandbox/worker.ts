@@ -266,8 +266,7 @@ const httpBridge: HttpBridge = {
   },
   read(id, max, wait) {
     const ring = rings.get(id);
-    for (;;) {
-      if (!ring) break;
+    while (ring) {
       const seq = ring.seq();
       // The state before the bytes: a ring ends only once every byte is in it.
       const state = ring.state;

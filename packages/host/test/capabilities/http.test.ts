@@ -42,11 +42,16 @@ describe('HttpBroker response bodies', () => {
     server = undefined;
   });
 
-  /** A loopback server answering every request with `respond`, and a broker granted its origin. */
-  async function setup(respond: (res: ServerResponse) => void, maxBodyBytes = 64 << 20) {
+  /** A loopback server answering every request with `respond` (closed after the test); its port. */
+  async function listen(respond: (res: ServerResponse) => void): Promise<number> {
     server = createServer((_req, res) => respond(res));
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** A loopback server answering every request with `respond`, and a broker granted its origin. */
+  async function setup(respond: (res: ServerResponse) => void, maxBodyBytes = 64 << 20) {
+    const port = await listen(respond);
     const broker = new HttpBroker({ pluginId: 't', origins: [`http://127.0.0.1:${port}`], ranges: [], maxBodyBytes, log: () => {} });
     const sent = (await broker.serve('send', [{ method: 'GET', scheme: 'http', authority: `127.0.0.1:${port}`, path: '/', headers: [], body: new Uint8Array() }])) as { ok: { id: number } };
     const read = async (max = 1 << 20) => (await broker.serve('read', [sent.ok.id, max])) as { ok?: Uint8Array; err?: { tag: string } };
@@ -130,20 +135,9 @@ describe('HttpBroker response bodies', () => {
     expect((await read(1 << 20)).ok!.byteLength).toBe(1 << 20);
     expect(broker.held(id)!.paused).toBe(false);
   });
-});
-
-describe('HttpBroker open responses', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    server = undefined;
-  });
 
   it(`refuses a request while the plugin holds ${MAX_OPEN_RESPONSES} unfinished responses, and takes one again once a body is read to its end`, async () => {
-    server = createServer((_req, res) => res.end('hello'));
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
+    const port = await listen((res) => res.end('hello'));
     const logs: string[] = [];
     const broker = new HttpBroker({ pluginId: 't', origins: [`http://127.0.0.1:${port}`], ranges: [], maxBodyBytes: 1 << 20, log: (_level, message) => logs.push(message) });
     const send = () => broker.serve('send', [{ method: 'GET', scheme: 'http', authority: `127.0.0.1:${port}`, path: '/', headers: [], body: new Uint8Array() }]) as Promise<{ ok?: { id: number }; err?: { tag: string }; refused?: { message: string; hint: string } }>;
