@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { devBundlePath, isDevBuild } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import type { Manifest } from './manifest.js';
 import { loadCachedComponent, prepareComponent, saveCodeCache, sha256, sha256OfFile, shared, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
@@ -22,6 +23,16 @@ export interface PreparedPlugin {
   component: PreparedComponent;
   contract: string;
   modules: Promise<Record<string, WebAssembly.Module>>;
+  /** A development build's bundle, as read at this load (see `DEV_BUNDLE_INTERFACE` in @airlock/wit). */
+  dev: DevBundle | undefined;
+}
+
+/** The bundle beside a development build's engine: what its instances evaluate, and its source map. */
+export interface DevBundle {
+  source: Uint8Array;
+  /** The source map's path, and its sha256 as read at this load (a map changed since is not used). */
+  sourceMap: string | undefined;
+  sourceMapSha256: string | undefined;
 }
 
 export class ComponentLoader {
@@ -59,7 +70,14 @@ export class ComponentLoader {
    * confirmed in parallel; nothing is instantiated before both hold. What the
    * instance runs is the bytes that were checked (component.ts).
    */
-  async prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string): Promise<PreparedPlugin> {
+  async prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256?: string, installing = false): Promise<PreparedPlugin> {
+    const prepared = await this.#prepare(pluginDir, manifest, memoryCapBytes, expectedSha256);
+    if (!isDevBuild(prepared.component.imports)) return { ...prepared, dev: undefined };
+    // An installed plugin (whose hash is recorded) is never a development build.
+    return { ...prepared, dev: await readDevBundle(join(pluginDir, manifest.component), manifest, installing || expectedSha256 !== undefined) };
+  }
+
+  async #prepare(pluginDir: string, manifest: Manifest, memoryCapBytes: number, expectedSha256: string | undefined): Promise<Omit<PreparedPlugin, 'dev'>> {
     const file = join(pluginDir, manifest.component);
     const cache = this.#cache;
     const onProblem = (problem: CacheProblem) => this.#log({ level: 'warn', message: describeCacheProblem(manifest.id, problem), plugin: manifest.id });
@@ -169,6 +187,30 @@ export class ComponentLoader {
     this.#closed = true;
     await Promise.all([this.#index.flush(), ...this.#writes]);
   }
+}
+
+/**
+ * The bundle of the development build at `file`. An installed plugin is
+ * never one: its recorded hash covers the engine, not the bundle beside it.
+ */
+async function readDevBundle(file: string, manifest: Manifest, installed: boolean): Promise<DevBundle> {
+  const id = manifest.id;
+  if (installed) {
+    throw new AirlockError('COMPONENT_INVALID', `plugin \`${id}\` is a development build, which cannot be installed: its code is in a file beside the component, not in it`, {
+      plugin: id,
+      hint: 'Build it with `airlock-plugin build` (without --dev), then install it again.',
+    });
+  }
+  const bundleFile = devBundlePath(file);
+  const source = await readFile(bundleFile).catch((cause: unknown) => {
+    throw new AirlockError('COMPONENT_INVALID', `plugin \`${id}\` has a development build at ${manifest.component} but no bundle beside it (${devBundlePath(manifest.component)})`, {
+      plugin: id,
+      cause,
+      hint: 'Build it again with `airlock-plugin build --dev`, or make a release build with `airlock-plugin build`.',
+    });
+  });
+  const map = await readFile(`${bundleFile}.map`).catch(() => undefined);
+  return { source: shared(source), sourceMap: map && `${bundleFile}.map`, sourceMapSha256: map && sha256(map) };
 }
 
 function tampered(id: string, actual: string, expected: string): AirlockError {

@@ -4,7 +4,7 @@
  * and exports (`airlock:plugin/tool@0.1.0`), not from anything the plugin claims.
  */
 import semver from 'semver';
-import { COMMON_EXPORTS, CONTRACT_RELEASES, CONTRACT_VERSION, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, INTERFACE_SINCE, WIT_PACKAGE, isServedContract, parseInterfaceId } from '@airlock/wit';
+import { COMMON_EXPORTS, CONTRACT_RELEASES, CONTRACT_VERSION, DEV_BUNDLE_INTERFACE, HOST_INTERFACES as CONTRACT_HOST_INTERFACES, INTERFACE_SINCE, WIT_PACKAGE, isServedContract, parseInterfaceId } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import type { PluginKind } from './manifest.js';
 import type { PreparedComponent } from './component.js';
@@ -76,7 +76,7 @@ export function checkContract(component: PreparedComponent, kind: PluginKind, pl
     const ok =
       pkg === WIT_PACKAGE
         ? HOST_INTERFACES.has(parsed?.name ?? '') && parsed?.version === own.version && existsIn(parsed.name, own.version)
-        : WASI_PACKAGES.has(pkg) || (!pkg.startsWith('wasi:') && offered.has(unversioned(name)));
+        : WASI_PACKAGES.has(pkg) || name === DEV_BUNDLE_INTERFACE || (!pkg.startsWith('wasi:') && offered.has(unversioned(name)));
     if (!ok) {
       throw new AirlockError('COMPONENT_INVALID', `plugin \`${pluginId}\` imports ${name}, which this host does not provide`, {
         plugin: pluginId,

@@ -131,7 +131,7 @@ export class Host extends EventEmitter<HostEvents> {
       home,
       options.trust ?? {},
       {
-        trial: (dir, grant, config) => this.trial(dir, { grant, config }),
+        trial: (dir, grant, config) => this.#trial(dir, { grant, config, installing: true }),
         understatedRisk: policy.understatedRisk ?? 'warn',
         isLoaded: (id) => this.#plugins.has(id),
         reload: async (id, dir, grant, config, expectedSha256, namespace) => void (await this.#replace(id, dir, { grant, config, expectedSha256, namespace })),
@@ -194,6 +194,10 @@ export class Host extends EventEmitter<HostEvents> {
    * load would give.
    */
   async trial(dir: string, options: Omit<LoadOptions, 'poolSize'> = {}): Promise<TrialResult> {
+    return this.#trial(dir, options);
+  }
+
+  async #trial(dir: string, options: Omit<OpenOptions, 'poolSize' | 'trial'>): Promise<TrialResult> {
     this.#assertOpen();
     const loaded = await openPlugin(this.#openContext, resolve(dir), { ...options, trial: true });
     await this.#stop(loaded, { park: true });

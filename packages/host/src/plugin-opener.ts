@@ -46,6 +46,8 @@ export interface OpenOptions extends LoadOptions {
   trial?: boolean;
   /** The storage namespace of an installed plugin's data. Default: the namespace of the package's own data (see `registry.namespaceForDirectory`). */
   namespace?: string;
+  /** A trial of a package being installed: a development build is refused. */
+  installing?: boolean;
 }
 
 export interface Loaded {
@@ -171,7 +173,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
   for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name)) ctx.secrets.remember(value);
   // A trial's events reach no one.
   const bus = options.trial ? new EventBus({ log: () => {} }) : ctx.events;
-  const prepared = ctx.loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256);
+  const prepared = ctx.loader.prepare(pluginDir, manifest, memoryCapBytes, options.expectedSha256, options.installing);
   prepared.catch(() => {}); // observed below; the worker may not ask for it
   // Known once the component is prepared; log lines and errors before then are left as written.
   let stacks: StackMapper | undefined;
@@ -212,6 +214,7 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
       pluginId: id,
       component: async () => (await prepared).component,
       modules: async () => (await prepared).modules,
+      devBundle: async () => (await prepared).dev?.source,
       config,
       env,
       preopens,
@@ -240,8 +243,10 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     // The worker thread boots while the component is read, verified and compiled.
     const started = instance.start();
     started.catch(() => {});
-    const { component, contract } = await prepared;
-    stacks = component.sourceMap === undefined ? undefined : new StackMapper(component.sourceMap, component.sourceMapSha256);
+    const { component, contract, dev } = await prepared;
+    // A development build's map is its bundle's; the engine's own frames are not the plugin's.
+    const sourceMap = dev ? dev.sourceMap : component.sourceMap;
+    stacks = sourceMap === undefined ? undefined : new StackMapper(sourceMap, dev ? dev.sourceMapSha256 : component.sourceMapSha256);
     const namespace = await namespaceOf;
     await started;
     checkInterfaceGrants(id, component.imports, capabilities.interfaces);

@@ -273,7 +273,8 @@ describe('watchPlugin', () => {
 
       await setSource(dir, echoSource(2));
       const rebuilt = await next();
-      expect(rebuilt).toMatchObject({ build: { reloaded: true, loaded: false, files: ['src/index.ts'], result: { id: 'echo' }, plugin: { id: 'echo' } } });
+      // A development build: the engine, and the bundle beside it.
+      expect(rebuilt).toMatchObject({ build: { reloaded: true, loaded: false, files: ['src/index.ts'], result: { id: 'echo', dev: true, bundle: join(dir, 'dist/plugin.dev.js') }, plugin: { id: 'echo' } } });
       await expect(host.callTool('echo', { value: 'b' })).resolves.toEqual({ value: 'b', version: 2 });
 
       // Saved the way many editors do: a temporary file renamed over the source.
@@ -286,10 +287,10 @@ describe('watchPlugin', () => {
       expect(`${err.message}\n${err.details}`).toContain("src/index.ts:2:7: error TS2322: Type 'string' is not assignable to type 'number'.");
       await expect(host.callTool('echo', { value: 'c' })).resolves.toEqual({ value: 'c', version: 2 });
 
-      // The replaced file is still watched.
+      // The replaced file is still watched; the engine is not componentized again.
       await setSource(dir, echoSource(1));
       const fixed = await next();
-      expect(fixed).toMatchObject({ build: { reloaded: true, result: { cached: true } } });
+      expect(fixed).toMatchObject({ build: { reloaded: true, result: { cached: true, dev: true, ms: { componentize: 0 } } } });
       await expect(host.callTool('echo', { value: 'd' })).resolves.toEqual({ value: 'd', version: 1 });
 
       // Changes outside the sources (the output, dependencies, editor backups) start nothing.
@@ -303,6 +304,84 @@ describe('watchPlugin', () => {
       await watcher.close();
       await host.close();
     }
+    // A release build afterwards is the cached one of the first build, and takes the development bundle away.
+    expect(existsSync(join(dir, 'dist/plugin.dev.js'))).toBe(true);
+    const full = await build.buildPlugin({ dir, cacheDir });
+    expect(full).toMatchObject({ dev: false, bundle: undefined, cached: true });
+    expect(existsSync(join(dir, 'dist/plugin.dev.js'))).toBe(false);
+    expect(existsSync(join(dir, 'dist/plugin.dev.js.map'))).toBe(false);
+  });
+});
+
+describe('development builds', () => {
+  /** A tool plugin whose `fail` tool throws from line 3 of src/index.ts. */
+  const failingSource = [
+    "import { defineTool, defineToolPlugin } from '@airlock/sdk';",
+    '// line 2',
+    "const fail = (why: string): never => { throw new Error(`failed on purpose: ${why}`); };",
+    "const tool = defineTool({ name: 'fail', description: 'Throw.', parameters: { type: 'object', properties: { why: { type: 'string' } }, required: ['why'] }, run: ({ why }) => fail(why) });",
+    'export default defineToolPlugin({ tools: [tool] });',
+    '',
+  ].join('\n');
+
+  it('share one engine per kind: each plugin runs its own bundle, logs, and has its stack traces mapped to its sources', { timeout: 300_000 }, async () => {
+    const a = await echoPlugin('dev-a', 'dev-a', echoSource(1));
+    const b = await echoPlugin('dev-b', 'dev-b', failingSource);
+    const first = await build.buildPlugin({ dir: a, dev: true, cacheDir });
+    expect(first).toMatchObject({ id: 'dev-a', dev: true, release: false, bundle: join(a, 'dist/plugin.dev.js'), component: join(a, 'dist/plugin.wasm') });
+    const second = await build.buildPlugin({ dir: b, dev: true, cacheDir });
+    // The engine is shared: the same component, from the cache, without componentizing.
+    expect(second).toMatchObject({ dev: true, cached: true, sha256: first.sha256, ms: { componentize: 0 } });
+    expect(await readFile(join(b, 'dist/plugin.dev.js'), 'utf8')).toContain('failed on purpose');
+    expect(await readFile(join(a, 'dist/plugin.dev.js'), 'utf8')).not.toContain('failed on purpose');
+
+    const logs: LogEntry[] = [];
+    const host = await createHost({ home: join(root, 'home-dev-builds'), logger: (e) => logs.push(e) });
+    try {
+      await host.load(a, { grant: 'manifest' });
+      await host.load(b, { grant: 'manifest' });
+      await expect(host.callTool('dev-a.echo', { value: 'x' })).resolves.toEqual({ value: 'x', version: 1 });
+      expect(logs).toContainEqual(expect.objectContaining({ plugin: 'dev-a', message: 'echo called' }));
+      const err = (await host.callTool('dev-b.fail', { why: 'test' }).catch((e: unknown) => e)) as Error & { code?: string; details?: string };
+      expect(err.code).toBe('TOOL_FAILED');
+      expect(err.message).toContain('failed on purpose: test');
+      // The bundle's frames, mapped through the bundle's source map to the line that threw.
+      expect(err.details).toMatch(/src\/index\.ts:3:\d+/);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('fail clearly: a bundle of another kind, a missing bundle, an install, and --dev with --release', { timeout: 300_000 }, async () => {
+    const dir = await echoPlugin('dev-kind', 'dev-kind', "export default { kind: 'hook', exports: {} };\n");
+    const built = await build.buildPlugin({ dir, dev: true, cacheDir, skipTypecheck: true });
+    expect(built).toMatchObject({ dev: true });
+    const host = await createHost({ home: join(root, 'home-dev-refusals'), logger: () => {} });
+    try {
+      // The check a release build makes while componentizing runs when the engine starts the bundle.
+      const wrongKind = (await host.load(dir, { grant: 'manifest' }).catch((e: unknown) => e)) as Error;
+      expect(wrongKind.message).toContain('the manifest says "kind": "tool", but src/index.ts exports a hook plugin');
+
+      await setSource(dir, echoSource(3));
+      await build.buildPlugin({ dir, dev: true, cacheDir });
+      const installed = (await host.registry.install(dir).catch((e: unknown) => e)) as Error & { code?: string; hint?: string };
+      expect(installed).toMatchObject({ code: 'COMPONENT_INVALID' });
+      expect(installed.message).toContain('is a development build, which cannot be installed');
+      expect(installed.hint).toContain('airlock-plugin build` (without --dev)');
+      expect(host.registry.list()).toEqual([]);
+
+      await rm(join(dir, 'dist/plugin.dev.js'));
+      const missing = (await host.load(dir, { grant: 'manifest' }).catch((e: unknown) => e)) as Error & { code?: string; hint?: string };
+      expect(missing).toMatchObject({ code: 'COMPONENT_INVALID' });
+      expect(missing.message).toContain('no bundle beside it (dist/plugin.dev.js)');
+      expect(missing.hint).toContain('airlock-plugin build --dev');
+      expect(host.plugins()).toEqual([]);
+    } finally {
+      await host.close();
+    }
+    const both = await rejectionOf(build.buildPlugin({ dir, dev: true, release: true, cacheDir }));
+    expect(both.code).toBe('OPTIONS_CONFLICT');
+    expect(await runBin(['build', dir, '--dev', '--release'])).toMatchObject({ code: 2, stderr: 'error: --dev and --release do not go together: a build is one or the other\n' });
   });
 });
 
@@ -328,12 +407,12 @@ describe('airlock-plugin dev', () => {
     };
     try {
       await waitFor(/loaded echo into a dev host/, 0);
-      expect(stderr).toMatch(/built echo \(tool\) → .*plugin\.wasm\n {2}[\d.]+ MB in [\d.]+ s \(/);
+      expect(stderr).toMatch(/built echo \(tool, development build\) → .*plugin\.wasm \+ plugin\.dev\.js\n {2}[\d.]+ MB in [\d.]+ s \(/);
       expect(stderr).toContain(`watching ${dir}`);
 
       const mark = stderr.length;
       await setSource(dir, echoSource(2));
-      await waitFor(/rebuilt in [\d.]+ s \((cached|componentized)\), reloaded in [\d.]+ m?s \(src\/index\.ts\)\n/, mark);
+      await waitFor(/rebuilt in [\d.]+ m?s \(development build\), reloaded in [\d.]+ m?s \(src\/index\.ts\)\n/, mark);
 
       const mark2 = stderr.length;
       await setSource(dir, echoSource(2, "const broken: number = 'one';"));

@@ -77,12 +77,18 @@ describe('airlock-plugin CLI', () => {
 
       Build options
         --release                Drop JS stack traces from the component (smaller; traps are silent)
+        --dev                    A development build: the kind's prebuilt engine component (built
+                                 once, then cached) and the bundle beside it (dist/plugin.dev.js),
+                                 which the engine runs; a change rebuilds in well under a second.
+                                 Runs in the same sandbox, but cannot be installed or published
         --no-typecheck           Skip the TypeScript type check
         --no-cache               Componentize even when the build cache holds the component
         -j, --jobs <n>           Plugins built at once (default: one per 1.5 cores, ~900 MB free memory each)
         --json                   Print the result as JSON on stdout (an array for several dirs)
 
-      Dev options (and --release, --no-typecheck)
+      Dev options (and --no-typecheck)
+        --release                Make a release build on every change (componentizes each time)
+                                 instead of a development build (see --dev above)
         --grant <manifest|none>  What the plugin may do (default: what its manifest asks for)
         --config <key=value>     Plugin configuration; the value is JSON when it parses (repeatable)
         --env <NAME[=VALUE]>     Give the host only these environment variables, from yours or as

@@ -4,11 +4,11 @@
  * and reads the screen it draws (the output with carriage returns, cursor
  * moves and erases applied), so output that garbles the prompt fails here.
  *
- * The plugins are the harness fixtures built by test/global-setup.ts, and
- * their components come from the fixtures' build cache. Only the edit in the
- * tool test componentizes, and it stores the result in that cache, so later
- * runs find it there too. Type checking is off (`--no-typecheck`): it is not
- * what is tested here, and build.test.ts runs `dev` with it.
+ * The plugins are the harness fixtures built by test/global-setup.ts. `dev`
+ * makes development builds: the first of each kind componentizes its engine
+ * and stores it in the fixtures' build cache, so later runs find it there; an
+ * edit only bundles. Type checking is off (`--no-typecheck`): it is not what is
+ * tested here, and build.test.ts runs `dev` with it.
  *
  * The componentize step runs in a child process whose scripts exist only in
  * dist/, so this file runs the built package (`pnpm --filter @airlock/plugin-kit... build`).
@@ -293,7 +293,7 @@ describe.skipIf(!!noPty)('the dev REPL', () => {
     expect(refused).toContain('(the host refused GET https://elsewhere.example.com: plugin `harness-tool` holds no http grant for this origin)');
     expect(refused).toMatch(/^ {4}at fetchText\S* \(src\/index\.ts:\d+:\d+\)$/m);
     expect(refused).toMatch(/^hint: Add "https:\/\/elsewhere\.example\.com" to "capabilities\.http"/m);
-    expect(refused).not.toMatch(/node_modules|sdk\/dist|host\/dist|plugin\.js:|initializer\.js/);
+    expect(refused).not.toMatch(/node_modules|sdk\/dist|host\/dist|plugin\.js:|initializer\.js|airlock-dev-engine\.js/);
     expect(await term.run('host.plugins().map((p) => p.id)')).toEqual(["[ 'harness-tool' ]"]);
 
     // Half a command typed, then the source changes: the build's lines go above
@@ -304,14 +304,14 @@ describe.skipIf(!!noPty)('the dev REPL', () => {
     const mark = term.screen.length - 1;
     const source = join(dir, 'src/index.ts');
     await writeFile(source, (await readFile(source, 'utf8')).replace('const VERSION = 1;', 'const VERSION = 2;'));
-    const rebuilt = /^rebuilt in [\d.]+ s \((cached|componentized)\), reloaded in [\d.]+ m?s \(src\/index\.ts\)$/;
+    const rebuilt = /^rebuilt in [\d.]+ m?s \(development build\), reloaded in [\d.]+ m?s \(src\/index\.ts\)$/;
     const after = await term.until('the reload', (s) => (s.some((r) => rebuilt.test(r)) && s.at(-1) === term!.prompt + typed ? s.slice(mark) : undefined));
     // Nothing but the build's lines, each on a row of its own, then the prompt.
     expect(after.slice(0, -1).filter((r) => r !== '  componentizing…' && !rebuilt.test(r))).toEqual([]);
     expect(await term.run("ion')", typed)).toEqual(['{ version: 2 }']);
 
     // rebuild() while a command runs: its line is the command's output.
-    expect(await term.run('await rebuild()')).toEqual([expect.stringMatching(/^rebuilt in [\d.]+ s \(cached\), reloaded in [\d.]+ m?s$/)]);
+    expect(await term.run('await rebuild()')).toEqual([expect.stringMatching(/^rebuilt in [\d.]+ m?s \(development build\), reloaded in [\d.]+ m?s$/)]);
     expect(await term.run("await call('version')")).toEqual(['{ version: 2 }']);
 
     expect(await term.exit()).toBe(0);

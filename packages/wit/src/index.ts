@@ -171,3 +171,4 @@ export function parseInterfaceId(id: string): InterfaceId | undefined {
 }
 
 export { SOURCE_MAP_SECTION, readCustomSection, withCustomSection } from './sections.js';
+export { DEV_BUNDLE_INTERFACE, DEV_BUNDLE_WIT, devBundlePath, isDevBuild } from './dev.js';

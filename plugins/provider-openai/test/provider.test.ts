@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { ProviderError, type ChatRequest, type ChatStreamEvent } from '@airlock/
 import { startOAuthServer, type OAuthServer } from '@airlock/oauth-server';
 import { startOpenAIServer, type ChatCompletionRequest, type OpenAIServer, type OpenAIServerOptions } from '@airlock/openai-server';
 import { createTestHost, type FetchHandler, type TestHost } from '@airlock/plugin-kit/testing';
+import { buildPlugin } from '@airlock/plugin-kit/build';
 import { capabilityVariant, rejection } from '@airlock/test-utils';
 
 const plugin = new URL('..', import.meta.url);
@@ -177,6 +178,32 @@ describe('models and chat', () => {
     ).rejects.toThrow('stop');
     expect(events).toHaveLength(2);
     expect((await api.waitForStreamClosed(3_000)).state).toBe('client-closed');
+  });
+});
+
+describe('as a development build (airlock-plugin dev)', () => {
+  it('streams through the engine, cancels, and answers again: its stream resource is the bundle\'s', { timeout: 300_000 }, async () => {
+    // A copy of the plugin beside it, so its dist/ (which other suites run) stays the full build.
+    const dir = await mkdtemp(fileURLToPath(new URL('../.tmp-dev-', import.meta.url)));
+    scratch.push(dir);
+    for (const file of ['src', 'package.json', 'tsconfig.json']) await cp(fileURLToPath(new URL(`../${file}`, import.meta.url)), join(dir, file), { recursive: true });
+    const built = await buildPlugin({ dir, dev: true, skipTypecheck: true });
+    expect(built).toMatchObject({ dev: true, bundle: join(dir, 'dist/plugin.dev.js') });
+
+    await serve({ chunkDelayMs: 20 });
+    const t = await createTestHost({ plugin: dir, build: false, env: { OPENAI_API_KEY: KEY }, config: { retryBaseMs: 50 }, fetch: { [OPENAI]: api.url } });
+    hosts.push(t);
+    const prompt = 'one two three four five';
+    const streamed = await t.streamChat(ask(prompt));
+    expect(streamed.text).toBe(`You said: ${prompt}`);
+    expect(streamed.events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop', provider: 'provider-openai' });
+
+    const partial = await t.streamChat(ask('a long answer with many many words to stream slowly one by one'), {
+      until: (_e, collected) => collected.events.filter((e) => e.type === 'text-delta').length === 2,
+    });
+    expect(partial).toMatchObject({ stopped: true });
+    expect((await api.waitForStreamClosed(3_000)).state).toBe('client-closed');
+    expect((await t.chat(ask('still there?'))).message.content).toBe('You said: still there?');
   });
 });
 

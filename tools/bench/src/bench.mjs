@@ -62,6 +62,7 @@ const sortBy = (xs, key) => [...xs].sort((a, b) => key(a) - key(b));
 const discard = () => {};
 
 import { median, pct, round, sortNum } from './stats.mjs';
+import { timeDevLoop } from './dev-loop.mjs';
 import { USAGE, UsageError, parseArgs } from './compare.mjs';
 
 // ---------------------------------------------------------------- formatting
@@ -163,6 +164,7 @@ async function authoring() {
     };
     const oneLineChange = await build();
     const noChange = await build();
+    const devLoop = await timeDevLoop(dir, join(base, 'dev-home'));
     return {
       publishMs: round(publishMs),
       steps,
@@ -172,6 +174,7 @@ async function authoring() {
       largestPackages: size.largest,
       oneLineChange,
       noChange,
+      devLoop,
     };
   } finally {
     await registry.close();
@@ -388,6 +391,11 @@ async function main() {
     row('npm create → green tests', fmtMs(a.scaffoldToGreenMs), `npm create ${fmtMs(a.steps.create)} · npm install ${fmtMs(a.steps.install)} · npm test ${fmtMs(a.steps.test)} (builds; ${a.testsPassed} tests); publishing the workspace (${fmtMs(a.publishMs)}) not included`);
     row('Rebuild after a one-line change', fmtMs(a.oneLineChange.totalMs), `npm run build; cached: ${a.oneLineChange.cached} · typecheck ${fmtMs(a.oneLineChange.typecheckMs)} · componentize ${fmtMs(a.oneLineChange.componentizeMs)}`);
     row('Second build, no change', fmtMs(a.noChange.totalMs), `cached: ${a.noChange.cached} · typecheck ${fmtMs(a.noChange.typecheckMs)} · componentize ${fmtMs(a.noChange.componentizeMs)}`);
+    row(
+      'Dev loop: save → reloaded (airlock-plugin dev)',
+      fmtMs(a.devLoop.medianMs),
+      `median of ${a.devLoop.saves.length} one-line saves (${a.devLoop.how}): rebuild ${fmtMs(a.devLoop.buildMs)} · reload ${fmtMs(a.devLoop.reloadMs)} · the watcher's 100 ms wait; first load ${fmtMs(a.devLoop.firstLoadMs)} (componentizes the engine once per kind) (target ≤ 1.5 s)`,
+    );
 
     // 9. Soak: the full runs of `pnpm soak`, each in a fresh process
     progress('soak: the full runs (1,000,000 calls; 1,000 memory-cap hits, traps, deadline kills; 100 reloads under load)');

@@ -5,6 +5,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { join } from 'node:path';
+import { DEV_BUNDLE_INTERFACE } from '@airlock/wit';
 import { AirlockError } from '../errors.js';
 import type { PreparedComponent } from '../component.js';
 import { exportsHooks } from '../contract.js';
@@ -51,6 +52,8 @@ export interface InstanceOptions {
   component: () => Promise<PreparedComponent>;
   /** Compiled core modules, shared by every instance of the same component. */
   modules: () => Promise<Record<string, WebAssembly.Module>>;
+  /** A development build's bundle, which its engine asks for (see `DEV_BUNDLE_INTERFACE` in @airlock/wit). */
+  devBundle?: () => Promise<Uint8Array | undefined>;
   config: Record<string, string>;
   env: Record<string, string>;
   /** Directories the plugin was granted. */
@@ -369,7 +372,7 @@ export class PluginInstance {
       const component = await o.component();
       const modules = await o.modules();
       const init = this.#instanceInit();
-      live.setup.postMessage({ type: 'reset', init, glue: this.#glueSetup(component), modules } satisfies WorkerSetup);
+      live.setup.postMessage({ type: 'reset', init, glue: this.#glueSetup(component, await o.devBundle?.()), modules } satisfies WorkerSetup);
       live.owner = this;
       live.opts = o;
       live.fds = init.fds;
@@ -403,8 +406,17 @@ export class PluginInstance {
     };
   }
 
-  #glueSetup(component: PreparedComponent): Extract<WorkerSetup, { type: 'glue' }> {
-    return { type: 'glue', file: join(component.dir, component.glue), kind: component.glueKind, source: component.glueCode, codeCache: component.codeCache, hooks: exportsHooks(component), interfaces: integratorImports(component.imports) };
+  #glueSetup(component: PreparedComponent, devBundle: Uint8Array | undefined): Extract<WorkerSetup, { type: 'glue' }> {
+    return {
+      type: 'glue',
+      file: join(component.dir, component.glue),
+      kind: component.glueKind,
+      source: component.glueCode,
+      codeCache: component.codeCache,
+      hooks: exportsHooks(component),
+      interfaces: integratorImports(component.imports),
+      devBundle: devBundle && { interface: DEV_BUNDLE_INTERFACE, source: devBundle },
+    };
   }
 
   /**
@@ -513,7 +525,7 @@ export class PluginInstance {
     try {
       const component = await o.component();
       // The glue's text and code cache as the host checked them: the worker reads nothing from the cache itself.
-      worker.postMessage(this.#glueSetup(component) satisfies WorkerSetup);
+      worker.postMessage(this.#glueSetup(component, await o.devBundle?.()) satisfies WorkerSetup);
       worker.postMessage({ type: 'modules', modules: await o.modules() } satisfies WorkerSetup);
       await ready;
     } catch (err) {

@@ -342,7 +342,28 @@ function hostImports(): Record<string, unknown> {
       publish: (topic: string, payload: string) => hostCall('events', 'publish', [topic, payload]),
     },
     ...integratorImports(),
+    ...devImports(),
   };
+}
+
+/** A development build's bundle, as text, and the interface it is asked for by, while one is loaded. */
+let devSource: string | undefined;
+let devInterface = '';
+
+/** What the loaded glue says of the component: its hooks, the integrator's interfaces and a development build's bundle. */
+function takeGlue(g: GlueSetup): void {
+  hooks = g.hooks;
+  interfaces = g.interfaces;
+  const dev = g.devBundle;
+  devSource = dev && heapText(Buffer.from(dev.source.buffer, dev.source.byteOffset, dev.source.byteLength));
+  devInterface = dev?.interface ?? '';
+}
+
+/** The interface a development build's engine asks for its bundle by. */
+function devImports(): Record<string, unknown> {
+  if (devSource === undefined) return {};
+  const bundle = { source: () => devSource };
+  return { [devInterface]: bundle, [unversioned(devInterface)]: bundle };
 }
 
 /** The integrator's interfaces the loaded component imports. */
@@ -671,6 +692,7 @@ function park(): Response {
   instantiate = undefined;
   hooks = false;
   interfaces = [];
+  devSource = undefined;
   modules = {};
   stderrTail = '';
   stdoutSink = lineSink('info', false);
@@ -688,8 +710,7 @@ async function reset(): Promise<Response> {
   Object.assign(init, posted.init);
   try {
     instantiate = (await loadGlue(posted.glue)).instantiate;
-    hooks = posted.glue.hooks;
-    interfaces = posted.glue.interfaces;
+    takeGlue(posted.glue);
     modules = posted.modules;
     createInstance();
   } catch (err) {
@@ -772,6 +793,8 @@ export interface GlueSetup {
   hooks: boolean;
   /** Interfaces of the integrator's the component imports (`acme:kb/search@1.0.0`), served by the host thread. */
   interfaces: string[];
+  /** A development build's bundle (UTF-8), and the interface its engine asks for it by (`DEV_BUNDLE_INTERFACE` in @airlock/wit). */
+  devBundle: { interface: string; source: Uint8Array } | undefined;
 }
 
 function nextSetup<T extends WorkerSetup['type']>(type: T): Promise<Extract<WorkerSetup, { type: T }>> {
@@ -835,7 +858,7 @@ async function start(): Promise<void> {
   // The worker boots while the host is still reading, hashing and compiling the
   // component; each piece is loaded as soon as it arrives.
   const [glue, received] = await Promise.all([
-    nextSetup('glue').then((g) => ((hooks = g.hooks), (interfaces = g.interfaces), loadGlue(g))),
+    nextSetup('glue').then((g) => (takeGlue(g), loadGlue(g))),
     nextSetup('modules').then((m) => m.modules),
   ]);
   instantiate = glue.instantiate;

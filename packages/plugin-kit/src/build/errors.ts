@@ -15,7 +15,9 @@ export type BuildErrorCode =
   /** The project's wit/ does not parse or resolve. */
   | 'WIT_INVALID'
   /** The project's wit/ declares a package in the host's own namespaces (`airlock:`, `wasi:`). */
-  | 'WIT_RESERVED';
+  | 'WIT_RESERVED'
+  /** Build options that cannot go together (`dev` and `release`). */
+  | 'OPTIONS_CONFLICT';
 
 /** One compiler message. `file` is relative to the plugin directory; `line` and `column` count from 1. */
 export interface BuildDiagnostic {

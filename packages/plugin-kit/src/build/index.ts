@@ -12,11 +12,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { SERVED_CONTRACTS, contractTarget, readManifest, type Manifest } from '@airlock/host';
-import { CONTRACT_VERSION, INTERFACE_SINCE, SOURCE_MAP_SECTION, WIT_PACKAGE, exportNameFor, releaseLine, versionBefore, withCustomSection, witDirFor, worldFor } from '@airlock/wit';
+import { CONTRACT_VERSION, COMMON_EXPORTS, DEV_BUNDLE_INTERFACE, DEV_BUNDLE_WIT, INTERFACE_SINCE, SOURCE_MAP_SECTION, WIT_PACKAGE, devBundlePath, exportNameFor, releaseLine, versionBefore, withCustomSection, witDirFor, worldFor } from '@airlock/wit';
 import { BuildCache, cacheKey, sha256, writeAtomically, type CacheOutput } from './cache.js';
 import { checkComponentKind, definerOf } from './component-exports.js';
 import { BuildError, formatDiagnostic, fromEsbuild } from './errors.js';
 import { typecheck } from './typecheck.js';
+import { ENGINE_FILE, engineSource, hostInterfacesOf } from './dev-engine.js';
 import { INTERFACES_WORLD, INTERFACE_TYPES_FILE, declarationInputs, explainWitError, interfaceDeclarations, pluginWorld, projectInterfaces, readProjectWit, type InterfaceImport, type ProjectInterfaces } from './interfaces.js';
 
 export { BuildError, formatDiagnostic } from './errors.js';
@@ -29,6 +30,15 @@ export interface BuildOptions {
   dir?: string;
   /** Drop JS stack traces from the component (smaller, silent traps). Default false. */
   release?: boolean;
+  /**
+   * A development build: write the kind's prebuilt engine component (built
+   * once and cached) and the plugin's bundle beside it (`dist/plugin.dev.js`),
+   * which the engine evaluates when the host starts it. A change then takes a
+   * bundle, not a componentize. Such a build runs in the same sandbox under the
+   * same contract, but cannot be installed, packed or published; see
+   * `DEV_BUNDLE_INTERFACE` in @airlock/wit. Not with `release`. Default false.
+   */
+  dev?: boolean;
   /** Skip the TypeScript type check. Default false. */
   skipTypecheck?: boolean;
   /**
@@ -58,8 +68,12 @@ export interface BuildResult {
   bytes: number;
   /** sha256 of the component. */
   sha256: string;
-  /** Whether the component came from the build cache (componentize did not run). */
+  /** Whether the component came from the build cache (componentize did not run). For a development build: the engine. */
   cached: boolean;
+  /** A development build (see {@link BuildOptions.dev}). */
+  dev: boolean;
+  /** A development build's bundle, beside the component (absolute path); undefined for a release build. */
+  bundle: string | undefined;
   /** The cache key: sha256 over the bundle, the WIT world, the tool versions and the release flag. */
   key: string;
   release: boolean;
@@ -240,6 +254,8 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     options.onProgress?.(step);
   };
   const release = !!options.release;
+  const devBuild = !!options.dev;
+  if (devBuild && release) throw new BuildError('OPTIONS_CONFLICT', 'a build is either a development build or a release build, not both', undefined, 'Drop `dev` (--dev) or `release` (--release).');
   const useCache = options.cache !== false;
   const t0 = performance.now();
   const manifest = await readManifest(dir);
@@ -263,7 +279,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
 
   t = performance.now();
   progress('bundling');
-  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest, target, interfaces.imports);
+  const { code: bundle, map } = await bundlePlugin(dir, entry, manifest, target, interfaces.imports, devBuild ? 'cjs' : 'esm');
   const key = cacheKey({ bundle, wit: world.files, release, wasi: WASI_VERSION });
   // The component carries the bundle's source map, so errors and traps can name src/ lines.
   // A cached component is stored without it: an edit that moves lines but bundles the same
@@ -272,6 +288,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   const bundleMs = performance.now() - t;
 
   const outFile = join(dir, manifest.component);
+  const bundleFile = devBundlePath(outFile);
   const done = (component: { sha256: string; bytes: number }, cached: boolean, componentizeMs: number): BuildResult => ({
     id: manifest.id,
     kind: manifest.kind,
@@ -280,10 +297,22 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     bytes: component.bytes,
     sha256: component.sha256,
     cached,
+    dev: devBuild,
+    bundle: devBuild ? bundleFile : undefined,
     key,
     release,
     ms: { typecheck: typecheckMs, bundle: bundleMs, componentize: componentizeMs, total: performance.now() - t0 },
   });
+
+  if (devBuild) {
+    const engine = await devEngine(dir, manifest, target, world, interfaces, { useCache, cacheDir: options.cacheDir, outFile, progress, signal });
+    // The bundle after the engine: a host never reads a new bundle beside an old component.
+    await writeAtomically(`${bundleFile}.map`, map);
+    await writeAtomically(bundleFile, bundle);
+    return done(engine.component, engine.cached, engine.ms);
+  }
+  // A development build's bundle left beside the component would only mislead.
+  await Promise.all([rm(bundleFile, { force: true }), rm(`${bundleFile}.map`, { force: true })]);
 
   if (useCache) {
     // A cache that cannot be read is a cache miss, not a failed build.
@@ -311,6 +340,62 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     // A cache that cannot be written costs the next build time, not this one.
     await cache.store(key, raw, release, outFile, output, bytes).catch(() => undefined);
     return done({ sha256: sha256(bytes), bytes: bytes.byteLength }, false, performance.now() - t);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Where development engines are cached: beside the plugins' own caches, shared by every plugin of a cache root. */
+const ENGINE_CACHE_ID = '_dev-engines';
+
+/**
+ * Put the development engine of the plugin's world at `outFile`: left alone
+ * when it is there already, else restored from the engine cache, else
+ * componentized (once per world, contract and tool versions) and cached.
+ */
+async function devEngine(
+  dir: string,
+  manifest: Manifest,
+  target: string,
+  world: World,
+  interfaces: ProjectInterfaces,
+  o: { useCache: boolean; cacheDir: string | undefined; outFile: string; progress: (step: string) => void; signal: AbortSignal | undefined },
+): Promise<{ component: { sha256: string; bytes: number }; cached: boolean; ms: number }> {
+  const contractWorlds = Object.entries(world.files).find(([path]) => path.endsWith(`${WIT_PACKAGE.replace(':', '-')}/worlds.wit`))?.[1] ?? '';
+  const wasi = [`wasi:cli/environment@${WASI_VERSION}`, `wasi:filesystem/preopens@${WASI_VERSION}`];
+  const source = engineSource({
+    imports: [...hostInterfacesOf(contractWorlds).map((name) => `${WIT_PACKAGE}/${name}@${target}`), ...wasi, ...interfaces.imports.map((i) => i.versioned)],
+    exports: [exportNameFor(manifest.kind), ...COMMON_EXPORTS],
+  });
+  const name = worldFor(manifest.kind);
+  const files: Record<string, string> = { ...world.files, 'deps/airlock-dev/bundle.wit': DEV_BUNDLE_WIT };
+  // The dev interface is one more import of the plugin's world.
+  files['plugin.wit'] = pluginWorld({ contract: `${WIT_PACKAGE}/${name}@${target}`, world: name, wasi: [...wasi, DEV_BUNDLE_INTERFACE], interfaces: interfaces.imports });
+  const key = cacheKey({ bundle: source, wit: files, release: false, wasi: WASI_VERSION });
+  const cache = BuildCache.for(dir, ENGINE_CACHE_ID, o.cacheDir);
+  const output: CacheOutput = { key, finish: (raw) => raw };
+  if (o.useCache) {
+    const hit = (await cache.current(o.outFile, output).catch(() => undefined)) ?? (await cache.restore(key, o.outFile, output).catch(() => undefined));
+    if (hit) {
+      o.progress('cached');
+      return { component: hit, cached: true, ms: 0 };
+    }
+  }
+  const t = performance.now();
+  o.progress('componentizing the development engine');
+  const work = await mkdtemp(join(tmpdir(), 'airlock-engine-'));
+  try {
+    const sourcePath = join(work, ENGINE_FILE);
+    await writeFile(sourcePath, source);
+    const witPath = await writeWorld(work, { files, worldName: world.worldName });
+    const tmpOut = join(work, 'engine.wasm');
+    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: true }, manifest, o.signal);
+    o.signal?.throwIfAborted();
+    const raw = await readFile(tmpOut);
+    checkComponentKind(raw, manifest.kind, manifest.entry, target);
+    await writeAtomically(o.outFile, raw);
+    await cache.store(key, raw, false, o.outFile, output, raw).catch(() => undefined);
+    return { component: { sha256: sha256(raw), bytes: raw.byteLength }, cached: false, ms: performance.now() - t };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -389,7 +474,7 @@ export async function buildPlugins(dirs: string[], options: BuildPluginsOptions 
 }
 
 /** The bundle componentize-js reads, and its source map (paths relative to the plugin, no sources content). */
-async function bundlePlugin(dir: string, entry: string, manifest: Manifest, target: string, interfaces: readonly InterfaceImport[]): Promise<{ code: Uint8Array; map: Uint8Array }> {
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest, target: string, interfaces: readonly InterfaceImport[], format: 'esm' | 'cjs'): Promise<{ code: Uint8Array; map: Uint8Array }> {
   const exportName = exportNameFor(manifest.kind);
   // The shim checks at build time (componentize-js runs top-level code while
   // snapshotting) that the default export is a plugin of the manifest's kind.
@@ -412,7 +497,8 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest, targ
       // plugin, so the bundle (and the cache key) does not depend on the cwd.
       absWorkingDir: dir,
       bundle: true,
-      format: 'esm',
+      // A development build's engine evaluates the bundle as a function body, its imports calls to `require`.
+      format,
       platform: 'neutral',
       target: 'es2022',
       mainFields: ['module', 'main'],

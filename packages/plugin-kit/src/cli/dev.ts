@@ -96,6 +96,7 @@ export async function dev(flags: DevFlags, io: Io): Promise<number> {
     onProgress: (step) => {
       // The slow step is worth announcing; the others take a moment.
       if (step === 'componentizing') say(dim('  componentizing…'));
+      else if (step === 'componentizing the development engine') say(dim('  componentizing the development engine (once per kind; later changes take well under a second)…'));
     },
     onBuild: (e) => {
       if (e.loaded) {
@@ -142,10 +143,10 @@ export async function dev(flags: DevFlags, io: Io): Promise<number> {
 }
 
 function rebuiltLine(e: WatchBuildEvent): string {
-  const how = e.result.cached ? 'cached' : 'componentized';
+  const how = e.result.dev ? 'development build' : e.result.cached ? 'cached' : 'componentized';
   const what = e.reloaded ? 'reloaded' : 'not loaded';
   const files = e.files.length ? dim(` (${e.files.join(', ')})`) : '';
-  return `${green('rebuilt')} in ${(e.ms.build / 1000).toFixed(1)} s (${how}), ${what}${e.reloaded ? ` in ${fmt(e.ms.reload)}` : ''}${files}`;
+  return `${green('rebuilt')} in ${fmt(e.ms.build)} (${how}), ${what}${e.reloaded ? ` in ${fmt(e.ms.reload)}` : ''}${files}`;
 }
 
 /** A JSON value when the text parses as one, else the text. */

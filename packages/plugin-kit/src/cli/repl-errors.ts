@@ -2,10 +2,11 @@
  * How the dev REPL shows an error from the plugin: its code and message, the
  * plugin's own frames (in its sources, when the component carries a source
  * map), and the hint. Not the host's Node.js frames, which say nothing about
- * the plugin, and not the frames of the SDK's wrappers or the build's entry
- * shim, which every call passes through.
+ * the plugin, and not the frames of the SDK's wrappers, the build's entry
+ * shim or a development build's engine, which every call passes through.
  */
 import { AirlockError } from '@airlock/host';
+import { ENGINE_FILE } from '../build/dev-engine.js';
 
 /** A SpiderMonkey frame: `name@location`, the name possibly empty. */
 const FRAME = /^(.*?)@(.+:\d+:\d+)$/;
@@ -21,7 +22,15 @@ export function ownFrames(stack: string): string[] {
 
 /** A location in the plugin's own sources: relative to it, and not a dependency. */
 function isOwn(location: string): boolean {
-  return !location.startsWith('/') && !location.startsWith('../') && !location.includes('node_modules/') && !location.startsWith('airlock-entry.js:') && !location.startsWith('plugin.js:');
+  return (
+    !location.startsWith('/') &&
+    !location.startsWith('../') &&
+    !location.includes('node_modules/') &&
+    !location.startsWith('airlock-entry.js:') &&
+    !location.startsWith('plugin.js:') &&
+    // A development build's engine, which forwards every call to the bundle.
+    !location.startsWith(`${ENGINE_FILE}:`)
+  );
 }
 
 /** Errors made by {@link forRepl}: the REPL's writer prints their text as it is. */

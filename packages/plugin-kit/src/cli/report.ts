@@ -1,14 +1,17 @@
 /** How the command reports builds and build errors. */
+import { basename } from 'node:path';
 import { formatDiagnostic, type BuildResult } from '../build/index.js';
 import { dim, green, red, yellow } from './paint.js';
 
 /** `built notes (tool) → …/plugin.wasm` and a line with size, time and whether the cache served it. */
 export function describeBuild(result: BuildResult, verb = 'built'): string {
   const mb = (result.bytes / 1024 / 1024).toFixed(1);
-  const how = result.cached
-    ? `cached; typecheck ${fmt(result.ms.typecheck)}, bundle ${fmt(result.ms.bundle)}`
-    : `typecheck ${fmt(result.ms.typecheck)}, bundle ${fmt(result.ms.bundle)}, componentize ${fmt(result.ms.componentize)}`;
-  return `${green(verb)} ${result.id} (${result.kind}${result.release ? ', release' : ''}) → ${result.component}\n` + `  ${mb} MB in ${(result.ms.total / 1000).toFixed(1)} s ${dim(`(${how})`)}\n`;
+  const steps = `typecheck ${fmt(result.ms.typecheck)}, bundle ${fmt(result.ms.bundle)}`;
+  const engine = result.dev ? 'engine ' : '';
+  const how = result.cached ? `${engine}cached; ${steps}` : `${steps}, ${engine}componentize ${fmt(result.ms.componentize)}`;
+  const kind = `${result.kind}${result.release ? ', release' : ''}${result.dev ? ', development build' : ''}`;
+  const output = result.bundle ? `${result.component} + ${basename(result.bundle)}` : result.component;
+  return `${green(verb)} ${result.id} (${kind}) → ${output}\n` + `  ${mb} MB in ${(result.ms.total / 1000).toFixed(1)} s ${dim(`(${how})`)}\n`;
 }
 
 /** The error, its compiler messages (`file:line:col: …`, location highlighted on a terminal) and its hint. */

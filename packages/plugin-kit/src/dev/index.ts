@@ -28,8 +28,14 @@ export interface WatchOptions {
   load?: LoadOptions;
   /** Build before the first change. Default false. */
   buildOnStart?: boolean;
-  /** Build without JS stack traces. Default false. */
+  /** Make release builds (componentized on every change, without JS stack traces). Default false. */
   release?: boolean;
+  /**
+   * Make development builds: the kind's prebuilt engine and the bundle beside
+   * it, so that a change takes a bundle, not a componentize (see
+   * `BuildOptions.dev`). Default: true unless `release`.
+   */
+  dev?: boolean;
   /** Skip the type check. Default false. */
   skipTypecheck?: boolean;
   /** The build cache directory (see BuildOptions.cacheDir). */
@@ -180,7 +186,7 @@ export function watchPlugin(options: WatchOptions = {}): PluginWatcher {
     const t0 = performance.now();
     let result: BuildResult;
     try {
-      result = await buildPlugin({ dir, release: options.release, skipTypecheck: options.skipTypecheck, cacheDir: options.cacheDir, onProgress: options.onProgress, signal: stop.signal });
+      result = await buildPlugin({ dir, release: options.release, dev: options.dev ?? !options.release, skipTypecheck: options.skipTypecheck, cacheDir: options.cacheDir, onProgress: options.onProgress, signal: stop.signal });
     } catch (err) {
       if (!closed) options.onError?.(asError(err), { phase: 'build', files });
       return;

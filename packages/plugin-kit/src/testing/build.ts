@@ -4,6 +4,7 @@ import { readFile, readdir, stat, utimes } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readManifest } from '@airlock/host';
+import { devBundlePath } from '@airlock/wit';
 import { BuildError, buildPlugin, type BuildResult } from '../build/index.js';
 import { TestHostError } from './errors.js';
 import { pluginDir } from './paths.js';
@@ -44,13 +45,15 @@ async function newestInput(dir: string, entry: string): Promise<number> {
  * `component`, default dist/plugin.wasm) is missing or older than its
  * package.json, tsconfig.json, entry file, anything under src/ or wit/, or the
  * `@airlock/sdk` it bundles. A component shipped without its entry file
- * (a prebuilt plugin) is never stale.
+ * (a prebuilt plugin) is never stale; a development build always is.
  */
 export async function isStale(dir: string | URL): Promise<boolean> {
   const root = pluginDir(dir);
   const manifest = await readPluginManifest(root);
   const built = await mtime(join(root, manifest.component));
   if (built === 0) return true;
+  // A development build (`airlock-plugin dev`) is not what ships: tests run a full build.
+  if (existsSync(join(root, devBundlePath(manifest.component)))) return true;
   // A prebuilt plugin shipped without its sources: nothing to build from.
   if (!existsSync(join(root, manifest.entry))) return false;
   return built < (await newestInput(root, manifest.entry));
