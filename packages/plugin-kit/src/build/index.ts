@@ -311,14 +311,15 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     await writeAtomically(bundleFile, bundle);
     return done(engine.component, engine.cached, engine.ms);
   }
-  // A development build's bundle left beside the component would only mislead.
-  await Promise.all([rm(bundleFile, { force: true }), rm(`${bundleFile}.map`, { force: true })]);
+  // Once the release component is in place, a development build's bundle left beside it would only mislead.
+  const dropDevBundle = () => Promise.all([rm(bundleFile, { force: true }), rm(`${bundleFile}.map`, { force: true })]);
 
   if (useCache) {
     // A cache that cannot be read is a cache miss, not a failed build.
     const hit = (await cache.current(outFile, output).catch(() => undefined)) ?? (await cache.restore(key, outFile, output).catch(() => undefined));
     if (hit) {
       progress('cached');
+      await dropDevBundle();
       return done(hit, true, 0);
     }
   }
@@ -337,6 +338,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
     checkComponentKind(raw, manifest.kind, manifest.entry, target);
     const bytes = output.finish(raw);
     await writeAtomically(outFile, bytes);
+    await dropDevBundle();
     // A cache that cannot be written costs the next build time, not this one.
     await cache.store(key, raw, release, outFile, output, bytes).catch(() => undefined);
     return done({ sha256: sha256(bytes), bytes: bytes.byteLength }, false, performance.now() - t);
