@@ -133,6 +133,22 @@ describe('outbound HTTP through the gate', () => {
     expect(result.text === LARGE).toBe(true);
   });
 
+  it('serves a plugin that never reads its bodies, request after request, and a body read afterwards is whole', async () => {
+    const logs: LogEntry[] = [];
+    const host = await createHost({ home: join(base, 'home'), logger: (e) => logs.push(e) });
+    try {
+      await host.load(await fetcher([`http://127.0.0.1:${port}`]), { grant: 'manifest' });
+      // More unread bodies than a plugin may have still arriving (64), and than the host keeps once they have arrived (256).
+      for (let i = 0; i < 300; i++) {
+        expect(await host.callTool('fetch', { url: `http://127.0.0.1:${port}/hello`, statusOnly: true, rethrow: true })).toEqual({ status: 200 });
+      }
+      expect(await host.callTool('fetch', { url: `http://127.0.0.1:${port}/hello` })).toEqual({ status: 200, text: 'hello from loopback', type: 'text/plain' });
+      expect(denials(logs)).toEqual([]);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('caps the response body', async () => {
     const { result } = await run([`http://127.0.0.1:${port}`], `http://127.0.0.1:${port}/big`, {}, { maxHttpBodyBytes: 1000 });
     expect(result.rejected).toBe(true);

@@ -131,11 +131,25 @@ export interface OutgoingRequestData {
 const MAX_REDIRECTS = 5;
 
 /**
- * Responses a plugin may hold at once whose bodies it has neither read to the
- * end nor dropped (each holds a socket, a ring and what waits beyond it): a
- * plugin that leaks them is refused more, instead of the host growing.
+ * Responses a plugin may hold at once whose bodies are still arriving and that
+ * it has not dropped (each holds a connection, a ring and what waits beyond
+ * it): a plugin that leaks them is refused more, instead of the host growing.
  */
 export const MAX_OPEN_RESPONSES = 64;
+
+/**
+ * Responses whose bodies have all arrived but were not read to the end nor
+ * dropped: kept for the plugin to read, at most this many and this many bytes.
+ * Past that the oldest are dropped, as a garbage collector would drop them.
+ * A JavaScript guest rarely collects its `Response` objects, and cancelling a
+ * body does not drop it, so code that only looks at `response.status` leaves
+ * one of these per request.
+ */
+export const MAX_RETAINED_RESPONSES = 256;
+export const MAX_RETAINED_BYTES = 16 << 20;
+
+/** Why a read of a response dropped that way fails. */
+const EVICTED = `the host dropped this response before it was read: the plugin held more than ${MAX_RETAINED_RESPONSES} responses it had not read to the end; read each body before making more requests`;
 
 /** Unread response bytes the host holds for a plugin before it stops reading from the socket. */
 const READ_AHEAD_BYTES = 1 << 20;
@@ -257,6 +271,8 @@ export class HttpBroker {
   readonly #policy: HttpPolicy;
   readonly #ranges: BlockList;
   readonly #open = new Map<number, OpenResponse>();
+  /** Ids of responses dropped by #dropOldRetained, the most recent few, so that a late read fails rather than end early. */
+  readonly #evicted = new Set<number>();
   #nextId = 1;
 
   constructor(policy: HttpPolicy) {
@@ -319,8 +335,10 @@ export class HttpBroker {
     let method = req.method.toUpperCase();
     let body = req.body;
     this.#forgetFinished();
-    if (this.#open.size >= MAX_OPEN_RESPONSES) {
-      const refused = httpOpenLimitRefusal(method, url.origin, this.#open.size);
+    this.#dropOldRetained();
+    const receiving = this.#receiving();
+    if (receiving >= MAX_OPEN_RESPONSES) {
+      const refused = httpOpenLimitRefusal(method, url.origin, receiving);
       this.#policy.meter?.refused(url.origin);
       this.#policy.audit?.({ call, action: method, target: auditUrl(url), outcome: 'refused', detail: refused.message });
       this.#policy.log('warn', `denied ${refused.message}`);
@@ -626,7 +644,7 @@ export class HttpBroker {
    */
   async #read(id: number, max: number, wait: boolean): Promise<HostReply> {
     const open = this.#open.get(id);
-    if (!open) return { err: { tag: 'closed' } };
+    if (!open) return this.#evicted.has(id) ? { err: { tag: 'failed', val: EVICTED } } : { err: { tag: 'closed' } };
     if (wait) while (!HttpBroker.#readable(open)) await HttpBroker.#changed([open], undefined);
     if (open.error) return { err: { tag: 'failed', val: open.error } };
     // Everything that arrived since the last read, up to `max`, in one
@@ -656,6 +674,30 @@ export class HttpBroker {
    * Forget the responses whose bodies ended and were read to the end: a read
    * of one now answers `closed` just as it did, and a drop finds nothing to do.
    */
+  /** Responses whose bodies are still arriving. */
+  #receiving(): number {
+    let n = 0;
+    for (const open of this.#open.values()) if (!open.ended && open.error === undefined) n++;
+    return n;
+  }
+
+  /** Drop the oldest responses that have all arrived, unread, beyond MAX_RETAINED_RESPONSES and MAX_RETAINED_BYTES (one more is about to come). */
+  #dropOldRetained(): void {
+    const retained = [...this.#open].filter(([, open]) => open.ended || open.error !== undefined);
+    let bytes = retained.reduce((sum, [, open]) => sum + open.ring.capacity + open.buffered, 0);
+    let count = retained.length;
+    for (const [id, open] of retained) {
+      if (count < MAX_RETAINED_RESPONSES && bytes <= MAX_RETAINED_BYTES) break;
+      this.#policy.log('debug', `dropped an unread response of ${open.received} bytes: the plugin holds ${count} responses it has not read to the end`);
+      this.#drop(id);
+      // A late read of it fails rather than look like a body that ended there.
+      this.#evicted.add(id);
+      if (this.#evicted.size > MAX_RETAINED_RESPONSES * 4) this.#evicted.delete(this.#evicted.values().next().value!);
+      count--;
+      bytes -= open.ring.capacity + open.buffered;
+    }
+  }
+
   #forgetFinished(): void {
     for (const [id, open] of this.#open) {
       if (open.ended && open.error === undefined && open.chunks.length === 0 && open.ring.state === RingState.ENDED && open.ring.used() === 0) this.#open.delete(id);

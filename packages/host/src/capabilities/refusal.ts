@@ -64,8 +64,8 @@ export function httpAddressRefusal(pluginId: string, method: string, origin: str
 export function httpOpenLimitRefusal(method: string, origin: string, open: number): Refusal {
   return {
     capability: 'http',
-    message: `${method} ${origin}: the plugin holds ${open} responses whose bodies it has neither read to the end nor dropped, the most it may hold at once`,
-    hint: 'Read each response body to its end, or cancel it (`await response.body?.cancel()`), before making more requests.',
+    message: `${method} ${origin}: the plugin has ${open} responses whose bodies are still arriving and that it has not read, the most it may have at once`,
+    hint: 'Read each response body to its end (`await response.text()`, `await response.arrayBuffer()`) before making more requests: a body that is still arriving holds its connection.',
   };
 }
 

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpBroker, MAX_OPEN_RESPONSES, originMatches, parseConnectTo, parseRange } from '../../src/capabilities/http.js';
+import { HttpBroker, MAX_OPEN_RESPONSES, MAX_RETAINED_RESPONSES, originMatches, parseConnectTo, parseRange } from '../../src/capabilities/http.js';
 
 describe('originMatches', () => {
   it.each([
@@ -136,8 +136,14 @@ describe('HttpBroker response bodies', () => {
     expect(broker.held(id)!.paused).toBe(false);
   });
 
-  it(`refuses a request while the plugin holds ${MAX_OPEN_RESPONSES} unfinished responses, and takes one again once a body is read to its end`, async () => {
-    const port = await listen((res) => res.end('hello'));
+  it(`refuses a request while ${MAX_OPEN_RESPONSES} response bodies are still arriving unread, and takes one again once a body is read to its end`, async () => {
+    // Bodies that keep coming until the test says so.
+    const ends: (() => void)[] = [];
+    const port = await listen((res) => {
+      res.writeHead(200);
+      res.write('hel');
+      ends.push(() => res.end('lo'));
+    });
     const logs: string[] = [];
     const broker = new HttpBroker({ pluginId: 't', origins: [`http://127.0.0.1:${port}`], ranges: [], maxBodyBytes: 1 << 20, log: (_level, message) => logs.push(message) });
     const send = () => broker.serve('send', [{ method: 'GET', scheme: 'http', authority: `127.0.0.1:${port}`, path: '/', headers: [], body: new Uint8Array() }]) as Promise<{ ok?: { id: number }; err?: { tag: string }; refused?: { message: string; hint: string } }>;
@@ -145,18 +151,42 @@ describe('HttpBroker response bodies', () => {
     for (let i = 0; i < MAX_OPEN_RESPONSES; i++) ids.push((await send()).ok!.id);
     const refused = await send();
     expect(refused.err).toEqual({ tag: 'HTTP-request-denied' });
-    expect(refused.refused?.message).toBe(`GET http://127.0.0.1:${port}: the plugin holds ${MAX_OPEN_RESPONSES} responses whose bodies it has neither read to the end nor dropped, the most it may hold at once`);
-    expect(refused.refused?.hint).toContain('cancel it');
+    expect(refused.refused?.message).toBe(`GET http://127.0.0.1:${port}: the plugin has ${MAX_OPEN_RESPONSES} responses whose bodies are still arriving and that it has not read, the most it may have at once`);
+    expect(refused.refused?.hint).toContain('Read each response body to its end');
     expect(logs.at(-1)).toBe(`denied ${refused.refused?.message}`);
-    // Read one body to its end: its response no longer counts.
+    // One body ends: it no longer holds a connection, so a request goes out again, and its body is still there to read.
     const id = ids[0]!;
+    ends[0]!();
     while (!broker.held(id)?.ended) await new Promise((resolve) => setImmediate(resolve));
+    expect((await send()).ok?.id).toBeGreaterThan(ids.at(-1)!);
     expect(Buffer.from(((await broker.serve('read', [id, 100])) as { ok: Uint8Array }).ok).toString()).toBe('hello');
     expect(await broker.serve('read', [id, 100])).toEqual({ err: { tag: 'closed' } });
-    expect((await send()).ok?.id).toBeGreaterThan(ids.at(-1)!);
     // It answers a late read or drop as before.
-    expect(await broker.serve('read', [id, 100])).toEqual({ err: { tag: 'closed' } });
     expect(await broker.serve('drop', [id])).toEqual({ ok: undefined });
+    for (const end of ends) end();
+    broker.closeAll();
+  });
+
+  it(`keeps at most ${MAX_RETAINED_RESPONSES} unread bodies that have all arrived, dropping the oldest, whose late read fails`, async () => {
+    const port = await listen((res) => res.end('hello'));
+    const broker = new HttpBroker({ pluginId: 't', origins: [`http://127.0.0.1:${port}`], ranges: [], maxBodyBytes: 1 << 20, log: () => {} });
+    const send = () => broker.serve('send', [{ method: 'GET', scheme: 'http', authority: `127.0.0.1:${port}`, path: '/', headers: [], body: new Uint8Array() }]) as Promise<{ ok?: { id: number }; err?: unknown }>;
+    // A plugin that looks only at each response's status: every request goes out.
+    const ids: number[] = [];
+    for (let i = 0; i < MAX_RETAINED_RESPONSES + 20; i++) {
+      const sent = await send();
+      expect(sent.err).toBeUndefined();
+      ids.push(sent.ok!.id);
+      while (!broker.held(sent.ok!.id)?.ended) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The host holds no more than the limit: the oldest were dropped.
+    expect(ids.filter((id) => broker.held(id) !== undefined)).toHaveLength(MAX_RETAINED_RESPONSES);
+    expect(broker.held(ids[0]!)).toBeUndefined();
+    const late = (await broker.serve('read', [ids[0]!, 100])) as { err: { tag: string; val: string } };
+    expect(late.err.tag).toBe('failed');
+    expect(late.err.val).toContain(`held more than ${MAX_RETAINED_RESPONSES} responses it had not read to the end`);
+    // The newest are whole.
+    expect(Buffer.from(((await broker.serve('read', [ids.at(-1)!, 100])) as { ok: Uint8Array }).ok).toString()).toBe('hello');
     broker.closeAll();
   });
 });
