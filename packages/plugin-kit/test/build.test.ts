@@ -352,7 +352,7 @@ describe('development builds', () => {
     }
   });
 
-  it('fail clearly: a bundle of another kind, a missing bundle, an install, and --dev with --release', { timeout: 300_000 }, async () => {
+  it('fail clearly: a bundle of another kind, a missing bundle, an install, a top-level await, and --dev with --release', { timeout: 300_000 }, async () => {
     const dir = await echoPlugin('dev-kind', 'dev-kind', "export default { kind: 'hook', exports: {} };\n");
     const built = await build.buildPlugin({ dir, dev: true, cacheDir, skipTypecheck: true });
     expect(built).toMatchObject({ dev: true });
@@ -379,6 +379,12 @@ describe('development builds', () => {
     } finally {
       await host.close();
     }
+    // A top-level await cannot run in the engine's function body: the build says what to do instead.
+    await setSource(dir, `${echoSource(3)}await Promise.resolve();\n`);
+    const awaited = await rejectionOf(build.buildPlugin({ dir, dev: true, cacheDir, skipTypecheck: true }));
+    expect(awaited.code).toBe('BUNDLE_FAILED');
+    expect(awaited.details).toMatch(/src\/index\.ts:\d+:\d+: error: Top-level await/);
+    expect(awaited.hint).toContain('move that work into `init()`');
     const both = await rejectionOf(build.buildPlugin({ dir, dev: true, release: true, cacheDir }));
     expect(both.code).toBe('OPTIONS_CONFLICT');
     expect(await runBin(['build', dir, '--dev', '--release'])).toMatchObject({ code: 2, stderr: 'error: --dev and --release do not go together: a build is one or the other\n' });

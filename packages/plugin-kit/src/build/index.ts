@@ -522,7 +522,10 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest, targ
     const failure = err as esbuild.BuildFailure;
     if (!failure.errors) throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}: ${String(err)}`);
     const found = fromEsbuild(failure.errors);
-    throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}`, found.map(formatDiagnostic).join('\n'), undefined, found);
+    // A development build's engine runs the bundle as a function body, where a top-level `await` cannot be.
+    const topLevelAwait = format === 'cjs' && failure.errors.some((e) => /top-level await/i.test(e.text));
+    const hint = topLevelAwait ? 'A development build cannot run top-level `await`: move that work into `init()` (or into the first call), or run `airlock-plugin dev --release`.' : undefined;
+    throw new BuildError('BUNDLE_FAILED', `could not bundle ${manifest.entry}`, found.map(formatDiagnostic).join('\n'), hint, found);
   }
 }
 
