@@ -15,7 +15,7 @@ import type { Manifest } from './manifest.js';
 import { loadCachedComponent, prepareComponent, saveCodeCache, sha256, sha256OfFile, shared, type CacheLookup, type CacheProblem, type ComponentCache, type LoadedComponent, type OnRead, type PreparedComponent } from './component.js';
 import { ComponentIndex } from './component-index.js';
 import { checkContract } from './contract.js';
-import { MemoryCapError, PAGE_BYTES, capMemory } from './sandbox/memory.js';
+import { MemoryCapError, PAGE_BYTES, compileCapped } from './sandbox/memory.js';
 import type { Logger } from './logger.js';
 
 /** A component ready to run: its checked transpiled output, its contract version, its compiled core modules. */
@@ -232,7 +232,7 @@ async function compileModules(core: Record<string, Uint8Array>, maxPages: number
 
 /** One core module with its memory capped; a failure is the caller's to observe. */
 function compileCore(bytes: Uint8Array, maxPages: number): Promise<WebAssembly.Module> {
-  const compiled = (async () => WebAssembly.compile(capMemory(bytes, maxPages)))();
+  const compiled = (async () => compileCapped(bytes, maxPages))();
   compiled.catch(() => {});
   return compiled;
 }

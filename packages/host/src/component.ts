@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { SOURCE_MAP_SECTION, readCustomSection } from '@airlock/wit';
 import { AirlockError } from './errors.js';
 import { makePrivateDirectory, writePrivateFile } from './home.js';
+import { CAP_HEADROOM } from './sandbox/memory.js';
 
 /** Where transpiled components and the digests they are checked against live. */
 export interface ComponentCache {
@@ -392,8 +393,8 @@ async function readRecorded(path: string, f: RecordedFile, onRead?: OnRead): Pro
     const s = await handle.stat();
     if (!s.isFile()) return `${f.name} is not a file`;
     if (s.size !== f.size) return `${f.name} is ${s.size} bytes long, ${f.size} when it was written`;
-    // Filled below, or not returned.
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(f.size).buffer, 0, f.size);
+    // Filled below, or not returned. The room before it lets a core module be capped in place (see compileCapped).
+    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(CAP_HEADROOM + f.size).buffer, CAP_HEADROOM, f.size);
     let at = 0;
     while (at < f.size) {
       const { bytesRead } = await handle.read(bytes, at, f.size - at, at);

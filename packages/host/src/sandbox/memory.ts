@@ -43,12 +43,22 @@ function writeU32(value: number): number[] {
   return out;
 }
 
+/** Where the memory section of a core module is, and the section that caps it. */
+interface CapPlan {
+  /** Offset of the memory section. */
+  start: number;
+  /** Offset just past it. */
+  end: number;
+  /** The capped section that replaces it. */
+  section: Uint8Array;
+}
+
 /**
- * Return a copy of the core module `wasm` whose defined memories have at most
- * `maxPages` pages, or `wasm` itself when it defines no memory. Shared and
- * 64-bit memories are refused: no component the SDK builds has them.
+ * The memory section of the core module `wasm` rewritten so that each defined
+ * memory has at most `maxPages` pages; undefined when it defines no memory.
+ * Shared and 64-bit memories are refused: no component the SDK builds has them.
  */
-export function capMemory(wasm: Uint8Array, maxPages: number): Uint8Array {
+function planCap(wasm: Uint8Array, maxPages: number): CapPlan | undefined {
   if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) throw new Error('not a core wasm module');
   let p = 8;
   while (p < wasm.length) {
@@ -73,14 +83,60 @@ export function capMemory(wasm: Uint8Array, maxPages: number): Uint8Array {
         limits.push(1, ...writeU32(min), ...writeU32(max));
       }
       if (q !== body + size) throw new Error('malformed memory section');
-      const section = [5, ...writeU32(limits.length), ...limits];
-      const out = new Uint8Array(wasm.length - (body + size - p) + section.length);
-      out.set(wasm.subarray(0, p), 0);
-      out.set(section, p);
-      out.set(wasm.subarray(body + size), p + section.length);
-      return out;
+      return { start: p, end: body + size, section: Uint8Array.from([5, ...writeU32(limits.length), ...limits]) };
     }
     p = body + size;
   }
-  return wasm;
+  return undefined;
+}
+
+/**
+ * Return a copy of the core module `wasm` whose defined memories have at most
+ * `maxPages` pages, or `wasm` itself when it defines no memory.
+ */
+export function capMemory(wasm: Uint8Array, maxPages: number): Uint8Array {
+  const plan = planCap(wasm, maxPages);
+  if (!plan) return wasm;
+  const out = new Uint8Array(wasm.length - (plan.end - plan.start) + plan.section.length);
+  out.set(wasm.subarray(0, plan.start), 0);
+  out.set(plan.section, plan.start);
+  out.set(wasm.subarray(plan.end), plan.start + plan.section.length);
+  return out;
+}
+
+/**
+ * Free bytes a buffer may hold before a core module read into it, so that
+ * {@link compileCapped} can cap the module without copying it: 64 bytes leave
+ * room for the limits of up to ten memories.
+ */
+export const CAP_HEADROOM = 64;
+
+/**
+ * Compile the core module `wasm` with its memories capped at `maxPages`
+ * pages, leaving `wasm` as it was. A 13 MB module copied to cap it costs
+ * ~70 ms in a fresh process, most of it page faults on the new buffer. So when
+ * the buffer has room before `wasm` (see CAP_HEADROOM), the capped module is
+ * written in place instead: the bytes before the memory section move into that
+ * room and the capped section takes the old one's place. The module is then
+ * handed to WebAssembly.compile, which copies its bytes before it returns, and
+ * the bytes written over are put back, all in one synchronous step, so no
+ * other code sees them changed. Otherwise a capped copy is compiled.
+ */
+export function compileCapped(wasm: Uint8Array, maxPages: number): Promise<WebAssembly.Module> {
+  const plan = planCap(wasm, maxPages);
+  if (!plan) return WebAssembly.compile(wasm);
+  const grow = plan.section.length - (plan.end - plan.start);
+  if (wasm.byteOffset < grow) return WebAssembly.compile(capMemory(wasm, maxPages));
+  const buffer = new Uint8Array(wasm.buffer, 0, wasm.byteOffset + wasm.length);
+  // The capped module starts `grow` bytes before `wasm` (after it, when its section is shorter).
+  const from = wasm.byteOffset - grow;
+  const touched = Math.min(from, wasm.byteOffset);
+  const saved = buffer.slice(touched, wasm.byteOffset + plan.end);
+  try {
+    buffer.copyWithin(from, wasm.byteOffset, wasm.byteOffset + plan.start);
+    buffer.set(plan.section, from + plan.start);
+    return WebAssembly.compile(buffer.subarray(from));
+  } finally {
+    buffer.set(saved, touched);
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryCapError, PAGE_BYTES, capMemory } from '../../src/sandbox/memory.js';
+import { CAP_HEADROOM, MemoryCapError, PAGE_BYTES, capMemory, compileCapped } from '../../src/sandbox/memory.js';
 
 /** A module with one memory (`min`, optional `max` pages), exported, plus a function after it. */
 function module(min: number, max?: number): Uint8Array {
@@ -51,5 +51,45 @@ describe('capMemory', () => {
     // 16,384 pages = 1 GiB: three bytes of LEB128.
     const memory = memoryOf(capMemory(module(1), 16_384));
     expect(memory.buffer.byteLength).toBe(PAGE_BYTES);
+  });
+});
+
+describe('compileCapped', () => {
+  /** `bytes` in a buffer with `room` bytes before it, filled with a pattern that must survive. */
+  function withRoom(bytes: Uint8Array, room: number): { view: Uint8Array; before: Uint8Array } {
+    const buffer = new Uint8Array(room + bytes.length);
+    for (let i = 0; i < room; i++) buffer[i] = (i * 37 + 11) & 0xff;
+    buffer.set(bytes, room);
+    return { view: buffer.subarray(room), before: buffer.slice(0, room) };
+  }
+  const grown = async (compiled: Promise<WebAssembly.Module>) => (new WebAssembly.Instance(await compiled).exports.memory as unknown as { grow(pages: number): number });
+
+  it('caps in place when the buffer has room before the module, and leaves every byte as it was', async () => {
+    const original = module(1);
+    const { view, before } = withRoom(original, CAP_HEADROOM);
+    const compiled = compileCapped(view, 3);
+    // Put back at once: what V8 compiles is the copy it took during the call.
+    expect(view).toEqual(original);
+    expect(new Uint8Array(view.buffer, 0, CAP_HEADROOM)).toEqual(before);
+    const memory = await grown(compiled);
+    memory.grow(2);
+    expect(() => memory.grow(1)).toThrow(RangeError);
+  });
+
+  it('copies when there is no room, or keeps a lower declared maximum, as capMemory does', async () => {
+    const bare = module(1);
+    const memory = await grown(compileCapped(bare, 2));
+    memory.grow(1);
+    expect(() => memory.grow(1)).toThrow(RangeError);
+    expect(bare).toEqual(module(1));
+    const declared = await grown(compileCapped(withRoom(module(1, 2), CAP_HEADROOM).view, 10));
+    declared.grow(1);
+    expect(() => declared.grow(1)).toThrow(RangeError);
+  });
+
+  it('refuses a module whose minimum is above the cap, and compiles one without memory as it is', async () => {
+    expect(() => compileCapped(withRoom(module(5), CAP_HEADROOM).view, 4)).toThrow(MemoryCapError);
+    const empty = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    expect(WebAssembly.Module.exports(await compileCapped(empty, 4))).toEqual([]);
   });
 });
