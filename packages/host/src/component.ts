@@ -371,8 +371,8 @@ export type OnRead = (name: string, bytes: Uint8Array) => void;
  * Read `files` from `dir` and check each against its recorded size and sha256.
  * A file of the wrong size is not read. `gone`: the directory itself is missing.
  */
-async function readRecordedFiles(dir: string, files: RecordedFile[], onRead?: OnRead): Promise<FilesRead> {
-  const results = await Promise.all(files.map((f) => readRecorded(join(dir, f.name), f, onRead)));
+async function readRecordedFiles(dir: string, files: RecordedFile[], onRead?: OnRead, intoShared?: (name: string) => boolean): Promise<FilesRead> {
+  const results = await Promise.all(files.map((f) => readRecorded(join(dir, f.name), f, onRead, intoShared?.(f.name))));
   const problem = results.find((r) => typeof r === 'string');
   if (problem !== undefined) {
     const gone = problem.endsWith(' is missing') && !(await stat(dir).then((s) => s.isDirectory(), () => false));
@@ -381,8 +381,12 @@ async function readRecordedFiles(dir: string, files: RecordedFile[], onRead?: On
   return { ok: true, files: new Map(files.map((f, i) => [f.name, results[i] as Uint8Array])) };
 }
 
-/** The bytes of `path` if they match `f`, else what is wrong with them. */
-async function readRecorded(path: string, f: RecordedFile, onRead?: OnRead): Promise<Uint8Array | string> {
+/**
+ * The bytes of `path` if they match `f`, else what is wrong with them.
+ * `intoShared`: read into shared memory, for bytes every worker is handed
+ * (see `shared`), so they need no copy there.
+ */
+async function readRecorded(path: string, f: RecordedFile, onRead?: OnRead, intoShared = false): Promise<Uint8Array | string> {
   let handle;
   try {
     handle = await open(path, 'r');
@@ -394,7 +398,7 @@ async function readRecorded(path: string, f: RecordedFile, onRead?: OnRead): Pro
     if (!s.isFile()) return `${f.name} is not a file`;
     if (s.size !== f.size) return `${f.name} is ${s.size} bytes long, ${f.size} when it was written`;
     // Filled below, or not returned. The room before it lets a core module be capped in place (see compileCapped).
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(CAP_HEADROOM + f.size).buffer, CAP_HEADROOM, f.size);
+    const bytes = intoShared ? new Uint8Array(new SharedArrayBuffer(f.size)) : new Uint8Array(Buffer.allocUnsafeSlow(CAP_HEADROOM + f.size).buffer, CAP_HEADROOM, f.size);
     let at = 0;
     while (at < f.size) {
       const { bytesRead } = await handle.read(bytes, at, f.size - at, at);
@@ -420,8 +424,14 @@ export async function readCachedComponent(cache: ComponentCache, hash: string, o
   const [record, exists] = await Promise.all([readRecord(cache, hash), stat(dir).then((s) => s.isDirectory(), () => false)]);
   if (!exists) return { state: 'absent' };
   if (!record) return { state: 'unrecorded' };
-  const read = await readRecordedFiles(dir, record.files, onRead);
-  if (!read.ok) return read.gone ? { state: 'absent' } : { state: 'tampered', problem: { kind: 'changed', path: dir, problem: read.problem } };
+  // The glue (the record's second file) and its code cache go to every worker: read into shared memory. The code cache is read alongside the rest.
+  const glueSha256 = record.files[1]?.sha256;
+  const codeCacheRead = record.codeCache && record.codeCache.glueSha256 === glueSha256 ? readRecorded(join(dir, record.codeCache.name), record.codeCache, undefined, true) : undefined;
+  const read = await readRecordedFiles(dir, record.files, onRead, (name) => name === record.files[1]?.name);
+  if (!read.ok) {
+    await codeCacheRead;
+    return read.gone ? { state: 'absent' } : { state: 'tampered', problem: { kind: 'changed', path: dir, problem: read.problem } };
+  }
   let meta: Meta;
   try {
     meta = JSON.parse(new TextDecoder().decode(read.files.get('meta.json'))) as Meta;
@@ -434,11 +444,10 @@ export async function readCachedComponent(cache: ComponentCache, hash: string, o
   }
   let codeCache: Uint8Array | undefined;
   let codeCacheProblem: CacheProblem | undefined;
-  const glueSha256 = record.files[1]!.sha256;
-  if (record.codeCache && record.codeCache.glueSha256 === glueSha256) {
-    const found = await readRecorded(join(dir, record.codeCache.name), record.codeCache);
+  if (codeCacheRead) {
+    const found = await codeCacheRead;
     if (typeof found !== 'string') codeCache = found;
-    else if (!found.endsWith(' is missing')) codeCacheProblem = { kind: 'code-cache', path: join(dir, record.codeCache.name), problem: found };
+    else if (!found.endsWith(' is missing')) codeCacheProblem = { kind: 'code-cache', path: join(dir, record.codeCache!.name), problem: found };
   }
   return { state: 'intact', loaded: toLoaded(hash, dir, meta, read.files, record, codeCache, false), ...(codeCacheProblem ? { codeCacheProblem } : {}) };
 }
