@@ -181,6 +181,24 @@ describe.each([
   });
 });
 
+describe('closing the host right after a stream', () => {
+  it('stops the stream\'s drop without calling it a crash', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'airlock-provider-close-'));
+    const logs: LogEntry[] = [];
+    const host = await createHost({ home, logger: (e) => logs.push(e) });
+    try {
+      await host.load(join(fixtures, 'echo-provider'));
+      const events = await collect(host.chatStream(user('one two')));
+      expect(events.at(-1)).toMatchObject({ type: 'done' });
+    } finally {
+      // The stream's drop is still on its way to the plugin.
+      await host.close();
+      await rm(home, { recursive: true, force: true });
+    }
+    expect(logs.filter((l) => /PLUGIN_CRASHED|crashed/.test(l.message))).toEqual([]);
+  });
+});
+
 describe('provider limits and health (contract 0.2)', () => {
   let home: string;
   let host: Host;

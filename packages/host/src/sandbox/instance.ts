@@ -591,6 +591,8 @@ export class PluginInstance {
       const state = Atomics.load(ch.ctrl, CTRL_STATE);
       if (state === State.RESULT) break;
       if (state === State.DEAD) {
+        // Stopped because the instance was closed (an unload, a reload, the host closing), not a crash.
+        if (this.#closed) throw new AirlockError('HOST_CLOSED', `plugin \`${o.pluginId}\` was stopped during ${fn}: it was unloaded or the host closed`, { plugin: o.pluginId });
         throw new AirlockError('PLUGIN_CRASHED', `plugin \`${o.pluginId}\` crashed during ${fn}; it will be restarted on the next call`, { plugin: o.pluginId });
       }
       if (signal?.aborted) {
