@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BuildCache, KEPT_ENTRIES, cacheKey, writeAtomically, type CacheOutput } from '../src/build/cache.js';
+import { BuildCache, KEPT_ENGINES, KEPT_ENTRIES, cacheKey, writeAtomically, type CacheOutput } from '../src/build/cache.js';
 import { checkComponentKind, componentExports } from '../src/build/component-exports.js';
 import { BuildError } from '../src/build/errors.js';
 import { defaultConcurrency } from '../src/build/index.js';
@@ -216,6 +216,26 @@ describe('BuildCache', () => {
     const index = JSON.parse(await readFile(join(cache.dir, 'index.json'), 'utf8')) as { outputs: Record<string, unknown> };
     expect(Object.keys(index.outputs)).toEqual([kept]);
     expect(await cache.current(kept, output(key))).toBeDefined();
+  });
+});
+
+describe('BuildCache.forEngines', () => {
+  it('keeps development engines in the user cache, shared by projects, unless a cache root is given', () => {
+    try {
+      vi.stubEnv('AIRLOCK_BUILD_CACHE', '');
+      vi.stubEnv('XDG_CACHE_HOME', '/x/cache');
+      expect(BuildCache.forEngines().dir).toBe(join('/x/cache', 'airlock-plugin', '_dev-engines'));
+      expect(BuildCache.forEngines('/given').dir).toBe(join('/given', '_dev-engines'));
+      vi.stubEnv('AIRLOCK_BUILD_CACHE', '/env');
+      expect(BuildCache.forEngines().dir).toBe(join('/env', '_dev-engines'));
+      vi.stubEnv('AIRLOCK_BUILD_CACHE', '');
+      vi.stubEnv('XDG_CACHE_HOME', '');
+      expect(BuildCache.forEngines().dir).toBe(join(homedir(), '.cache', 'airlock-plugin', '_dev-engines'));
+      expect(BuildCache.forEngines().keep).toBe(KEPT_ENGINES);
+      expect(BuildCache.for('/p', 'notes').keep).toBe(KEPT_ENTRIES);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 

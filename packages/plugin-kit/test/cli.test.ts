@@ -106,8 +106,9 @@ describe('airlock-plugin CLI', () => {
         airlock-plugin dev plugins/notes
         airlock-plugin dev --config baseUrl=https://api.example.com --env API_KEY
 
-      Components are cached in each plugin's node_modules/.cache/airlock-plugin/
-      (set AIRLOCK_BUILD_CACHE to keep them elsewhere).
+      Components are cached in each plugin's node_modules/.cache/airlock-plugin/, and the
+      development engines of --dev and dev in ~/.cache/airlock-plugin/ (or $XDG_CACHE_HOME),
+      shared by every project; set AIRLOCK_BUILD_CACHE to keep both elsewhere.
       "
     `);
   });

@@ -9,12 +9,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** Bump when what goes into a key or the layout changes. */
 const CACHE_FORMAT = 2;
 /** Entries kept per plugin: the current dev and release builds, and the previous ones. */
 export const KEPT_ENTRIES = 4;
+/** Development engines kept (13 MB each): one per kind and contract in use, with room for a tool upgrade. */
+export const KEPT_ENGINES = 8;
+/** The directory of development engines in a cache root. */
+const ENGINES_DIR = '_dev-engines';
 
 export interface CacheKeyInputs {
   /** The bundled ES module componentize-js reads: the plugin's code and its npm dependencies. */
@@ -100,15 +105,30 @@ export interface CacheOutput {
 
 export class BuildCache {
   readonly dir: string;
+  /** Entries kept, most recently used first. */
+  readonly keep: number;
 
-  constructor(dir: string) {
+  constructor(dir: string, keep = KEPT_ENTRIES) {
     this.dir = dir;
+    this.keep = keep;
   }
 
   /** The cache of plugin `id`: under `cacheDir`, `$AIRLOCK_BUILD_CACHE`, or the plugin's `node_modules/.cache/airlock-plugin/`. */
   static for(pluginDir: string, id: string, cacheDir?: string): BuildCache {
     const root = cacheDir ?? (process.env.AIRLOCK_BUILD_CACHE || join(pluginDir, 'node_modules', '.cache', 'airlock-plugin'));
     return new BuildCache(join(root, id.replace(/[^\w.-]/g, '_')));
+  }
+
+  /**
+   * Where development engines are kept (see dev-engine.ts): under `cacheDir`
+   * or `$AIRLOCK_BUILD_CACHE` when given, else in the user's cache
+   * (`$XDG_CACHE_HOME/airlock-plugin/`, by default `~/.cache/airlock-plugin/`),
+   * so that every project on the machine shares them. An engine depends only
+   * on its world and the tools' versions, never on a plugin's code.
+   */
+  static forEngines(cacheDir?: string): BuildCache {
+    const root = cacheDir ?? (process.env.AIRLOCK_BUILD_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'airlock-plugin'));
+    return new BuildCache(join(root, ENGINES_DIR), KEPT_ENGINES);
   }
 
   /** Where TypeScript keeps its incremental state for this plugin. */
@@ -152,7 +172,7 @@ export class BuildCache {
     const keep = new Set(
       Object.entries(index.entries)
         .sort(([, a], [, b]) => b.used - a.used)
-        .slice(0, KEPT_ENTRIES)
+        .slice(0, this.keep)
         .map(([k]) => k),
     );
     for (const k of Object.keys(index.entries)) {

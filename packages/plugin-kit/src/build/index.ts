@@ -49,7 +49,9 @@ export interface BuildOptions {
   cache?: boolean;
   /**
    * Where the cache lives (a subdirectory per plugin id). Default:
-   * `$AIRLOCK_BUILD_CACHE`, else `node_modules/.cache/airlock-plugin/` in the plugin directory.
+   * `$AIRLOCK_BUILD_CACHE`, else `node_modules/.cache/airlock-plugin/` in the
+   * plugin directory. Development engines default to the user's cache
+   * instead (`~/.cache/airlock-plugin/`), shared by every project.
    */
   cacheDir?: string;
   /** Progress lines ("type-checking", "bundling", …). */
@@ -305,7 +307,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   });
 
   if (devBuild) {
-    const engine = await devEngine(dir, manifest, target, world, interfaces, { useCache, cacheDir: options.cacheDir, outFile, progress, signal });
+    const engine = await devEngine(manifest, target, world, interfaces, { useCache, cacheDir: options.cacheDir, outFile, progress, signal });
     // The bundle after the engine: a host never reads a new bundle beside an old component.
     await writeAtomically(`${bundleFile}.map`, map);
     await writeAtomically(bundleFile, bundle);
@@ -347,16 +349,12 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   }
 }
 
-/** Where development engines are cached: beside the plugins' own caches, shared by every plugin of a cache root. */
-const ENGINE_CACHE_ID = '_dev-engines';
-
 /**
  * Put the development engine of the plugin's world at `outFile`: left alone
  * when it is there already, else restored from the engine cache, else
  * componentized (once per world, contract and tool versions) and cached.
  */
 async function devEngine(
-  dir: string,
   manifest: Manifest,
   target: string,
   world: World,
@@ -374,7 +372,7 @@ async function devEngine(
   // The dev interface is one more import of the plugin's world.
   files['plugin.wit'] = pluginWorld({ contract: `${WIT_PACKAGE}/${name}@${target}`, world: name, wasi: [...wasi, DEV_BUNDLE_INTERFACE], interfaces: interfaces.imports });
   const key = cacheKey({ bundle: source, wit: files, release: false, wasi: WASI_VERSION });
-  const cache = BuildCache.for(dir, ENGINE_CACHE_ID, o.cacheDir);
+  const cache = BuildCache.forEngines(o.cacheDir);
   const output: CacheOutput = { key, finish: (raw) => raw };
   if (o.useCache) {
     const hit = (await cache.current(o.outFile, output).catch(() => undefined)) ?? (await cache.restore(key, o.outFile, output).catch(() => undefined));
