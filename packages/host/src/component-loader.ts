@@ -202,14 +202,16 @@ async function readDevBundle(file: string, manifest: Manifest, installed: boolea
     });
   }
   const bundleFile = devBundlePath(file);
-  const source = await readFile(bundleFile).catch((cause: unknown) => {
-    throw new AirlockError('COMPONENT_INVALID', `plugin \`${id}\` has a development build at ${manifest.component} but no bundle beside it (${devBundlePath(manifest.component)})`, {
-      plugin: id,
-      cause,
-      hint: 'Build it again with `airlock-plugin build --dev`, or make a release build with `airlock-plugin build`.',
-    });
-  });
-  const map = await readFile(`${bundleFile}.map`).catch(() => undefined);
+  const [source, map] = await Promise.all([
+    readFile(bundleFile).catch((cause: unknown) => {
+      throw new AirlockError('COMPONENT_INVALID', `plugin \`${id}\` has a development build at ${manifest.component} but no bundle beside it (${devBundlePath(manifest.component)})`, {
+        plugin: id,
+        cause,
+        hint: 'Build it again with `airlock-plugin build --dev`, or make a release build with `airlock-plugin build`.',
+      });
+    }),
+    readFile(`${bundleFile}.map`).catch(() => undefined),
+  ]);
   return { source: shared(source), sourceMap: map && `${bundleFile}.map`, sourceMapSha256: map && sha256(map) };
 }
 

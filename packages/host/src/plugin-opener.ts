@@ -245,8 +245,8 @@ export async function openPlugin(ctx: OpenContext, pluginDir: string, options: O
     started.catch(() => {});
     const { component, contract, dev } = await prepared;
     // A development build's map is its bundle's; the engine's own frames are not the plugin's.
-    const sourceMap = dev ? dev.sourceMap : component.sourceMap;
-    stacks = sourceMap === undefined ? undefined : new StackMapper(sourceMap, dev ? dev.sourceMapSha256 : component.sourceMapSha256);
+    const { sourceMap, sourceMapSha256 } = dev ?? component;
+    stacks = sourceMap === undefined ? undefined : new StackMapper(sourceMap, sourceMapSha256);
     const namespace = await namespaceOf;
     await started;
     checkInterfaceGrants(id, component.imports, capabilities.interfaces);

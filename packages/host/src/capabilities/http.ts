@@ -670,10 +670,6 @@ export class HttpBroker {
     return { ok: new Uint8Array(joined.buffer, joined.byteOffset, size) };
   }
 
-  /**
-   * Forget the responses whose bodies ended and were read to the end: a read
-   * of one now answers `closed` just as it did, and a drop finds nothing to do.
-   */
   /** Responses whose bodies are still arriving. */
   #receiving(): number {
     let n = 0;
@@ -698,6 +694,10 @@ export class HttpBroker {
     }
   }
 
+  /**
+   * Forget the responses whose bodies ended and were read to the end: a read
+   * of one now answers `closed` just as it did, and a drop finds nothing to do.
+   */
   #forgetFinished(): void {
     for (const [id, open] of this.#open) {
       if (open.ended && open.error === undefined && open.chunks.length === 0 && open.ring.state === RingState.ENDED && open.ring.used() === 0) this.#open.delete(id);
