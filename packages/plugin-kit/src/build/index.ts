@@ -132,22 +132,26 @@ function targetOf(manifest: Manifest): string {
   return target;
 }
 
+/** The WASI interfaces the SDK's `env` and `fs` import. */
+const PLUGIN_WASI = [`wasi:cli/environment@${WASI_VERSION}`, `wasi:filesystem/preopens@${WASI_VERSION}`];
+
 /**
  * The world a plugin is componentized against: the kind's contract world (of
  * contract `version`) plus the WASI interfaces the SDK's `env` and `fs` use,
  * plus the integrator's interfaces the manifest names (from the project's
  * `wit/`). The contract itself stays free of WASI (the host provides those
  * interfaces anyway, gated by the grant); the build adds them so plugin code
- * can import them.
+ * can import them. `dev`: the world of a development build's engine.
  */
-async function worldFiles(kind: Manifest['kind'], version: string, interfaces: ProjectInterfaces): Promise<World> {
+async function worldFiles(kind: Manifest['kind'], version: string, interfaces: ProjectInterfaces, dev = false): Promise<World> {
   const base = await contractFiles(version);
   const name = worldFor(kind);
-  const files = { ...base, ...interfaces.files };
+  const files: Record<string, string> = { ...base, ...interfaces.files, ...(dev ? { 'deps/airlock-dev/bundle.wit': DEV_BUNDLE_WIT } : {}) };
   files['plugin.wit'] = pluginWorld({
     contract: `${WIT_PACKAGE}/${name}@${version}`,
     world: name,
-    wasi: [`wasi:cli/environment@${WASI_VERSION}`, `wasi:filesystem/preopens@${WASI_VERSION}`],
+    // A development build's engine imports one interface more (see dev-engine.ts).
+    wasi: [...PLUGIN_WASI, ...(dev ? [DEV_BUNDLE_INTERFACE] : [])],
     interfaces: interfaces.imports,
   });
   return { files, worldName: `airlock:build/${name}` };
@@ -286,7 +290,6 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   // The component carries the bundle's source map, so errors and traps can name src/ lines.
   // A cached component is stored without it: an edit that moves lines but bundles the same
   // bytes reuses the componentized core and attaches the new map.
-  const output: CacheOutput = { key: sha256(`${key}:${sha256(map)}`), finish: (raw) => withCustomSection(raw, SOURCE_MAP_SECTION, map) };
   const bundleMs = performance.now() - t;
 
   const outFile = join(dir, manifest.component);
@@ -307,12 +310,13 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   });
 
   if (devBuild) {
-    const engine = await devEngine(manifest, target, world, interfaces, { useCache, cacheDir: options.cacheDir, outFile, progress, signal });
+    const engine = await devEngine(manifest, target, interfaces, { useCache, cacheDir: options.cacheDir, outFile, progress, signal });
     // The bundle after the engine: a host never reads a new bundle beside an old component.
     await writeAtomically(`${bundleFile}.map`, map);
     await writeAtomically(bundleFile, bundle);
     return done(engine.component, engine.cached, engine.ms);
   }
+  const output: CacheOutput = { key: sha256(`${key}:${sha256(map)}`), finish: (raw) => withCustomSection(raw, SOURCE_MAP_SECTION, map) };
   // Once the release component is in place, a development build's bundle left beside it would only mislead.
   const dropDevBundle = () => Promise.all([rm(bundleFile, { force: true }), rm(`${bundleFile}.map`, { force: true })]);
 
@@ -328,22 +332,32 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
 
   t = performance.now();
   progress('componentizing');
+  const raw = await componentizeSource(bundle, 'plugin.js', world, manifest, target, !release, signal);
+  const bytes = output.finish(raw);
+  await writeAtomically(outFile, bytes);
+  await dropDevBundle();
+  // A cache that cannot be written costs the next build time, not this one.
+  await cache.store(key, raw, release, outFile, output, bytes).catch(() => undefined);
+  return done({ sha256: sha256(bytes), bytes: bytes.byteLength }, false, performance.now() - t);
+}
+
+/**
+ * Componentize `source` (written as `name`, the file its stack frames carry)
+ * against `world` in a child process, in a temporary directory; the component,
+ * checked to export the manifest kind's interface.
+ */
+async function componentizeSource(source: string | Uint8Array, name: string, world: World, manifest: Manifest, target: string, debug: boolean, signal: AbortSignal | undefined): Promise<Uint8Array> {
   const work = await mkdtemp(join(tmpdir(), 'airlock-build-'));
   try {
-    const sourcePath = join(work, 'plugin.js');
-    await writeFile(sourcePath, bundle);
+    const sourcePath = join(work, name);
+    await writeFile(sourcePath, source);
     const witPath = await writeWorld(work, world);
-    const tmpOut = join(work, 'plugin.wasm');
-    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: !release }, manifest, signal);
+    const outFile = join(work, 'component.wasm');
+    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile, debug }, manifest, signal);
     signal?.throwIfAborted();
-    const raw = await readFile(tmpOut);
+    const raw = await readFile(outFile);
     checkComponentKind(raw, manifest.kind, manifest.entry, target);
-    const bytes = output.finish(raw);
-    await writeAtomically(outFile, bytes);
-    await dropDevBundle();
-    // A cache that cannot be written costs the next build time, not this one.
-    await cache.store(key, raw, release, outFile, output, bytes).catch(() => undefined);
-    return done({ sha256: sha256(bytes), bytes: bytes.byteLength }, false, performance.now() - t);
+    return raw;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -357,21 +371,16 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
 async function devEngine(
   manifest: Manifest,
   target: string,
-  world: World,
   interfaces: ProjectInterfaces,
   o: { useCache: boolean; cacheDir: string | undefined; outFile: string; progress: (step: string) => void; signal: AbortSignal | undefined },
 ): Promise<{ component: { sha256: string; bytes: number }; cached: boolean; ms: number }> {
-  const contractWorlds = Object.entries(world.files).find(([path]) => path.endsWith(`${WIT_PACKAGE.replace(':', '-')}/worlds.wit`))?.[1] ?? '';
-  const wasi = [`wasi:cli/environment@${WASI_VERSION}`, `wasi:filesystem/preopens@${WASI_VERSION}`];
+  const world = await worldFiles(manifest.kind, target, interfaces, true);
+  const contractWorlds = world.files[join('deps', WIT_PACKAGE.replace(':', '-'), 'worlds.wit')] ?? '';
   const source = engineSource({
-    imports: [...hostInterfacesOf(contractWorlds).map((name) => `${WIT_PACKAGE}/${name}@${target}`), ...wasi, ...interfaces.imports.map((i) => i.versioned)],
+    imports: [...hostInterfacesOf(contractWorlds).map((name) => `${WIT_PACKAGE}/${name}@${target}`), ...PLUGIN_WASI, ...interfaces.imports.map((i) => i.versioned)],
     exports: [exportNameFor(manifest.kind), ...COMMON_EXPORTS],
   });
-  const name = worldFor(manifest.kind);
-  const files: Record<string, string> = { ...world.files, 'deps/airlock-dev/bundle.wit': DEV_BUNDLE_WIT };
-  // The dev interface is one more import of the plugin's world.
-  files['plugin.wit'] = pluginWorld({ contract: `${WIT_PACKAGE}/${name}@${target}`, world: name, wasi: [...wasi, DEV_BUNDLE_INTERFACE], interfaces: interfaces.imports });
-  const key = cacheKey({ bundle: source, wit: files, release: false, wasi: WASI_VERSION });
+  const key = cacheKey({ bundle: source, wit: world.files, release: false, wasi: WASI_VERSION });
   const cache = BuildCache.forEngines(o.cacheDir);
   const output: CacheOutput = { key, finish: (raw) => raw };
   if (o.useCache) {
@@ -383,22 +392,10 @@ async function devEngine(
   }
   const t = performance.now();
   o.progress('componentizing the development engine');
-  const work = await mkdtemp(join(tmpdir(), 'airlock-engine-'));
-  try {
-    const sourcePath = join(work, ENGINE_FILE);
-    await writeFile(sourcePath, source);
-    const witPath = await writeWorld(work, { files, worldName: world.worldName });
-    const tmpOut = join(work, 'engine.wasm');
-    await runComponentize({ sourcePath, witPath, worldName: world.worldName, outFile: tmpOut, debug: true }, manifest, o.signal);
-    o.signal?.throwIfAborted();
-    const raw = await readFile(tmpOut);
-    checkComponentKind(raw, manifest.kind, manifest.entry, target);
-    await writeAtomically(o.outFile, raw);
-    await cache.store(key, raw, false, o.outFile, output, raw).catch(() => undefined);
-    return { component: { sha256: sha256(raw), bytes: raw.byteLength }, cached: false, ms: performance.now() - t };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  const raw = await componentizeSource(source, ENGINE_FILE, world, manifest, target, true, o.signal);
+  await writeAtomically(o.outFile, raw);
+  await cache.store(key, raw, false, o.outFile, output, raw).catch(() => undefined);
+  return { component: { sha256: sha256(raw), bytes: raw.byteLength }, cached: false, ms: performance.now() - t };
 }
 
 /**
