@@ -428,8 +428,7 @@ otherwise, or with --once, it prints once. The same figures are at /metrics in t
     },
     prepare: (rest, args, ui) => {
       noMore(rest);
-      const scopes = tokenScopes(args);
-      return () => createToken(ui, homeDir(args, ui), scopes, args.values.name);
+      return async () => createToken(ui, homeDir(args, ui), await tokenScopes(args), args.values.name);
     },
   },
   'token list': {

@@ -3,7 +3,7 @@
  * prompt templates and context plugins of the loaded plugins.
  */
 import type { Host } from '@airlock/host';
-import { coerceArguments } from '@airlock/serve';
+import { serveLibrary } from './serve.js';
 import { UsageError, table, type Ui } from './output.js';
 
 export function listPrompts(host: Host, ui: Ui): number {
@@ -49,6 +49,7 @@ export function parsePromptRender(rest: string[], vars: readonly string[] = [], 
 /** Render a template: `--var` strings are read as the schema's types (as MCP arguments are), `--vars` JSON as it is. */
 export async function renderPrompt(host: Host, ui: Ui, name: string, given: Record<string, string>, variables: Record<string, unknown>): Promise<number> {
   const prompt = host.prompts().find((p) => p.qualifiedName === name || p.name === name);
+  const { coerceArguments } = await serveLibrary();
   const all = { ...variables, ...(prompt ? coerceArguments(prompt, given) : given) };
   const { messages } = await host.renderPrompt(name, all);
   if (ui.json) {

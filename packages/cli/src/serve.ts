@@ -4,11 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Host } from '@airlock/host';
-import { SCOPES, TokenStore, createServer, isScope, readToolPolicy, serveStdio, type Scope } from '@airlock/serve';
+import type { Scope } from '@airlock/serve';
 import { numberOption, type Args } from './args.js';
 import { table, UsageError, type Ui } from './output.js';
 
 export const DEFAULT_PORT = 7345;
+
+/** `@airlock/serve` brings the MCP SDK and its schemas: only the commands that serve, render prompts or keep tokens load it, so every other command starts without it. */
+export const serveLibrary = () => import('@airlock/serve');
 
 export interface ServeOptions {
   stdio: boolean;
@@ -47,6 +50,7 @@ function untilStopped(ui: Ui): Promise<void> {
 }
 
 export async function serve(host: Host, ui: Ui, options: ServeOptions): Promise<number> {
+  const { TokenStore, createServer, readToolPolicy, serveStdio } = await serveLibrary();
   // Which tools ask the user before they run: <home>/config.json's serve section.
   const policy = await readToolPolicy(host.home);
   if (options.stdio) {
@@ -71,7 +75,8 @@ export async function serve(host: Host, ui: Ui, options: ServeOptions): Promise<
   return 0;
 }
 
-export function tokenScopes(args: Args): Scope[] {
+export async function tokenScopes(args: Args): Promise<Scope[]> {
+  const { SCOPES, isScope } = await serveLibrary();
   const given = args.values.scope ?? [];
   if (given.length === 0) throw new UsageError(`name what the token may do: --scope ${SCOPES.join('|')} (repeatable)`);
   const scopes = given.flatMap((s) => s.split(','));
@@ -81,6 +86,7 @@ export function tokenScopes(args: Args): Scope[] {
 }
 
 export async function createToken(ui: Ui, home: string, scopes: Scope[], name: string | undefined): Promise<number> {
+  const { TokenStore } = await serveLibrary();
   const store = await TokenStore.open(home);
   const { token, record } = await store.create({ scopes, name });
   if (ui.json) ui.event({ token, id: record.id, name: record.name, scopes: record.scopes });
@@ -92,6 +98,7 @@ export async function createToken(ui: Ui, home: string, scopes: Scope[], name: s
 }
 
 export async function listTokens(ui: Ui, home: string): Promise<number> {
+  const { TokenStore } = await serveLibrary();
   const records = (await TokenStore.open(home)).list();
   if (ui.json) ui.event(records.map(({ sha256: _hash, ...r }) => r));
   else if (records.length === 0) ui.log('no tokens; create one with `airlock token create --scope tools`');
@@ -100,6 +107,7 @@ export async function listTokens(ui: Ui, home: string): Promise<number> {
 }
 
 export async function revokeToken(ui: Ui, home: string, id: string): Promise<number> {
+  const { TokenStore } = await serveLibrary();
   const revoked = await (await TokenStore.open(home)).revoke(id);
   if (ui.json) ui.event({ id, revoked });
   else ui.log(revoked ? `token ${id} revoked` : `no token ${id}`);
