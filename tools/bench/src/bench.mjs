@@ -34,6 +34,8 @@ const streamOnce = join(benchDir, 'src', 'stream-once.mjs');
 const gatewayOnce = join(benchDir, 'src', 'gateway-once.mjs');
 const hooksOnce = join(benchDir, 'src', 'hooks-once.mjs');
 const floorOnce = join(benchDir, 'src', 'floor-once.mjs');
+const machineOnce = join(benchDir, 'src', 'machine-once.mjs');
+const MACHINE_ROUND_TRIPS = 5_000;
 const redactHookDir = join(benchDir, '..', '..', 'plugins', 'redact-hook');
 const allowHookDir = join(benchDir, 'fixtures', 'allow-hook');
 const GATEWAY_CALLS = 3_000;
@@ -204,6 +206,14 @@ async function main() {
   const results = { meta };
 
   try {
+    // 0. The machine itself, under every figure that crosses a thread or touches new memory
+    progress('machine: thread hand-over and first touch of new memory, no Airlock code');
+    const machine = (results.machine = (await runChild([machineOnce, String(MACHINE_ROUND_TRIPS)])).measurement);
+    section('Machine (fresh process, no Airlock code: what every figure below stands on)');
+    row('Round trip to a polling thread: median', fmtUs(machine.polling.medianUs), `p99 ${fmtUs(machine.polling.p99Us)}; Atomics, the other thread polling (as between back-to-back calls)`);
+    row('Round trip to a sleeping thread: median', fmtUs(machine.asleep.medianUs), `p99 ${fmtUs(machine.asleep.p99Us)}; the other thread blocked in Atomics.wait, after 2 ms idle (as after a pause between calls)`);
+    row('First touch of new memory', `${machine.firstTouchMsPerMB.toFixed(2)} ms/MB`, 'writing memory just allocated (page faults): a 13 MB core module copied at compile, a new worker, a linear memory');
+
     // 1. Component build
     progress('building the echo fixture component');
     const build = await buildPlugin({ dir: echoDir, onProgress: discard, cache: false });
