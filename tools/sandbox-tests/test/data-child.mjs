@@ -6,13 +6,13 @@
 import { join } from 'node:path';
 import { createHost, openSqliteStorage } from '@airlock/host';
 
-const [home, id] = process.argv.slice(2);
+const [home, componentCacheDir, id] = process.argv.slice(2);
 const sqlite = openSqliteStorage(join(home, 'storage.db'));
 const dying = {
   ...sqlite,
   clear: () => process.kill(process.pid, 'SIGKILL'),
   delete: () => process.kill(process.pid, 'SIGKILL'),
 };
-const host = await createHost({ home, logger: () => {}, storage: dying });
+const host = await createHost({ home, logger: () => {}, storage: dying, componentCacheDir });
 await host.registry.remove(id, { purge: true });
 process.stdout.write('finished\n');

@@ -21,10 +21,13 @@ const NOTES = '@airlock/example-notes';
 let work: string;
 let home: string;
 let variants = 0;
+/** One component cache for every host of this file (see install.test.ts): each test starts from a new home. */
+let componentCacheDir: string;
 const hosts: Host[] = [];
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'airlock-data-work-'));
+  componentCacheDir = join(work, 'component-cache');
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -36,7 +39,7 @@ afterEach(async () => {
 
 async function open(options: Partial<Parameters<typeof createHost>[0]> = {}): Promise<Host> {
   home ??= await mkdtemp(join(tmpdir(), 'airlock-data-home-'));
-  const host = await createHost({ home, logger: () => {}, ...options });
+  const host = await createHost({ home, logger: () => {}, componentCacheDir, ...options });
   hosts.push(host);
   return host;
 }
@@ -309,7 +312,7 @@ describe('purge', () => {
     await installAndLoad(first, await notesPackage(NOTES, '1.0.0'));
     await first.callTool('add_note', { title: 'doomed', body: '' });
     await first.close();
-    const out = await run(process.execPath, [child, home, 'notes']).catch((e: { signal?: string }) => e);
+    const out = await run(process.execPath, [child, home, componentCacheDir, 'notes']).catch((e: { signal?: string }) => e);
     expect((out as { signal?: string }).signal).toBe('SIGKILL');
     // Killed after the purge was recorded, before any data was deleted.
     expect(namespacesOnDisk()).toEqual(['notes']);

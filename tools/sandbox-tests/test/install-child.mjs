@@ -3,8 +3,8 @@
 // test can check what a crash at that point leaves behind.
 import { createHost } from '@airlock/host';
 
-const [home, action, source, killAfter] = process.argv.slice(2);
-const host = await createHost({ home, logger: () => {} });
+const [home, componentCacheDir, action, source, killAfter] = process.argv.slice(2);
+const host = await createHost({ home, logger: () => {}, componentCacheDir });
 const onStep = (step) => {
   if (step === killAfter) process.kill(process.pid, 'SIGKILL');
 };

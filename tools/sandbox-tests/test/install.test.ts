@@ -15,10 +15,16 @@ const child = new URL('./install-child.mjs', import.meta.url).pathname;
 
 let work: string;
 let home: string;
+/**
+ * One component cache for every host of this file, its child processes' too, as createHost's
+ * componentCacheDir allows: each test starts from a new home, and transpiling the same component
+ * again in each was most of the file's time. What is tested here is what a home holds.
+ */
+let componentCacheDir: string;
 const hosts: Host[] = [];
 
 async function open(options: Parameters<typeof createHost>[0] extends infer O ? Partial<O> : never = {}): Promise<Host> {
-  const host = await createHost({ home, logger: () => {}, ...options });
+  const host = await createHost({ home, logger: () => {}, componentCacheDir, ...options });
   hosts.push(host);
   return host;
 }
@@ -45,6 +51,7 @@ async function tree(dir: string): Promise<string[]> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'airlock-install-work-'));
+  componentCacheDir = join(work, 'component-cache');
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -218,7 +225,7 @@ describe('a crash at any point leaves the old state or the new one', () => {
   it.each(steps)('install killed after %s', async (step) => {
     await freshHome();
     const source = await notesAt('1.0.0', () => {}, `crash-install-${step}`);
-    const out = await run(process.execPath, [child, home, 'install', source, step]).catch((e: { signal?: string }) => e);
+    const out = await run(process.execPath, [child, home, componentCacheDir, 'install', source, step]).catch((e: { signal?: string }) => e);
     expect((out as { signal?: string }).signal).toBe('SIGKILL');
     const host = await open();
     const expectInstalled = step === 'committed';
@@ -241,7 +248,7 @@ describe('a crash at any point leaves the old state or the new one', () => {
       (pkg as { version?: string }).version = '2.0.0';
     });
     // A different build: the same component with a byte appended in a custom section would change the hash; a new version folder is enough.
-    const out = await run(process.execPath, [child, home, 'update:notes', v2, step]).catch((e: { signal?: string }) => e);
+    const out = await run(process.execPath, [child, home, componentCacheDir, 'update:notes', v2, step]).catch((e: { signal?: string }) => e);
     expect((out as { signal?: string }).signal).toBe('SIGKILL');
     const host = await open();
     const version = step === 'committed' ? '2.0.0' : '1.0.0';
