@@ -575,15 +575,23 @@ function sourceMapOf(bytes: Uint8Array): Uint8Array | undefined {
   }
 }
 
+const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?/;
+const MAX_VERSION_LENGTH = 256;
+
 /**
  * jco reports interface names without versions; the component binary holds the
  * versioned name (`airlock:plugin/log@0.1.0`), so read it from there.
  */
 function versionOf(bytes: Uint8Array, name: string): string {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  const re = new RegExp(`${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}@([0-9]+\\.[0-9]+\\.[0-9]+(?:-[0-9A-Za-z.-]+)?)`);
-  const m = re.exec(text);
-  return m ? `${name}@${m[1]}` : name;
+  // Searched in the bytes: decoding all 13 MB for each of a component's ~25 imports took ~400 ms of a first load.
+  const binary = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const needle = Buffer.from(`${name}@`, 'latin1');
+  for (let at = binary.indexOf(needle); at >= 0; at = binary.indexOf(needle, at + 1)) {
+    const from = at + needle.length;
+    const version = VERSION.exec(binary.toString('latin1', from, Math.min(from + MAX_VERSION_LENGTH, binary.length)));
+    if (version) return `${name}@${version[0]}`;
+  }
+  return name;
 }
 
 /**

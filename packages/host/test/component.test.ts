@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { contractSource } from '@airlock/wit';
 import { CACHE_FORMAT, patchGlue, prepareComponent, sha256, toScript, type ComponentCache } from '../src/component.js';
 import { AirlockError } from '../src/errors.js';
 
@@ -117,6 +119,20 @@ describe('prepareComponent', () => {
     expect(AirlockError.isInstance(err)).toBe(true);
     expect(err).toMatchObject({ code: 'COMPONENT_INVALID', message: expect.stringMatching(/^not a valid WebAssembly component: ./) });
     expect(await readdir(cacheDir)).toEqual(['unrelated.txt']);
+  });
+
+  it('names each import with the version its component binary gives it', async () => {
+    // A module importing log.write from contract 0.1.1, exporting a tool: jco reports `airlock:plugin/log`, the binary holds the version.
+    const wat = `(module
+      (import "airlock:plugin/log@0.1.1" "write" (func (param i32 i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "airlock:plugin/tool@0.1.1#list-tools") (result i32) unreachable)
+      (func (export "airlock:plugin/tool@0.1.1#call-tool") (param i32 i32 i32 i32) (result i32) unreachable)
+      (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) unreachable))`;
+    const embedded = await componentEmbed({ binary: await parse(wat), witSource: await contractSource('0.1.1'), world: 'tool-plugin' });
+    const { component } = await prepareComponent(await componentNew(embedded, []), cache);
+    expect(component.imports).toEqual(['airlock:plugin/log@0.1.1']);
+    expect(component.exports).toEqual(['airlock:plugin/tool@0.1.1']);
   });
 
   const META = { format: CACHE_FORMAT, glue: 'plugin.mjs', glueKind: 'module', coreFiles: ['plugin.core.wasm'], imports: ['airlock:plugin/log@0.1.0'], exports: ['airlock:plugin/tool@0.1.0'] };
