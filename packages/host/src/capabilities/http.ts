@@ -275,7 +275,7 @@ export class HttpBroker {
   readonly #policy: HttpPolicy;
   readonly #ranges: BlockList;
   readonly #open = new Map<number, OpenResponse>();
-  /** Ids of responses dropped by #dropOldRetained, the most recent few, so that a late read fails rather than end early. */
+  /** Ids of responses dropped by #tidy, the most recent few, so that a late read fails rather than end early. */
   readonly #evicted = new Set<number>();
   #nextId = 1;
 
@@ -338,9 +338,7 @@ export class HttpBroker {
     }
     let method = req.method.toUpperCase();
     let body = req.body;
-    this.#forgetFinished();
-    this.#dropOldRetained();
-    const receiving = this.#receiving();
+    const receiving = this.#tidy();
     if (receiving >= MAX_OPEN_RESPONSES) {
       const refused = httpOpenLimitRefusal(method, url.origin, receiving);
       this.#policy.meter?.refused(url.origin);
@@ -674,38 +672,38 @@ export class HttpBroker {
     return { ok: new Uint8Array(joined.buffer, joined.byteOffset, size) };
   }
 
-  /** Responses whose bodies are still arriving. */
-  #receiving(): number {
-    let n = 0;
-    for (const open of this.#open.values()) if (!open.ended && open.error === undefined) n++;
-    return n;
-  }
-
-  /** Drop the oldest responses that have all arrived, unread, beyond MAX_RETAINED_RESPONSES and MAX_RETAINED_BYTES (one more is about to come). */
-  #dropOldRetained(): void {
-    const retained = [...this.#open].filter(([, open]) => open.ended || open.error !== undefined);
-    let bytes = retained.reduce((sum, [, open]) => sum + open.ring.capacity + open.buffered, 0);
-    let count = retained.length;
-    for (const [id, open] of retained) {
-      if (count < MAX_RETAINED_RESPONSES && bytes <= MAX_RETAINED_BYTES) break;
-      this.#policy.log('debug', `dropped an unread response of ${open.received} bytes: the plugin holds ${count} responses it has not read to the end`);
+  /**
+   * Before a request: forget the responses whose bodies ended and were read to
+   * the end (a read of one now answers `closed` just as it did, and a drop finds
+   * nothing to do); drop the oldest of those that have all arrived, unread,
+   * beyond MAX_RETAINED_RESPONSES and MAX_RETAINED_BYTES (one more is about to
+   * come); and count the responses whose bodies are still arriving. One pass
+   * over the open responses, and a second only when some must be dropped.
+   */
+  #tidy(): number {
+    let receiving = 0;
+    let retained = 0;
+    let bytes = 0;
+    for (const [id, open] of this.#open) {
+      if (!open.ended && open.error === undefined) receiving++;
+      else if (open.error === undefined && open.chunks.length === 0 && open.ring.state === RingState.ENDED && open.ring.used() === 0) this.#open.delete(id);
+      else {
+        retained++;
+        bytes += open.ring.capacity + open.buffered;
+      }
+    }
+    for (const [id, open] of this.#open) {
+      if (retained < MAX_RETAINED_RESPONSES && bytes <= MAX_RETAINED_BYTES) break;
+      if (!open.ended && open.error === undefined) continue;
+      this.#policy.log('debug', `dropped an unread response of ${open.received} bytes: the plugin holds ${retained} responses it has not read to the end`);
       this.#drop(id);
       // A late read of it fails rather than look like a body that ended there.
       this.#evicted.add(id);
       if (this.#evicted.size > MAX_RETAINED_RESPONSES * 4) this.#evicted.delete(this.#evicted.values().next().value!);
-      count--;
+      retained--;
       bytes -= open.ring.capacity + open.buffered;
     }
-  }
-
-  /**
-   * Forget the responses whose bodies ended and were read to the end: a read
-   * of one now answers `closed` just as it did, and a drop finds nothing to do.
-   */
-  #forgetFinished(): void {
-    for (const [id, open] of this.#open) {
-      if (open.ended && open.error === undefined && open.chunks.length === 0 && open.ring.state === RingState.ENDED && open.ring.used() === 0) this.#open.delete(id);
-    }
+    return receiving;
   }
 
   #drop(id: number): void {
