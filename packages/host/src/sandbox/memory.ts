@@ -96,7 +96,11 @@ function planCap(wasm: Uint8Array, maxPages: number): CapPlan | undefined {
  */
 export function capMemory(wasm: Uint8Array, maxPages: number): Uint8Array {
   const plan = planCap(wasm, maxPages);
-  if (!plan) return wasm;
+  return plan ? cappedCopy(wasm, plan) : wasm;
+}
+
+/** A copy of `wasm` with the memory section `plan` names replaced by the capped one. */
+function cappedCopy(wasm: Uint8Array, plan: CapPlan): Uint8Array {
   const out = new Uint8Array(wasm.length - (plan.end - plan.start) + plan.section.length);
   out.set(wasm.subarray(0, plan.start), 0);
   out.set(plan.section, plan.start);
@@ -126,7 +130,7 @@ export function compileCapped(wasm: Uint8Array, maxPages: number): Promise<WebAs
   const plan = planCap(wasm, maxPages);
   if (!plan) return WebAssembly.compile(wasm);
   const grow = plan.section.length - (plan.end - plan.start);
-  if (wasm.byteOffset < grow) return WebAssembly.compile(capMemory(wasm, maxPages));
+  if (wasm.byteOffset < grow) return WebAssembly.compile(cappedCopy(wasm, plan));
   const buffer = new Uint8Array(wasm.buffer, 0, wasm.byteOffset + wasm.length);
   // The capped module starts `grow` bytes before `wasm` (after it, when its section is shorter).
   const from = wasm.byteOffset - grow;
