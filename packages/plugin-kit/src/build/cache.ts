@@ -161,6 +161,15 @@ export class BuildCache {
   }
 
   /**
+   * `outFile` holding the component cached for `key`: as it is when it already
+   * does, else restored from the cache; undefined on a miss. A cache that
+   * cannot be read is a miss, not a failed build.
+   */
+  async find(key: string, outFile: string, output: CacheOutput): Promise<CachedComponent | undefined> {
+    return (await this.current(outFile, output).catch(() => undefined)) ?? (await this.restore(key, outFile, output).catch(() => undefined));
+  }
+
+  /**
    * Keep `cached` as the component for `key`, record that `outFile` holds
    * `written` (what `output` made of it), and evict old entries.
    */

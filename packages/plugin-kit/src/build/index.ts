@@ -321,8 +321,7 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   const dropDevBundle = () => Promise.all([rm(bundleFile, { force: true }), rm(`${bundleFile}.map`, { force: true })]);
 
   if (useCache) {
-    // A cache that cannot be read is a cache miss, not a failed build.
-    const hit = (await cache.current(outFile, output).catch(() => undefined)) ?? (await cache.restore(key, outFile, output).catch(() => undefined));
+    const hit = await cache.find(key, outFile, output);
     if (hit) {
       progress('cached');
       await dropDevBundle();
@@ -384,7 +383,7 @@ async function devEngine(
   const cache = BuildCache.forEngines(o.cacheDir);
   const output: CacheOutput = { key, finish: (raw) => raw };
   if (o.useCache) {
-    const hit = (await cache.current(o.outFile, output).catch(() => undefined)) ?? (await cache.restore(key, o.outFile, output).catch(() => undefined));
+    const hit = await cache.find(key, o.outFile, output);
     if (hit) {
       o.progress('cached');
       return { component: hit, cached: true, ms: 0 };
